@@ -1,0 +1,5 @@
+export * from './topics.js';
+export * from './reading.js';
+export * from './aemp.js';
+export * from './batch.js';
+export * from './admin.js';

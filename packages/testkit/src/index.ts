@@ -1,0 +1,9 @@
+/**
+ * Test helpers shared by every workspace: temporary directories, free ports, real child
+ * processes (spawned, waited on, killed with SIGKILL), and waitFor for conditions.
+ */
+export * from './temp.js';
+export * from './ports.js';
+export * from './process.js';
+export * from './wait.js';
+export * from './paths.js';
