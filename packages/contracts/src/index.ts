@@ -3,3 +3,4 @@ export * from './reading.js';
 export * from './aemp.js';
 export * from './batch.js';
 export * from './admin.js';
+export * from './master.js';
