@@ -5,8 +5,11 @@
  *
  * Attribution rule (used by the cloud's consolidation and the simulator's truth alike): the
  * meter delta between two consecutive readings of a unit, (prev.ts, cur.ts], belongs to the
- * project at `cur`'s position (the first geofence of the site that contains it, else the
- * site's default project), on the site-local day(s) it spans, split in proportion to time.
+ * place of `cur`'s position: the first geofence, across all sites in the order listed, that
+ * contains it gives the site and the project; a position in no geofence (or no position)
+ * falls to the unit's home site (`unit.siteId`, else the gateway's site) and that site's
+ * default project. The delta is counted on the site-local day(s) it spans, in that site's
+ * time zone, split at local midnight in proportion to time.
  */
 import { z } from 'zod';
 import { CurrencySchema, DaySchema } from './admin.js';

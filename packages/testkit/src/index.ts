@@ -7,3 +7,4 @@ export * from './ports.js';
 export * from './process.js';
 export * from './wait.js';
 export * from './paths.js';
+export * from './pipeline.js';

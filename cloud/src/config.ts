@@ -1,0 +1,179 @@
+/**
+ * The cloud's configuration: one strict zod schema with defaults. Precedence is
+ * defaults < file < environment (`IRONLEDGER_CLOUD_A__B` → `a.b`; ODOO_* → posting.odoo.*).
+ * Validated once at start-up; every problem is listed by its key; the result is frozen.
+ */
+import { formatIssues, loadConfig } from '@ironledger/config';
+import {
+  GatewayIdSchema,
+  ProjectSchema,
+  RateSchema,
+  RoleSchema,
+  SiteSchema,
+  UnitSchema,
+} from '@ironledger/contracts';
+import { IronLedgerError } from '@ironledger/errors';
+import { z } from 'zod';
+import { PostingConfigSlot } from './posting-config.js';
+
+export const TOKEN_HASH_PATTERN = /^sha256:[0-9a-f]{64}$/;
+const TokenHashSchema = z
+  .string()
+  .regex(TOKEN_HASH_PATTERN, 'a token hash as sha256:<64 hex digits> (see `ironledger-cloud hash-token`)');
+
+export const GatewayConfigSchema = z
+  .object({
+    gatewayId: GatewayIdSchema,
+    tokenHash: TokenHashSchema,
+    /** The site whose time zone and geofences apply to this gateway's readings. */
+    siteId: z.string().min(1).optional(),
+  })
+  .strict();
+export type GatewayConfig = z.infer<typeof GatewayConfigSchema>;
+
+export const CloudConfigSchema = z
+  .object({
+    http: z
+      .object({
+        host: z.string().default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(8080),
+        /** Upper bound on a request body, compressed and decompressed alike (bytes). */
+        bodyLimitBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(16 * 1024 * 1024), // 16 MiB
+        /** Ingests in flight beyond this are answered 503 with Retry-After. */
+        maxConcurrentIngests: z.number().int().positive().default(8),
+        /** Seconds a client is told to wait when the cloud is overloaded. */
+        retryAfterS: z.number().int().positive().default(5),
+      })
+      .strict()
+      .default({
+        host: '127.0.0.1',
+        port: 8080,
+        bodyLimitBytes: 16 * 1024 * 1024,
+        maxConcurrentIngests: 8,
+        retryAfterS: 5,
+      }),
+    store: z
+      .object({ path: z.string().min(1).default('./var/cloud.db') })
+      .strict()
+      .default({ path: './var/cloud.db' }),
+    gateways: z.array(GatewayConfigSchema).default([]),
+    auth: z
+      .object({
+        tokens: z
+          .array(z.object({ name: z.string().min(1), role: RoleSchema, tokenHash: TokenHashSchema }).strict())
+          .default([]),
+      })
+      .strict()
+      .default({ tokens: [] }),
+    sites: z.array(SiteSchema).default([]),
+    projects: z.array(ProjectSchema).default([]),
+    units: z.array(UnitSchema).default([]),
+    rates: z.array(RateSchema).default([]),
+    allocation: z
+      .object({ granularity: z.literal('day').default('day') })
+      .strict()
+      .default({ granularity: 'day' }),
+    consolidation: z
+      .object({
+        /** node-cron expression; empty string disables the schedule (on demand only). */
+        cron: z.string().default('*/5 * * * *'),
+        /** A unit (or gateway) not heard from for this long is listed as silent/stale (s). */
+        silentUnitAfterS: z.number().int().positive().default(6 * 3600), // 6 h
+      })
+      .strict()
+      .default({ cron: '*/5 * * * *', silentUnitAfterS: 6 * 3600 }),
+    posting: PostingConfigSlot,
+    log: z
+      .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .strict()
+      .default({ level: 'info' }),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const siteIds = new Set(c.sites.map((s) => s.siteId));
+    const projectIds = new Set(c.projects.map((p) => p.projectId));
+    const dup = (list: string[], key: string, field: string) => {
+      const seen = new Set<string>();
+      list.forEach((id, i) => {
+        if (seen.has(id)) ctx.addIssue({ code: 'custom', path: [key, i, field], message: `duplicate ${field} ${id}` });
+        seen.add(id);
+      });
+    };
+    dup(
+      c.gateways.map((g) => g.gatewayId),
+      'gateways',
+      'gatewayId',
+    );
+    dup(
+      c.sites.map((s) => s.siteId),
+      'sites',
+      'siteId',
+    );
+    dup(
+      c.units.map((u) => u.unitId),
+      'units',
+      'unitId',
+    );
+    dup(
+      c.auth.tokens.map((t) => t.name),
+      'auth',
+      'tokens.name',
+    );
+    c.gateways.forEach((g, i) => {
+      if (g.siteId !== undefined && !siteIds.has(g.siteId))
+        ctx.addIssue({ code: 'custom', path: ['gateways', i, 'siteId'], message: `unknown site ${g.siteId}` });
+    });
+    c.units.forEach((u, i) => {
+      if (u.siteId !== undefined && !siteIds.has(u.siteId))
+        ctx.addIssue({ code: 'custom', path: ['units', i, 'siteId'], message: `unknown site ${u.siteId}` });
+    });
+    if (c.projects.length > 0) {
+      c.sites.forEach((s, i) => {
+        if (!projectIds.has(s.defaultProjectId))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['sites', i, 'defaultProjectId'],
+            message: `unknown project ${s.defaultProjectId}`,
+          });
+        s.geofences.forEach((g, j) => {
+          if (!projectIds.has(g.projectId))
+            ctx.addIssue({
+              code: 'custom',
+              path: ['sites', i, 'geofences', j, 'projectId'],
+              message: `unknown project ${g.projectId}`,
+            });
+        });
+      });
+    }
+  });
+export type CloudConfig = z.output<typeof CloudConfigSchema>;
+export type CloudConfigInput = z.input<typeof CloudConfigSchema>;
+
+export const ENV_PREFIX = 'IRONLEDGER_CLOUD';
+/** Variables that do not follow the prefix rule; `NAME_FILE` is honoured for each. */
+export const ENV_MAP: Record<string, string> = {
+  ODOO_URL: 'posting.odoo.url',
+  ODOO_DB: 'posting.odoo.db',
+  ODOO_LOGIN: 'posting.odoo.login',
+  ODOO_API_KEY: 'posting.odoo.apiKey',
+};
+
+export function loadCloudConfig(file: string | undefined, env: NodeJS.ProcessEnv): CloudConfig {
+  return loadConfig(CloudConfigSchema, { file, env, envPrefix: ENV_PREFIX, envMap: ENV_MAP }) as CloudConfig;
+}
+
+/** Parses an in-memory config (tests, embedding): defaults applied, problems listed. */
+export function parseCloudConfig(input: CloudConfigInput): CloudConfig {
+  const r = CloudConfigSchema.safeParse(input);
+  if (!r.success) {
+    const lines = formatIssues(r.error.issues);
+    throw new IronLedgerError('CONFIG_INVALID', `invalid configuration:\n  ${lines.join('\n  ')}`, {
+      details: { problems: lines },
+    });
+  }
+  return r.data;
+}

@@ -1,0 +1,68 @@
+/**
+ * Posting configuration. Secrets (`odoo.apiKey`) come from the environment, mapped by the
+ * cloud's config loader (ODOO_URL, ODOO_DB, ODOO_LOGIN, ODOO_API_KEY / ODOO_API_KEY_FILE).
+ * Without `odoo`, posting is a dry run that writes the calls it would make to `journalPath`.
+ */
+import { z } from 'zod';
+
+export const OdooConnectionSchema = z
+  .object({
+    url: z.string().url(),
+    db: z.string().min(1),
+    login: z.string().min(1),
+    apiKey: z.string().min(1),
+    /** `auto` asks the server its version and prefers /json/2 on Odoo 19+. */
+    api: z.enum(['auto', 'json2', 'jsonrpc']).default('auto'),
+    timeoutMs: z.number().int().positive().default(30_000), // 30 s per HTTP call
+    retries: z.number().int().nonnegative().default(4),
+  })
+  .strict();
+
+export const PostingAccountsSchema = z
+  .object({
+    /** account.account debited with the cost (move target). */
+    expenseAccountId: z.number().int().positive(),
+    /** account.account credited: the equipment cost recovered from the project. */
+    recoveryAccountId: z.number().int().positive(),
+    /** account.journal (a miscellaneous journal). */
+    journalId: z.number().int().positive(),
+  })
+  .strict();
+
+export const PostingProjectSchema = z
+  .object({
+    analyticAccountId: z.number().int().positive().optional(),
+    /** project.project name to look up in Odoo when no analytic account id is given. */
+    odooProjectName: z.string().min(1).optional(),
+  })
+  .strict();
+
+export const PostingConfigSchema = z
+  .object({
+    target: z.enum(['analytic', 'move']).default('analytic'),
+    journalPath: z.string().min(1).default('./var/odoo-journal.jsonl'),
+    odoo: OdooConnectionSchema.optional(),
+    accounts: PostingAccountsSchema.optional(),
+    /** Post journal entries (`action_post`) or leave them draft. */
+    movePost: z.boolean().default(true),
+    /** account.analytic.line column of the Equipment plan, e.g. `x_plan2_id`. */
+    equipmentPlanField: z
+      .string()
+      .regex(/^x_plan\d+_id$|^[a-z_][a-z0-9_]*$/, 'a field name such as x_plan2_id')
+      .optional(),
+    projects: z.record(z.string(), PostingProjectSchema).default({}),
+    /** Records per `create` call. */
+    batchSize: z.number().int().min(1).max(500).default(50),
+    /** How long master data (projects, equipment, lock date) read from Odoo stays fresh. */
+    masterDataRefreshMs: z.number().int().nonnegative().default(5 * 60_000), // 5 min
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.target === 'move' && c.odoo && !c.accounts) {
+      ctx.addIssue({ code: 'custom', path: ['accounts'], message: 'target "move" needs accounts.{expenseAccountId, recoveryAccountId, journalId}' });
+    }
+  });
+
+export type PostingConfig = z.infer<typeof PostingConfigSchema>;
+export type PostingConfigInput = z.input<typeof PostingConfigSchema>;
+export type OdooConnection = z.infer<typeof OdooConnectionSchema>;

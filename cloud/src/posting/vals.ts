@@ -1,0 +1,80 @@
+/**
+ * What IronLedger writes to Odoo for one allocation, as pure functions: the vals of an
+ * analytic line (`account.analytic.line`) or of a journal entry (`account.move`).
+ *
+ * Sign convention: an allocation's `amountMinor` is a cost (positive); an adjustment that
+ * gives hours back is negative. Odoo books a cost as a negative analytic `amount`, and in a
+ * journal entry as a debit on the expense account against a credit on the recovery account
+ * (swapped for a negative adjustment, since Odoo refuses negative debits).
+ */
+import { milliHoursToHours, minorToDecimal, toMilliHours } from '../allocation/money.js';
+import type { PostableAllocation } from './types.js';
+
+export interface AnalyticTargets {
+  /** account.analytic.account of the project's plan (`account_id`). */
+  analyticAccountId: number | string;
+  /** Equipment plan column and the unit's analytic account in it, when configured. */
+  equipment?: { field: string; accountId: number } | undefined;
+}
+
+export interface MoveAccounts {
+  expenseAccountId: number | string;
+  recoveryAccountId: number | string;
+  journalId: number | string;
+}
+
+/** Hours Odoo records: engine hours, exact to the milli-hour. */
+export function postedHours(a: PostableAllocation): number {
+  return milliHoursToHours(toMilliHours(a.engineHours));
+}
+
+export function describe(a: PostableAllocation): string {
+  const kind = a.kind === 'adjustment' ? 'adjustment ' : '';
+  return `${a.unitId} ${kind}${a.day} ${a.projectId}: ${postedHours(a)}h engine (${milliHoursToHours(toMilliHours(a.idleHours))}h idle)`;
+}
+
+export function analyticLineVals(a: PostableAllocation, t: AnalyticTargets): Record<string, unknown> {
+  const vals: Record<string, unknown> = {
+    name: describe(a),
+    date: a.day,
+    amount: minorToDecimal(-a.amountMinor, a.currency),
+    unit_amount: postedHours(a),
+    account_id: t.analyticAccountId,
+    ref: a.key,
+  };
+  if (t.equipment) vals[t.equipment.field] = t.equipment.accountId;
+  return vals;
+}
+
+/** Key of analytic_distribution: the analytic account ids, one per plan, comma-joined. */
+export function distributionKey(t: AnalyticTargets): string {
+  return t.equipment ? `${t.analyticAccountId},${t.equipment.accountId}` : `${t.analyticAccountId}`;
+}
+
+export function moveVals(a: PostableAllocation, t: AnalyticTargets, acc: MoveAccounts): Record<string, unknown> {
+  const amount = minorToDecimal(Math.abs(a.amountMinor), a.currency);
+  const cost = a.amountMinor >= 0;
+  const name = describe(a);
+  return {
+    move_type: 'entry',
+    journal_id: acc.journalId,
+    date: a.day,
+    ref: a.key,
+    line_ids: [
+      [
+        0,
+        0,
+        {
+          name,
+          account_id: acc.expenseAccountId,
+          debit: cost ? amount : 0,
+          credit: cost ? 0 : amount,
+          analytic_distribution: { [distributionKey(t)]: 100 },
+          // The analytic line that posting generates takes its unit_amount from here.
+          quantity: postedHours(a),
+        },
+      ],
+      [0, 0, { name, account_id: acc.recoveryAccountId, debit: cost ? 0 : amount, credit: cost ? amount : 0 }],
+    ],
+  };
+}
