@@ -13,6 +13,7 @@ import {
   UnitSchema,
 } from '@ironledger/contracts';
 import { IronLedgerError } from '@ironledger/errors';
+import cron from 'node-cron';
 import { z } from 'zod';
 import { PostingConfigSlot } from './posting-config.js';
 
@@ -82,24 +83,37 @@ export const CloudConfigSchema = z
         /** node-cron expression; empty string disables the schedule (on demand only). */
         cron: z.string().default('*/5 * * * *'),
         /** A unit (or gateway) not heard from for this long is listed as silent/stale (s). */
-        silentUnitAfterS: z.number().int().positive().default(6 * 3600), // 6 h
+        silentUnitAfterS: z
+          .number()
+          .int()
+          .positive()
+          .default(6 * 3600), // 6 h
       })
       .strict()
       .default({ cron: '*/5 * * * *', silentUnitAfterS: 6 * 3600 }),
     posting: PostingConfigSlot,
     log: z
-      .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .object({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      })
       .strict()
       .default({ level: 'info' }),
   })
   .strict()
   .superRefine((c, ctx) => {
+    if (c.consolidation.cron.trim() !== '' && !cron.validate(c.consolidation.cron))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['consolidation', 'cron'],
+        message: `not a cron expression: ${c.consolidation.cron}`,
+      });
     const siteIds = new Set(c.sites.map((s) => s.siteId));
     const projectIds = new Set(c.projects.map((p) => p.projectId));
     const dup = (list: string[], key: string, field: string) => {
       const seen = new Set<string>();
       list.forEach((id, i) => {
-        if (seen.has(id)) ctx.addIssue({ code: 'custom', path: [key, i, field], message: `duplicate ${field} ${id}` });
+        if (seen.has(id))
+          ctx.addIssue({ code: 'custom', path: [key, i, field], message: `duplicate ${field} ${id}` });
         seen.add(id);
       });
     };
@@ -125,7 +139,11 @@ export const CloudConfigSchema = z
     );
     c.gateways.forEach((g, i) => {
       if (g.siteId !== undefined && !siteIds.has(g.siteId))
-        ctx.addIssue({ code: 'custom', path: ['gateways', i, 'siteId'], message: `unknown site ${g.siteId}` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['gateways', i, 'siteId'],
+          message: `unknown site ${g.siteId}`,
+        });
     });
     c.units.forEach((u, i) => {
       if (u.siteId !== undefined && !siteIds.has(u.siteId))

@@ -81,8 +81,10 @@ export interface AllocationKeyParts {
  * character outside [A-Za-z0-9_.-] becomes `_` so the key survives domains, CSV and logs.
  */
 export function allocationKey(parts: AllocationKeyParts): string {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(parts.day)) throw new RangeError(`day must be YYYY-MM-DD, got ${parts.day}`);
-  if (!Number.isInteger(parts.seq) || parts.seq < 1) throw new RangeError(`seq must be a positive integer, got ${parts.seq}`);
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(parts.day))
+    throw new RangeError(`day must be YYYY-MM-DD, got ${parts.day}`);
+  if (!Number.isInteger(parts.seq) || parts.seq < 1)
+    throw new RangeError(`seq must be a positive integer, got ${parts.seq}`);
   const safe = (s: string) => {
     if (s.length === 0) throw new RangeError('key parts must not be empty');
     return s.replace(/[^A-Za-z0-9_.-]/g, '_');

@@ -1,2 +1,2 @@
-export * from './money.js';
 export * from './allocate.js';
+export * from './money.js';

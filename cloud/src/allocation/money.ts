@@ -11,15 +11,32 @@
 
 /** Decimal digits of a currency's minor unit (ISO 4217); Intl knows the rest. */
 const MINOR_DIGITS_OVERRIDES: Record<string, number> = {
-  BHD: 3, IQD: 3, JOD: 3, KWD: 3, LYD: 3, OMR: 3, TND: 3,
-  CLP: 0, ISK: 0, JPY: 0, KRW: 0, PYG: 0, UGX: 0, VND: 0, XAF: 0, XOF: 0,
+  BHD: 3,
+  IQD: 3,
+  JOD: 3,
+  KWD: 3,
+  LYD: 3,
+  OMR: 3,
+  TND: 3,
+  CLP: 0,
+  ISK: 0,
+  JPY: 0,
+  KRW: 0,
+  PYG: 0,
+  UGX: 0,
+  VND: 0,
+  XAF: 0,
+  XOF: 0,
 };
 
 export function currencyDigits(currency: string): number {
   const known = MINOR_DIGITS_OVERRIDES[currency];
   if (known !== undefined) return known;
   try {
-    return new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
+    return (
+      new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ??
+      2
+    );
   } catch {
     return 2;
   }
@@ -84,7 +101,9 @@ export function minorToDecimal(minor: number, currency: string): number {
 export function minorToDecimalString(minor: number, digits: number): string {
   if (!Number.isInteger(minor)) throw new RangeError(`minor units must be an integer, got ${minor}`);
   const neg = minor < 0;
-  const s = Math.abs(minor).toString().padStart(digits + 1, '0');
+  const s = Math.abs(minor)
+    .toString()
+    .padStart(digits + 1, '0');
   const body = digits === 0 ? s : `${s.slice(0, s.length - digits)}.${s.slice(s.length - digits)}`;
   return neg ? `-${body}` : body;
 }

@@ -54,12 +54,20 @@ export const PostingConfigSchema = z
     /** Records per `create` call. */
     batchSize: z.number().int().min(1).max(500).default(50),
     /** How long master data (projects, equipment, lock date) read from Odoo stays fresh. */
-    masterDataRefreshMs: z.number().int().nonnegative().default(5 * 60_000), // 5 min
+    masterDataRefreshMs: z
+      .number()
+      .int()
+      .nonnegative()
+      .default(5 * 60_000), // 5 min
   })
   .strict()
   .superRefine((c, ctx) => {
     if (c.target === 'move' && c.odoo && !c.accounts) {
-      ctx.addIssue({ code: 'custom', path: ['accounts'], message: 'target "move" needs accounts.{expenseAccountId, recoveryAccountId, journalId}' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['accounts'],
+        message: 'target "move" needs accounts.{expenseAccountId, recoveryAccountId, journalId}',
+      });
     }
   });
 

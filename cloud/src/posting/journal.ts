@@ -5,7 +5,7 @@
  * written again, so running a dry run twice leaves one line per allocation.
  *
  * Line format:
- *   {"ts","allocationKey","allocationId","call":{jsonrpc request},"then"?:[further requests]}
+ *   {"ts","allocationKey","allocationId","call":{jsonrpc request},"followUp"?:[further requests]}
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -17,7 +17,7 @@ export interface JournalEntry {
   allocationKey: string;
   allocationId: string;
   call: unknown;
-  then?: unknown[];
+  followUp?: unknown[];
 }
 
 export class DryRunJournal {
@@ -44,6 +44,21 @@ export class DryRunJournal {
     }
     this.keys = keys;
     return keys;
+  }
+
+  /** Every well-formed entry, in file order. */
+  entries(): JournalEntry[] {
+    if (!existsSync(this.path)) return [];
+    const out: JournalEntry[] = [];
+    for (const line of readFileSync(this.path, 'utf8').split('\n')) {
+      if (line.trim() === '') continue;
+      try {
+        out.push(JSON.parse(line) as JournalEntry);
+      } catch {
+        // torn line: see loadKeys
+      }
+    }
+    return out;
   }
 
   has(key: string): boolean {
@@ -82,6 +97,10 @@ export function executeKwRequest(
   return {
     jsonrpc: '2.0',
     method: 'call',
-    params: { service: 'object', method: 'execute_kw', args: [db, uid, API_KEY_PLACEHOLDER, model, method, args, kwargs] },
+    params: {
+      service: 'object',
+      method: 'execute_kw',
+      args: [db, uid, API_KEY_PLACEHOLDER, model, method, args, kwargs],
+    },
   };
 }

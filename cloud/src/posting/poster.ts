@@ -3,18 +3,24 @@
  * (or `dryRun`), writes the calls it would make to the dry-run journal.
  */
 import type { PostResponse, ReconcileResponse } from '@ironledger/contracts';
-import { IronLedgerError } from '@ironledger/errors';
 import type { Logger } from '@ironledger/logger';
+import { OdooClient } from '@ironledger/odoo';
+import { decimalToMinor, toMilliHours } from '../allocation/money.js';
 import type { PostingConfig } from './config.js';
 import { DryRunJournal, executeKwRequest, type JournalEntry } from './journal.js';
+import { MasterData } from './master-data.js';
+import { postToOdoo } from './odoo-poster.js';
+import { compare, type RemoteFigure, reconcileWithOdoo } from './reconcile.js';
 import type { PostableAllocation, Poster, PostingLedger } from './types.js';
 import { type AnalyticTargets, analyticLineVals, moveVals } from './vals.js';
 
 export interface PosterDeps {
   logger: Logger;
   ledger: PostingLedger;
-  /** Clock for journal timestamps; tests pass a fixed one. */
+  /** Clock for journal timestamps and master-data freshness; tests pass a fixed one. */
   now?: () => Date;
+  /** Overrides for the Odoo client (tests: fast retries). */
+  clientOptions?: Partial<ConstructorParameters<typeof OdooClient>[0]>;
 }
 
 const UID_PLACEHOLDER = '<uid>';
@@ -35,7 +41,12 @@ export function createPoster(cfg: PostingConfig, deps: PosterDeps): Poster {
     const t = dryRunTargets(a);
     const base = { ts: now().toISOString(), allocationKey: a.key, allocationId: a.id };
     if (cfg.target === 'analytic') {
-      return { ...base, call: executeKwRequest(db, UID_PLACEHOLDER, 'account.analytic.line', 'create', [[analyticLineVals(a, t)]]) };
+      return {
+        ...base,
+        call: executeKwRequest(db, UID_PLACEHOLDER, 'account.analytic.line', 'create', [
+          [analyticLineVals(a, t)],
+        ]),
+      };
     }
     const acc = cfg.accounts ?? {
       expenseAccountId: '<expense-account>',
@@ -46,7 +57,10 @@ export function createPoster(cfg: PostingConfig, deps: PosterDeps): Poster {
       ...base,
       call: executeKwRequest(db, UID_PLACEHOLDER, 'account.move', 'create', [[moveVals(a, t, acc)]]),
     };
-    if (cfg.movePost) entry.then = [executeKwRequest(db, UID_PLACEHOLDER, 'account.move', 'action_post', [['<created-id>']])];
+    if (cfg.movePost)
+      entry.followUp = [
+        executeKwRequest(db, UID_PLACEHOLDER, 'account.move', 'action_post', [['<created-id>']]),
+      ];
     return entry;
   }
 
@@ -68,12 +82,71 @@ export function createPoster(cfg: PostingConfig, deps: PosterDeps): Poster {
     journal.append(fresh.map(journalEntry));
     for (const a of allocations) {
       const already = known.has(a.key);
-      if (markPosted) deps.ledger.markPosted(a.id, { model, odooId: null, date: a.day, alreadyInOdoo: already });
+      if (markPosted)
+        deps.ledger.markPosted(a.id, { model, odooId: null, date: a.day, alreadyInOdoo: already });
       if (already) res.alreadyInOdoo.push(a.id);
       else res.posted.push({ id: a.id, key: a.key, odooId: null });
     }
-    log.info({ event: 'posting.dry_run', journal: journal.path, written: res.posted.length, known: res.alreadyInOdoo.length }, 'dry run journalled');
+    log.info(
+      {
+        event: 'posting.dry_run',
+        journal: journal.path,
+        written: res.posted.length,
+        known: res.alreadyInOdoo.length,
+      },
+      'dry run journalled',
+    );
     return res;
+  }
+
+  /** What the dry-run journal says was sent, as reconciliation's remote side. */
+  function journalFigures(currency: string): RemoteFigure[] {
+    const out: RemoteFigure[] = [];
+    for (const e of journal.entries()) {
+      const args = (e.call as { params?: { args?: unknown[] } }).params?.args ?? [];
+      const v = ((args[5] as unknown[][] | undefined)?.[0]?.[0] ?? {}) as Record<string, unknown>;
+      let amountMinor: number;
+      let hours: number;
+      if (args[3] === 'account.move') {
+        const line = ((v.line_ids as unknown[][] | undefined)?.[0]?.[2] ?? {}) as Record<string, number>;
+        amountMinor = decimalToMinor((line.debit ?? 0) - (line.credit ?? 0), currency);
+        hours = line.quantity ?? 0;
+      } else {
+        amountMinor = decimalToMinor(-Number(v.amount ?? 0), currency);
+        hours = Number(v.unit_amount ?? 0);
+      }
+      out.push({
+        key: e.allocationKey,
+        projectId: null,
+        amountMinor,
+        milliHours: toMilliHours(hours),
+        date: String(v.date ?? ''),
+        count: 1,
+      });
+    }
+    return out;
+  }
+
+  let client: OdooClient | null = null;
+  let master: MasterData | null = null;
+  function odoo(): { client: OdooClient; master: MasterData } {
+    const o = cfg.odoo;
+    if (!o) throw new Error('odoo is not configured');
+    if (!client || !master) {
+      client = new OdooClient({
+        url: o.url,
+        db: o.db,
+        login: o.login,
+        apiKey: o.apiKey,
+        api: o.api,
+        timeoutMs: o.timeoutMs,
+        retries: o.retries,
+        logger: log,
+        ...deps.clientOptions,
+      });
+      master = new MasterData(client, cfg, () => now().getTime());
+    }
+    return { client, master };
   }
 
   return {
@@ -81,12 +154,16 @@ export function createPoster(cfg: PostingConfig, deps: PosterDeps): Poster {
       if (!cfg.odoo) return dryRun(allocations, true);
       // A preview against a configured Odoo changes nothing: allocations stay approved.
       if (opts.dryRun) return dryRun(allocations, false);
-      throw new IronLedgerError('ODOO_PROTOCOL', 'posting to Odoo is not available yet');
+      return postToOdoo(cfg, { ...odoo(), ledger: deps.ledger, log }, allocations, opts.signal);
     },
-    async reconcile(period): Promise<ReconcileResponse> {
-      if (!cfg.odoo) return { period, currency: 'USD', rows: [], differences: [] };
-      throw new IronLedgerError('ODOO_PROTOCOL', 'reconciliation against Odoo is not available yet');
+    async reconcile(period, local): Promise<ReconcileResponse> {
+      if (!cfg.odoo) return compare(period, local, journalFigures(local[0]?.currency ?? 'USD'));
+      return reconcileWithOdoo(cfg, odoo(), period, local);
     },
-    async close() {},
+    async close() {
+      await client?.close();
+      client = null;
+      master = null;
+    },
   };
 }

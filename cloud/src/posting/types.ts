@@ -39,7 +39,14 @@ export interface UnitInfo {
 }
 
 export type PriceResult =
-  | { ok: true; rateId: string; workingRateMinor: number; idleRateMinor: number; currency: string; amountMinor: number }
+  | {
+      ok: true;
+      rateId: string;
+      workingRateMinor: number;
+      idleRateMinor: number;
+      currency: string;
+      amountMinor: number;
+    }
   | { ok: false; holdReason: string };
 
 /** An approved allocation handed to the poster. */
@@ -78,7 +85,13 @@ export interface PostingLedger {
 }
 
 export interface Poster {
-  post(allocations: PostableAllocation[], opts: { dryRun?: boolean; signal?: AbortSignal }): Promise<PostResponse>;
-  reconcile(period: string, local: Array<PostableAllocation & { odooId: number | null }>): Promise<ReconcileResponse>;
+  post(
+    allocations: PostableAllocation[],
+    opts: { dryRun?: boolean; signal?: AbortSignal },
+  ): Promise<PostResponse>;
+  reconcile(
+    period: string,
+    local: Array<PostableAllocation & { odooId: number | null }>,
+  ): Promise<ReconcileResponse>;
   close(): Promise<void>;
 }

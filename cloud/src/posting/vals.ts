@@ -51,7 +51,11 @@ export function distributionKey(t: AnalyticTargets): string {
   return t.equipment ? `${t.analyticAccountId},${t.equipment.accountId}` : `${t.analyticAccountId}`;
 }
 
-export function moveVals(a: PostableAllocation, t: AnalyticTargets, acc: MoveAccounts): Record<string, unknown> {
+export function moveVals(
+  a: PostableAllocation,
+  t: AnalyticTargets,
+  acc: MoveAccounts,
+): Record<string, unknown> {
   const amount = minorToDecimal(Math.abs(a.amountMinor), a.currency);
   const cost = a.amountMinor >= 0;
   const name = describe(a);
@@ -74,7 +78,11 @@ export function moveVals(a: PostableAllocation, t: AnalyticTargets, acc: MoveAcc
           quantity: postedHours(a),
         },
       ],
-      [0, 0, { name, account_id: acc.recoveryAccountId, debit: cost ? 0 : amount, credit: cost ? amount : 0 }],
+      [
+        0,
+        0,
+        { name, account_id: acc.recoveryAccountId, debit: cost ? 0 : amount, credit: cost ? amount : 0 },
+      ],
     ],
   };
 }

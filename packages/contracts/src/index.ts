@@ -4,3 +4,4 @@ export * from './aemp.js';
 export * from './batch.js';
 export * from './admin.js';
 export * from './master.js';
+export * from './cloud.js';

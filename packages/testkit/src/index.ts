@@ -8,3 +8,4 @@ export * from './process.js';
 export * from './wait.js';
 export * from './paths.js';
 export * from './pipeline.js';
+export * from './odoo-double/index.js';

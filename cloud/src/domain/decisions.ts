@@ -1,0 +1,95 @@
+/**
+ * Approval and rejection, pure: from the allocations as stored now, decide the patches and
+ * audit entries. Approving an approved allocation is `unchanged` (harmless to repeat);
+ * posted, superseded, held (no rate) or locked-period allocations are `refused` with a reason.
+ */
+import type { DecisionResponse } from '@ironledger/contracts';
+import type { AllocationPatch, AllocationRecord, AuditRecord } from '../store/store.js';
+
+export interface Decision {
+  response: DecisionResponse;
+  changes: Array<{ id: string; patch: AllocationPatch }>;
+  audit: AuditRecord[];
+}
+
+export function periodOf(day: string): string {
+  return day.slice(0, 7);
+}
+
+function empty(): Decision {
+  return { response: { changed: [], unchanged: [], refused: [], notFound: [] }, changes: [], audit: [] };
+}
+
+export function decideApprove(
+  found: AllocationRecord[],
+  notFound: string[],
+  ctx: { actor: string; now: string; lockedPeriods: ReadonlySet<string> },
+): Decision {
+  const d = empty();
+  d.response.notFound.push(...notFound);
+  for (const a of found) {
+    if (a.status === 'approved') d.response.unchanged.push(a.id);
+    else if (a.status === 'posted') d.response.refused.push({ id: a.id, reason: 'already posted' });
+    else if (a.status === 'superseded')
+      d.response.refused.push({ id: a.id, reason: 'superseded by newer usage' });
+    else if (a.status === 'rejected')
+      d.response.refused.push({ id: a.id, reason: `rejected: ${a.rejectReason ?? ''}`.trim() });
+    else if (ctx.lockedPeriods.has(periodOf(a.day)))
+      d.response.refused.push({ id: a.id, reason: `period ${periodOf(a.day)} is locked` });
+    else if (a.holdReason) d.response.refused.push({ id: a.id, reason: `held: ${a.holdReason}` });
+    else {
+      d.response.changed.push(a.id);
+      d.changes.push({
+        id: a.id,
+        patch: { status: 'approved', approvedBy: ctx.actor, approvedAt: ctx.now, updatedAt: ctx.now },
+      });
+      d.audit.push({
+        actor: ctx.actor,
+        action: 'allocation.approve',
+        target: a.key,
+        detail: JSON.stringify({
+          id: a.id,
+          engineHours: a.engineHours,
+          amountMinor: a.amountMinor,
+          currency: a.currency,
+        }),
+      });
+    }
+  }
+  return d;
+}
+
+export function decideReject(
+  found: AllocationRecord[],
+  notFound: string[],
+  ctx: { actor: string; now: string; reason: string; lockedPeriods: ReadonlySet<string> },
+): Decision {
+  const d = empty();
+  d.response.notFound.push(...notFound);
+  for (const a of found) {
+    if (a.status === 'rejected') d.response.unchanged.push(a.id);
+    else if (a.status === 'posted')
+      d.response.refused.push({ id: a.id, reason: 'already posted: correct it with an adjustment' });
+    else if (a.status === 'superseded')
+      d.response.refused.push({ id: a.id, reason: 'superseded by newer usage' });
+    else if (ctx.lockedPeriods.has(periodOf(a.day)))
+      d.response.refused.push({ id: a.id, reason: `period ${periodOf(a.day)} is locked` });
+    else {
+      d.response.changed.push(a.id);
+      d.changes.push({
+        id: a.id,
+        patch: {
+          status: 'rejected',
+          rejectedBy: ctx.actor,
+          rejectedAt: ctx.now,
+          rejectReason: ctx.reason,
+          approvedBy: null,
+          approvedAt: null,
+          updatedAt: ctx.now,
+        },
+      });
+      d.audit.push({ actor: ctx.actor, action: 'allocation.reject', target: a.key, detail: ctx.reason });
+    }
+  }
+  return d;
+}

@@ -1,0 +1,87 @@
+/**
+ * Reads a request body with a hard limit on the bytes received AND on the bytes after
+ * decompression, so a small gzip bomb cannot expand past the limit in memory (413).
+ * Accepts `Content-Encoding: gzip` or identity; anything else is 415.
+ */
+import type { IncomingMessage } from 'node:http';
+import zlib from 'node:zlib';
+import { HttpProblem } from './problem.js';
+
+export async function readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
+  const encoding = (req.headers['content-encoding'] ?? 'identity').toString().trim().toLowerCase();
+  if (encoding !== 'gzip' && encoding !== 'identity' && encoding !== '')
+    throw new HttpProblem(
+      415,
+      'UNSUPPORTED_ENCODING',
+      `Content-Encoding ${encoding} is not supported (use gzip)`,
+      {
+        title: 'unsupported content encoding',
+      },
+    );
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limitBytes)
+    throw tooLarge(`${declared} bytes declared`, limitBytes);
+
+  const chunks: Buffer[] = [];
+  let total = 0;
+  await new Promise<void>((resolve, reject) => {
+    let received = 0;
+    let done = false;
+    const fail = (e: unknown) => {
+      if (done) return;
+      done = true;
+      reject(e);
+    };
+    const gunzip = encoding === 'gzip' ? zlib.createGunzip() : null;
+    const onPlain = (chunk: Buffer) => {
+      total += chunk.length;
+      if (total > limitBytes) {
+        gunzip?.destroy();
+        fail(tooLarge('decompressed body exceeds the limit', limitBytes));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    if (gunzip) {
+      gunzip.on('data', onPlain);
+      gunzip.on('error', (e) =>
+        fail(
+          new HttpProblem(400, 'BATCH_INVALID', `body is not valid gzip: ${e.message}`, {
+            title: 'invalid body',
+          }),
+        ),
+      );
+      gunzip.on('end', () => {
+        if (!done) {
+          done = true;
+          resolve();
+        }
+      });
+    }
+    req.on('data', (chunk: Buffer) => {
+      if (done) return;
+      received += chunk.length;
+      if (received > limitBytes) {
+        fail(tooLarge('body exceeds the limit', limitBytes));
+        return;
+      }
+      if (gunzip) gunzip.write(chunk);
+      else onPlain(chunk);
+    });
+    req.on('end', () => {
+      if (done) return;
+      if (gunzip) gunzip.end();
+      else {
+        done = true;
+        resolve();
+      }
+    });
+    req.on('error', fail);
+    req.on('aborted', () => fail(new HttpProblem(400, 'REQUEST_ABORTED', 'client aborted the request')));
+  });
+  return Buffer.concat(chunks, total);
+}
+
+function tooLarge(what: string, limitBytes: number): HttpProblem {
+  return HttpProblem.from('BATCH_TOO_LARGE', `${what}; the limit is ${limitBytes} bytes`);
+}

@@ -1,0 +1,157 @@
+/**
+ * Posting to Odoo (approver) and reading back (viewer): post, dead letters and replay,
+ * reconciliation. Posting runs are serialized: two runs never hand the same allocation to
+ * the poster at once (exactly-once relies on it together with the poster's lookup by ref).
+ */
+import {
+  PeriodSchema,
+  PostRequestSchema,
+  type PostResponse,
+  ReplayRequestSchema,
+} from '@ironledger/contracts';
+import { z } from 'zod';
+import type { AppContext } from '../../context.js';
+import { periodOf } from '../../domain/decisions.js';
+import type { StoreLedger } from '../../domain/store-ledger.js';
+import type { PostableAllocation, Poster } from '../../posting/types.js';
+import type { AllocationRecord } from '../../store/store.js';
+import { requireRole } from '../auth.js';
+import { readJson, readQuery } from '../json.js';
+import { HttpProblem } from '../problem.js';
+import type { Router } from '../router.js';
+import { byIds } from './allocations.js';
+import { periodRange } from './status.js';
+
+export function postingRoutes(router: Router, app: AppContext, poster: Poster, ledger: StoreLedger): void {
+  let queue: Promise<unknown> = Promise.resolve();
+  const serialized = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = queue.then(fn, fn);
+    queue = run.catch(() => {});
+    return run;
+  };
+
+  const toPostable = (a: AllocationRecord): PostableAllocation => ({
+    id: a.id,
+    key: a.key,
+    kind: a.kind,
+    unitId: a.unitId,
+    serialNo: app.master.units.get(a.unitId)?.serialNo,
+    projectId: a.projectId,
+    day: a.day,
+    engineHours: a.engineHours,
+    idleHours: a.idleHours,
+    workingHours: a.workingHours,
+    workingRateMinor: a.workingRateMinor,
+    idleRateMinor: a.idleRateMinor,
+    amountMinor: a.amountMinor,
+    currency: a.currency,
+    correlationId: `allocation:${a.id}`,
+  });
+
+  /** Hands approved allocations in unlocked periods to the poster; the rest is reported held. */
+  async function post(candidates: AllocationRecord[], dryRun: boolean, actor: string): Promise<PostResponse> {
+    const locked = new Set(app.store.lockedPeriods());
+    const held: PostResponse['held'] = [];
+    const postable: PostableAllocation[] = [];
+    for (const a of candidates) {
+      if (a.status !== 'approved') held.push({ id: a.id, reason: `not approved (${a.status})` });
+      else if (locked.has(periodOf(a.day)))
+        held.push({ id: a.id, reason: `period ${periodOf(a.day)} is locked` });
+      else postable.push(toPostable(a));
+    }
+    ledger.actor = actor;
+    try {
+      const res = postable.length > 0 || dryRun ? await poster.post(postable, { dryRun }) : emptyResponse();
+      res.held.push(...held);
+      res.considered += held.length;
+      app.logger.info(
+        {
+          event: 'posting_run',
+          actor,
+          dryRun,
+          posted: res.posted.length,
+          failed: res.failed.length,
+          held: res.held.length,
+        },
+        'posting run',
+      );
+      return res;
+    } finally {
+      ledger.actor = 'poster';
+    }
+  }
+
+  function emptyResponse(): PostResponse {
+    const odoo = app.config.posting.odoo;
+    return {
+      mode: odoo ? 'odoo' : 'dry-run',
+      api: null,
+      target: app.config.posting.target,
+      considered: 0,
+      posted: [],
+      alreadyInOdoo: [],
+      held: [],
+      failed: [],
+      journal: odoo ? null : app.config.posting.journalPath,
+    };
+  }
+
+  router.on('POST', '/v1/post', async (ctx) => {
+    const who = requireRole(ctx.req, app.tokens, 'approver');
+    const req = await readJson(ctx, PostRequestSchema);
+    const body = await serialized(async () => {
+      let candidates: AllocationRecord[];
+      let notFound: string[] = [];
+      if (req.ids && req.ids.length > 0) ({ found: candidates, notFound } = byIds(app, req.ids));
+      else candidates = app.store.listAllocations({ status: 'approved' });
+      const res = await post(candidates, req.dryRun ?? false, who.name);
+      for (const id of notFound) res.held.push({ id, reason: 'not found' });
+      return res;
+    });
+    return { status: 200, body };
+  });
+
+  router.on('GET', '/v1/deadletters', (ctx) => {
+    requireRole(ctx.req, app.tokens, 'viewer');
+    return { status: 200, body: { deadLetters: app.store.listDeadLetters() } };
+  });
+
+  router.on('POST', '/v1/deadletters/replay', async (ctx) => {
+    const who = requireRole(ctx.req, app.tokens, 'approver');
+    const req = await readJson(ctx, ReplayRequestSchema);
+    if (!req.all && !(req.ids && req.ids.length > 0))
+      throw new HttpProblem(400, 'REQUEST_INVALID', 'name dead letters by ids, or all: true', {
+        errors: [{ path: 'ids', message: 'name dead letters by ids, or all: true' }],
+      });
+    const body = await serialized(async () => {
+      const letters = app.store.listDeadLetters();
+      const chosen = req.all
+        ? letters
+        : letters.filter((d) => req.ids!.includes(d.id) || req.ids!.includes(d.allocationId));
+      const candidates = chosen
+        .map((d) => app.store.getAllocation(d.allocationId))
+        .filter((a): a is AllocationRecord => a !== null);
+      app.store.audit(
+        {
+          actor: who.name,
+          action: 'deadletter.replay',
+          target: chosen.map((d) => d.id).join(','),
+          detail: null,
+        },
+        new Date(app.now()).toISOString(),
+      );
+      return post(candidates, false, who.name);
+    });
+    return { status: 200, body };
+  });
+
+  router.on('GET', '/v1/reconcile', async (ctx) => {
+    requireRole(ctx.req, app.tokens, 'viewer');
+    const { period } = readQuery(ctx, z.object({ period: PeriodSchema }).strict());
+    const { from, to } = periodRange(period);
+    const local = app.store
+      .listAllocations({ status: 'posted', from, to })
+      .map((a) => ({ ...toPostable(a), odooId: a.odoo?.id ?? null }));
+    return { status: 200, body: await poster.reconcile(period, local) };
+  });
+}

@@ -1,0 +1,245 @@
+/**
+ * Reconciliation: what IronLedger allocated for a period against what Odoo holds, per
+ * project, to the cent (DESIGN.md, invariant 5). Odoo's side is read back by `ref` (every
+ * allocation key) plus every IronLedger-keyed record (`ref =like 'IL-%'`) dated in the
+ * period, so records missing on either side show up. Project totals on the Odoo side come
+ * from Odoo's own aggregate (`formatted_read_group`, or `read_group` before Odoo 19) in
+ * analytic mode, and every difference is listed by key.
+ */
+import type { ReconcileResponse } from '@ironledger/contracts';
+import type { OdooClient } from '@ironledger/odoo';
+import { currencyDigits, decimalToMinor, minorToDecimalString, toMilliHours } from '../allocation/money.js';
+import type { PostingConfig } from './config.js';
+import type { MasterData } from './master-data.js';
+import type { PostableAllocation } from './types.js';
+
+export type LocalPosted = PostableAllocation & { odooId: number | null };
+
+/** One allocation as Odoo (or the dry-run journal) has it. */
+export interface RemoteFigure {
+  key: string;
+  projectId: string | null;
+  amountMinor: number;
+  milliHours: number;
+  date: string;
+  count: number;
+}
+
+export function periodBounds(period: string): { from: string; to: string } {
+  const [y, m] = period.split('-').map(Number) as [number, number];
+  const last = new Date(Date.UTC(y, m, 0)).getUTCDate();
+  return { from: `${period}-01`, to: `${period}-${String(last).padStart(2, '0')}` };
+}
+
+/** Compares local allocations with remote figures; pure. */
+export function compare(
+  period: string,
+  local: LocalPosted[],
+  remote: RemoteFigure[],
+  remoteTotals?: Map<string, { amountMinor: number; milliHours: number }>,
+): ReconcileResponse {
+  const { from, to } = periodBounds(period);
+  const inPeriod = local.filter((a) => a.day >= from && a.day <= to);
+  const currency = inPeriod[0]?.currency ?? local[0]?.currency ?? 'USD';
+  const digits = currencyDigits(currency);
+  const money = (m: number) => minorToDecimalString(m, digits);
+  const byKey = new Map<string, RemoteFigure>();
+  for (const r of remote) {
+    const prev = byKey.get(r.key);
+    byKey.set(
+      r.key,
+      prev
+        ? {
+            ...r,
+            amountMinor: prev.amountMinor + r.amountMinor,
+            milliHours: prev.milliHours + r.milliHours,
+            count: prev.count + r.count,
+          }
+        : r,
+    );
+  }
+  const localKeys = new Set(inPeriod.map((a) => a.key));
+  const differences: ReconcileResponse['differences'] = [];
+  const totals = new Map<string, { lh: number; oh: number; la: number; oa: number }>();
+  const tot = (p: string) => {
+    const t = totals.get(p) ?? { lh: 0, oh: 0, la: 0, oa: 0 };
+    totals.set(p, t);
+    return t;
+  };
+  for (const a of inPeriod) {
+    const t = tot(a.projectId);
+    const mh = toMilliHours(a.engineHours);
+    t.lh += mh;
+    t.la += a.amountMinor;
+    const r = byKey.get(a.key);
+    if (!r) {
+      differences.push({
+        projectId: a.projectId,
+        key: a.key,
+        kind: 'missing_in_odoo',
+        local: money(a.amountMinor),
+        odoo: null,
+      });
+      continue;
+    }
+    t.oh += r.milliHours;
+    t.oa += r.amountMinor;
+    if (r.amountMinor !== a.amountMinor || r.count > 1) {
+      differences.push({
+        projectId: a.projectId,
+        key: a.key,
+        kind: 'amount',
+        local: money(a.amountMinor),
+        odoo: r.count > 1 ? `${money(r.amountMinor)} (${r.count} records)` : money(r.amountMinor),
+      });
+    }
+    if (r.milliHours !== mh)
+      differences.push({
+        projectId: a.projectId,
+        key: a.key,
+        kind: 'hours',
+        local: String(mh / 1000),
+        odoo: String(r.milliHours / 1000),
+      });
+    if (r.date !== a.day)
+      differences.push({ projectId: a.projectId, key: a.key, kind: 'date', local: a.day, odoo: r.date });
+  }
+  for (const r of byKey.values()) {
+    if (localKeys.has(r.key) || local.some((a) => a.key === r.key)) continue;
+    if (r.date < from || r.date > to) continue;
+    const p = r.projectId ?? 'unknown';
+    const t = tot(p);
+    t.oh += r.milliHours;
+    t.oa += r.amountMinor;
+    differences.push({
+      projectId: p,
+      key: r.key,
+      kind: 'missing_locally',
+      local: null,
+      odoo: money(r.amountMinor),
+    });
+  }
+  if (remoteTotals) {
+    // Odoo's own aggregate is the authority for the project totals.
+    for (const [p, t] of totals) {
+      const agg = remoteTotals.get(p);
+      t.oa = agg?.amountMinor ?? 0;
+      t.oh = agg?.milliHours ?? 0;
+    }
+  }
+  const rows = [...totals.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([projectId, t]) => ({
+      projectId,
+      localHours: t.lh / 1000,
+      odooHours: t.oh / 1000,
+      localAmountMinor: t.la,
+      odooAmountMinor: t.oa,
+      ok: t.lh === t.oh && t.la === t.oa && !differences.some((d) => d.projectId === projectId),
+    }));
+  return { period, currency, rows, differences };
+}
+
+export async function reconcileWithOdoo(
+  cfg: PostingConfig,
+  deps: { client: OdooClient; master: MasterData },
+  period: string,
+  local: LocalPosted[],
+  signal?: AbortSignal,
+): Promise<ReconcileResponse> {
+  const { client, master } = deps;
+  await client.connect({ signal });
+  const { from, to } = periodBounds(period);
+  const keys = [...new Set(local.map((a) => a.key))];
+  const currency = local[0]?.currency ?? 'USD';
+  const projectOf = new Map(local.map((a) => [a.key, a.projectId]));
+  const accounts = await master.projectAccounts([...new Set(local.map((a) => a.projectId))], signal);
+  const accountToProject = new Map<number, string>();
+  for (const [p, acc] of accounts) if (acc.analyticAccountId) accountToProject.set(acc.analyticAccountId, p);
+  const ours = [
+    '|',
+    ['ref', 'in', keys],
+    '&',
+    '&',
+    ['ref', '=like', 'IL-%'],
+    ['date', '>=', from],
+    ['date', '<=', to],
+  ];
+
+  const remote: RemoteFigure[] = [];
+  let remoteTotals: Map<string, { amountMinor: number; milliHours: number }> | undefined;
+  if (cfg.target === 'analytic') {
+    const rows = await client.searchRead<{
+      ref: string;
+      amount: number;
+      unit_amount: number;
+      date: string;
+      account_id: [number, string] | false;
+    }>('account.analytic.line', ours, ['ref', 'amount', 'unit_amount', 'date', 'account_id'], {
+      order: 'id',
+      signal,
+    });
+    for (const r of rows) {
+      const acct = r.account_id ? r.account_id[0] : null;
+      remote.push({
+        key: r.ref,
+        projectId:
+          projectOf.get(r.ref) ??
+          (acct !== null ? (accountToProject.get(acct) ?? master.projectForAccount(acct) ?? null) : null),
+        amountMinor: decimalToMinor(-r.amount, currency),
+        milliHours: toMilliHours(r.unit_amount),
+        date: r.date,
+        count: 1,
+      });
+    }
+    // Totals by Odoo itself, over the same records, grouped by project account.
+    const groups = await client.readGroup(
+      'account.analytic.line',
+      ['&', ['date', '>=', from], ['date', '<=', to], ...ours],
+      ['account_id'],
+      ['amount:sum', 'unit_amount:sum', '__count'],
+      { signal },
+    );
+    remoteTotals = new Map();
+    for (const g of groups) {
+      const acct = Array.isArray(g.account_id) ? (g.account_id[0] as number) : null;
+      const p =
+        acct !== null
+          ? (accountToProject.get(acct) ?? master.projectForAccount(acct) ?? 'unknown')
+          : 'unknown';
+      const t = remoteTotals.get(p) ?? { amountMinor: 0, milliHours: 0 };
+      t.amountMinor += decimalToMinor(-Number(g['amount:sum'] ?? 0), currency);
+      t.milliHours += toMilliHours(Number(g['unit_amount:sum'] ?? 0));
+      remoteTotals.set(p, t);
+    }
+  } else {
+    // The expense line of each entry carries the analytic distribution, the cost and the hours.
+    const rows = await client.searchRead<{
+      ref: string;
+      balance: number;
+      quantity: number;
+      date: string;
+      analytic_distribution: Record<string, number> | false;
+    }>(
+      'account.move.line',
+      ['&', ['analytic_distribution', '!=', false], ...ours],
+      ['ref', 'balance', 'quantity', 'date', 'analytic_distribution'],
+      { order: 'id', signal },
+    );
+    for (const r of rows) {
+      const first = r.analytic_distribution
+        ? Number(Object.keys(r.analytic_distribution)[0]?.split(',')[0])
+        : Number.NaN;
+      remote.push({
+        key: r.ref,
+        projectId:
+          projectOf.get(r.ref) ?? accountToProject.get(first) ?? master.projectForAccount(first) ?? null,
+        amountMinor: decimalToMinor(r.balance, currency),
+        milliHours: toMilliHours(r.quantity),
+        date: r.date,
+        count: 1,
+      });
+    }
+  }
+  return compare(period, local, remote, remoteTotals);
+}

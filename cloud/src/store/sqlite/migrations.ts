@@ -1,0 +1,150 @@
+/**
+ * Schema migrations, applied in order by PRAGMA user_version (one transaction each).
+ * Never edit a released migration; append a new one.
+ *
+ * readings: every stored version of a reading. Identity is (unit_id, ts); a second row with the
+ * same identity exists only for a conflicting version (status 'conflict' on all of them).
+ * status 'held' = stored but excluded from usage (hold_reason says why).
+ */
+export const MIGRATIONS: string[] = [
+  `
+  CREATE TABLE batches (
+    batch_id TEXT PRIMARY KEY,
+    gateway_id TEXT NOT NULL,
+    readings INTEGER NOT NULL,
+    accepted INTEGER NOT NULL,
+    duplicates INTEGER NOT NULL,
+    conflicts INTEGER NOT NULL,
+    held INTEGER NOT NULL,
+    stored_at TEXT NOT NULL
+  );
+  CREATE TABLE readings (
+    id INTEGER PRIMARY KEY,
+    unit_id TEXT NOT NULL,
+    ts TEXT NOT NULL,
+    ts_ms INTEGER NOT NULL,
+    content TEXT NOT NULL,
+    body TEXT NOT NULL,
+    engine_hours REAL NOT NULL,
+    idle_hours REAL,
+    odometer_km REAL,
+    lat REAL,
+    lon REAL,
+    site_id TEXT,
+    gateway_id TEXT NOT NULL,
+    batch_id TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    stored_at TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('ok','held','conflict')),
+    hold_reason TEXT
+  );
+  CREATE INDEX readings_identity ON readings (unit_id, ts_ms);
+  CREATE INDEX readings_batch ON readings (batch_id);
+  CREATE TABLE gateways (
+    gateway_id TEXT PRIMARY KEY,
+    heartbeat TEXT,
+    last_heartbeat_at TEXT,
+    last_batch_at TEXT
+  );
+  CREATE TABLE sites (site_id TEXT PRIMARY KEY, body TEXT NOT NULL);
+  CREATE TABLE projects (project_id TEXT PRIMARY KEY, body TEXT NOT NULL);
+  CREATE TABLE units (unit_id TEXT PRIMARY KEY, body TEXT NOT NULL);
+  CREATE TABLE rates (rate_id TEXT PRIMARY KEY, body TEXT NOT NULL);
+  CREATE TABLE dirty_units (
+    unit_id TEXT PRIMARY KEY,
+    since_ms INTEGER NOT NULL,
+    marked_at TEXT NOT NULL,
+    generation INTEGER NOT NULL
+  );
+  CREATE TABLE usage (
+    unit_id TEXT NOT NULL,
+    day TEXT NOT NULL,
+    project_id TEXT NOT NULL,
+    site_id TEXT NOT NULL,
+    engine_hours REAL NOT NULL,
+    idle_hours REAL NOT NULL,
+    working_hours REAL NOT NULL,
+    distance_km REAL,
+    readings INTEGER NOT NULL,
+    anomalies TEXT NOT NULL,
+    meter_from REAL,
+    meter_to REAL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (unit_id, day, project_id)
+  );
+  CREATE TABLE anomalies (
+    id INTEGER PRIMARY KEY,
+    unit_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    ts TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    before REAL,
+    after REAL
+  );
+  CREATE INDEX anomalies_unit ON anomalies (unit_id, ts);
+  CREATE TABLE allocations (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL CHECK (kind IN ('normal','adjustment')),
+    adjusts TEXT,
+    seq INTEGER NOT NULL,
+    unit_id TEXT NOT NULL,
+    project_id TEXT NOT NULL,
+    site_id TEXT NOT NULL,
+    day TEXT NOT NULL,
+    engine_hours REAL NOT NULL,
+    idle_hours REAL NOT NULL,
+    working_hours REAL NOT NULL,
+    rate_id TEXT,
+    working_rate_minor INTEGER NOT NULL,
+    idle_rate_minor INTEGER NOT NULL,
+    currency TEXT NOT NULL,
+    amount_minor INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    hold_reason TEXT,
+    evidence TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    approved_by TEXT,
+    approved_at TEXT,
+    rejected_by TEXT,
+    rejected_at TEXT,
+    reject_reason TEXT,
+    posted_at TEXT,
+    odoo_model TEXT,
+    odoo_id INTEGER,
+    odoo_date TEXT
+  );
+  CREATE INDEX allocations_group ON allocations (unit_id, project_id, day, seq);
+  CREATE INDEX allocations_status ON allocations (status, day);
+  CREATE TABLE dead_letters (
+    id INTEGER PRIMARY KEY,
+    allocation_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    code TEXT NOT NULL,
+    message TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    last_attempt_at TEXT NOT NULL,
+    resolved_at TEXT
+  );
+  CREATE TABLE period_locks (period TEXT PRIMARY KEY, locked_by TEXT NOT NULL, locked_at TEXT NOT NULL);
+  CREATE TABLE tokens (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
+  );
+  CREATE TABLE audit (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    detail TEXT
+  );
+  CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+  `,
+];

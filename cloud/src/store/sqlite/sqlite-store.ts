@@ -1,0 +1,888 @@
+/**
+ * CloudStore on one SQLite file (better-sqlite3), WAL with synchronous=FULL: a method that
+ * returns has committed, and a committed transaction survives a power cut. Every mutating
+ * method is one transaction.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type {
+  AllocationFilter,
+  AllocationStatus,
+  Anomaly,
+  AuditEntry,
+  DeadLetter,
+  Heartbeat,
+  Project,
+  Rate,
+  Site,
+  Unit,
+  UsageRow,
+} from '@ironledger/contracts';
+import { IronLedgerError } from '@ironledger/errors';
+import Database from 'better-sqlite3';
+import type { PostingOutcomePosted, UsageFigure } from '../../posting/types.js';
+import type {
+  AllocationPatch,
+  AllocationRecord,
+  AuditRecord,
+  CloudStore,
+  ConsolidationWrite,
+  DirtyUnit,
+  GatewayActivity,
+  HeldReading,
+  IngestBatch,
+  IngestResult,
+  NewAllocation,
+  StoredReading,
+  TokenRecord,
+  UnitActivity,
+  UsageFilter,
+} from '../store.js';
+import { MIGRATIONS } from './migrations.js';
+
+type Row = Record<string, unknown>;
+
+const ALLOCATION_COLUMNS: Record<
+  keyof AllocationPatch | 'key' | 'kind' | 'unitId' | 'projectId' | 'day',
+  string
+> = {
+  key: 'key',
+  kind: 'kind',
+  adjusts: 'adjusts',
+  seq: 'seq',
+  unitId: 'unit_id',
+  projectId: 'project_id',
+  siteId: 'site_id',
+  day: 'day',
+  engineHours: 'engine_hours',
+  idleHours: 'idle_hours',
+  workingHours: 'working_hours',
+  rateId: 'rate_id',
+  workingRateMinor: 'working_rate_minor',
+  idleRateMinor: 'idle_rate_minor',
+  currency: 'currency',
+  amountMinor: 'amount_minor',
+  status: 'status',
+  holdReason: 'hold_reason',
+  evidence: 'evidence',
+  createdAt: 'created_at',
+  updatedAt: 'updated_at',
+  approvedBy: 'approved_by',
+  approvedAt: 'approved_at',
+  rejectedBy: 'rejected_by',
+  rejectedAt: 'rejected_at',
+  rejectReason: 'reject_reason',
+  postedAt: 'posted_at',
+  odoo: 'odoo',
+};
+
+function allocationValue(k: string, v: unknown): Record<string, unknown> {
+  if (k === 'evidence') return { evidence: JSON.stringify(v) };
+  if (k === 'odoo') {
+    const o = v as { model: string; id: number; date: string | null } | null;
+    return { odoo_model: o?.model ?? null, odoo_id: o?.id ?? null, odoo_date: o?.date ?? null };
+  }
+  return { [ALLOCATION_COLUMNS[k as keyof typeof ALLOCATION_COLUMNS]]: v ?? null };
+}
+
+function toAllocation(r: Row): AllocationRecord {
+  return {
+    id: String(r.id),
+    key: r.key as string,
+    kind: r.kind as 'normal' | 'adjustment',
+    adjusts: (r.adjusts as string | null) ?? null,
+    seq: r.seq as number,
+    unitId: r.unit_id as string,
+    projectId: r.project_id as string,
+    siteId: r.site_id as string,
+    day: r.day as string,
+    engineHours: r.engine_hours as number,
+    idleHours: r.idle_hours as number,
+    workingHours: r.working_hours as number,
+    rateId: (r.rate_id as string | null) ?? null,
+    workingRateMinor: r.working_rate_minor as number,
+    idleRateMinor: r.idle_rate_minor as number,
+    currency: r.currency as string,
+    amountMinor: r.amount_minor as number,
+    status: r.status as AllocationStatus,
+    holdReason: (r.hold_reason as string | null) ?? null,
+    evidence: JSON.parse(r.evidence as string),
+    createdAt: r.created_at as string,
+    updatedAt: r.updated_at as string,
+    approvedBy: (r.approved_by as string | null) ?? null,
+    approvedAt: (r.approved_at as string | null) ?? null,
+    rejectedBy: (r.rejected_by as string | null) ?? null,
+    rejectedAt: (r.rejected_at as string | null) ?? null,
+    rejectReason: (r.reject_reason as string | null) ?? null,
+    postedAt: (r.posted_at as string | null) ?? null,
+    odoo:
+      r.odoo_model != null && r.odoo_id != null
+        ? {
+            model: r.odoo_model as string,
+            id: r.odoo_id as number,
+            date: (r.odoo_date as string | null) ?? null,
+          }
+        : null,
+  };
+}
+
+/** Rounds stored hours to 1e-9 h so float noise never reads as a change in usage. */
+function h(x: number): number {
+  return Math.round(x * 1e9) / 1e9;
+}
+
+export class SqliteStore implements CloudStore {
+  private readonly db: Database.Database;
+
+  constructor(file: string) {
+    if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    try {
+      this.db = new Database(file);
+      this.db.pragma('journal_mode = WAL');
+      // FULL: a commit is fsynced before it returns, so a 2xx survives a power cut.
+      this.db.pragma('synchronous = FULL');
+      this.db.pragma('busy_timeout = 5000');
+      this.db.pragma('foreign_keys = ON');
+      this.migrate();
+    } catch (e) {
+      throw new IronLedgerError('STORE_FAILED', `cannot open store ${file}: ${(e as Error).message}`, {
+        cause: e,
+        retryable: false,
+      });
+    }
+  }
+
+  private migrate(): void {
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    for (let v = version; v < MIGRATIONS.length; v++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[v]!);
+        this.db.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+  }
+
+  private tx<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
+  private insertAudit(e: AuditRecord, at: string): void {
+    this.db
+      .prepare('INSERT INTO audit (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)')
+      .run(at, e.actor, e.action, e.target, e.detail);
+  }
+
+  // ---- ingest --------------------------------------------------------------------------
+
+  ingestBatch(batch: IngestBatch): IngestResult {
+    return this.tx(() => {
+      const prior = this.db.prepare('SELECT * FROM batches WHERE batch_id = ?').get(batch.batchId) as
+        | Row
+        | undefined;
+      if (prior) {
+        if (prior.gateway_id !== batch.gatewayId)
+          return { kind: 'batch_id_taken', byGatewayId: prior.gateway_id as string };
+        return {
+          kind: 'replayed',
+          accepted: prior.accepted as number,
+          duplicates: prior.duplicates as number,
+          conflicts: prior.conflicts as number,
+          held: prior.held as number,
+        };
+      }
+      const versions = this.db.prepare('SELECT id, content FROM readings WHERE unit_id = ? AND ts_ms = ?');
+      const flagConflict = this.db.prepare(
+        "UPDATE readings SET status = 'conflict', hold_reason = 'conflict: same (unitId, ts), different content' WHERE unit_id = ? AND ts_ms = ?",
+      );
+      const insert = this.db.prepare(`INSERT INTO readings
+        (unit_id, ts, ts_ms, content, body, engine_hours, idle_hours, odometer_km, lat, lon, site_id, gateway_id,
+         batch_id, received_at, stored_at, status, hold_reason)
+        VALUES (@unit_id, @ts, @ts_ms, @content, @body, @engine_hours, @idle_hours, @odometer_km, @lat, @lon, @site_id,
+         @gateway_id, @batch_id, @received_at, @stored_at, @status, @hold_reason)`);
+      const touched = new Map<string, number>();
+      let accepted = 0;
+      let duplicates = 0;
+      let conflicts = 0;
+      let held = 0;
+      for (const { reading: r, content, holdReason, flaggedConflict } of batch.readings) {
+        const tsMs = Date.parse(r.ts);
+        const existing = versions.all(r.unitId, tsMs) as Array<{ id: number; content: string }>;
+        if (existing.some((e) => e.content === content)) {
+          duplicates++;
+          continue;
+        }
+        const conflict = existing.length > 0 || flaggedConflict;
+        let status: 'ok' | 'held' | 'conflict' = 'ok';
+        let reason = holdReason;
+        if (conflict) {
+          status = 'conflict';
+          reason = 'conflict: same (unitId, ts), different content';
+          if (existing.length > 0) flagConflict.run(r.unitId, tsMs);
+          conflicts++;
+        } else if (holdReason) {
+          status = 'held';
+          held++;
+        }
+        insert.run({
+          unit_id: r.unitId,
+          ts: r.ts,
+          ts_ms: tsMs,
+          content,
+          body: JSON.stringify(r),
+          engine_hours: r.engineHours,
+          idle_hours: r.idleHours ?? null,
+          odometer_km: r.odometerKm ?? null,
+          lat: r.position?.lat ?? null,
+          lon: r.position?.lon ?? null,
+          site_id: batch.siteId,
+          gateway_id: batch.gatewayId,
+          batch_id: batch.batchId,
+          received_at: r.receivedAt,
+          stored_at: batch.storedAt,
+          status,
+          hold_reason: reason,
+        });
+        accepted++;
+        // A conflict or held reading changes usage too (it leaves the usable stream).
+        const prev = touched.get(r.unitId);
+        touched.set(r.unitId, prev === undefined ? tsMs : Math.min(prev, tsMs));
+      }
+      for (const [unitId, sinceMs] of touched) this.markDirtyInTx(unitId, sinceMs, batch.storedAt);
+      this.db
+        .prepare(
+          'INSERT INTO batches (batch_id, gateway_id, readings, accepted, duplicates, conflicts, held, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        )
+        .run(
+          batch.batchId,
+          batch.gatewayId,
+          batch.readings.length,
+          accepted,
+          duplicates,
+          conflicts,
+          held,
+          batch.storedAt,
+        );
+      this.db
+        .prepare(
+          'INSERT INTO gateways (gateway_id, last_batch_at) VALUES (?, ?) ON CONFLICT (gateway_id) DO UPDATE SET last_batch_at = excluded.last_batch_at',
+        )
+        .run(batch.gatewayId, batch.storedAt);
+      return { kind: 'stored', accepted, duplicates, conflicts, held };
+    });
+  }
+
+  recordHeartbeat(gatewayId: string, heartbeat: Heartbeat, at: string): void {
+    this.db
+      .prepare(
+        `INSERT INTO gateways (gateway_id, heartbeat, last_heartbeat_at) VALUES (?, ?, ?)
+         ON CONFLICT (gateway_id) DO UPDATE SET heartbeat = excluded.heartbeat, last_heartbeat_at = excluded.last_heartbeat_at`,
+      )
+      .run(gatewayId, JSON.stringify(heartbeat), at);
+  }
+
+  gatewayActivity(): GatewayActivity[] {
+    return (this.db.prepare('SELECT * FROM gateways ORDER BY gateway_id').all() as Row[]).map((r) => ({
+      gatewayId: r.gateway_id as string,
+      heartbeat: r.heartbeat ? (JSON.parse(r.heartbeat as string) as Heartbeat) : null,
+      lastHeartbeatAt: (r.last_heartbeat_at as string | null) ?? null,
+      lastBatchAt: (r.last_batch_at as string | null) ?? null,
+    }));
+  }
+
+  unitActivity(): UnitActivity[] {
+    return (
+      this.db
+        .prepare(
+          'SELECT unit_id, MAX(ts) AS last_ts, MAX(received_at) AS last_rx FROM readings GROUP BY unit_id',
+        )
+        .all() as Row[]
+    ).map((r) => ({
+      unitId: r.unit_id as string,
+      lastReadingTs: (r.last_ts as string | null) ?? null,
+      lastReceivedAt: (r.last_rx as string | null) ?? null,
+    }));
+  }
+
+  countReadings(): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM readings').get() as { n: number }).n;
+  }
+
+  heldReadings(filter: { unit?: string; from?: string; to?: string }): HeldReading[] {
+    const where = ["status != 'ok'"];
+    const args: unknown[] = [];
+    if (filter.unit) {
+      where.push('unit_id = ?');
+      args.push(filter.unit);
+    }
+    if (filter.from) {
+      where.push('ts >= ?');
+      args.push(filter.from);
+    }
+    if (filter.to) {
+      where.push('ts < ?');
+      args.push(filter.to);
+    }
+    return (
+      this.db
+        .prepare(`SELECT * FROM readings WHERE ${where.join(' AND ')} ORDER BY unit_id, ts_ms, id`)
+        .all(...args) as Row[]
+    ).map((r) => ({
+      unitId: r.unit_id as string,
+      ts: r.ts as string,
+      status: r.status as 'held' | 'conflict',
+      reason: (r.hold_reason as string | null) ?? (r.status as string),
+      engineHours: r.engine_hours as number,
+      receivedAt: r.received_at as string,
+      batchId: r.batch_id as string,
+    }));
+  }
+
+  // ---- master data -----------------------------------------------------------------------
+
+  private upsertBody(table: string, idCol: string, id: string, body: unknown): void {
+    this.db
+      .prepare(
+        `INSERT INTO ${table} (${idCol}, body) VALUES (?, ?) ON CONFLICT (${idCol}) DO UPDATE SET body = excluded.body`,
+      )
+      .run(id, JSON.stringify(body));
+  }
+  private listBodies<T>(table: string, idCol: string): T[] {
+    return (
+      this.db.prepare(`SELECT body FROM ${table} ORDER BY ${idCol}`).all() as Array<{ body: string }>
+    ).map((r) => JSON.parse(r.body) as T);
+  }
+  upsertSite(site: Site): void {
+    this.upsertBody('sites', 'site_id', site.siteId, site);
+  }
+  listSites(): Site[] {
+    return this.listBodies('sites', 'site_id');
+  }
+  upsertProject(project: Project): void {
+    this.upsertBody('projects', 'project_id', project.projectId, project);
+  }
+  listProjects(): Project[] {
+    return this.listBodies('projects', 'project_id');
+  }
+  upsertUnit(unit: Unit): void {
+    this.upsertBody('units', 'unit_id', unit.unitId, unit);
+  }
+  listUnits(): Unit[] {
+    return this.listBodies('units', 'unit_id');
+  }
+  getUnit(unitId: string): Unit | null {
+    const r = this.db.prepare('SELECT body FROM units WHERE unit_id = ?').get(unitId) as
+      | { body: string }
+      | undefined;
+    return r ? (JSON.parse(r.body) as Unit) : null;
+  }
+  upsertRate(rate: Rate): void {
+    this.upsertBody('rates', 'rate_id', rate.rateId, rate);
+  }
+  listRates(): Rate[] {
+    return this.listBodies('rates', 'rate_id');
+  }
+
+  // ---- consolidation ---------------------------------------------------------------------
+
+  private markDirtyInTx(unitId: string, sinceMs: number, at: string): void {
+    this.db
+      .prepare(
+        `INSERT INTO dirty_units (unit_id, since_ms, marked_at, generation) VALUES (?, ?, ?, 1)
+         ON CONFLICT (unit_id) DO UPDATE SET since_ms = MIN(since_ms, excluded.since_ms), generation = generation + 1`,
+      )
+      .run(unitId, sinceMs, at);
+  }
+
+  markDirty(unitId: string, sinceMs: number, at: string): void {
+    this.markDirtyInTx(unitId, sinceMs, at);
+  }
+
+  dirtyUnits(): DirtyUnit[] {
+    return (this.db.prepare('SELECT * FROM dirty_units ORDER BY marked_at, unit_id').all() as Row[]).map(
+      (r) => ({
+        unitId: r.unit_id as string,
+        sinceMs: r.since_ms as number,
+        markedAt: r.marked_at as string,
+        generation: r.generation as number,
+      }),
+    );
+  }
+
+  usableReadings(unitId: string): StoredReading[] {
+    return (
+      this.db
+        .prepare("SELECT * FROM readings WHERE unit_id = ? AND status = 'ok' ORDER BY ts_ms, id")
+        .all(unitId) as Row[]
+    ).map((r) => ({
+      unitId: r.unit_id as string,
+      ts: r.ts as string,
+      tsMs: r.ts_ms as number,
+      engineHours: r.engine_hours as number,
+      idleHours: (r.idle_hours as number | null) ?? null,
+      odometerKm: (r.odometer_km as number | null) ?? null,
+      position: r.lat != null && r.lon != null ? { lat: r.lat as number, lon: r.lon as number } : null,
+      siteId: (r.site_id as string | null) ?? null,
+      receivedAt: r.received_at as string,
+      batchId: r.batch_id as string,
+      gatewayId: r.gateway_id as string,
+    }));
+  }
+
+  applyConsolidation(w: ConsolidationWrite): { rowsWritten: number } {
+    return this.tx(() => {
+      const existing = new Map(
+        (this.db.prepare('SELECT * FROM usage WHERE unit_id = ?').all(w.unitId) as Row[]).map((r) => [
+          `${r.day}|${r.project_id}`,
+          r,
+        ]),
+      );
+      const upsert = this.db.prepare(`INSERT INTO usage
+        (unit_id, day, project_id, site_id, engine_hours, idle_hours, working_hours, distance_km, readings, anomalies,
+         meter_from, meter_to, updated_at)
+        VALUES (@unit_id, @day, @project_id, @site_id, @engine_hours, @idle_hours, @working_hours, @distance_km, @readings,
+         @anomalies, @meter_from, @meter_to, @updated_at)
+        ON CONFLICT (unit_id, day, project_id) DO UPDATE SET site_id = excluded.site_id,
+         engine_hours = excluded.engine_hours, idle_hours = excluded.idle_hours, working_hours = excluded.working_hours,
+         distance_km = excluded.distance_km, readings = excluded.readings, anomalies = excluded.anomalies,
+         meter_from = excluded.meter_from, meter_to = excluded.meter_to, updated_at = excluded.updated_at`);
+      let rowsWritten = 0;
+      const keep = new Set<string>();
+      for (const f of w.figures) {
+        const k = `${f.day}|${f.projectId}`;
+        keep.add(k);
+        const row = usageRow(f, w.consolidatedAt);
+        const old = existing.get(k);
+        if (old && sameUsage(old, row)) continue;
+        upsert.run(row);
+        rowsWritten++;
+      }
+      const del = this.db.prepare('DELETE FROM usage WHERE unit_id = ? AND day = ? AND project_id = ?');
+      for (const [k, r] of existing) {
+        if (keep.has(k)) continue;
+        del.run(w.unitId, r.day, r.project_id);
+        rowsWritten++;
+      }
+      this.db.prepare('DELETE FROM anomalies WHERE unit_id = ?').run(w.unitId);
+      const insA = this.db.prepare(
+        'INSERT INTO anomalies (unit_id, kind, ts, detail, before, after) VALUES (?, ?, ?, ?, ?, ?)',
+      );
+      for (const a of w.anomalies) insA.run(a.unitId, a.kind, a.ts, a.detail, a.before, a.after);
+      this.applyAllocationChanges(w.allocations, w.consolidatedAt);
+      if (w.generation !== null)
+        this.db
+          .prepare('DELETE FROM dirty_units WHERE unit_id = ? AND generation = ?')
+          .run(w.unitId, w.generation);
+      this.db
+        .prepare(
+          "INSERT INTO meta (key, value) VALUES ('lastConsolidatedAt', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .run(w.consolidatedAt);
+      return { rowsWritten };
+    });
+  }
+
+  private applyAllocationChanges(c: ConsolidationWrite['allocations'], at: string): void {
+    for (const a of c.create) this.insertAllocation(a);
+    for (const u of c.update) this.patchAllocation(u.id, u.patch);
+    for (const e of c.audit) this.insertAudit(e, at);
+  }
+
+  private insertAllocation(a: NewAllocation): string {
+    const cols: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(a)) Object.assign(cols, allocationValue(k, v));
+    const names = Object.keys(cols);
+    const info = this.db
+      .prepare(
+        `INSERT INTO allocations (${names.join(', ')}) VALUES (${names.map((n) => `@${n}`).join(', ')})`,
+      )
+      .run(cols);
+    return String(info.lastInsertRowid);
+  }
+
+  private patchAllocation(id: string, patch: AllocationPatch): void {
+    const cols: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(patch)) Object.assign(cols, allocationValue(k, v));
+    const names = Object.keys(cols);
+    if (names.length === 0) return;
+    this.db
+      .prepare(`UPDATE allocations SET ${names.map((n) => `${n} = @${n}`).join(', ')} WHERE id = @__id`)
+      .run({ ...cols, __id: Number(id) });
+  }
+
+  listUsage(filter: UsageFilter): UsageRow[] {
+    const { where, args } = usageWhere(filter, 'day');
+    return (
+      this.db.prepare(`SELECT * FROM usage ${where} ORDER BY day, unit_id, project_id`).all(...args) as Row[]
+    ).map((r) => ({
+      unitId: r.unit_id as string,
+      day: r.day as string,
+      projectId: r.project_id as string,
+      siteId: r.site_id as string,
+      engineHours: r.engine_hours as number,
+      idleHours: r.idle_hours as number,
+      workingHours: r.working_hours as number,
+      distanceKm: (r.distance_km as number | null) ?? null,
+      readings: r.readings as number,
+      anomalies: (JSON.parse(r.anomalies as string) as unknown[]).length,
+    }));
+  }
+
+  listAnomalies(filter: UsageFilter): Anomaly[] {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (filter.unit) {
+      where.push('unit_id = ?');
+      args.push(filter.unit);
+    }
+    // Days are site-local; anomalies are filtered by UTC ts with a day's slack either side.
+    if (filter.from) {
+      where.push('ts >= ?');
+      args.push(shiftDay(filter.from, -1));
+    }
+    if (filter.to) {
+      where.push('ts < ?');
+      args.push(shiftDay(filter.to, 2));
+    }
+    const sql = `SELECT * FROM anomalies ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY unit_id, ts, id`;
+    return (this.db.prepare(sql).all(...args) as Row[]).map((r) => ({
+      unitId: r.unit_id as string,
+      kind: r.kind as Anomaly['kind'],
+      ts: r.ts as string,
+      detail: r.detail as string,
+      before: (r.before as number | null) ?? null,
+      after: (r.after as number | null) ?? null,
+    }));
+  }
+
+  getMeta(key: string): string | null {
+    const r = this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as
+      | { value: string }
+      | undefined;
+    return r?.value ?? null;
+  }
+
+  // ---- allocations ------------------------------------------------------------------------
+
+  allocationsForUnit(unitId: string): AllocationRecord[] {
+    return (
+      this.db
+        .prepare('SELECT * FROM allocations WHERE unit_id = ? ORDER BY day, project_id, seq')
+        .all(unitId) as Row[]
+    ).map(toAllocation);
+  }
+
+  listAllocations(filter: AllocationFilter & { ids?: string[] }): AllocationRecord[] {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (filter.ids) {
+      if (filter.ids.length === 0) return [];
+      where.push(`id IN (${filter.ids.map(() => '?').join(', ')})`);
+      args.push(...filter.ids.map((i) => (/^\d+$/.test(i) ? Number(i) : -1)));
+    }
+    if (filter.status) {
+      where.push('status = ?');
+      args.push(filter.status);
+    }
+    if (filter.from) {
+      where.push('day >= ?');
+      args.push(filter.from);
+    }
+    if (filter.to) {
+      where.push('day <= ?');
+      args.push(filter.to);
+    }
+    if (filter.project) {
+      where.push('project_id = ?');
+      args.push(filter.project);
+    }
+    if (filter.unit) {
+      where.push('unit_id = ?');
+      args.push(filter.unit);
+    }
+    const sql = `SELECT * FROM allocations ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY day, unit_id, project_id, seq`;
+    return (this.db.prepare(sql).all(...args) as Row[]).map(toAllocation);
+  }
+
+  getAllocation(id: string): AllocationRecord | null {
+    if (!/^\d+$/.test(id)) return null;
+    const r = this.db.prepare('SELECT * FROM allocations WHERE id = ?').get(Number(id)) as Row | undefined;
+    return r ? toAllocation(r) : null;
+  }
+
+  getAllocationByKey(key: string): AllocationRecord | null {
+    const r = this.db.prepare('SELECT * FROM allocations WHERE key = ?').get(key) as Row | undefined;
+    return r ? toAllocation(r) : null;
+  }
+
+  countAllocationsByStatus(): Record<AllocationStatus, number> {
+    const out: Record<AllocationStatus, number> = {
+      pending: 0,
+      approved: 0,
+      posted: 0,
+      rejected: 0,
+      superseded: 0,
+    };
+    for (const r of this.db
+      .prepare('SELECT status, COUNT(*) AS n FROM allocations GROUP BY status')
+      .all() as Row[])
+      out[r.status as AllocationStatus] = r.n as number;
+    return out;
+  }
+
+  applyDecisions(changes: Array<{ id: string; patch: AllocationPatch }>, audit: AuditRecord[]): void {
+    const at = new Date().toISOString();
+    this.tx(() => {
+      for (const c of changes) this.patchAllocation(c.id, c.patch);
+      for (const e of audit) this.insertAudit(e, at);
+    });
+  }
+
+  // ---- posting ledger ---------------------------------------------------------------------
+
+  markPosted(id: string, outcome: PostingOutcomePosted, at: string, actor: string): void {
+    this.tx(() => {
+      const a = this.getAllocation(id);
+      if (!a) throw new IronLedgerError('NOT_FOUND', `allocation ${id} not found`);
+      this.patchAllocation(id, {
+        status: 'posted',
+        postedAt: at,
+        holdReason: null,
+        odoo:
+          outcome.odooId === null ? null : { model: outcome.model, id: outcome.odooId, date: outcome.date },
+      });
+      this.db
+        .prepare('UPDATE dead_letters SET resolved_at = ? WHERE allocation_id = ? AND resolved_at IS NULL')
+        .run(at, id);
+      this.insertAudit(
+        {
+          actor,
+          action: 'allocation.post',
+          target: a.key,
+          detail: JSON.stringify({ id, ...outcome }),
+        },
+        at,
+      );
+    });
+  }
+
+  deadLetter(id: string, code: string, message: string, at: string, actor: string): void {
+    this.tx(() => {
+      const a = this.getAllocation(id);
+      const key = a?.key ?? id;
+      const open = this.db
+        .prepare('SELECT id FROM dead_letters WHERE allocation_id = ? AND resolved_at IS NULL')
+        .get(id) as { id: number } | undefined;
+      if (open)
+        this.db
+          .prepare(
+            'UPDATE dead_letters SET code = ?, message = ?, attempts = attempts + 1, last_attempt_at = ? WHERE id = ?',
+          )
+          .run(code, message, at, open.id);
+      else
+        this.db
+          .prepare(
+            'INSERT INTO dead_letters (allocation_id, key, code, message, attempts, created_at, last_attempt_at) VALUES (?, ?, ?, ?, 1, ?, ?)',
+          )
+          .run(id, key, code, message, at, at);
+      this.insertAudit(
+        { actor, action: 'allocation.deadletter', target: key, detail: `${code}: ${message}` },
+        at,
+      );
+    });
+  }
+
+  hold(id: string, reason: string, at: string, actor: string): void {
+    this.tx(() => {
+      const a = this.getAllocation(id);
+      this.patchAllocation(id, { holdReason: reason, updatedAt: at });
+      this.insertAudit({ actor, action: 'allocation.hold', target: a?.key ?? id, detail: reason }, at);
+    });
+  }
+
+  listDeadLetters(opts: { includeResolved?: boolean } = {}): DeadLetter[] {
+    const sql = `SELECT * FROM dead_letters ${opts.includeResolved ? '' : 'WHERE resolved_at IS NULL'} ORDER BY id`;
+    return (this.db.prepare(sql).all() as Row[]).map((r) => ({
+      id: String(r.id),
+      allocationId: r.allocation_id as string,
+      key: r.key as string,
+      code: r.code as string,
+      message: r.message as string,
+      attempts: r.attempts as number,
+      createdAt: r.created_at as string,
+      lastAttemptAt: r.last_attempt_at as string,
+    }));
+  }
+
+  // ---- periods, tokens, audit ---------------------------------------------------------------
+
+  lockedPeriods(): string[] {
+    return (
+      this.db.prepare('SELECT period FROM period_locks ORDER BY period').all() as Array<{ period: string }>
+    ).map((r) => r.period);
+  }
+
+  setPeriodLock(period: string, locked: boolean, actor: string, at: string): boolean {
+    return this.tx(() => {
+      const changed = locked
+        ? this.db
+            .prepare('INSERT OR IGNORE INTO period_locks (period, locked_by, locked_at) VALUES (?, ?, ?)')
+            .run(period, actor, at).changes > 0
+        : this.db.prepare('DELETE FROM period_locks WHERE period = ?').run(period).changes > 0;
+      if (changed)
+        this.insertAudit(
+          { actor, action: locked ? 'period.lock' : 'period.unlock', target: period, detail: null },
+          at,
+        );
+      return changed;
+    });
+  }
+
+  listTokens(): TokenRecord[] {
+    return (this.db.prepare('SELECT * FROM tokens ORDER BY created_at, id').all() as Row[]).map(toToken);
+  }
+
+  findTokenByHash(tokenHash: string): TokenRecord | null {
+    const r = this.db.prepare('SELECT * FROM tokens WHERE token_hash = ?').get(tokenHash) as Row | undefined;
+    return r ? toToken(r) : null;
+  }
+
+  createToken(t: TokenRecord, actor: string): void {
+    this.tx(() => {
+      this.db
+        .prepare(
+          'INSERT INTO tokens (id, name, role, token_hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, NULL)',
+        )
+        .run(t.id, t.name, t.role, t.tokenHash, t.createdAt);
+      this.insertAudit(
+        { actor, action: 'token.create', target: t.id, detail: `${t.name} (${t.role})` },
+        t.createdAt,
+      );
+    });
+  }
+
+  seedToken(t: TokenRecord): void {
+    this.db
+      .prepare(
+        `INSERT INTO tokens (id, name, role, token_hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, NULL)
+         ON CONFLICT (id) DO UPDATE SET role = excluded.role, token_hash = excluded.token_hash`,
+      )
+      .run(t.id, t.name, t.role, t.tokenHash, t.createdAt);
+  }
+
+  revokeToken(id: string, actor: string, at: string): 'revoked' | 'already' | 'not_found' {
+    return this.tx(() => {
+      const r = this.db.prepare('SELECT * FROM tokens WHERE id = ?').get(id) as Row | undefined;
+      if (!r) return 'not_found';
+      if (r.revoked_at) return 'already';
+      this.db.prepare('UPDATE tokens SET revoked_at = ? WHERE id = ?').run(at, id);
+      this.insertAudit({ actor, action: 'token.revoke', target: id, detail: r.name as string }, at);
+      return 'revoked';
+    });
+  }
+
+  audit(entry: AuditRecord, at: string): void {
+    this.insertAudit(entry, at);
+  }
+
+  listAudit(filter: { from?: string; to?: string; actor?: string; action?: string }): AuditEntry[] {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (filter.from) {
+      where.push('at >= ?');
+      args.push(filter.from);
+    }
+    if (filter.to) {
+      where.push('at < ?');
+      args.push(/^\d{4}-\d{2}-\d{2}$/.test(filter.to) ? shiftDay(filter.to, 1) : filter.to);
+    }
+    if (filter.actor) {
+      where.push('actor = ?');
+      args.push(filter.actor);
+    }
+    if (filter.action) {
+      where.push('action LIKE ?');
+      args.push(`${filter.action}%`);
+    }
+    const sql = `SELECT at, actor, action, target, detail FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id`;
+    return (this.db.prepare(sql).all(...args) as Row[]).map((r) => ({
+      at: r.at as string,
+      actor: r.actor as string,
+      action: r.action as string,
+      target: r.target as string,
+      detail: (r.detail as string | null) ?? null,
+    }));
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
+function toToken(r: Row): TokenRecord {
+  return {
+    id: r.id as string,
+    name: r.name as string,
+    role: r.role as TokenRecord['role'],
+    tokenHash: r.token_hash as string,
+    createdAt: r.created_at as string,
+    revokedAt: (r.revoked_at as string | null) ?? null,
+  };
+}
+
+function usageRow(f: UsageFigure, at: string): Record<string, unknown> {
+  return {
+    unit_id: f.unitId,
+    day: f.day,
+    project_id: f.projectId,
+    site_id: f.siteId,
+    engine_hours: h(f.engineHours),
+    idle_hours: h(f.idleHours),
+    working_hours: h(f.workingHours),
+    distance_km: f.distanceKm === null ? null : h(f.distanceKm),
+    readings: f.readings,
+    anomalies: JSON.stringify(f.anomalies),
+    meter_from: f.meterFrom,
+    meter_to: f.meterTo,
+    updated_at: at,
+  };
+}
+
+function sameUsage(old: Row, row: Record<string, unknown>): boolean {
+  for (const k of Object.keys(row)) {
+    if (k === 'updated_at') continue;
+    if ((old[k] ?? null) !== (row[k] ?? null)) return false;
+  }
+  return true;
+}
+
+function usageWhere(filter: UsageFilter, dayCol: string): { where: string; args: unknown[] } {
+  const where: string[] = [];
+  const args: unknown[] = [];
+  if (filter.from) {
+    where.push(`${dayCol} >= ?`);
+    args.push(filter.from);
+  }
+  if (filter.to) {
+    where.push(`${dayCol} <= ?`);
+    args.push(filter.to);
+  }
+  if (filter.project) {
+    where.push('project_id = ?');
+    args.push(filter.project);
+  }
+  if (filter.unit) {
+    where.push('unit_id = ?');
+    args.push(filter.unit);
+  }
+  if (filter.site) {
+    where.push('site_id = ?');
+    args.push(filter.site);
+  }
+  return { where: where.length ? `WHERE ${where.join(' AND ')}` : '', args };
+}
+
+function shiftDay(day: string, n: number): string {
+  const d = new Date(`${day.slice(0, 10)}T00:00:00.000Z`);
+  d.setUTCDate(d.getUTCDate() + n);
+  return d.toISOString().slice(0, 10);
+}

@@ -1,0 +1,220 @@
+/**
+ * The cloud's repository interface. All SQL lives behind it (store/sqlite/ today; a
+ * PostgreSQL backend can implement the same interface). Operations are coarse: each one that
+ * changes state is one transaction, so a 2xx or a returned value means the change is durable.
+ *
+ * The interface is synchronous because better-sqlite3 is; every operation is a whole unit of
+ * work (no transaction spans calls), so an async backend is a mechanical port.
+ */
+import type {
+  Allocation,
+  AllocationFilter,
+  AllocationStatus,
+  Anomaly,
+  AuditEntry,
+  DeadLetter,
+  ForwardedReading,
+  Heartbeat,
+  Project,
+  Rate,
+  Role,
+  Site,
+  Unit,
+  UsageRow,
+} from '@ironledger/contracts';
+import type { PostingOutcomePosted, UsageFigure } from '../posting/types.js';
+
+export type ReadingStatus = 'ok' | 'held' | 'conflict';
+
+export interface IngestReading {
+  reading: ForwardedReading;
+  /** Canonical content (readingContent) for same-identity comparisons. */
+  content: string;
+  /** Why the reading is held back from usage (e.g. clock_invalid), or null. */
+  holdReason: string | null;
+  /** The sender already flagged it as a conflict. */
+  flaggedConflict: boolean;
+}
+
+export interface IngestBatch {
+  gatewayId: string;
+  batchId: string;
+  /** The gateway's default site, stamped on every reading for attribution. */
+  siteId: string | null;
+  storedAt: string;
+  readings: IngestReading[];
+}
+
+export type IngestResult =
+  | { kind: 'stored'; accepted: number; duplicates: number; conflicts: number; held: number }
+  | { kind: 'replayed'; accepted: number; duplicates: number; conflicts: number; held: number }
+  | { kind: 'batch_id_taken'; byGatewayId: string };
+
+export interface StoredReading {
+  unitId: string;
+  ts: string;
+  tsMs: number;
+  engineHours: number;
+  idleHours: number | null;
+  odometerKm: number | null;
+  position: { lat: number; lon: number } | null;
+  siteId: string | null;
+  receivedAt: string;
+  batchId: string;
+  gatewayId: string;
+}
+
+export interface HeldReading {
+  unitId: string;
+  ts: string;
+  status: Exclude<ReadingStatus, 'ok'>;
+  reason: string;
+  engineHours: number;
+  receivedAt: string;
+  batchId: string;
+}
+
+export interface GatewayActivity {
+  gatewayId: string;
+  heartbeat: Heartbeat | null;
+  lastHeartbeatAt: string | null;
+  lastBatchAt: string | null;
+}
+
+export interface UnitActivity {
+  unitId: string;
+  lastReadingTs: string | null;
+  lastReceivedAt: string | null;
+}
+
+export interface DirtyUnit {
+  unitId: string;
+  /** Earliest reading time touched since the last consolidation (ms since epoch). */
+  sinceMs: number;
+  /** When the unit was first marked (ISO); drives the consolidation-lag metric. */
+  markedAt: string;
+  /** Bumped on every mark; a consolidation clears the mark only if nothing arrived since. */
+  generation: number;
+}
+
+/** A stored allocation: the wire Allocation plus bookkeeping the wire does not show. */
+export interface AllocationRecord extends Allocation {
+  siteId: string;
+  seq: number;
+  rateId: string | null;
+  updatedAt: string;
+}
+
+export type NewAllocation = Omit<AllocationRecord, 'id'>;
+export type AllocationPatch = Partial<
+  Omit<AllocationRecord, 'id' | 'key' | 'kind' | 'unitId' | 'projectId' | 'day'>
+>;
+
+export interface AuditRecord {
+  actor: string;
+  action: string;
+  target: string;
+  detail: string | null;
+}
+
+export interface AllocationChanges {
+  create: NewAllocation[];
+  update: Array<{ id: string; patch: AllocationPatch }>;
+  audit: AuditRecord[];
+}
+
+export interface ConsolidationWrite {
+  unitId: string;
+  figures: UsageFigure[];
+  anomalies: Anomaly[];
+  /** Clears the unit's dirty mark only when its generation is still this one. */
+  generation: number | null;
+  consolidatedAt: string;
+  /** Computed from the allocations read before; applied in the same transaction. */
+  allocations: AllocationChanges;
+}
+
+export interface TokenRecord {
+  id: string;
+  name: string;
+  role: Role;
+  tokenHash: string;
+  createdAt: string;
+  revokedAt: string | null;
+}
+
+export interface UsageFilter {
+  from?: string | undefined;
+  to?: string | undefined;
+  project?: string | undefined;
+  unit?: string | undefined;
+  site?: string | undefined;
+}
+
+export interface CloudStore {
+  // ---- ingest ------------------------------------------------------------------------
+  ingestBatch(batch: IngestBatch): IngestResult;
+  recordHeartbeat(gatewayId: string, heartbeat: Heartbeat, at: string): void;
+  gatewayActivity(): GatewayActivity[];
+  unitActivity(): UnitActivity[];
+  countReadings(): number;
+  heldReadings(filter: {
+    unit?: string | undefined;
+    from?: string | undefined;
+    to?: string | undefined;
+  }): HeldReading[];
+
+  // ---- master data ---------------------------------------------------------------------
+  upsertSite(site: Site): void;
+  listSites(): Site[];
+  upsertProject(project: Project): void;
+  listProjects(): Project[];
+  upsertUnit(unit: Unit): void;
+  listUnits(): Unit[];
+  getUnit(unitId: string): Unit | null;
+  upsertRate(rate: Rate): void;
+  listRates(): Rate[];
+
+  // ---- consolidation -----------------------------------------------------------------
+  dirtyUnits(): DirtyUnit[];
+  markDirty(unitId: string, sinceMs: number, at: string): void;
+  usableReadings(unitId: string): StoredReading[];
+  applyConsolidation(write: ConsolidationWrite): { rowsWritten: number };
+  listUsage(filter: UsageFilter): UsageRow[];
+  listAnomalies(filter: UsageFilter): Anomaly[];
+  getMeta(key: string): string | null;
+
+  // ---- allocations ---------------------------------------------------------------------
+  allocationsForUnit(unitId: string): AllocationRecord[];
+  listAllocations(filter: AllocationFilter & { ids?: string[] | undefined }): AllocationRecord[];
+  getAllocation(id: string): AllocationRecord | null;
+  getAllocationByKey(key: string): AllocationRecord | null;
+  countAllocationsByStatus(): Record<AllocationStatus, number>;
+  /** Applies decisions computed from a fresh read, all in one transaction. */
+  applyDecisions(changes: Array<{ id: string; patch: AllocationPatch }>, audit: AuditRecord[]): void;
+
+  // ---- posting ledger -----------------------------------------------------------------
+  markPosted(id: string, outcome: PostingOutcomePosted, at: string, actor: string): void;
+  deadLetter(id: string, code: string, message: string, at: string, actor: string): void;
+  hold(id: string, reason: string, at: string, actor: string): void;
+  listDeadLetters(opts?: { includeResolved?: boolean }): DeadLetter[];
+
+  // ---- periods, tokens, audit ------------------------------------------------------------
+  lockedPeriods(): string[];
+  setPeriodLock(period: string, locked: boolean, actor: string, at: string): boolean;
+  listTokens(): TokenRecord[];
+  findTokenByHash(tokenHash: string): TokenRecord | null;
+  createToken(t: TokenRecord, actor: string): void;
+  /** Seeds a token if no token with this id exists yet (never un-revokes). */
+  seedToken(t: TokenRecord): void;
+  revokeToken(id: string, actor: string, at: string): 'revoked' | 'already' | 'not_found';
+  audit(entry: AuditRecord, at: string): void;
+  listAudit(filter: {
+    from?: string | undefined;
+    to?: string | undefined;
+    actor?: string | undefined;
+    action?: string | undefined;
+  }): AuditEntry[];
+
+  close(): void;
+}

@@ -1,0 +1,143 @@
+/**
+ * Starts a real cloud (HTTP on port 0, SQLite in a temp dir) for integration tests, with
+ * gateways gw1/gw2 on site LDN (Europe/London), units EXC-1/EXC-2, a class rate, and tokens
+ * for each role. Talks to it over HTTP with undici, gzip included.
+ */
+import { gzipSync } from 'node:zlib';
+import { silentLogger } from '@ironledger/logger';
+import { tempDir } from '@ironledger/testkit';
+import { request } from 'undici';
+import { type RunningCloud, startCloud } from '../app.js';
+import { type CloudConfigInput, parseCloudConfig } from '../config.js';
+import { hashToken } from '../http/auth.js';
+
+export const TOKENS = {
+  gw1: 'gw1-secret',
+  gw2: 'gw2-secret',
+  viewer: 'viewer-secret',
+  approver: 'approver-secret',
+  admin: 'admin-secret',
+} as const;
+
+export function baseConfig(dir: string, extra: Partial<CloudConfigInput> = {}): CloudConfigInput {
+  return {
+    http: { port: 0 },
+    store: { path: `${dir}/cloud.db` },
+    gateways: [
+      { gatewayId: 'gw1', tokenHash: hashToken(TOKENS.gw1), siteId: 'LDN' },
+      { gatewayId: 'gw2', tokenHash: hashToken(TOKENS.gw2), siteId: 'LDN' },
+    ],
+    auth: {
+      tokens: [
+        { name: 'vera', role: 'viewer', tokenHash: hashToken(TOKENS.viewer) },
+        { name: 'alex', role: 'approver', tokenHash: hashToken(TOKENS.approver) },
+      ],
+    },
+    sites: [{ siteId: 'LDN', timeZone: 'Europe/London', defaultProjectId: 'P-LDN', geofences: [] }],
+    projects: [{ projectId: 'P-LDN', name: 'London' }],
+    units: [
+      { unitId: 'EXC-1', equipmentClass: 'excavator', serialNo: 'SN-1' },
+      { unitId: 'EXC-2', equipmentClass: 'excavator' },
+    ],
+    rates: [
+      {
+        rateId: 'R-EXC',
+        equipmentClass: 'excavator',
+        workingRateMinor: 10_000,
+        idleRateMinor: 2_000,
+        currency: 'EUR',
+        effectiveFrom: '2020-01-01',
+      },
+    ],
+    consolidation: { cron: '' },
+    posting: { journalPath: `${dir}/journal.jsonl` },
+    log: { level: 'silent' },
+    ...extra,
+  };
+}
+
+export interface TestCloud {
+  cloud: RunningCloud;
+  url: string;
+  dir: string;
+  postBatch(
+    body: unknown,
+    opts?: { token?: string; gzip?: boolean; headers?: Record<string, string> },
+  ): Promise<Answer>;
+  api(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, token?: string): Promise<Answer>;
+  stop(): Promise<void>;
+}
+
+export interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  json: any;
+}
+
+export async function startTestCloud(
+  opts: { dir?: string; config?: Partial<CloudConfigInput>; now?: () => number } = {},
+): Promise<TestCloud> {
+  const dir = opts.dir ?? tempDir('ironledger-cloud-');
+  const config = parseCloudConfig(baseConfig(dir, opts.config));
+  const cloud = await startCloud(config, { logger: silentLogger(), adminToken: TOKENS.admin, now: opts.now });
+  const send = async (
+    method: 'GET' | 'POST' | 'DELETE',
+    path: string,
+    payload: Buffer | undefined,
+    headers: Record<string, string>,
+  ): Promise<Answer> => {
+    const res = await request(`${cloud.url}${path}`, { method, body: payload, headers });
+    const text = await res.body.text();
+    let json: unknown = null;
+    try {
+      json = text ? JSON.parse(text) : null;
+    } catch {
+      json = text;
+    }
+    return { status: res.statusCode, headers: res.headers, json };
+  };
+  return {
+    cloud,
+    url: cloud.url,
+    dir,
+    postBatch: (body, o = {}) => {
+      const raw = Buffer.isBuffer(body)
+        ? body
+        : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+      const gzip = o.gzip ?? true;
+      return send('POST', '/v1/batches', gzip ? gzipSync(raw) : raw, {
+        authorization: `Bearer ${o.token ?? TOKENS.gw1}`,
+        'content-type': 'application/json',
+        ...(gzip ? { 'content-encoding': 'gzip' } : {}),
+        ...o.headers,
+      });
+    },
+    api: (method, path, body, token = TOKENS.admin) =>
+      send(method, path, body === undefined ? undefined : Buffer.from(JSON.stringify(body)), {
+        authorization: `Bearer ${token}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      }),
+    stop: () => cloud.stop(),
+  };
+}
+
+let batchSeq = 0;
+/** A Contract 2 batch of readings `[unitId, iso ts, engineHours, idleHours?]`. */
+export function batch(
+  readings: Array<[string, string, number, number?]>,
+  opts: { gatewayId?: string; batchId?: string; extra?: Record<string, unknown> } = {},
+) {
+  return {
+    gatewayId: opts.gatewayId ?? 'gw1',
+    batchId: opts.batchId ?? `b-${process.pid}-${++batchSeq}`,
+    readings: readings.map(([unitId, ts, engineHours, idleHours]) => ({
+      v: 1,
+      unitId,
+      ts,
+      engineHours,
+      ...(idleHours === undefined ? {} : { idleHours }),
+      receivedAt: ts,
+      ...opts.extra,
+    })),
+  };
+}

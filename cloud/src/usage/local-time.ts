@@ -1,0 +1,64 @@
+/**
+ * Site-local calendar days from UTC instants, via Intl (IANA zones, DST included).
+ * A local day is [first instant whose local date is D, first instant whose local date is D+1):
+ * 24 h normally, 23 h or 25 h on DST change days.
+ */
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function formatter(timeZone: string): Intl.DateTimeFormat {
+  let f = formatters.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' });
+    formatters.set(timeZone, f);
+  }
+  return f;
+}
+
+/** The site-local calendar day (YYYY-MM-DD) of an instant. */
+export function localDay(ms: number, timeZone: string): string {
+  const parts = formatter(timeZone).formatToParts(new Date(ms));
+  const get = (t: string) => parts.find((p) => p.type === t)!.value;
+  return `${get('year')}-${get('month')}-${get('day')}`;
+}
+
+const HOUR_MS = 3_600_000;
+
+/**
+ * The first instant after `ms` that falls on a later local day than `ms` does (the next
+ * local midnight, or the first instant of the next day where midnight itself is skipped).
+ * Found by bisection to the millisecond, which needs no knowledge of the zone's rules.
+ */
+export function nextLocalDayStart(ms: number, timeZone: string): number {
+  const day = localDay(ms, timeZone);
+  let lo = ms; // on `day`
+  let hi = ms + 27 * HOUR_MS; // past any local day's end (the longest is 25 h)
+  while (localDay(hi, timeZone) === day) hi += 24 * HOUR_MS; // zones that skip a whole day
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (localDay(mid, timeZone) === day) lo = mid;
+    else hi = mid;
+  }
+  return hi;
+}
+
+/**
+ * Splits the interval [startMs, endMs] into pieces per local day:
+ * `[{ day, ms }]` whose `ms` sum to endMs − startMs. The end instant itself belongs to the
+ * piece it closes (a reading exactly at midnight closes the day before).
+ */
+export function splitByLocalDay(
+  startMs: number,
+  endMs: number,
+  timeZone: string,
+): Array<{ day: string; ms: number }> {
+  if (endMs <= startMs) return [{ day: localDay(endMs, timeZone), ms: 0 }];
+  const out: Array<{ day: string; ms: number }> = [];
+  let t = startMs;
+  while (t < endMs) {
+    const next = nextLocalDayStart(t, timeZone);
+    const stop = Math.min(next, endMs);
+    out.push({ day: localDay(t, timeZone), ms: stop - t });
+    t = stop;
+  }
+  return out;
+}

@@ -1,0 +1,136 @@
+/**
+ * The gateway's buffer: every reading a unit published, from the moment it is acknowledged
+ * until the cloud has acknowledged it, and the quarantine of messages that were not readings.
+ *
+ * Durability promise
+ *   - `append` returns only after its transaction is committed. The broker sends a unit's
+ *     PUBACK after `append` returns [MQTT-4.3.2-2], so an acknowledged reading is on disk:
+ *     it survives SIGKILL at any instant, and power loss too with `synchronous = FULL`
+ *     (the WAL is fsynced at every commit; group commit makes that one fsync per group).
+ *   - Identity is (unitId, ts) (DESIGN.md, Contract 1): a second copy with the same content
+ *     is a duplicate and changes nothing; a copy with different content is a conflict, kept
+ *     beside the first version and forwarded flagged. Nothing is silently dropped.
+ *   - A reading is assigned to a batch, and the assignment is committed, before the batch is
+ *     sent: a retry, even after a restart, sends the same readings under the same batchId.
+ *   - Data is deleted only after acknowledgement: a reading leaves the outbox when the cloud
+ *     answered 2xx for its batch (`ack`); sent readings are pruned later by housekeeping.
+ *     Unsent readings are never deleted, not even when the disk budget is reached: then
+ *     `append` refuses new readings (`when_full = block`), and units keep their own buffers.
+ *
+ * On-disk format (SQLite, WAL journal, schema version in `PRAGMA user_version`)
+ *   readings   (id, unit_id, ts, content_hash, body, received_at, held, batch_id)
+ *              UNIQUE(unit_id, ts); body = the forwarded reading as JSON (Contract 2 element)
+ *   conflicts  same columns; UNIQUE(unit_id, ts, content_hash): later versions of an identity
+ *   batches    (batch_id, state pending|sent|parked|split, readings, created_at, attempts, ...)
+ *   quarantine (id, received_at, topic, client_id, reason, payload BLOB, replayed_at)
+ *   meta       (key, value): the gateway the file belongs to
+ */
+import type { ForwardedReading } from '@ironledger/contracts';
+
+export type AppendItem =
+  | { kind: 'reading'; reading: ForwardedReading }
+  | {
+      kind: 'quarantine';
+      topic: string;
+      payload: Buffer;
+      reason: string;
+      receivedAtMs: number;
+      clientId?: string | undefined;
+    };
+
+export type AppendOutcome = 'stored' | 'duplicate' | 'conflict' | 'quarantined';
+
+export interface OutboundBatch {
+  batchId: string;
+  /** Forwarded readings exactly as they will be sent (identity order, stable across restarts). */
+  readings: ForwardedReading[];
+  /** The readings as one JSON array text, ready to splice into the request body. */
+  readingsJson: string;
+  createdAtMs: number;
+  attempts: number;
+}
+
+export interface BufferStats {
+  /** Readings stored and not yet acknowledged by the cloud (parked included). */
+  queuedReadings: number;
+  /** Receive time of the oldest unacknowledged reading; null when nothing is queued. */
+  oldestUnsentReceivedAtMs: number | null;
+  /** Readings not yet assigned to a batch. */
+  unbatchedReadings: number;
+  pendingBatches: number;
+  parkedBatches: number;
+  parkedReadings: number;
+  /** Unsent readings flagged clock_invalid (the cloud holds them from usage). */
+  heldReadings: number;
+  /** Quarantined messages not (successfully) replayed. */
+  quarantined: number;
+  conflicts: number;
+  /** Bytes in live pages (file size less free pages). */
+  usedBytes: number;
+}
+
+export interface QuarantineEntry {
+  id: number;
+  receivedAt: string;
+  topic: string;
+  clientId: string | null;
+  reason: string;
+  payload: Buffer;
+  replayedAt: string | null;
+}
+
+export interface BatchInfo {
+  batchId: string;
+  state: 'pending' | 'sent' | 'parked' | 'split';
+  readings: number;
+  createdAt: string;
+  attempts: number;
+  lastError: string | null;
+}
+
+export type ReplayDecoder = (
+  topic: string,
+  payload: Buffer,
+  receivedAtMs: number,
+) => { ok: true; reading: ForwardedReading } | { ok: false; reason: string };
+
+export interface ReplaySummary {
+  considered: number;
+  stored: number;
+  duplicates: number;
+  conflicts: number;
+  stillInvalid: number;
+}
+
+export interface ReadingBuffer {
+  /** Commits all items in one transaction; outcomes in item order. Throws BUFFER_FULL when over budget. */
+  append(items: readonly AppendItem[]): AppendOutcome[];
+  /** True when live data has reached the disk budget (new readings are refused). */
+  isFull(): boolean;
+  /**
+   * The batch to send next: the oldest pending one (a retry keeps its batchId), else a new
+   * one of up to `maxReadings` unbatched readings when there are `maxReadings` of them or the
+   * oldest is `maxAgeMs` old (or `force`). The assignment is committed before returning.
+   */
+  nextBatch(opts: { maxReadings: number; maxAgeMs: number; nowMs: number; force?: boolean }): OutboundBatch | null;
+  /** When the oldest unbatched reading reaches `maxAgeMs` (ms epoch), or null if none. */
+  nextBatchDueAtMs(maxAgeMs: number): number | null;
+  /** The cloud answered 2xx: the batch's readings leave the outbox. */
+  ack(batchId: string, nowMs: number): void;
+  recordAttempt(batchId: string, error: string): void;
+  /** A failure retrying cannot fix: kept, never dropped, reported; `unpark` re-queues. */
+  park(batchId: string, reason: string, nowMs: number): void;
+  unpark(batchId?: string): number;
+  /** 413: replaces the batch by two halves (new stable ids derived from the old one). */
+  split(batchId: string): string[];
+  listBatches(state?: BatchInfo['state']): BatchInfo[];
+  stats(): BufferStats;
+  listQuarantine(opts?: { limit?: number; includeReplayed?: boolean }): QuarantineEntry[];
+  replayQuarantine(decode: ReplayDecoder, ids?: readonly number[]): ReplaySummary;
+  /** Deletes readings whose batch was acknowledged before `beforeMs`; returns rows removed. */
+  pruneSent(beforeMs: number): number;
+  pruneQuarantine(beforeMs: number): number;
+  /** Returns free pages to the file system and truncates the WAL. */
+  vacuum(opts?: { full?: boolean }): void;
+  close(): void;
+}

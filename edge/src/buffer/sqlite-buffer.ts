@@ -1,0 +1,424 @@
+/**
+ * The SQLite implementation of the buffer (see buffer.ts for the promise and the format).
+ * One connection, synchronous calls: a group of readings is one transaction, and the event
+ * loop does nothing else while it commits, so no reading is acknowledged half-stored.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { type ForwardedReading, readingContent } from '@ironledger/contracts';
+import { IronLedgerError } from '@ironledger/errors';
+import Database from 'better-sqlite3';
+import type {
+  AppendItem,
+  AppendOutcome,
+  BatchInfo,
+  BufferStats,
+  OutboundBatch,
+  QuarantineEntry,
+  ReadingBuffer,
+  ReplayDecoder,
+  ReplaySummary,
+} from './buffer.js';
+import { migrate } from './migrations.js';
+
+export interface SqliteBufferOptions {
+  path: string;
+  /** The gateway this file belongs to; a file of another gateway is refused. */
+  gatewayId: string;
+  diskBudgetBytes?: number;
+  synchronous?: 'FULL' | 'EXTRA' | 'NORMAL';
+  /** Test hook: read-only open for inspection tools. */
+  readonly?: boolean;
+}
+
+const MiB = 1024 * 1024;
+
+export function contentHash(r: ForwardedReading): string {
+  return createHash('sha256').update(readingContent(r)).digest('base64url').slice(0, 22);
+}
+
+interface RowRef {
+  t: 'r' | 'c';
+  id: number;
+  body: string;
+  received_at: number;
+}
+
+export class SqliteBuffer implements ReadingBuffer {
+  readonly path: string;
+  private readonly db: Database.Database;
+  private readonly gatewayId: string;
+  private readonly budgetBytes: number;
+  private readonly pageSize: number;
+  private full = false;
+  private readonly st: ReturnType<SqliteBuffer['prepare']>;
+
+  constructor(opts: SqliteBufferOptions) {
+    this.path = opts.path;
+    this.gatewayId = opts.gatewayId;
+    this.budgetBytes = opts.diskBudgetBytes ?? 1024 * MiB;
+    if (opts.path !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(opts.path)), { recursive: true });
+    this.db = new Database(opts.path);
+    try {
+      this.db.pragma('busy_timeout = 5000');
+      // auto_vacuum takes effect only before the first table exists: set it on a new file.
+      if ((this.db.pragma('page_count', { simple: true }) as number) === 0) this.db.pragma('auto_vacuum = INCREMENTAL');
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
+      migrate(this.db);
+      this.bindGateway();
+    } catch (e) {
+      this.db.close();
+      throw new IronLedgerError('STORE_FAILED', `buffer ${opts.path}: ${(e as Error).message}`, { cause: e, retryable: false });
+    }
+    this.pageSize = this.db.pragma('page_size', { simple: true }) as number;
+    this.st = this.prepare();
+    this.full = this.usedBytes() >= this.budgetBytes;
+  }
+
+  private bindGateway(): void {
+    const row = this.db.prepare(`SELECT value FROM meta WHERE key = 'gatewayId'`).get() as { value: string } | undefined;
+    if (!row) this.db.prepare(`INSERT INTO meta(key, value) VALUES ('gatewayId', ?)`).run(this.gatewayId);
+    else if (row.value !== this.gatewayId) {
+      // Forwarding another gateway's readings under this gateway's id would misattribute them.
+      throw new Error(`belongs to gateway ${row.value}, not ${this.gatewayId}`);
+    }
+  }
+
+  private prepare() {
+    const db = this.db;
+    return {
+      insertReading: db.prepare(
+        `INSERT INTO readings(unit_id, ts, content_hash, body, received_at, held) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT(unit_id, ts) DO NOTHING`,
+      ),
+      readingHash: db.prepare(`SELECT content_hash FROM readings WHERE unit_id = ? AND ts = ?`).pluck(),
+      insertConflict: db.prepare(
+        `INSERT INTO conflicts(unit_id, ts, content_hash, body, received_at, held) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT(unit_id, ts, content_hash) DO NOTHING`,
+      ),
+      insertQuarantine: db.prepare(
+        `INSERT INTO quarantine(received_at, topic, client_id, reason, payload) VALUES (?, ?, ?, ?, ?)`,
+      ),
+      pageCount: db.prepare('PRAGMA page_count').pluck(),
+      freelist: db.prepare('PRAGMA freelist_count').pluck(),
+      oldestPending: db.prepare(
+        `SELECT batch_id, created_at, attempts FROM batches WHERE state = 'pending' ORDER BY created_at, batch_id LIMIT 1`,
+      ),
+      unbatchedReadings: db.prepare(
+        `SELECT 'r' AS t, id, body, received_at FROM readings WHERE batch_id IS NULL ORDER BY id LIMIT ?`,
+      ),
+      unbatchedConflicts: db.prepare(
+        `SELECT 'c' AS t, id, body, received_at FROM conflicts WHERE batch_id IS NULL ORDER BY id LIMIT ?`,
+      ),
+      countUnbatched: db.prepare(
+        `SELECT (SELECT count(*) FROM readings WHERE batch_id IS NULL) + (SELECT count(*) FROM conflicts WHERE batch_id IS NULL)`,
+      ).pluck(),
+      oldestUnbatched: db.prepare(
+        `SELECT min(x) FROM (SELECT (SELECT received_at FROM readings WHERE batch_id IS NULL ORDER BY id LIMIT 1) AS x
+                             UNION ALL SELECT (SELECT min(received_at) FROM conflicts WHERE batch_id IS NULL))`,
+      ).pluck(),
+      batchRows: db.prepare(
+        `SELECT 'r' AS t, id, body, received_at FROM readings WHERE batch_id = ?
+         UNION ALL SELECT 'c' AS t, id, body, received_at FROM conflicts WHERE batch_id = ? ORDER BY t DESC, id`,
+      ),
+      assignReading: db.prepare(`UPDATE readings SET batch_id = ? WHERE id = ?`),
+      assignConflict: db.prepare(`UPDATE conflicts SET batch_id = ? WHERE id = ?`),
+      insertBatch: db.prepare(
+        `INSERT INTO batches(batch_id, state, readings, oldest_received_at, created_at) VALUES (?, 'pending', ?, ?, ?)`,
+      ),
+      batchInfo: db.prepare(`SELECT * FROM batches WHERE batch_id = ?`),
+    };
+  }
+
+  usedBytes(): number {
+    return ((this.st.pageCount.get() as number) - (this.st.freelist.get() as number)) * this.pageSize;
+  }
+
+  get diskBudgetBytes(): number {
+    return this.budgetBytes;
+  }
+
+  isFull(): boolean {
+    return this.full;
+  }
+
+  /** Re-evaluates the budget (after pruning or vacuum freed pages). */
+  refreshFull(): boolean {
+    this.full = this.usedBytes() >= this.budgetBytes;
+    return this.full;
+  }
+
+  append(items: readonly AppendItem[]): AppendOutcome[] {
+    if (items.length === 0) return [];
+    // when_full = block: refuse before writing, so what is stored stays within budget and
+    // nothing unsent is ever evicted to make room.
+    if (this.refreshFull()) {
+      throw new IronLedgerError('BUFFER_FULL', `buffer holds ${this.usedBytes()} bytes, budget ${this.budgetBytes}`);
+    }
+    const st = this.st;
+    const run = this.db.transaction((list: readonly AppendItem[]) => {
+      const out: AppendOutcome[] = [];
+      for (const it of list) {
+        if (it.kind === 'quarantine') {
+          st.insertQuarantine.run(it.receivedAtMs, it.topic, it.clientId ?? null, it.reason, it.payload);
+          out.push('quarantined');
+          continue;
+        }
+        out.push(this.insertReading(it.reading));
+      }
+      return out;
+    });
+    return run.immediate(items);
+  }
+
+  private insertReading(r: ForwardedReading): AppendOutcome {
+    const st = this.st;
+    const hash = contentHash(r);
+    const receivedAt = Date.parse(r.receivedAt);
+    const held = r.flags?.includes('clock_invalid') ? 1 : 0;
+    const first = st.insertReading.run(r.unitId, r.ts, hash, JSON.stringify(r), receivedAt, held);
+    if (first.changes === 1) return 'stored';
+    if (st.readingHash.get(r.unitId, r.ts) === hash) return 'duplicate';
+    const flags = [...new Set([...(r.flags ?? []), 'conflict' as const])];
+    const body = JSON.stringify({ ...r, flags });
+    const other = st.insertConflict.run(r.unitId, r.ts, hash, body, receivedAt, held);
+    return other.changes === 1 ? 'conflict' : 'duplicate';
+  }
+
+  nextBatchDueAtMs(maxAgeMs: number): number | null {
+    const oldest = this.st.oldestUnbatched.get() as number | null;
+    return oldest === null ? null : oldest + maxAgeMs;
+  }
+
+  nextBatch(opts: { maxReadings: number; maxAgeMs: number; nowMs: number; force?: boolean }): OutboundBatch | null {
+    const pending = this.st.oldestPending.get() as { batch_id: string; created_at: number; attempts: number } | undefined;
+    if (pending) return this.loadBatch(pending.batch_id, pending.created_at, pending.attempts);
+    return this.db
+      .transaction(() => {
+        const rows = this.st.unbatchedReadings.all(opts.maxReadings) as RowRef[];
+        if (rows.length < opts.maxReadings) rows.push(...(this.st.unbatchedConflicts.all(opts.maxReadings - rows.length) as RowRef[]));
+        if (rows.length === 0) return null;
+        const oldest = Math.min(...rows.map((r) => r.received_at));
+        const due = opts.force || rows.length >= opts.maxReadings || oldest + opts.maxAgeMs <= opts.nowMs;
+        if (!due) return null;
+        const batchId = this.newBatchId(opts.nowMs);
+        this.st.insertBatch.run(batchId, rows.length, oldest, opts.nowMs);
+        for (const r of rows) (r.t === 'r' ? this.st.assignReading : this.st.assignConflict).run(batchId, r.id);
+        return toBatch(batchId, rows, opts.nowMs, 0);
+      })
+      .immediate();
+  }
+
+  private newBatchId(nowMs: number): string {
+    // Unique across buffer files too (a reinstalled gateway starts a new file): time + random.
+    const rand = createHash('sha256').update(`${nowMs}:${Math.random()}:${process.pid}`).digest('base64url').slice(0, 10);
+    return `${this.gatewayId}:${nowMs.toString(36)}-${rand.replace(/[^A-Za-z0-9]/g, 'x')}`;
+  }
+
+  private loadBatch(batchId: string, createdAt: number, attempts: number): OutboundBatch {
+    const rows = this.st.batchRows.all(batchId, batchId) as RowRef[];
+    return toBatch(batchId, rows, createdAt, attempts);
+  }
+
+  ack(batchId: string, nowMs: number): void {
+    this.db
+      .prepare(`UPDATE batches SET state = 'sent', sent_at = ?, last_error = NULL WHERE batch_id = ? AND state != 'split'`)
+      .run(nowMs, batchId);
+  }
+
+  recordAttempt(batchId: string, error: string): void {
+    this.db.prepare(`UPDATE batches SET attempts = attempts + 1, last_error = ? WHERE batch_id = ?`).run(error.slice(0, 500), batchId);
+  }
+
+  park(batchId: string, reason: string, nowMs: number): void {
+    this.db
+      .prepare(`UPDATE batches SET state = 'parked', parked_at = ?, last_error = ? WHERE batch_id = ? AND state = 'pending'`)
+      .run(nowMs, reason.slice(0, 500), batchId);
+  }
+
+  unpark(batchId?: string): number {
+    const sql = `UPDATE batches SET state = 'pending', parked_at = NULL, attempts = 0 WHERE state = 'parked'`;
+    return batchId ? this.db.prepare(`${sql} AND batch_id = ?`).run(batchId).changes : this.db.prepare(sql).run().changes;
+  }
+
+  split(batchId: string): string[] {
+    return this.db
+      .transaction(() => {
+        const info = this.st.batchInfo.get(batchId) as { created_at: number; state: string } | undefined;
+        if (!info || info.state !== 'pending') return [];
+        const rows = this.st.batchRows.all(batchId, batchId) as RowRef[];
+        if (rows.length < 2) return [];
+        const half = Math.ceil(rows.length / 2);
+        const parts = [rows.slice(0, half), rows.slice(half)];
+        // Derived ids keep the lineage visible at the cloud and stay stable across restarts.
+        const ids = parts.map((_, i) => `${batchId}.${i + 1}`);
+        parts.forEach((part, i) => {
+          const id = ids[i]!;
+          this.st.insertBatch.run(id, part.length, Math.min(...part.map((r) => r.received_at)), info.created_at);
+          for (const r of part) (r.t === 'r' ? this.st.assignReading : this.st.assignConflict).run(id, r.id);
+        });
+        this.db.prepare(`UPDATE batches SET state = 'split', readings = 0 WHERE batch_id = ?`).run(batchId);
+        return ids;
+      })
+      .immediate();
+  }
+
+  listBatches(state?: BatchInfo['state']): BatchInfo[] {
+    const rows = (
+      state
+        ? this.db.prepare(`SELECT * FROM batches WHERE state = ? ORDER BY created_at, batch_id`).all(state)
+        : this.db.prepare(`SELECT * FROM batches ORDER BY created_at, batch_id`).all()
+    ) as Array<{ batch_id: string; state: BatchInfo['state']; readings: number; created_at: number; attempts: number; last_error: string | null }>;
+    return rows.map((r) => ({
+      batchId: r.batch_id,
+      state: r.state,
+      readings: r.readings,
+      createdAt: new Date(r.created_at).toISOString(),
+      attempts: r.attempts,
+      lastError: r.last_error,
+    }));
+  }
+
+  stats(): BufferStats {
+    const unbatched = this.st.countUnbatched.get() as number;
+    const b = this.db
+      .prepare(
+        `SELECT
+           coalesce(sum(CASE WHEN state IN ('pending','parked') THEN readings END), 0) AS queued,
+           count(CASE WHEN state = 'pending' THEN 1 END) AS pending,
+           count(CASE WHEN state = 'parked' THEN 1 END) AS parked,
+           coalesce(sum(CASE WHEN state = 'parked' THEN readings END), 0) AS parkedReadings,
+           min(CASE WHEN state IN ('pending','parked') THEN oldest_received_at END) AS oldest
+         FROM batches WHERE state IN ('pending', 'parked')`,
+      )
+      .get() as { queued: number; pending: number; parked: number; parkedReadings: number; oldest: number | null };
+    const oldestUnbatched = this.st.oldestUnbatched.get() as number | null;
+    const oldest = [oldestUnbatched, b.oldest].filter((x): x is number => x !== null);
+    const held = this.db
+      .prepare(
+        `SELECT count(*) FROM readings r WHERE held = 1 AND (batch_id IS NULL OR
+           EXISTS (SELECT 1 FROM batches b WHERE b.batch_id = r.batch_id AND b.state != 'sent'))`,
+      )
+      .pluck()
+      .get() as number;
+    return {
+      queuedReadings: unbatched + b.queued,
+      oldestUnsentReceivedAtMs: oldest.length ? Math.min(...oldest) : null,
+      unbatchedReadings: unbatched,
+      pendingBatches: b.pending,
+      parkedBatches: b.parked,
+      parkedReadings: b.parkedReadings,
+      heldReadings: held,
+      quarantined: this.db.prepare(`SELECT count(*) FROM quarantine WHERE replayed_at IS NULL`).pluck().get() as number,
+      conflicts: this.db.prepare(`SELECT count(*) FROM conflicts`).pluck().get() as number,
+      usedBytes: this.usedBytes(),
+    };
+  }
+
+  listQuarantine(opts: { limit?: number; includeReplayed?: boolean } = {}): QuarantineEntry[] {
+    const where = opts.includeReplayed ? '' : 'WHERE replayed_at IS NULL';
+    const rows = this.db
+      .prepare(`SELECT * FROM quarantine ${where} ORDER BY id LIMIT ?`)
+      .all(opts.limit ?? 1000) as Array<{
+      id: number;
+      received_at: number;
+      topic: string;
+      client_id: string | null;
+      reason: string;
+      payload: Buffer;
+      replayed_at: number | null;
+    }>;
+    return rows.map((r) => ({
+      id: r.id,
+      receivedAt: new Date(r.received_at).toISOString(),
+      topic: r.topic,
+      clientId: r.client_id,
+      reason: r.reason,
+      payload: r.payload,
+      replayedAt: r.replayed_at === null ? null : new Date(r.replayed_at).toISOString(),
+    }));
+  }
+
+  replayQuarantine(decode: ReplayDecoder, ids?: readonly number[]): ReplaySummary {
+    const rows = (
+      ids && ids.length
+        ? this.db
+            .prepare(`SELECT id, received_at, topic, payload FROM quarantine WHERE replayed_at IS NULL AND id IN (SELECT value FROM json_each(?))`)
+            .all(JSON.stringify(ids))
+        : this.db.prepare(`SELECT id, received_at, topic, payload FROM quarantine WHERE replayed_at IS NULL ORDER BY id`).all()
+    ) as Array<{ id: number; received_at: number; topic: string; payload: Buffer }>;
+    const summary: ReplaySummary = { considered: rows.length, stored: 0, duplicates: 0, conflicts: 0, stillInvalid: 0 };
+    const markReplayed = this.db.prepare(`UPDATE quarantine SET replayed_at = ? WHERE id = ?`);
+    const updateReason = this.db.prepare(`UPDATE quarantine SET reason = ? WHERE id = ?`);
+    this.db
+      .transaction(() => {
+        for (const q of rows) {
+          const d = decode(q.topic, q.payload, q.received_at);
+          if (!d.ok) {
+            summary.stillInvalid++;
+            updateReason.run(d.reason, q.id);
+            continue;
+          }
+          const outcome = this.insertReading(d.reading);
+          if (outcome === 'stored') summary.stored++;
+          else if (outcome === 'conflict') summary.conflicts++;
+          else summary.duplicates++;
+          markReplayed.run(Date.now(), q.id);
+        }
+      })
+      .immediate();
+    return summary;
+  }
+
+  pruneSent(beforeMs: number): number {
+    return this.db
+      .transaction(() => {
+        const batches = this.db
+          .prepare(`SELECT batch_id FROM batches WHERE (state = 'sent' AND sent_at < ?) OR (state = 'split' AND created_at < ?)`)
+          .pluck()
+          .all(beforeMs, beforeMs) as string[];
+        let removed = 0;
+        const delR = this.db.prepare(`DELETE FROM readings WHERE batch_id = ?`);
+        const delC = this.db.prepare(`DELETE FROM conflicts WHERE batch_id = ?`);
+        const delB = this.db.prepare(`DELETE FROM batches WHERE batch_id = ?`);
+        for (const id of batches) {
+          removed += delR.run(id).changes + delC.run(id).changes;
+          delB.run(id);
+        }
+        return removed;
+      })
+      .immediate();
+  }
+
+  pruneQuarantine(beforeMs: number): number {
+    return this.db.prepare(`DELETE FROM quarantine WHERE received_at < ?`).run(beforeMs).changes;
+  }
+
+  vacuum(opts: { full?: boolean } = {}): void {
+    if (opts.full) this.db.exec('VACUUM');
+    else this.db.pragma('incremental_vacuum');
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
+    this.refreshFull();
+  }
+
+  checkpoint(): void {
+    this.db.pragma('wal_checkpoint(PASSIVE)');
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
+function toBatch(batchId: string, rows: RowRef[], createdAtMs: number, attempts: number): OutboundBatch {
+  const readingsJson = `[${rows.map((r) => r.body).join(',')}]`;
+  return {
+    batchId,
+    readings: JSON.parse(readingsJson) as ForwardedReading[],
+    readingsJson,
+    createdAtMs,
+    attempts,
+  };
+}

@@ -1,0 +1,173 @@
+/**
+ * The embedded MQTT broker (aedes) on TCP, and on TLS when certificates are configured.
+ *
+ * Acknowledgement: aedes calls `authorizePublish` before it writes a QoS 1 PUBACK, so the
+ * reading is committed (group commit, see ingest.ts) inside that hook and the PUBACK goes
+ * out only after the commit [MQTT-4.3.2-2]. A refused publish (ACL, disk budget) fails the
+ * hook: aedes closes the connection without a PUBACK [MQTT-3.3.5-2], and the unit keeps the
+ * reading for its next connection.
+ *
+ * Units mode: username = unitId, password = the unit's secret (stored hashed); a unit
+ * publishes only under its own unitId and subscribes only to its own command topic.
+ * Open mode (open sites, off by default): no authentication; readings are still validated.
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+import fs from 'node:fs';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { parseUnitTopic, unitTopic } from '@ironledger/contracts';
+import type { Logger } from '@ironledger/logger';
+import { Aedes, type AuthenticateError, type Client } from 'aedes';
+import type { EdgeConfig } from '../config.js';
+import type { EdgeMetrics } from '../http/metrics.js';
+import { verifySecretAsync } from '../secrets.js';
+import type { Ingestor } from './ingest.js';
+
+export interface MqttSource {
+  /** Bound TCP port (embedded) or the external broker's port. */
+  readonly port: number;
+  readonly tlsPort: number | null;
+  clients(): number;
+  /** Stops taking messages, commits what is queued (PUBACKs sent), then disconnects. */
+  close(): Promise<void>;
+}
+
+const SYS_PREFIX = '$SYS/';
+// CONNACK return codes of MQTT 3.1.1 (Table 3.1); aedes maps them for MQTT 5.
+const BAD_USERNAME_OR_PASSWORD = 4;
+
+function authError(message: string): AuthenticateError {
+  const e = new Error(message) as AuthenticateError;
+  (e as { returnCode: number }).returnCode = BAD_USERNAME_OR_PASSWORD;
+  return e;
+}
+
+export async function startBroker(deps: {
+  mqtt: EdgeConfig['mqtt'];
+  auth: EdgeConfig['auth'];
+  ingestor: Ingestor;
+  metrics: EdgeMetrics;
+  log: Logger;
+}): Promise<MqttSource> {
+  const { mqtt, auth, ingestor, metrics, log } = deps;
+  const secrets = new Map(auth.units.map((u) => [u.unitId, u.secretHash]));
+  // After one scrypt verification, reconnects of the same unit with the same secret are
+  // checked against a fast digest: a reconnect storm of a whole fleet costs no scrypt.
+  const verified = new Map<string, Buffer>();
+  const unitOf = new WeakMap<Client, string>();
+  const open = auth.mode === 'open';
+  let closing = false;
+  let lastRefusalLog = 0;
+
+  const deny = (client: Client | null, topic: string, why: string, reason: 'acl' | 'buffer_full' | 'closing') => {
+    metrics.refused.inc({ reason });
+    const now = Date.now();
+    if (reason === 'acl') {
+      log.warn({ event: 'mqtt.acl_denied', clientId: client?.id, unitId: client ? unitOf.get(client) : undefined, topic }, why);
+    } else if (now - lastRefusalLog > 5000) {
+      lastRefusalLog = now;
+      log.warn({ event: 'publish.refused', reason, clientId: client?.id, topic }, why);
+    }
+    return new Error(why);
+  };
+
+  const broker = await Aedes.createBroker({
+    // Units that reconnect with a backlog pipeline PUBLISHes right behind CONNECT, before
+    // authentication has finished; queue them rather than drop the connection.
+    queueLimit: 5000,
+    concurrency: 1000,
+    drainTimeout: 30_000,
+    authenticate(client, username, password, done) {
+      if (open) return done(null, true);
+      const hash = username ? secrets.get(username) : undefined;
+      if (!username || !hash || !password) {
+        log.warn({ event: 'mqtt.auth_failed', clientId: client.id, username }, 'unknown unit or no secret');
+        return done(authError('bad username or password'), false);
+      }
+      const digest = createHash('sha256').update(password).digest();
+      const known = verified.get(username);
+      if (known && timingSafeEqual(known, digest)) {
+        unitOf.set(client, username);
+        return done(null, true);
+      }
+      verifySecretAsync(password, hash).then((ok) => {
+        if (!ok) {
+          log.warn({ event: 'mqtt.auth_failed', clientId: client.id, username }, 'wrong secret');
+          return done(authError('bad username or password'), false);
+        }
+        verified.set(username, digest);
+        unitOf.set(client, username);
+        done(null, true);
+      }, (e: unknown) => done(authError(String(e)), false));
+    },
+    authorizePublish(client, packet, done) {
+      const topic = packet.topic;
+      if (topic.startsWith(SYS_PREFIX)) return done(new Error(`${SYS_PREFIX} topic is reserved`));
+      const t = parseUnitTopic(topic);
+      if (!open) {
+        const unitId = client ? unitOf.get(client) : undefined;
+        // ACL: a unit publishes only under its own unitId, and never on a command topic.
+        if (!t || !unitId || t.unitId !== unitId || t.kind === 'cmd') {
+          return done(deny(client, topic, `unit ${unitId ?? '?'} may not publish on ${topic}`, 'acl'));
+        }
+      }
+      if (t && (t.kind === 'status' || t.kind === 'cmd')) return done(null);
+      if (closing) return done(deny(client, topic, 'agent is shutting down', 'closing'));
+      if (ingestor.refusing) {
+        ingestor.noteFull();
+        return done(deny(client, topic, 'disk budget reached: publish refused, keep it and retry', 'buffer_full'));
+      }
+      ingestor.submit({ topic, payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload), clientId: client?.id }, (err) =>
+        done(err),
+      );
+    },
+    authorizeSubscribe(client, sub, done) {
+      if (open) return done(null, sub);
+      const unitId = unitOf.get(client);
+      // A unit subscribes to nothing but its own command topic; anything else gets a
+      // failure return code in SUBACK [MQTT-3.9.3] rather than a dropped connection.
+      if (unitId && sub.topic === unitTopic(unitId, 'cmd')) return done(null, sub);
+      log.warn({ event: 'mqtt.acl_denied', clientId: client.id, unitId, topic: sub.topic }, 'subscription refused');
+      metrics.refused.inc({ reason: 'acl' });
+      done(null, null);
+    },
+  });
+  broker.on('clientError', (client, err) => log.debug({ event: 'mqtt.client_error', clientId: client?.id, err: err.message }));
+  broker.on('connectionError', (client, err) => log.debug({ event: 'mqtt.connection_error', clientId: client?.id, err: err.message }));
+
+  const servers: net.Server[] = [];
+  const listen = (srv: net.Server, port: number) =>
+    new Promise<number>((resolve, reject) => {
+      srv.once('error', reject);
+      srv.listen(port, mqtt.host, () => {
+        srv.off('error', reject);
+        servers.push(srv);
+        resolve((srv.address() as net.AddressInfo).port);
+      });
+    });
+  const port = await listen(net.createServer(broker.handle), mqtt.port);
+  let tlsPort: number | null = null;
+  if (mqtt.tls) {
+    const ctx = {
+      cert: fs.readFileSync(mqtt.tls.certFile),
+      key: fs.readFileSync(mqtt.tls.keyFile),
+      ...(mqtt.tls.caFile ? { ca: fs.readFileSync(mqtt.tls.caFile) } : {}),
+    };
+    tlsPort = await listen(tls.createServer(ctx, broker.handle), mqtt.tls.port);
+  }
+
+  return {
+    port,
+    tlsPort,
+    clients: () => broker.connectedClients,
+    async close() {
+      closing = true;
+      // server.close stops new connections now and resolves once the open ones are gone,
+      // which broker.close brings about.
+      const closed = Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+      ingestor.flush();
+      await new Promise<void>((r) => broker.close(() => r()));
+      await closed;
+    },
+  };
+}

@@ -1,0 +1,242 @@
+/**
+ * Runs a fleet plan against a broker: one link per unit, messages sent in each unit's
+ * planned order, paced by sim time (`speed`), as fast as acknowledgements allow, or at a
+ * fixed fleet-wide rate (load mode). Every acknowledged reading is appended to the acked
+ * log as it is acknowledged, so the log is complete even if the run is cut short.
+ *
+ * The run ends when every reading is acknowledged. If no acknowledgement arrives for
+ * `giveUpAfterMs` while readings are outstanding, it stops and reports them as failed.
+ */
+import fs from 'node:fs';
+import type { Logger } from '@ironledger/logger';
+import { type FleetPlan, type SimMessage, unitMessages } from './plan.js';
+import { publishOnce, UnitLink } from './publisher.js';
+
+export type Pace = { mode: 'speed'; speed: number } | { mode: 'afap' } | { mode: 'rate'; rate: number };
+
+export interface RunOptions {
+  plan: FleetPlan;
+  brokerUrl: string;
+  pace: Pace;
+  qos: 0 | 1;
+  /** unitId → secret (MQTT password). */
+  secrets: Record<string, string>;
+  ackedPath?: string;
+  /** Stop waiting after this long without any acknowledgement; null waits for ever. */
+  giveUpAfterMs?: number | null;
+  maxInflight?: number;
+  reconnectPeriodMs?: number;
+  logger: Logger;
+  signal?: AbortSignal;
+  progressEveryMs?: number;
+}
+
+export interface RunSummary {
+  event: 'sim.summary';
+  /** Reading messages handed to the broker (duplicates included, transport resends not). */
+  published: number;
+  acknowledged: number;
+  failed: number;
+  /** Acknowledged readings per second between the first publish and the last PUBACK. */
+  readingsPerSecond: number;
+  durationMs: number;
+  units: number;
+  mode: Pace['mode'];
+  qos: 0 | 1;
+  malformed: { published: number; acknowledged: number };
+  impersonations: { attempted: number; acknowledged: number; refused: number };
+  reconnects: number;
+  ackLatencyMs: { p50: number; p95: number; p99: number; max: number };
+  gaveUp: boolean;
+  aborted: boolean;
+}
+
+type Tracked = Extract<SimMessage, { kind: 'reading' | 'malformed' }>;
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    if (ms <= 0 || signal?.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+
+/** Fleet-wide pacing for load mode: one token per reading, `rate` tokens per second. */
+class RateGate {
+  private next = 0;
+  constructor(private readonly rate: number) {}
+  async take(signal?: AbortSignal): Promise<void> {
+    const now = performance.now();
+    const at = Math.max(now, this.next);
+    this.next = at + 1000 / this.rate;
+    if (at - now >= 1) await sleep(at - now, signal);
+  }
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+export async function runFleet(o: RunOptions): Promise<RunSummary> {
+  const { plan, logger } = o;
+  const startedAt = Date.now();
+  const abort = new AbortController();
+  const onOuterAbort = () => abort.abort();
+  o.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  const signal = abort.signal;
+
+  const acked = o.ackedPath ? fs.createWriteStream(o.ackedPath, { flags: 'w' }) : null;
+  let published = 0;
+  let acknowledged = 0;
+  let malformedPublished = 0;
+  let malformedAcked = 0;
+  let firstPublishAt = 0;
+  let lastAckAt = 0;
+  let lastProgressAt = Date.now();
+  const latencies: number[] = [];
+  const imp = { attempted: 0, acknowledged: 0, refused: 0 };
+  let gaveUp = false;
+
+  const onAck = (m: Tracked, latencyMs: number) => {
+    lastAckAt = Date.now();
+    lastProgressAt = lastAckAt;
+    if (latencies.length < 200_000) latencies.push(latencyMs);
+    if (m.kind === 'malformed') {
+      malformedAcked++;
+      return;
+    }
+    acknowledged++;
+    acked?.write(`{"unitId":${JSON.stringify(m.unitId)},"ts":${JSON.stringify(m.ts)}}\n`);
+  };
+
+  const maxInflight = o.maxInflight ?? 20;
+  const links = plan.units.map(
+    (u) =>
+      new UnitLink<Tracked>({
+        brokerUrl: o.brokerUrl,
+        unitId: u.unit.unitId,
+        ...(o.secrets[u.unit.unitId] !== undefined ? { password: o.secrets[u.unit.unitId] } : {}),
+        qos: o.qos,
+        maxInflight,
+        reconnectPeriodMs: o.reconnectPeriodMs ?? 500,
+        connectTimeoutMs: 10_000,
+        onAck,
+        logger,
+      }),
+  );
+
+  // Staggered connects: hundreds of CONNECTs in one burst look like an attack to a gateway.
+  for (let i = 0; i < links.length; i++) {
+    (links[i] as UnitLink<Tracked>).open();
+    if (i % 50 === 49) await sleep(20, signal);
+  }
+  const connectDeadline = Date.now() + 5000;
+  while (!signal.aborted && Date.now() < connectDeadline && links.some((l) => !l.connected)) await sleep(25, signal);
+  const connected = links.filter((l) => l.connected).length;
+  logger.info({ event: 'sim.connected', units: links.length, connected }, 'units connected');
+
+  const t0 = Date.now();
+  const gate = o.pace.mode === 'rate' ? new RateGate(o.pace.rate) : null;
+  const impersonations: Promise<void>[] = [];
+  let impInFlight = 0;
+
+  const pendingTotal = () => links.reduce((s, l) => s + l.inflight, 0);
+  const watchdog = setInterval(() => {
+    if (o.giveUpAfterMs != null && pendingTotal() > 0 && Date.now() - lastProgressAt > o.giveUpAfterMs) {
+      gaveUp = true;
+      logger.error({ event: 'sim.gave_up', pending: pendingTotal(), afterMs: o.giveUpAfterMs }, 'no acknowledgement for too long; giving up');
+      abort.abort();
+    }
+  }, 100);
+  const progress = setInterval(() => {
+    logger.info(
+      { event: 'sim.progress', published, acknowledged, pending: pendingTotal(), connected: links.filter((l) => l.connected).length },
+      'progress',
+    );
+  }, o.progressEveryMs ?? 5000);
+  progress.unref();
+
+  const runUnit = async (index: number) => {
+    const u = plan.units[index]!;
+    const link = links[index] as UnitLink<Tracked>;
+    for (const m of unitMessages(u, plan)) {
+      if (signal.aborted) return;
+      if (o.pace.mode === 'speed') await sleep(t0 + (m.dueMs - plan.startMs) / o.pace.speed - Date.now(), signal);
+      if (signal.aborted) return;
+      switch (m.kind) {
+        case 'offline':
+          link.drop();
+          break;
+        case 'online':
+          link.open();
+          break;
+        case 'impersonate': {
+          imp.attempted++;
+          while (impInFlight >= 20 && !signal.aborted) await sleep(20, signal);
+          impInFlight++;
+          impersonations.push(
+            publishOnce(o.brokerUrl, `${m.unitId}-x${imp.attempted}`, m.unitId, o.secrets[m.unitId], m.topic, m.payload).then((r) => {
+              impInFlight--;
+              imp[r]++;
+            }),
+          );
+          break;
+        }
+        default: {
+          if (gate) await gate.take(signal);
+          if (signal.aborted) return;
+          await link.send(m);
+          if (signal.aborted) return;
+          if (!firstPublishAt) firstPublishAt = Date.now();
+          // The stall clock restarts when a unit that had nothing outstanding sends again.
+          if (link.inflight === 1) lastProgressAt = Math.max(lastProgressAt, Date.now());
+          if (m.kind === 'reading') published++;
+          else malformedPublished++;
+          if (m.cutAfter) link.cut();
+        }
+      }
+    }
+    await link.drain(() => signal.aborted);
+  };
+
+  await Promise.all(plan.units.map((_, i) => runUnit(i)));
+  clearInterval(watchdog);
+  clearInterval(progress);
+  await Promise.all(impersonations);
+  const failedTracked = links.flatMap((l) => l.unacknowledged());
+  const failed = failedTracked.filter((m) => m.kind === 'reading').length;
+  await Promise.all(links.map((l) => l.close(signal.aborted ? 200 : 2000)));
+  if (acked) await new Promise<void>((resolve) => acked.end(resolve));
+  o.signal?.removeEventListener('abort', onOuterAbort);
+
+  const endAt = Date.now();
+  const windowMs = Math.max(1, (lastAckAt || endAt) - (firstPublishAt || t0));
+  latencies.sort((a, b) => a - b);
+  return {
+    event: 'sim.summary',
+    published,
+    acknowledged,
+    failed,
+    readingsPerSecond: Math.round(((o.qos === 0 ? published : acknowledged) / (windowMs / 1000)) * 10) / 10,
+    durationMs: endAt - startedAt,
+    units: links.length,
+    mode: o.pace.mode,
+    qos: o.qos,
+    malformed: { published: malformedPublished, acknowledged: malformedAcked },
+    impersonations: imp,
+    reconnects: links.reduce((s, l) => s + Math.max(0, l.connects - 1), 0),
+    ackLatencyMs: {
+      p50: percentile(latencies, 50),
+      p95: percentile(latencies, 95),
+      p99: percentile(latencies, 99),
+      max: latencies[latencies.length - 1] ?? 0,
+    },
+    gaveUp,
+    aborted: !gaveUp && (o.signal?.aborted ?? false),
+  };
+}

@@ -1,0 +1,34 @@
+/** Every command, in help order. */
+import type { CommandSpec } from '../command.js';
+import { allocations } from './allocations.js';
+import { audit } from './audit.js';
+import { consolidate } from './consolidate.js';
+import { deadletters } from './deadletters.js';
+import { masterData } from './master-data.js';
+import { periods } from './periods.js';
+import { post } from './post.js';
+import { reconcile } from './reconcile.js';
+import { report } from './report.js';
+import { status } from './status.js';
+import { tokens } from './tokens.js';
+import { usage } from './usage.js';
+
+export const COMMANDS: readonly CommandSpec[] = [
+  status,
+  usage,
+  consolidate,
+  ...allocations,
+  post,
+  reconcile,
+  ...deadletters,
+  audit,
+  report,
+  ...periods,
+  ...masterData,
+  ...tokens,
+];
+
+/** First words that take a sub-command. */
+export const GROUPS: ReadonlySet<string> = new Set(
+  COMMANDS.filter((c) => c.name.includes(' ')).map((c) => c.name.split(' ')[0]!),
+);

@@ -1,0 +1,98 @@
+/**
+ * Cloud admin API payloads beyond admin.ts: master data lists and upserts, period locks,
+ * consolidation requests and the period report. Shared by the cloud and the `ironledger` CLI.
+ *
+ *   GET  /v1/sites | /v1/projects | /v1/units | /v1/rates   viewer  {sites|projects|units|rates: [...]}
+ *   POST /v1/sites | /v1/projects | /v1/units | /v1/rates   admin   one Site|Project|Unit|Rate → UpsertResponse
+ *   GET  /v1/periods                                         viewer  PeriodsResponse
+ *   POST /v1/periods/{YYYY-MM}/lock | /unlock                admin   PeriodLockResponse
+ *   POST /v1/consolidate                                     approver ConsolidateRequest → ConsolidateResponse
+ *   GET  /v1/report?period=YYYY-MM                           viewer  ReportResponse
+ *   GET  /v1/held?unit&from&to                               viewer  HeldReadingsResponse
+ */
+import { z } from 'zod';
+import {
+  AllocationSchema,
+  AnomalySchema,
+  CurrencySchema,
+  DaySchema,
+  PeriodSchema,
+  UsageRowSchema,
+} from './admin.js';
+import { ProjectSchema, RateSchema, SiteSchema, UnitSchema } from './master.js';
+
+export const SitesResponseSchema = z.object({ sites: z.array(SiteSchema) });
+export const ProjectsResponseSchema = z.object({ projects: z.array(ProjectSchema) });
+export const UnitsResponseSchema = z.object({ units: z.array(UnitSchema) });
+export const RatesResponseSchema = z.object({ rates: z.array(RateSchema) });
+export const UpsertResponseSchema = z.object({
+  kind: z.enum(['site', 'project', 'unit', 'rate']),
+  id: z.string(),
+  created: z.boolean(),
+});
+export type UpsertResponse = z.infer<typeof UpsertResponseSchema>;
+
+export const PeriodsResponseSchema = z.object({
+  locked: z.array(z.object({ period: PeriodSchema })),
+});
+export const PeriodLockResponseSchema = z.object({
+  period: PeriodSchema,
+  locked: z.boolean(),
+  changed: z.boolean(),
+});
+export type PeriodLockResponse = z.infer<typeof PeriodLockResponseSchema>;
+
+/** `all: true` recomputes every unit (after master data changes), not only units with new data. */
+export const ConsolidateRequestSchema = z.object({ all: z.boolean().optional() }).strict();
+
+export const HeldReadingSchema = z.object({
+  unitId: z.string(),
+  ts: z.string(),
+  status: z.enum(['held', 'conflict']),
+  reason: z.string(),
+  engineHours: z.number(),
+  receivedAt: z.string(),
+  batchId: z.string(),
+});
+export const HeldReadingsResponseSchema = z.object({ readings: z.array(HeldReadingSchema) });
+
+// ---- report ----------------------------------------------------------------------------
+export const ReportProjectDaySchema = z.object({
+  projectId: z.string(),
+  day: DaySchema,
+  engineHours: z.number(),
+  idleHours: z.number(),
+  workingHours: z.number(),
+  units: z.number().int(),
+});
+export const ReportIdleShareSchema = z.object({
+  unitId: z.string(),
+  engineHours: z.number(),
+  idleHours: z.number(),
+  /** idle / engine, 0..1; null when the unit did not run. */
+  idleShare: z.number().nullable(),
+});
+export const ReportCostSchema = z.object({
+  projectId: z.string(),
+  currency: CurrencySchema,
+  pendingMinor: z.number().int(),
+  approvedMinor: z.number().int(),
+  postedMinor: z.number().int(),
+  totalMinor: z.number().int(),
+});
+export const ReportResponseSchema = z.object({
+  period: PeriodSchema,
+  from: DaySchema,
+  to: DaySchema,
+  generatedAt: z.string(),
+  locked: z.boolean(),
+  /** Usage rows of the period (as /v1/usage). */
+  rows: z.array(UsageRowSchema),
+  byProjectDay: z.array(ReportProjectDaySchema),
+  idleShareByUnit: z.array(ReportIdleShareSchema),
+  /** Money per project and currency; rejected and superseded allocations are left out. */
+  costByProject: z.array(ReportCostSchema),
+  allocations: z.array(AllocationSchema),
+  anomalies: z.array(AnomalySchema),
+});
+export type ReportResponse = z.infer<typeof ReportResponseSchema>;
