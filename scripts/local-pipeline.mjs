@@ -26,7 +26,7 @@ const bold = process.stdout.isTTY && !process.env.NO_COLOR ? (s) => `\x1b[1m${s}
 const say = (s) => process.stdout.write(`\n${bold(`▶ ${s}`)}\n`);
 const dir = path.resolve(values.dir);
 say(`starting cloud and edge (state in ${dir})`);
-const pl = await startPipeline({ dir, units: Number(values.units), seed: Number(values.seed), logLevel: 'warn' });
+const pl = await startPipeline({ dir, units: Number(values.units), seed: Number(values.seed) });
 console.log(`cloud  ${pl.cloudUrl}\nbroker ${pl.mqttUrl}\nedge   ${pl.edgeHttpUrl} (/healthz, /metrics)`);
 
 const show = async (args) => {
@@ -73,7 +73,6 @@ say('ironledger allocations approve --all --yes');
 await show(['allocations', 'approve', '--all', '--yes']);
 say('ironledger post   (dry run: no Odoo configured)');
 await show(['post']);
-console.log(`\nthe exact Odoo calls are in ${pl.paths.journal}`);
 
 if (values['exit-when-done']) await stop();
 say('pipeline is up — try the CLI in another terminal:');

@@ -20,6 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   BASEMENT,
   type CloudHarness,
+  DOCK_ANALYTIC_ACCOUNT_ID,
   lastMonth,
   startCloud,
   UNITS,
@@ -33,6 +34,7 @@ const { period, days } = lastMonth();
 const DAYS = days.slice(0, 6);
 const meters = new Map<string, { engineHours: number; idleHours: number }>();
 const ANNEX = { lat: 51.505, lon: -0.135 };
+const DOCK = { lat: 51.495, lon: -0.11 };
 
 beforeAll(async () => {
   odoo = await startOdooDouble();
@@ -376,14 +378,46 @@ describe('post', () => {
     expect(diff.stdout).toContain('does not reconcile');
   });
 
-  it('deadletters list: none here, as table and JSON', async () => {
+  it('Odoo refuses a line: exit 1, a dead letter; replay posts it once the cause is fixed', async () => {
+    const none = await cloud.cli(['deadletters', 'list'], { as: 'viewer' });
+    expect(none.code).toBe(0);
+    expect(none.stdout).toBe('no dead letters\n');
+
+    expect((await cloud.cli(['projects', 'add', '--id', 'P-DOCK', '--name', 'Riverside dock'])).code).toBe(0);
+    const site = await cloud.cli([
+      'sites', 'add', '--id', 'riverside', '--tz', 'Europe/London', '--default-project', 'P-RIVERSIDE',
+      '--geofence', `circle:P-BASEMENT:${BASEMENT.lat},${BASEMENT.lon}:150`,
+      '--geofence', `circle:P-ANNEX:${ANNEX.lat},${ANNEX.lon}:150`,
+      '--geofence', `circle:P-DOCK:${DOCK.lat},${DOCK.lon}:150`,
+    ]);
+    expect(site.code, site.stderr).toBe(0);
+    const day = days[7]!;
+    await cloud.postBatch('b-dock', workingDay('DOZ-0003', day, meters.get('DOZ-0003')!, DOCK).readings);
+    expect((await cloud.cli(['consolidate'], { as: 'approver' })).code).toBe(0);
+    expect((await cloud.cli(['allocations', 'approve', '--project', 'P-DOCK', '--yes'], { as: 'approver' })).code).toBe(0);
+
+    const r = await cloud.cli(['post'], { as: 'approver' });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('posted 0 allocations');
+    expect(r.stdout).toMatch(/failed 1 allocation:\n\s+\S+\s+ODOO_VALIDATION\s+.*→ dead letter/);
+
     const t = await cloud.cli(['deadletters', 'list'], { as: 'viewer' });
     expect(t.code).toBe(0);
-    expect(t.stdout).toBe('no dead letters\n');
-    const j = await cloud.cli(['deadletters', 'list', '--json'], { as: 'viewer' });
-    expect(DeadLettersResponseSchema.parse(json(j.stdout)).deadLetters).toEqual([]);
+    expect(t.stdout).toMatch(/ID\s+ALLOCATION\s+KEY\s+CODE\s+ATTEMPTS\s+LAST ATTEMPT\s+MESSAGE/);
+    expect(t.stdout).toContain('ODOO_VALIDATION');
+    const { deadLetters } = DeadLettersResponseSchema.parse(json((await cloud.cli(['deadletters', 'list', '--json'])).stdout));
+    expect(deadLetters).toHaveLength(1);
     const noIds = await cloud.cli(['deadletters', 'replay'], { as: 'approver' });
     expect(noIds.code).toBe(2);
+
+    // The accountant creates the analytic account; the replay goes through, once.
+    odoo.world.db.seed('account.analytic.account', { id: DOCK_ANALYTIC_ACCOUNT_ID, name: 'Riverside dock', plan_id: 1, company_id: false });
+    const replay = await cloud.cli(['deadletters', 'replay', deadLetters[0]!.id], { as: 'approver' });
+    expect(replay.code, replay.stdout + replay.stderr).toBe(0);
+    expect(replay.stdout).toContain('posted 1 allocation to Odoo');
+    expect(odooLines().get(deadLetters[0]!.key)).toBe(1);
+    const after = await cloud.cli(['allocations', 'show', deadLetters[0]!.allocationId, '--json']);
+    expect(json(after.stdout)).toMatchObject({ status: 'posted' });
   });
 });
 

@@ -89,6 +89,10 @@ export async function runFleet(o: RunOptions): Promise<RunSummary> {
   const onOuterAbort = () => abort.abort();
   o.signal?.addEventListener('abort', onOuterAbort, { once: true });
   const signal = abort.signal;
+  const links: UnitLink<Tracked>[] = [];
+  signal.addEventListener('abort', () => {
+    for (const l of links) l.stopWaiting();
+  });
 
   const acked = o.ackedPath ? fs.createWriteStream(o.ackedPath, { flags: 'w' }) : null;
   let published = 0;
@@ -115,7 +119,8 @@ export async function runFleet(o: RunOptions): Promise<RunSummary> {
   };
 
   const maxInflight = o.maxInflight ?? 20;
-  const links = plan.units.map(
+  links.push(
+    ...plan.units.map(
     (u) =>
       new UnitLink<Tracked>({
         brokerUrl: o.brokerUrl,
@@ -128,6 +133,7 @@ export async function runFleet(o: RunOptions): Promise<RunSummary> {
         onAck,
         logger,
       }),
+    ),
   );
 
   // Staggered connects: hundreds of CONNECTs in one burst look like an attack to a gateway.

@@ -10,8 +10,34 @@
  * modem (a fresh client, as in a `gap`) and publishes that the client failed outright.
  */
 import type { Logger } from '@ironledger/logger';
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type MqttClient, Store } from 'mqtt';
 import { unitTopic } from '@ironledger/contracts';
+
+type StoredPacket = Parameters<Store['put']>[0];
+
+/**
+ * The client's packet store, with one fix: a QoS 1 PUBLISH sent again after a reconnect
+ * carries DUP=1 [MQTT-3.3.1-1], so the receiver can see it is a redelivery. The store is
+ * read back only to resend what was never acknowledged, which is where the flag is set.
+ */
+class RedeliveryStore extends Store {
+  private readonly held = new Map<number, StoredPacket>();
+
+  override put(packet: StoredPacket, cb: () => void): this {
+    if (packet.messageId !== undefined) this.held.set(packet.messageId, packet);
+    return super.put(packet, cb);
+  }
+
+  override del(packet: Pick<StoredPacket, 'messageId'>, cb: Parameters<Store['del']>[1]): this {
+    if (packet.messageId !== undefined) this.held.delete(packet.messageId);
+    return super.del(packet, cb);
+  }
+
+  override createStream(): ReturnType<Store['createStream']> {
+    for (const p of this.held.values()) if (p.cmd === 'publish' && p.qos > 0) p.dup = true;
+    return super.createStream();
+  }
+}
 
 export interface Outgoing {
   topic: string;
@@ -75,6 +101,7 @@ export class UnitLink<T extends Outgoing> {
       // A refused CONNECT (the gateway still loading its unit list) is retried like any outage.
       reconnectOnConnackError: true,
       will: { topic: statusTopic, payload: Buffer.from('offline'), qos: 1, retain: true },
+      outgoingStore: new RedeliveryStore(),
     };
     const client = mqtt.connect(this.o.brokerUrl, opts);
     this.client = client;
@@ -93,6 +120,12 @@ export class UnitLink<T extends Outgoing> {
       if (this.lastError !== err.message) this.o.logger.warn({ event: 'sim.unit.error', unitId: this.o.unitId, err: err.message }, 'unit link error');
       this.lastError = err.message;
     });
+  }
+
+  /** Stops waiting for room in the window (the run is being abandoned). */
+  stopWaiting(): void {
+    this.closed = true;
+    this.wake();
   }
 
   /** Waits for room in the window, then publishes; resolves once handed to the client. */

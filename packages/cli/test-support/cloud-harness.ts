@@ -26,6 +26,8 @@ export const BASEMENT = { lat: 51.5007, lon: -0.1246 };
 /** Inside the site, outside every geofence: the default project. */
 export const YARD = { lat: 51.51, lon: -0.14 };
 
+export const DOCK_ANALYTIC_ACCOUNT_ID = 9001;
+
 const sha = (t: string) => `sha256:${createHash('sha256').update(t, 'utf8').digest('hex')}`;
 
 export interface CommandResult {

@@ -1,0 +1,287 @@
+/**
+ * Real-process harness for the edge's end-to-end fault tests (test/edge-*.test.ts): the real
+ * cloud binary on SQLite, the real edge binary, a real Mosquitto when asked, and units that
+ * are plain mqtt.js clients recording every PUBACK they saw — the ground truth of what a
+ * unit may forget.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { BIN, type SpawnedProcess, freePort, spawnCommand, spawnNode, waitFor } from '@ironledger/testkit';
+import Database from 'better-sqlite3';
+import mqtt, { type MqttClient } from 'mqtt';
+import { hashSecret } from '../src/secrets.js';
+
+export const MOSQUITTO = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto', '/usr/local/sbin/mosquitto'].find((p) => fs.existsSync(p)) ?? null;
+export const MOSQUITTO_PASSWD = ['/usr/bin/mosquitto_passwd', '/usr/local/bin/mosquitto_passwd'].find((p) => fs.existsSync(p)) ?? null;
+
+const sha256 = (s: string) => `sha256:${createHash('sha256').update(s).digest('hex')}`;
+
+export interface CloudHandle {
+  url: string;
+  port: number;
+  dbPath: string;
+  proc: SpawnedProcess;
+  adminToken: string;
+  gatewayToken: string;
+  start(): Promise<void>;
+  kill9(): Promise<void>;
+  /** Identities (unitId@ts) the cloud holds, and the row count. */
+  readings(): { keys: Set<string>; rows: number };
+  gatewayStatus(): Promise<Record<string, unknown> | undefined>;
+}
+
+export async function startCloud(dir: string, unitIds: string[], gatewayId: string): Promise<CloudHandle> {
+  const port = await freePort();
+  const adminToken = randomBytes(16).toString('hex');
+  const gatewayToken = randomBytes(16).toString('hex');
+  const dbPath = path.join(dir, 'cloud.db');
+  const cfg = {
+    http: { host: '127.0.0.1', port, retryAfterS: 1 },
+    store: { path: dbPath },
+    gateways: [{ gatewayId, tokenHash: sha256(gatewayToken), siteId: 'site-a' }],
+    auth: { tokens: [{ name: 'test-admin', role: 'admin', tokenHash: sha256(adminToken) }] },
+    sites: [{ siteId: 'site-a', name: 'Site A', timeZone: 'UTC', defaultProjectId: 'P-A', geofences: [] }],
+    projects: [{ projectId: 'P-A', name: 'Project A' }],
+    units: unitIds.map((unitId) => ({ unitId, equipmentClass: 'excavator', siteId: 'site-a' })),
+    log: { level: 'warn' },
+  };
+  const cfgPath = path.join(dir, 'cloud.config.json');
+  fs.writeFileSync(cfgPath, JSON.stringify(cfg));
+  const h: CloudHandle = {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    dbPath,
+    adminToken,
+    gatewayToken,
+    proc: undefined as unknown as SpawnedProcess,
+    async start() {
+      h.proc = spawnNode(BIN.cloud, ['--config', cfgPath], { name: 'cloud' });
+      await h.proc.waitForEvent('ready', {}, 30_000);
+    },
+    async kill9() {
+      await h.proc.kill9();
+    },
+    readings() {
+      if (!fs.existsSync(dbPath)) return { keys: new Set(), rows: 0 };
+      const db = new Database(dbPath, { readonly: true, fileMustExist: true });
+      try {
+        db.pragma('busy_timeout = 5000');
+        const rows = db.prepare('SELECT unit_id, ts FROM readings').all() as Array<{ unit_id: string; ts: string }>;
+        return { keys: new Set(rows.map((r) => `${r.unit_id}@${r.ts}`)), rows: rows.length };
+      } finally {
+        db.close();
+      }
+    },
+    async gatewayStatus() {
+      const r = await fetch(`${h.url}/v1/status`, { headers: { authorization: `Bearer ${adminToken}` } });
+      const s = (await r.json()) as { gateways: Array<Record<string, unknown>> };
+      return s.gateways.find((g) => g.gatewayId === gatewayId);
+    },
+  };
+  await h.start();
+  return h;
+}
+
+export interface Credentials {
+  secrets: Record<string, string>;
+  hashes: Array<{ unitId: string; secretHash: string }>;
+}
+
+export function makeCredentials(unitIds: string[]): Credentials {
+  const secrets: Record<string, string> = {};
+  const hashes = unitIds.map((unitId) => {
+    secrets[unitId] = randomBytes(8).toString('hex');
+    return { unitId, secretHash: hashSecret(secrets[unitId]!) };
+  });
+  return { secrets, hashes };
+}
+
+export interface MosquittoHandle {
+  port: number;
+  url: string;
+  proc: SpawnedProcess;
+  stop(): Promise<void>;
+}
+
+/** A real Mosquitto with per-unit passwords and the per-unit ACL, persistent sessions on. */
+export async function startMosquitto(dir: string, creds: Credentials, edgeUser: { username: string; password: string }): Promise<MosquittoHandle> {
+  if (!MOSQUITTO || !MOSQUITTO_PASSWD) throw new Error('mosquitto is not installed');
+  const port = await freePort();
+  const pw = path.join(dir, 'mosquitto.passwd');
+  fs.writeFileSync(pw, '');
+  for (const [u, s] of [...Object.entries(creds.secrets), [edgeUser.username, edgeUser.password] as const]) {
+    const r = spawnSync(MOSQUITTO_PASSWD, ['-b', pw, u, s]);
+    if (r.status !== 0) throw new Error(`mosquitto_passwd: ${r.stderr}`);
+  }
+  const acl = path.join(dir, 'mosquitto.acl');
+  fs.writeFileSync(
+    acl,
+    [
+      `user ${edgeUser.username}`,
+      'topic read ironledger/v1/units/+/telemetry',
+      'topic read ironledger/v1/units/+/aemp',
+      'topic write ironledger/v1/units/+/cmd',
+      '',
+      '# every unit: its own topics only',
+      'pattern write ironledger/v1/units/%u/telemetry',
+      'pattern write ironledger/v1/units/%u/aemp',
+      'pattern readwrite ironledger/v1/units/%u/status',
+      'pattern read ironledger/v1/units/%u/cmd',
+      '',
+    ].join('\n'),
+  );
+  const conf = path.join(dir, 'mosquitto.conf');
+  fs.writeFileSync(
+    conf,
+    [
+      `listener ${port} 127.0.0.1`,
+      'allow_anonymous false',
+      `password_file ${pw}`,
+      `acl_file ${acl}`,
+      'persistence false',
+      'max_queued_messages 1000000',
+      'max_inflight_messages 100',
+      'log_type error',
+      '',
+    ].join('\n'),
+  );
+  const proc = spawnCommand(MOSQUITTO, ['-c', conf], { name: 'mosquitto' });
+  await waitFor(
+    async () => {
+      if (proc.child.exitCode !== null) throw new Error(`mosquitto exited: ${proc.stderr()}`);
+      const c = mqtt.connect(`mqtt://127.0.0.1:${port}`, { username: edgeUser.username, password: edgeUser.password, reconnectPeriod: 0, connectTimeout: 1000 });
+      const ok = await new Promise<boolean>((r) => {
+        c.once('connect', () => r(true));
+        c.once('error', () => r(false));
+        c.once('close', () => r(false));
+      });
+      c.end(true);
+      return ok;
+    },
+    { timeoutMs: 10_000, what: 'mosquitto to accept connections' },
+  );
+  return { port, url: `mqtt://127.0.0.1:${port}`, proc, stop: async () => void (await proc.stop()) };
+}
+
+export interface EdgeHandle {
+  configPath: string;
+  dbPath: string;
+  proc: SpawnedProcess;
+  mqttPort: number;
+  httpPort: number;
+  start(): Promise<void>;
+  kill9(): Promise<void>;
+  stop(): Promise<number | string>;
+  status(): Promise<Record<string, unknown>>;
+  metrics(): Promise<string>;
+}
+
+export async function startEdge(dir: string, config: Record<string, unknown>): Promise<EdgeHandle> {
+  const configPath = path.join(dir, 'edge.config.json');
+  fs.writeFileSync(configPath, JSON.stringify(config, null, 2));
+  const h: EdgeHandle = {
+    configPath,
+    dbPath: (config.buffer as { path: string }).path,
+    proc: undefined as unknown as SpawnedProcess,
+    mqttPort: 0,
+    httpPort: 0,
+    async start() {
+      h.proc = spawnNode(BIN.edge, ['--config', configPath], { name: 'edge' });
+      const ready = await h.proc.waitForEvent('ready', {}, 30_000);
+      h.mqttPort = ready.mqttPort as number;
+      h.httpPort = ready.httpPort as number;
+    },
+    async kill9() {
+      await h.proc.kill9();
+    },
+    stop: () => h.proc.stop(),
+    async status() {
+      const r = await fetch(`http://127.0.0.1:${h.httpPort}/v1/status`);
+      return (await r.json()) as Record<string, unknown>;
+    },
+    async metrics() {
+      return (await fetch(`http://127.0.0.1:${h.httpPort}/metrics`)).text();
+    },
+  };
+  await h.start();
+  return h;
+}
+
+export function metricValue(text: string, name: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+  return line ? Number(line.split(' ').pop()) : Number.NaN;
+}
+
+export function reading(unitId: string, i: number, startMs = Date.parse('2026-11-02T00:00:00.000Z'), stepMs = 15_000) {
+  const ts = new Date(startMs + i * stepMs).toISOString();
+  return { v: 1, unitId, seq: i, ts, engineHours: 1000 + i / 240, idleHours: 100 + i / 960, engineOn: true, position: { lat: 51.5, lon: -0.12 } };
+}
+
+/**
+ * A simulated unit: publishes readings QoS 1, remembers each until its PUBACK, and resends
+ * whatever is unacknowledged after every reconnect (as firmware does) — so a killed
+ * gateway sees resends, and the acknowledged set is exactly what the unit may forget.
+ */
+export class TestUnit {
+  readonly client: MqttClient;
+  readonly acked = new Set<string>();
+  readonly pending = new Map<string, string>();
+  private connects = 0;
+
+  constructor(
+    readonly unitId: string,
+    url: string,
+    secret: string | undefined,
+    private readonly topicUnitId = unitId,
+  ) {
+    this.client = mqtt.connect(url, {
+      clientId: `unit-${unitId}-${randomBytes(3).toString('hex')}`,
+      username: unitId,
+      password: secret,
+      clean: true,
+      reconnectPeriod: 250,
+      connectTimeout: 5000,
+      keepalive: 10,
+    });
+    this.client.on('error', () => {});
+    this.client.on('connect', () => {
+      if (this.connects++ > 0) for (const key of this.pending.keys()) this.send(key);
+    });
+  }
+
+  publish(body: { unitId: string; ts: string }): void {
+    const key = `${body.unitId}@${body.ts}`;
+    this.pending.set(key, JSON.stringify(body));
+    this.send(key);
+  }
+
+  private send(key: string): void {
+    const payload = this.pending.get(key);
+    if (payload === undefined) return;
+    this.client.publish(`ironledger/v1/units/${this.topicUnitId}/telemetry`, payload, { qos: 1 }, (err) => {
+      if (err) return;
+      if (this.pending.delete(key)) this.acked.add(key);
+    });
+  }
+
+  /** Resend everything not yet acknowledged (used after a long outage, not needed otherwise). */
+  resendPending(): void {
+    for (const key of this.pending.keys()) this.send(key);
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((r) => this.client.end(true, {}, () => r()));
+  }
+}
+
+export function union(units: TestUnit[]): Set<string> {
+  const s = new Set<string>();
+  for (const u of units) for (const k of u.acked) s.add(k);
+  return s;
+}
+
+export function setDiff(a: Set<string>, b: Set<string>): string[] {
+  return [...a].filter((x) => !b.has(x));
+}
