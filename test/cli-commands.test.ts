@@ -3,6 +3,8 @@
  * batches: each command's table, --json and exit code; roles (403), revoked tokens (401);
  * idempotent approval; bulk approval safety; posting with dry run and with Ctrl-C.
  */
+
+import { spawn } from 'node:child_process';
 import {
   AllocationsResponseSchema,
   ConsolidateResponseSchema,
@@ -15,7 +17,7 @@ import {
   TokenCreateResponseSchema,
   UsageResponseSchema,
 } from '@ironledger/contracts';
-import { type OdooDouble, startOdooDouble } from '@ironledger/testkit';
+import { BIN, type OdooDouble, startOdooDouble } from '@ironledger/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   BASEMENT,
@@ -61,6 +63,38 @@ afterAll(async () => {
   await cloud?.stop();
   await odoo?.stop();
 });
+
+/**
+ * Runs the CLI on a pseudo-terminal (util-linux `script`), answering its y/N question with
+ * `answer` once it is asked. Returns the exit code and everything the terminal showed.
+ */
+async function onTerminal(
+  args: string[],
+  answer: string,
+  as: 'approver',
+): Promise<{ code: number; screen: string }> {
+  const quote = (x: string) => `'${x.replace(/'/g, "'\\''")}'`;
+  const child = spawn(
+    'script',
+    ['-qec', [process.execPath, BIN.cli, ...args].map(quote).join(' '), '/dev/null'],
+    {
+      env: { ...process.env, ...cloud.env(as) },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  );
+  let screen = '';
+  let answered = false;
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    screen += d;
+    if (!answered && screen.includes('[y/N]')) {
+      answered = true;
+      child.stdin.write(`${answer}\r`);
+    }
+  });
+  const code = await new Promise<number>((resolve) => child.on('exit', (c) => resolve(c ?? -1)));
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: removing ANSI colour from the screen
+  return { code, screen: screen.replace(/\u001b\[[0-9;]*m/g, '') };
+}
 
 /** Odoo's analytic lines written by IronLedger, by ref. */
 function odooLines(): Map<string, number> {
@@ -126,6 +160,25 @@ describe('usage', () => {
       'unit_id,day,project_id,site_id,engine_hours,idle_hours,working_hours,distance_km,readings,anomalies',
     );
     expect(lines).toHaveLength(u.rows.length + 1);
+  });
+
+  it('held: a reading with an impossible clock is listed, not counted', async () => {
+    await cloud.postBatch('b-clock', [
+      { v: 1, unitId: 'LDR-0007', ts: '1999-12-31T23:00:00.000Z', engineHours: 5 },
+    ]);
+    const r = await cloud.cli(['held', '--unit', 'LDR-0007'], { as: 'viewer' });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/UNIT\s+TS\s+STATUS\s+ENGINE H\s+RECEIVED\s+BATCH\s+REASON/);
+    expect(r.stdout).toMatch(/LDR-0007\s+1999-12-31 23:00:00Z\s+held\s+5\s+.*b-clock/);
+  });
+
+  it('colour only when asked for by a terminal (FORCE_COLOR here), never with --no-color', async () => {
+    const plain = await cloud.cli(['usage'], { as: 'viewer' });
+    expect(plain.stdout).not.toContain('\u001b[');
+    const coloured = await cloud.cli(['usage'], { as: 'viewer', env: { FORCE_COLOR: '1' } });
+    expect(coloured.stdout).toContain('\u001b[');
+    const off = await cloud.cli(['usage', '--no-color'], { as: 'viewer', env: { FORCE_COLOR: '1' } });
+    expect(off.stdout).toBe(plain.stdout);
   });
 
   it('filters by unit and project', async () => {
@@ -227,6 +280,18 @@ describe('allocations', () => {
     expect(audit.code).toBe(0);
     expect(audit.stdout).toMatch(/WHEN\s+WHO\s+WHAT\s+TARGET\s+WHY/);
     expect(audit.stdout).toMatch(/finance-approver.*on a trailer all day/);
+  });
+
+  it('bulk approval on a terminal shows what and how much, and asks', async () => {
+    const filter = ['--unit', 'DOZ-0003', '--from', DAYS[1]!, '--to', DAYS[1]!];
+    const no = await onTerminal(['allocations', 'approve', ...filter], 'n', 'approver');
+    expect(no.code).toBe(1);
+    expect(no.screen).toMatch(/DOZ-0003.*pending/);
+    expect(no.screen).toMatch(/Approve these 1 allocations \(USD [\d,]+\.\d{2}\)\? \[y\/N\]/);
+    expect(no.screen).toContain('not approved');
+    const yes = await onTerminal(['allocations', 'approve', ...filter], 'y', 'approver');
+    expect(yes.code, yes.screen).toBe(0);
+    expect(yes.screen).toContain('approved 1 allocation');
   });
 
   it('bulk approval without a terminal refuses unless --yes', async () => {
@@ -385,16 +450,28 @@ describe('post', () => {
 
     expect((await cloud.cli(['projects', 'add', '--id', 'P-DOCK', '--name', 'Riverside dock'])).code).toBe(0);
     const site = await cloud.cli([
-      'sites', 'add', '--id', 'riverside', '--tz', 'Europe/London', '--default-project', 'P-RIVERSIDE',
-      '--geofence', `circle:P-BASEMENT:${BASEMENT.lat},${BASEMENT.lon}:150`,
-      '--geofence', `circle:P-ANNEX:${ANNEX.lat},${ANNEX.lon}:150`,
-      '--geofence', `circle:P-DOCK:${DOCK.lat},${DOCK.lon}:150`,
+      'sites',
+      'add',
+      '--id',
+      'riverside',
+      '--tz',
+      'Europe/London',
+      '--default-project',
+      'P-RIVERSIDE',
+      '--geofence',
+      `circle:P-BASEMENT:${BASEMENT.lat},${BASEMENT.lon}:150`,
+      '--geofence',
+      `circle:P-ANNEX:${ANNEX.lat},${ANNEX.lon}:150`,
+      '--geofence',
+      `circle:P-DOCK:${DOCK.lat},${DOCK.lon}:150`,
     ]);
     expect(site.code, site.stderr).toBe(0);
     const day = days[7]!;
     await cloud.postBatch('b-dock', workingDay('DOZ-0003', day, meters.get('DOZ-0003')!, DOCK).readings);
     expect((await cloud.cli(['consolidate'], { as: 'approver' })).code).toBe(0);
-    expect((await cloud.cli(['allocations', 'approve', '--project', 'P-DOCK', '--yes'], { as: 'approver' })).code).toBe(0);
+    expect(
+      (await cloud.cli(['allocations', 'approve', '--project', 'P-DOCK', '--yes'], { as: 'approver' })).code,
+    ).toBe(0);
 
     const r = await cloud.cli(['post'], { as: 'approver' });
     expect(r.code).toBe(1);
@@ -405,13 +482,20 @@ describe('post', () => {
     expect(t.code).toBe(0);
     expect(t.stdout).toMatch(/ID\s+ALLOCATION\s+KEY\s+CODE\s+ATTEMPTS\s+LAST ATTEMPT\s+MESSAGE/);
     expect(t.stdout).toContain('ODOO_VALIDATION');
-    const { deadLetters } = DeadLettersResponseSchema.parse(json((await cloud.cli(['deadletters', 'list', '--json'])).stdout));
+    const { deadLetters } = DeadLettersResponseSchema.parse(
+      json((await cloud.cli(['deadletters', 'list', '--json'])).stdout),
+    );
     expect(deadLetters).toHaveLength(1);
     const noIds = await cloud.cli(['deadletters', 'replay'], { as: 'approver' });
     expect(noIds.code).toBe(2);
 
     // The accountant creates the analytic account; the replay goes through, once.
-    odoo.world.db.seed('account.analytic.account', { id: DOCK_ANALYTIC_ACCOUNT_ID, name: 'Riverside dock', plan_id: 1, company_id: false });
+    odoo.world.db.seed('account.analytic.account', {
+      id: DOCK_ANALYTIC_ACCOUNT_ID,
+      name: 'Riverside dock',
+      plan_id: 1,
+      company_id: false,
+    });
     const replay = await cloud.cli(['deadletters', 'replay', deadLetters[0]!.id], { as: 'approver' });
     expect(replay.code, replay.stdout + replay.stderr).toBe(0);
     expect(replay.stdout).toContain('posted 1 allocation to Odoo');

@@ -58,7 +58,7 @@ describe.each(modes)('edge under SIGKILL while the fleet publishes ($mode broker
       buffer: { path: path.join(dir, 'edge.db') },
       cloud: { url: cloud.url, token: cloud.gatewayToken, batchSize: 500, maxBatchAgeMs: 100, heartbeatIntervalMs: 1000, backoff: { baseMs: 50, capMs: 500 } },
       http: { host: '127.0.0.1', port: 0 },
-      log: { level: 'warn' },
+      log: { level: 'info' },
     });
     // Units keep the broker address across edge restarts (embedded: the port is re-used below).
     const url = mode === 'embedded' ? `mqtt://127.0.0.1:${edge.mqttPort}` : mosq!.url;
@@ -98,7 +98,11 @@ describe.each(modes)('edge under SIGKILL while the fleet publishes ($mode broker
     await publishing;
 
     // Units resend until everything is acknowledged; then the outbox drains.
-    await waitFor(() => units.every((u) => u.pending.size === 0), { timeoutMs: 90_000, what: 'every reading acknowledged' });
+    await waitFor(() => units.every((u) => u.pending.size === 0), { timeoutMs: 90_000, what: 'every reading acknowledged' }).catch((e) => {
+      console.error(units.map((u) => `${u.unitId}: pending ${u.pending.size} connected ${u.client.connected}`).join('\n'));
+      console.error(edge.proc.stdout().slice(-3000), edge.proc.stderr().slice(-3000));
+      throw e;
+    });
     const acked = union(units);
     expect(acked.size).toBe(UNITS * PER_UNIT);
     await waitFor(async () => (await edge.status()).queuedReadings === 0 && cloud.readings().rows >= acked.size, {

@@ -5,8 +5,9 @@
  * Each is a Node.js Single Executable Application (the route pkg's SEA mode takes):
  *   1. Node 24 for the target, from the registry's node-linux-<arch> package (binary and
  *      headers), never the build machine's own Node.
- *   2. better-sqlite3's addon compiled from the installed package's source against those
- *      headers, offline; arm64 with Debian's aarch64-linux-gnu cross compiler.
+ *   2. better-sqlite3's addon compiled from the installed package's source against Node 24
+ *      headers (ADDON_HEADERS_VERSION, see there), offline; arm64 with Debian's
+ *      aarch64-linux-gnu cross compiler.
  *   3. The agent bundled by esbuild into one CommonJS script, `bindings` replaced by
  *      native-addon.cjs so the addon is read from the SEA asset.
  *   4. The SEA blob made by the host's Node 24 (`--experimental-sea-config`); code cache
@@ -32,6 +33,16 @@ const execFile = promisify(execFileCb);
 
 /** The Node release shipped inside the executable: the current LTS line, pinned. */
 export const NODE_VERSION = '24.21.0';
+/**
+ * Headers the addon is compiled against. From 24.19.0 on, node_object_wrap.h registers an
+ * environment cleanup hook per ObjectWrap and removes it in the destructor, which CHECKs
+ * for a current Environment; better-sqlite3 12's Statement is an ObjectWrap that V8 may
+ * finalise outside any context (an idle GC), and the process aborts (nodejs/node#65446,
+ * "Assertion failed: (env) != nullptr"). Addons built against 24.18.1 headers carry the old
+ * inline ObjectWrap and run cleanly on later 24.x runtimes (same ABI, NODE_MODULE_VERSION
+ * 137). Raise this once better-sqlite3 no longer uses node::ObjectWrap (v13, Node-API).
+ */
+export const ADDON_HEADERS_VERSION = '24.18.1';
 /** Written into every Node binary; postject flips the byte after it when a blob is injected. */
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 const POSTJECT_VERSION = '1.0.0-alpha.6';
@@ -97,13 +108,20 @@ async function registryPackage(cache, name, version) {
   return dest;
 }
 
-async function nodeDist(cache, arch) {
-  const dir = await registryPackage(cache, `node-linux-${arch}`, NODE_VERSION);
+async function nodeDist(cache, arch, version = NODE_VERSION) {
+  const dir = await registryPackage(cache, `node-linux-${arch}`, version);
   for (const need of ['bin/node', 'include/node/node.h', 'include/node/common.gypi']) {
-    if (!fs.existsSync(path.join(dir, need)))
-      throw new Error(`node-linux-${arch}@${NODE_VERSION} lacks ${need}`);
+    if (!fs.existsSync(path.join(dir, need))) throw new Error(`node-linux-${arch}@${version} lacks ${need}`);
   }
   return dir;
+}
+
+/**
+ * The headers are the same for every Linux target (per-architecture parts such as
+ * OpenSSL's are all included), and the registry has no arm64 package of every release.
+ */
+function addonHeaders(cache) {
+  return nodeDist(cache, 'x64', ADDON_HEADERS_VERSION);
 }
 
 /** npm's own node-gyp: the one `npm ci` used for the workspace's better-sqlite3. */
@@ -137,9 +155,13 @@ function betterSqlite3() {
   return { dir: path.dirname(pkgJson), version };
 }
 
-async function compileAddon(cache, target, nodeDir, bs3) {
+async function compileAddon(cache, target, headersDir, bs3) {
   const t = TARGETS[target];
-  const out = path.join(cache, 'addons', `better_sqlite3-${bs3.version}-node${NODE_VERSION}-${target}.node`);
+  const out = path.join(
+    cache,
+    'addons',
+    `better_sqlite3-${bs3.version}-headers${ADDON_HEADERS_VERSION}-${target}.node`,
+  );
   if (fs.existsSync(out)) return out;
   if (t.cross && !which(t.cross.CXX)) {
     throw new Error(
@@ -153,11 +175,11 @@ async function compileAddon(cache, target, nodeDir, bs3) {
   for (const entry of ['binding.gyp', 'package.json', 'src', 'deps']) {
     fs.cpSync(path.join(bs3.dir, entry), path.join(work, entry), { recursive: true });
   }
-  log(`${target}: compiling better-sqlite3 ${bs3.version} against Node ${NODE_VERSION} headers`);
+  log(`${target}: compiling better-sqlite3 ${bs3.version} against Node ${ADDON_HEADERS_VERSION} headers`);
   const env = {
     ...process.env,
     // The machine's npm config points node-gyp at the system Node's headers; these win.
-    npm_config_nodedir: nodeDir,
+    npm_config_nodedir: headersDir,
     npm_config_arch: t.gypArch,
     ...(t.cross ?? {}),
   };
@@ -208,6 +230,7 @@ function strip(tool, file, args = []) {
 /** One CommonJS script for every target: the bundle holds no native code. */
 async function bundle(buildDir, entry) {
   const t0 = performance.now();
+  const { version } = JSON.parse(fs.readFileSync(path.join(EDGE_DIR, 'package.json'), 'utf8'));
   const esbuild = await import(createRequire(path.join(REPO_ROOT, 'package.json')).resolve('esbuild'));
   const outfile = path.join(buildDir, 'ironledger-edge.cjs');
   const shim = path.join(HERE, 'native-addon.cjs');
@@ -240,6 +263,17 @@ async function bundle(buildDir, entry) {
         name: 'sea-native-addon',
         setup(b) {
           b.onResolve({ filter: /^bindings$/ }, () => ({ path: shim }));
+        },
+      },
+      {
+        // The agent reads its version from ../package.json beside its module; inside the
+        // executable that path would point next to wherever the file was copied.
+        name: 'sea-version',
+        setup(b) {
+          b.onLoad({ filter: /[\\/]edge[\\/]dist[\\/]version\.js$/ }, () => ({
+            contents: `export const VERSION = ${JSON.stringify(version)};\n`,
+            loader: 'js',
+          }));
         },
       },
     ],
@@ -376,8 +410,9 @@ async function main() {
       [...new Set([...targets, hostTarget])].map(async (t) => [t, await nodeDist(cache, TARGETS[t].arch)]),
     ),
   );
+  const headers = await addonHeaders(cache);
   const addons = Object.fromEntries(
-    await Promise.all(targets.map(async (t) => [t, await compileAddon(cache, t, dists[t], bs3)])),
+    await Promise.all(targets.map(async (t) => [t, await compileAddon(cache, t, headers, bs3)])),
   );
   const buildDir = path.join(cache, 'build');
   fs.mkdirSync(buildDir, { recursive: true });
@@ -407,7 +442,7 @@ async function main() {
   fs.writeFileSync(sums, `${lines.join('\n')}\n`);
   log(`done in ${since(t0)}`);
   process.stdout.write(
-    `${JSON.stringify({ node: NODE_VERSION, betterSqlite3: bs3.version, seconds: Number(((performance.now() - t0) / 1000).toFixed(1)), executables: built.map(({ target, exe, size, sha256 }) => ({ target, path: path.relative(REPO_ROOT, exe), bytes: size, sha256 })) })}\n`,
+    `${JSON.stringify({ node: NODE_VERSION, addonHeaders: ADDON_HEADERS_VERSION, betterSqlite3: bs3.version, seconds: Number(((performance.now() - t0) / 1000).toFixed(1)), executables: built.map(({ target, exe, size, sha256 }) => ({ target, path: path.relative(REPO_ROOT, exe), bytes: size, sha256 })) })}\n`,
   );
 }
 

@@ -45,7 +45,7 @@ export async function startCloud(dir: string, unitIds: string[], gatewayId: stri
     sites: [{ siteId: 'site-a', name: 'Site A', timeZone: 'UTC', defaultProjectId: 'P-A', geofences: [] }],
     projects: [{ projectId: 'P-A', name: 'Project A' }],
     units: unitIds.map((unitId) => ({ unitId, equipmentClass: 'excavator', siteId: 'site-a' })),
-    log: { level: 'warn' },
+    log: { level: 'info' },
   };
   const cfgPath = path.join(dir, 'cloud.config.json');
   fs.writeFileSync(cfgPath, JSON.stringify(cfg));
@@ -109,6 +109,8 @@ export interface MosquittoHandle {
 export async function startMosquitto(dir: string, creds: Credentials, edgeUser: { username: string; password: string }): Promise<MosquittoHandle> {
   if (!MOSQUITTO || !MOSQUITTO_PASSWD) throw new Error('mosquitto is not installed');
   const port = await freePort();
+  // Mosquitto started as root drops to its own user: it must be able to read our files.
+  fs.chmodSync(dir, 0o755);
   const pw = path.join(dir, 'mosquitto.passwd');
   fs.writeFileSync(pw, '');
   for (const [u, s] of [...Object.entries(creds.secrets), [edgeUser.username, edgeUser.password] as const]) {
@@ -144,9 +146,11 @@ export async function startMosquitto(dir: string, creds: Credentials, edgeUser: 
       'max_queued_messages 1000000',
       'max_inflight_messages 100',
       'log_type error',
+      ...(process.getuid?.() === 0 ? ['user root'] : []),
       '',
     ].join('\n'),
   );
+  for (const f of [pw, acl, conf]) fs.chmodSync(f, 0o644);
   const proc = spawnCommand(MOSQUITTO, ['-c', conf], { name: 'mosquitto' });
   await waitFor(
     async () => {
@@ -228,7 +232,9 @@ export class TestUnit {
   readonly client: MqttClient;
   readonly acked = new Set<string>();
   readonly pending = new Map<string, string>();
+  readonly errors: string[] = [];
   private connects = 0;
+  private closed = false;
 
   constructor(
     readonly unitId: string,
@@ -261,7 +267,12 @@ export class TestUnit {
     const payload = this.pending.get(key);
     if (payload === undefined) return;
     this.client.publish(`ironledger/v1/units/${this.topicUnitId}/telemetry`, payload, { qos: 1 }, (err) => {
-      if (err) return;
+      if (err) {
+        // Not acknowledged: keep it and try again, as firmware does.
+        if (this.errors.length < 20) this.errors.push(err.message);
+        if (!this.closed) setTimeout(() => this.send(key), 200);
+        return;
+      }
       if (this.pending.delete(key)) this.acked.add(key);
     });
   }
@@ -272,6 +283,7 @@ export class TestUnit {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await new Promise<void>((r) => this.client.end(true, {}, () => r()));
   }
 }

@@ -27,9 +27,13 @@ await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
 const { port } = server.address();
 
 const started = Date.now();
-const child = spawn(process.execPath, [bin, '--broker', `mqtt://127.0.0.1:${port}`, '--log-level', 'warn', ...args], {
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
+const child = spawn(
+  process.execPath,
+  [bin, '--broker', `mqtt://127.0.0.1:${port}`, '--log-level', 'warn', ...args],
+  {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  },
+);
 let out = '';
 child.stdout.setEncoding('utf8').on('data', (d) => {
   out += d;

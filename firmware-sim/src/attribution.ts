@@ -47,7 +47,8 @@ export function attributeReadings(
       continue;
     }
     const seen = byTs.get(r.ts);
-    if (seen && seen.engineHours !== r.engineHours) anomalies.push({ kind: 'conflict', ts: r.ts, before: seen.engineHours, after: r.engineHours });
+    if (seen && seen.engineHours !== r.engineHours)
+      anomalies.push({ kind: 'conflict', ts: r.ts, before: seen.engineHours, after: r.engineHours });
     if (!seen) byTs.set(r.ts, r);
   }
   const ordered = [...byTs.values()].sort((a, b) => Date.parse(a.ts) - Date.parse(b.ts));
@@ -80,7 +81,16 @@ export function attributeReadings(
       const key = `${day}\u0000${projectId}`;
       let row = acc.get(key);
       if (!row) {
-        row = { day, projectId, engineHours: 0, idleHours: 0, workingHours: 0, distanceKm: 0, fuelL: 0, readings: 0 };
+        row = {
+          day,
+          projectId,
+          engineHours: 0,
+          idleHours: 0,
+          workingHours: 0,
+          distanceKm: 0,
+          fuelL: 0,
+          readings: 0,
+        };
         acc.set(key, row);
       }
       row.engineHours += engine * share;
@@ -91,6 +101,8 @@ export function attributeReadings(
       row.readings += y === b ? 1 : 0;
     });
   }
-  const rows = [...acc.values()].sort((p, q) => (p.day < q.day ? -1 : p.day > q.day ? 1 : p.projectId < q.projectId ? -1 : 1));
+  const rows = [...acc.values()].sort((p, q) =>
+    p.day < q.day ? -1 : p.day > q.day ? 1 : p.projectId < q.projectId ? -1 : 1,
+  );
   return { rows, anomalies };
 }

@@ -16,7 +16,8 @@ export function deterministicSecrets(world: World, seed: string): Record<string,
 /** Reads `{ "<unitId>": "<secret>" }`; throws naming the file and the bad entry. */
 export function loadCredentials(file: string): Record<string, string> {
   const raw = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`${file}: expected an object {"<unitId>": "<secret>"}`);
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw))
+    throw new Error(`${file}: expected an object {"<unitId>": "<secret>"}`);
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(raw)) {
     if (typeof v !== 'string') throw new Error(`${file}: secret of ${k} is not a string`);

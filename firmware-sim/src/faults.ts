@@ -18,20 +18,11 @@
  * | malformed   | publishes a broken payload on its own topic besides the real reading   |
  * | impersonate | publishes a reading under another unit's id with its own credentials   |
  */
+import { SIM_FAULT_KINDS } from '@ironledger/contracts';
 import type { Prng } from './prng.js';
 
-export const FAULT_KINDS = [
-  'duplicate',
-  'redelivery',
-  'reorder',
-  'gap',
-  'clock1970',
-  'skew',
-  'reset',
-  'jump',
-  'malformed',
-  'impersonate',
-] as const;
+/** The fault kinds, as the truth file's schema (contracts/sim.ts) names them. */
+export const FAULT_KINDS = SIM_FAULT_KINDS;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface FaultOptions {
@@ -124,7 +115,11 @@ export type MalformedVariant = (typeof MALFORMED_VARIANTS)[number];
  * A broken payload derived from a real reading payload. `otherUnitId` is used by
  * `unit-mismatch` (payload names another unit than the topic).
  */
-export function malformedPayload(variant: MalformedVariant, reading: Record<string, unknown>, otherUnitId: string): string {
+export function malformedPayload(
+  variant: MalformedVariant,
+  reading: Record<string, unknown>,
+  otherUnitId: string,
+): string {
   const json = JSON.stringify(reading);
   switch (variant) {
     case 'truncated-json':

@@ -26,7 +26,12 @@ afterEach(async () => {
   removeDir(dir);
 });
 
-function plan(units: number, enabled: FaultKind[] = [], over: Partial<typeof DEFAULT_FAULT_OPTIONS> = {}, days = 1): FleetPlan {
+function plan(
+  units: number,
+  enabled: FaultKind[] = [],
+  over: Partial<typeof DEFAULT_FAULT_OPTIONS> = {},
+  days = 1,
+): FleetPlan {
   return planFleet({
     seed: '9',
     units,
@@ -62,7 +67,8 @@ function run(p: FleetPlan, b: TestBroker, over: Partial<RunOptions> = {}, pace: 
 /** (unitId@ts) of every reading the plan publishes under the unit's own id. */
 function plannedIds(p: FleetPlan): Set<string> {
   const ids = new Set<string>();
-  for (const u of p.units) for (const m of unitMessages(u, p)) if (m.kind === 'reading') ids.add(`${m.unitId}@${m.ts}`);
+  for (const u of p.units)
+    for (const m of unitMessages(u, p)) if (m.kind === 'reading') ids.add(`${m.unitId}@${m.ts}`);
   return ids;
 }
 
@@ -83,14 +89,22 @@ describe('fleet over MQTT', () => {
     const b = await broker({ secrets: deterministicSecrets(p.world, p.options.seed), enforceOwnTopic: true });
     const s = await run(p, b);
     const per = (p.endMs - p.startMs) / p.intervalMs + 1;
-    expect(s).toMatchObject({ event: 'sim.summary', published: 3 * per, acknowledged: 3 * per, failed: 0, gaveUp: false });
+    expect(s).toMatchObject({
+      event: 'sim.summary',
+      published: 3 * per,
+      acknowledged: 3 * per,
+      failed: 0,
+      gaveUp: false,
+    });
     expect(s.readingsPerSecond).toBeGreaterThan(0);
     expect(ackedIds()).toEqual(plannedIds(p));
     // Mixed format: the second unit speaks AEMP.
     expect(b.readingsOf('LDR-0002').every((r) => r.topic.endsWith('/aemp'))).toBe(true);
     expect(b.readingsOf('EXC-0001').every((r) => r.topic.endsWith('/telemetry'))).toBe(true);
     // Status: retained online on connect, retained offline on a clean goodbye.
-    const status = b.received.filter((r) => parseUnitTopic(r.topic)?.kind === 'status' && r.topic.includes('EXC-0001'));
+    const status = b.received.filter(
+      (r) => parseUnitTopic(r.topic)?.kind === 'status' && r.topic.includes('EXC-0001'),
+    );
     expect(status.map((r) => [r.payload, r.retain])).toEqual([
       ['online', true],
       ['offline', true],
@@ -100,7 +114,7 @@ describe('fleet over MQTT', () => {
   it('refuses to connect with a wrong secret and gives up when nothing is acknowledged', async () => {
     const p = plan(2);
     const b = await broker({ secrets: { 'EXC-0001': 'not-this', 'LDR-0002': 'nor-this' } });
-    const s = await run(p, b, { giveUpAfterMs: 800 });
+    const s = await run(p, b, { giveUpAfterMs: 800, connectWaitMs: 200 });
     expect(s.gaveUp).toBe(true);
     expect(s.acknowledged).toBe(0);
     expect(s.failed).toBeGreaterThan(0);
@@ -108,11 +122,20 @@ describe('fleet over MQTT', () => {
   });
 
   it('puts the same messages on the wire, in the same order per unit, on every run', async () => {
-    const p = plan(4, ['duplicate', 'reorder', 'malformed', 'gap', 'clock1970', 'skew'], { duplicateRate: 0.05, malformedRate: 0.05 });
+    const p = plan(4, ['duplicate', 'reorder', 'malformed', 'gap', 'clock1970', 'skew'], {
+      duplicateRate: 0.05,
+      malformedRate: 0.05,
+    });
     const b1 = await broker();
     await run(p, b1);
     const b2 = await broker();
-    await run(plan(4, ['duplicate', 'reorder', 'malformed', 'gap', 'clock1970', 'skew'], { duplicateRate: 0.05, malformedRate: 0.05 }), b2);
+    await run(
+      plan(4, ['duplicate', 'reorder', 'malformed', 'gap', 'clock1970', 'skew'], {
+        duplicateRate: 0.05,
+        malformedRate: 0.05,
+      }),
+      b2,
+    );
     for (const u of p.units) {
       const a = b1.readingsOf(u.unit.unitId).map((r) => r.payload);
       expect(a.length).toBeGreaterThan(280);
@@ -152,9 +175,33 @@ describe('fleet over MQTT', () => {
     const p = plan(3, ['impersonate'], { impersonateRate: 0.02 });
     const b = await broker({ enforceOwnTopic: true });
     const s = await run(p, b);
-    expect(s.impersonations.attempted).toBeGreaterThan(0);
-    expect(s.impersonations.refused).toBe(s.impersonations.attempted);
-    expect(b.refused.length).toBe(s.impersonations.attempted);
+    expect(s.impersonations.published).toBeGreaterThan(0);
+    // The gateway hung up on the unit each time it saw one (QoS 0: one sent into a socket
+    // that was already closing is simply gone); none was accepted under the wrong id.
+    expect(b.refused.length).toBeGreaterThan(0);
+    expect(b.refused.length).toBeLessThanOrEqual(s.impersonations.published);
+    for (const r of b.received) {
+      const t = parseUnitTopic(r.topic);
+      if (t && r.clientId) expect(t.unitId).toBe(r.clientId);
+    }
+    expect(s.failed).toBe(0);
+    expect(ackedIds()).toEqual(plannedIds(p));
+  });
+
+  it("sends malformed payloads on the unit's topic and is not trapped by a gateway that hangs up on them", async () => {
+    const p = plan(3, ['malformed'], { malformedRate: 0.05 });
+    const isReading = (payload: string) => {
+      try {
+        const r = JSON.parse(payload) as Record<string, unknown>;
+        return r.v === 1 || typeof r.CumulativeOperatingHours === 'object';
+      } catch {
+        return false;
+      }
+    };
+    const b = await broker({ refuse: (topic, payload) => !topic.endsWith('/status') && !isReading(payload) });
+    const s = await run(p, b);
+    expect(s.malformed.published).toBeGreaterThan(10);
+    expect(b.refused.length).toBeGreaterThan(0);
     expect(s.failed).toBe(0);
     expect(ackedIds()).toEqual(plannedIds(p));
   });
@@ -165,7 +212,9 @@ describe('fleet over MQTT', () => {
     const s = await run(p, b);
     expect(s.failed).toBe(0);
     for (const u of p.units) {
-      const status = b.received.filter((r) => r.topic.endsWith(`${u.unit.unitId}/status`)).map((r) => r.payload);
+      const status = b.received
+        .filter((r) => r.topic.endsWith(`${u.unit.unitId}/status`))
+        .map((r) => r.payload);
       // online, offline (last will at the gap), online again, offline (goodbye).
       expect(status).toEqual(['online', 'offline', 'online', 'offline']);
     }

@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import type { Logger } from '@ironledger/logger';
 import { type FleetPlan, type SimMessage, unitMessages } from './plan.js';
-import { publishOnce, UnitLink } from './publisher.js';
+import { UnitLink } from './publisher.js';
 
 export type Pace = { mode: 'speed'; speed: number } | { mode: 'afap' } | { mode: 'rate'; rate: number };
 
@@ -29,6 +29,8 @@ export interface RunOptions {
   logger: Logger;
   signal?: AbortSignal;
   progressEveryMs?: number;
+  /** How long to wait for every unit's first CONNACK before the clock starts (default 5 s). */
+  connectWaitMs?: number;
 }
 
 export interface RunSummary {
@@ -36,15 +38,20 @@ export interface RunSummary {
   /** Reading messages handed to the broker (duplicates included, transport resends not). */
   published: number;
   acknowledged: number;
+  /** Published readings never acknowledged (after a give-up or an interruption). */
   failed: number;
+  /** Planned readings never published because the run stopped early. */
+  unsent: number;
   /** Acknowledged readings per second between the first publish and the last PUBACK. */
   readingsPerSecond: number;
   durationMs: number;
   units: number;
   mode: Pace['mode'];
   qos: 0 | 1;
-  malformed: { published: number; acknowledged: number };
-  impersonations: { attempted: number; acknowledged: number; refused: number };
+  /** Broken payloads sent (QoS 0, never acknowledged). */
+  malformed: { published: number };
+  /** Readings sent under another unit's id (QoS 0, never acknowledged). */
+  impersonations: { published: number };
   reconnects: number;
   ackLatencyMs: { p50: number; p95: number; p99: number; max: number };
   gaveUp: boolean;
@@ -94,26 +101,24 @@ export async function runFleet(o: RunOptions): Promise<RunSummary> {
     for (const l of links) l.stopWaiting();
   });
 
-  const acked = o.ackedPath ? fs.createWriteStream(o.ackedPath, { flags: 'w' }) : null;
+  // Opened synchronously so a bad path fails the run before anything is sent.
+  const acked = o.ackedPath ? fs.createWriteStream(o.ackedPath, { fd: fs.openSync(o.ackedPath, 'w') }) : null;
+  acked?.on('error', (err) => logger.error({ event: 'sim.acked_log_failed', err: err.message }, 'cannot write the acked log'));
   let published = 0;
+  let unsent = 0;
   let acknowledged = 0;
   let malformedPublished = 0;
-  let malformedAcked = 0;
   let firstPublishAt = 0;
   let lastAckAt = 0;
   let lastProgressAt = Date.now();
   const latencies: number[] = [];
-  const imp = { attempted: 0, acknowledged: 0, refused: 0 };
+  let impersonations = 0;
   let gaveUp = false;
 
   const onAck = (m: Tracked, latencyMs: number) => {
     lastAckAt = Date.now();
     lastProgressAt = lastAckAt;
     if (latencies.length < 200_000) latencies.push(latencyMs);
-    if (m.kind === 'malformed') {
-      malformedAcked++;
-      return;
-    }
     acknowledged++;
     acked?.write(`{"unitId":${JSON.stringify(m.unitId)},"ts":${JSON.stringify(m.ts)}}\n`);
   };
@@ -121,18 +126,18 @@ export async function runFleet(o: RunOptions): Promise<RunSummary> {
   const maxInflight = o.maxInflight ?? 20;
   links.push(
     ...plan.units.map(
-    (u) =>
-      new UnitLink<Tracked>({
-        brokerUrl: o.brokerUrl,
-        unitId: u.unit.unitId,
-        ...(o.secrets[u.unit.unitId] !== undefined ? { password: o.secrets[u.unit.unitId] } : {}),
-        qos: o.qos,
-        maxInflight,
-        reconnectPeriodMs: o.reconnectPeriodMs ?? 500,
-        connectTimeoutMs: 10_000,
-        onAck,
-        logger,
-      }),
+      (u) =>
+        new UnitLink<Tracked>({
+          brokerUrl: o.brokerUrl,
+          unitId: u.unit.unitId,
+          ...(o.secrets[u.unit.unitId] !== undefined ? { password: o.secrets[u.unit.unitId] } : {}),
+          qos: o.qos,
+          maxInflight,
+          reconnectPeriodMs: o.reconnectPeriodMs ?? 500,
+          connectTimeoutMs: 10_000,
+          onAck,
+          logger,
+        }),
     ),
   );
 
@@ -141,27 +146,35 @@ export async function runFleet(o: RunOptions): Promise<RunSummary> {
     (links[i] as UnitLink<Tracked>).open();
     if (i % 50 === 49) await sleep(20, signal);
   }
-  const connectDeadline = Date.now() + 5000;
-  while (!signal.aborted && Date.now() < connectDeadline && links.some((l) => !l.connected)) await sleep(25, signal);
+  const connectDeadline = Date.now() + (o.connectWaitMs ?? Math.min(5000, o.giveUpAfterMs ?? 5000));
+  while (!signal.aborted && Date.now() < connectDeadline && links.some((l) => !l.connected))
+    await sleep(25, signal);
   const connected = links.filter((l) => l.connected).length;
   logger.info({ event: 'sim.connected', units: links.length, connected }, 'units connected');
 
   const t0 = Date.now();
   const gate = o.pace.mode === 'rate' ? new RateGate(o.pace.rate) : null;
-  const impersonations: Promise<void>[] = [];
-  let impInFlight = 0;
 
   const pendingTotal = () => links.reduce((s, l) => s + l.inflight, 0);
   const watchdog = setInterval(() => {
     if (o.giveUpAfterMs != null && pendingTotal() > 0 && Date.now() - lastProgressAt > o.giveUpAfterMs) {
       gaveUp = true;
-      logger.error({ event: 'sim.gave_up', pending: pendingTotal(), afterMs: o.giveUpAfterMs }, 'no acknowledgement for too long; giving up');
+      logger.error(
+        { event: 'sim.gave_up', pending: pendingTotal(), afterMs: o.giveUpAfterMs },
+        'no acknowledgement for too long; giving up',
+      );
       abort.abort();
     }
   }, 100);
   const progress = setInterval(() => {
     logger.info(
-      { event: 'sim.progress', published, acknowledged, pending: pendingTotal(), connected: links.filter((l) => l.connected).length },
+      {
+        event: 'sim.progress',
+        published,
+        acknowledged,
+        pending: pendingTotal(),
+        connected: links.filter((l) => l.connected).length,
+      },
       'progress',
     );
   }, o.progressEveryMs ?? 5000);
@@ -170,10 +183,17 @@ export async function runFleet(o: RunOptions): Promise<RunSummary> {
   const runUnit = async (index: number) => {
     const u = plan.units[index]!;
     const link = links[index] as UnitLink<Tracked>;
-    for (const m of unitMessages(u, plan)) {
-      if (signal.aborted) return;
-      if (o.pace.mode === 'speed') await sleep(t0 + (m.dueMs - plan.startMs) / o.pace.speed - Date.now(), signal);
-      if (signal.aborted) return;
+    const messages = unitMessages(u, plan);
+    const abandon = () => {
+      for (const m of messages) if (m.kind === 'reading') unsent++;
+    };
+    for (const m of messages) {
+      if (o.pace.mode === 'speed')
+        await sleep(t0 + (m.dueMs - plan.startMs) / o.pace.speed - Date.now(), signal);
+      if (signal.aborted) {
+        if (m.kind === 'reading') unsent++;
+        return abandon();
+      }
       switch (m.kind) {
         case 'offline':
           link.drop();
@@ -181,28 +201,30 @@ export async function runFleet(o: RunOptions): Promise<RunSummary> {
         case 'online':
           link.open();
           break;
-        case 'impersonate': {
-          imp.attempted++;
-          while (impInFlight >= 20 && !signal.aborted) await sleep(20, signal);
-          impInFlight++;
-          impersonations.push(
-            publishOnce(o.brokerUrl, `${m.unitId}-x${imp.attempted}`, m.unitId, o.secrets[m.unitId], m.topic, m.payload).then((r) => {
-              impInFlight--;
-              imp[r]++;
-            }),
-          );
+        case 'impersonate':
+          // Over the unit's own connection, as misconfigured firmware would. QoS 0: a
+          // gateway that hangs up on it must not get it back on every reconnect.
+          if (gate) await gate.take(signal);
+          if (signal.aborted) break;
+          link.sendUntracked(m);
+          impersonations++;
           break;
-        }
+        case 'malformed':
+          if (gate) await gate.take(signal);
+          if (signal.aborted) break;
+          link.sendUntracked(m);
+          malformedPublished++;
+          break;
         default: {
           if (gate) await gate.take(signal);
-          if (signal.aborted) return;
-          await link.send(m);
-          if (signal.aborted) return;
+          if (signal.aborted || !(await link.send(m))) {
+            unsent++;
+            return abandon();
+          }
           if (!firstPublishAt) firstPublishAt = Date.now();
           // The stall clock restarts when a unit that had nothing outstanding sends again.
           if (link.inflight === 1) lastProgressAt = Math.max(lastProgressAt, Date.now());
-          if (m.kind === 'reading') published++;
-          else malformedPublished++;
+          published++;
           if (m.cutAfter) link.cut();
         }
       }
@@ -213,9 +235,8 @@ export async function runFleet(o: RunOptions): Promise<RunSummary> {
   await Promise.all(plan.units.map((_, i) => runUnit(i)));
   clearInterval(watchdog);
   clearInterval(progress);
-  await Promise.all(impersonations);
   const failedTracked = links.flatMap((l) => l.unacknowledged());
-  const failed = failedTracked.filter((m) => m.kind === 'reading').length;
+  const failed = failedTracked.length;
   await Promise.all(links.map((l) => l.close(signal.aborted ? 200 : 2000)));
   if (acked) await new Promise<void>((resolve) => acked.end(resolve));
   o.signal?.removeEventListener('abort', onOuterAbort);
@@ -228,13 +249,14 @@ export async function runFleet(o: RunOptions): Promise<RunSummary> {
     published,
     acknowledged,
     failed,
+    unsent,
     readingsPerSecond: Math.round(((o.qos === 0 ? published : acknowledged) / (windowMs / 1000)) * 10) / 10,
     durationMs: endAt - startedAt,
     units: links.length,
     mode: o.pace.mode,
     qos: o.qos,
-    malformed: { published: malformedPublished, acknowledged: malformedAcked },
-    impersonations: imp,
+    malformed: { published: malformedPublished },
+    impersonations: { published: impersonations },
     reconnects: links.reduce((s, l) => s + Math.max(0, l.connects - 1), 0),
     ackLatencyMs: {
       p50: percentile(latencies, 50),

@@ -52,7 +52,9 @@ describe('geofences', () => {
   it('anchors every default-world location on its own project', () => {
     for (const site of DEFAULT_SITES) {
       const g = siteGeo(site);
-      expect(g.locations.map((l) => l.projectId).sort()).toEqual([...site.geofences.map((f) => f.projectId), site.defaultProjectId].sort());
+      expect(g.locations.map((l) => l.projectId).sort()).toEqual(
+        [...site.geofences.map((f) => f.projectId), site.defaultProjectId].sort(),
+      );
       for (const l of g.locations) expect(projectAt(site, l.anchor)).toBe(l.projectId);
     }
   });

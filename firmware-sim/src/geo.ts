@@ -34,7 +34,10 @@ export function inPolygon(p: Position, points: readonly Position[]): boolean {
   for (let i = 0, j = points.length - 1; i < points.length; j = i++) {
     const a = points[i] as Position;
     const b = points[j] as Position;
-    if (a.lat > p.lat !== b.lat > p.lat && p.lon < ((b.lon - a.lon) * (p.lat - a.lat)) / (b.lat - a.lat) + a.lon) {
+    if (
+      a.lat > p.lat !== b.lat > p.lat &&
+      p.lon < ((b.lon - a.lon) * (p.lat - a.lat)) / (b.lat - a.lat) + a.lon
+    ) {
       inside = !inside;
     }
   }
@@ -46,7 +49,10 @@ export function inGeofence(p: Position, g: Geofence): boolean {
 }
 
 /** The project a position belongs to on a site (first containing geofence, else default). */
-export function projectAt(site: Pick<Site, 'geofences' | 'defaultProjectId'>, p: Position | undefined): string {
+export function projectAt(
+  site: Pick<Site, 'geofences' | 'defaultProjectId'>,
+  p: Position | undefined,
+): string {
   if (p) {
     for (const g of site.geofences) if (inGeofence(p, g)) return g.projectId;
   }

@@ -10,7 +10,7 @@ import { type Pace, type RunSummary, runFleet } from './fleet.js';
 import { type Format, planFleet } from './plan.js';
 import { computeTruth, serializeTruth } from './truth.js';
 
-export { attributeReadings, type AttributedUsage, type AttributionAnomaly } from './attribution.js';
+export { type AttributedUsage, type AttributionAnomaly, attributeReadings } from './attribution.js';
 export { CLASS_PROFILES, type ClassProfile, profileOf } from './classes.js';
 export { deterministicSecrets, loadCredentials } from './credentials.js';
 export { DEFAULT_FAULT_OPTIONS, FAULT_KINDS, type FaultKind, type FaultOptions } from './faults.js';
@@ -38,7 +38,9 @@ export { DEFAULT_PROJECTS, DEFAULT_SITES, defaultWorld, loadWorld, siteGeo, unit
 
 function readVersion(): string {
   try {
-    const pkg = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
+    const pkg = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+      version?: string;
+    };
     return pkg.version ?? '0.0.0';
   } catch {
     return '0.0.0';

@@ -35,11 +35,22 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (o.writeCredentials) {
-    fs.writeFileSync(o.writeCredentials, `${JSON.stringify(deterministicSecrets(o.world, o.seed), null, 2)}\n`, { mode: 0o600 });
+    fs.writeFileSync(
+      o.writeCredentials,
+      `${JSON.stringify(deterministicSecrets(o.world, o.seed), null, 2)}\n`,
+      { mode: 0o600 },
+    );
     return 0;
   }
-  const logger = createLogger({ service: 'ironledger-sim', version: VERSION, level: o.logLevel, destination: process.stderr });
-  const secrets = o.credentialsFile ? loadCredentials(o.credentialsFile) : deterministicSecrets(o.world, o.seed);
+  const logger = createLogger({
+    service: 'ironledger-sim',
+    version: VERSION,
+    level: o.logLevel,
+    destination: process.stderr,
+  });
+  const secrets = o.credentialsFile
+    ? loadCredentials(o.credentialsFile)
+    : deterministicSecrets(o.world, o.seed);
 
   const abort = new AbortController();
   let signalCode = 0;

@@ -30,14 +30,25 @@ describe('command-line options', () => {
   });
 
   it('reads the start as a local day or an instant', () => {
-    expect(new Date(parseOptions(['--start', '2026-07-01']).startMs).toISOString()).toBe('2026-06-30T23:00:00.000Z');
-    expect(new Date(parseOptions(['--start', '2026-11-02T06:00:00-06:00']).startMs).toISOString()).toBe('2026-11-02T12:00:00.000Z');
+    expect(new Date(parseOptions(['--start', '2026-07-01']).startMs).toISOString()).toBe(
+      '2026-06-30T23:00:00.000Z',
+    );
+    expect(new Date(parseOptions(['--start', '2026-11-02T06:00:00-06:00']).startMs).toISOString()).toBe(
+      '2026-11-02T12:00:00.000Z',
+    );
   });
 
   it('reads pace, faults and their parameters', () => {
     expect(parseOptions(['--as-fast-as-possible']).pace).toEqual({ mode: 'afap' });
     expect(parseOptions(['--rate', '2000']).pace).toEqual({ mode: 'rate', rate: 2000 });
-    const o = parseOptions(['--faults', 'duplicate, malformed,duplicate', '--malformed-rate', '0.5', '--reset-at', '2026-11-02T11:00:00Z']);
+    const o = parseOptions([
+      '--faults',
+      'duplicate, malformed,duplicate',
+      '--malformed-rate',
+      '0.5',
+      '--reset-at',
+      '2026-11-02T11:00:00Z',
+    ]);
     expect(o.faults.enabled).toEqual(['duplicate', 'malformed']);
     expect(o.faults.malformedRate).toBe(0.5);
     expect(o.faults.resetAtMs).toBe(Date.parse('2026-11-02T11:00:00Z'));

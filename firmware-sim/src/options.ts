@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import { WorldSchema, type World } from '@ironledger/contracts';
+import { type World, WorldSchema } from '@ironledger/contracts';
 import { DEFAULT_FAULT_OPTIONS, FAULT_KINDS, type FaultKind, type FaultOptions } from './faults.js';
 import type { Pace } from './fleet.js';
 import type { Format } from './plan.js';
@@ -73,7 +73,6 @@ Exit codes: 0 all readings acknowledged; 1 failure; 2 bad usage; 3 gave up with 
 unacknowledged; 130/143 interrupted.
 `;
 
-
 export interface SimOptions {
   help: boolean;
   version: boolean;
@@ -108,10 +107,17 @@ export function parseDuration(flag: string, value: string, bareUnit: keyof typeo
   return Math.round(Number(m[1]) * (UNIT_MS[m[2] ?? bareUnit] as number));
 }
 
-function num(flag: string, value: string | undefined, def: number, check: (n: number) => boolean, what: string): number {
+function num(
+  flag: string,
+  value: string | undefined,
+  def: number,
+  check: (n: number) => boolean,
+  what: string,
+): number {
   if (value === undefined) return def;
   const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || !check(n)) throw new UsageError(`--${flag}: "${value}" is not ${what}`);
+  if (value.trim() === '' || !Number.isFinite(n) || !check(n))
+    throw new UsageError(`--${flag}: "${value}" is not ${what}`);
   return n;
 }
 
@@ -162,7 +168,10 @@ function parseInstant(flag: string, value: string, timeZone: string): number {
   }
   const ok = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/.test(value);
   const ms = Date.parse(value);
-  if (!ok || Number.isNaN(ms)) throw new UsageError(`--${flag}: "${value}" is not an ISO instant with a zone (2026-11-02T06:00:00Z) or a day (2026-11-02)`);
+  if (!ok || Number.isNaN(ms))
+    throw new UsageError(
+      `--${flag}: "${value}" is not an ISO instant with a zone (2026-11-02T06:00:00Z) or a day (2026-11-02)`,
+    );
   return ms;
 }
 
@@ -190,7 +199,13 @@ export function parseOptions(argv: string[]): SimOptions {
   const help = v.help === true;
   const version = v.version === true;
 
-  const units = num('units', s('units'), 5, (n) => Number.isInteger(n) && n >= 1 && n <= 100_000, 'a whole number from 1 to 100000');
+  const units = num(
+    'units',
+    s('units'),
+    5,
+    (n) => Number.isInteger(n) && n >= 1 && n <= 100_000,
+    'a whole number from 1 to 100000',
+  );
   const seed = s('seed') ?? '1';
   if (seed.length === 0) throw new UsageError('--seed: must not be empty');
 
@@ -223,26 +238,41 @@ export function parseOptions(argv: string[]): SimOptions {
   }
   let pace: Pace;
   if (afap) pace = { mode: 'afap' };
-  else if (rateRaw !== undefined) pace = { mode: 'rate', rate: num('rate', rateRaw, 0, (n) => n > 0, 'a positive rate (readings per second)') };
-  else pace = { mode: 'speed', speed: num('speed', speedRaw, 60, (n) => n > 0, 'a positive speed (sim seconds per real second)') };
+  else if (rateRaw !== undefined)
+    pace = {
+      mode: 'rate',
+      rate: num('rate', rateRaw, 0, (n) => n > 0, 'a positive rate (readings per second)'),
+    };
+  else
+    pace = {
+      mode: 'speed',
+      speed: num('speed', speedRaw, 60, (n) => n > 0, 'a positive speed (sim seconds per real second)'),
+    };
 
   const format = (s('format') ?? 'canonical') as Format;
-  if (!['canonical', 'aemp', 'mixed'].includes(format)) throw new UsageError(`--format: "${format}" is not one of canonical, aemp, mixed`);
+  if (!['canonical', 'aemp', 'mixed'].includes(format))
+    throw new UsageError(`--format: "${format}" is not one of canonical, aemp, mixed`);
 
   const qosRaw = s('qos') ?? '1';
   if (qosRaw !== '0' && qosRaw !== '1') throw new UsageError(`--qos: "${qosRaw}" is not 0 or 1`);
 
   const enabled: FaultKind[] = [];
-  for (const k of (s('faults') ?? '').split(',').map((x) => x.trim()).filter(Boolean)) {
+  for (const k of (s('faults') ?? '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean)) {
     if (k === 'none') continue;
-    if (!(FAULT_KINDS as readonly string[]).includes(k)) throw new UsageError(`--faults: "${k}" is not one of ${FAULT_KINDS.join(', ')}`);
+    if (!(FAULT_KINDS as readonly string[]).includes(k))
+      throw new UsageError(`--faults: "${k}" is not one of ${FAULT_KINDS.join(', ')}`);
     if (!enabled.includes(k as FaultKind)) enabled.push(k as FaultKind);
   }
   const d = DEFAULT_FAULT_OPTIONS;
-  const rate = (flag: (typeof STRING_FLAGS)[number], def: number) => num(flag, s(flag), def, share, 'a probability between 0 and 1');
+  const rate = (flag: (typeof STRING_FLAGS)[number], def: number) =>
+    num(flag, s(flag), def, share, 'a probability between 0 and 1');
   const count = (flag: (typeof STRING_FLAGS)[number], def: number) =>
     num(flag, s(flag), def, (n) => Number.isInteger(n) && n >= 1, 'a whole number of at least 1');
-  const positive = (flag: (typeof STRING_FLAGS)[number], def: number) => num(flag, s(flag), def, (n) => n > 0, 'a positive number');
+  const positive = (flag: (typeof STRING_FLAGS)[number], def: number) =>
+    num(flag, s(flag), def, (n) => n > 0, 'a positive number');
   const faults: FaultOptions = {
     enabled,
     duplicateRate: rate('duplicate-rate', d.duplicateRate),
@@ -254,24 +284,36 @@ export function parseOptions(argv: string[]): SimOptions {
     clock1970Units: rate('clock1970-units', d.clock1970Units),
     clock1970Readings: count('clock1970-readings', d.clock1970Readings),
     skewUnits: rate('skew-units', d.skewUnits),
-    skewSeconds: num('skew-seconds', s('skew-seconds'), d.skewSeconds, (n) => Number.isInteger(n) && n !== 0, 'a non-zero whole number of seconds'),
+    skewSeconds: num(
+      'skew-seconds',
+      s('skew-seconds'),
+      d.skewSeconds,
+      (n) => Number.isInteger(n) && n !== 0,
+      'a non-zero whole number of seconds',
+    ),
     resetUnits: rate('reset-units', d.resetUnits),
-    resetAtMs: s('reset-at') !== undefined ? parseInstant('reset-at', s('reset-at') as string, firstTz) : null,
+    resetAtMs:
+      s('reset-at') !== undefined ? parseInstant('reset-at', s('reset-at') as string, firstTz) : null,
     jumpUnits: rate('jump-units', d.jumpUnits),
     jumpHours: positive('jump-hours', d.jumpHours),
     malformedRate: rate('malformed-rate', d.malformedRate),
     impersonateRate: rate('impersonate-rate', d.impersonateRate),
   };
-  if (faults.resetAtMs !== null && (faults.resetAtMs <= startMs || faults.resetAtMs >= startMs + days * 86_400_000)) {
+  if (
+    faults.resetAtMs !== null &&
+    (faults.resetAtMs <= startMs || faults.resetAtMs >= startMs + days * 86_400_000)
+  ) {
     throw new UsageError('--reset-at: must fall inside the simulated window');
   }
 
   const brokerUrl = s('broker') ?? 'mqtt://127.0.0.1:1883';
-  if (!/^(mqtts?|tcp|tls|wss?):\/\/[^\s]+$/.test(brokerUrl)) throw new UsageError(`--broker: "${brokerUrl}" is not an mqtt:// URL`);
+  if (!/^(mqtts?|tcp|tls|wss?):\/\/[^\s]+$/.test(brokerUrl))
+    throw new UsageError(`--broker: "${brokerUrl}" is not an mqtt:// URL`);
   const giveUp = s('give-up-after');
 
   const credentialsFile = s('credentials') ?? null;
-  if (credentialsFile && !fs.existsSync(credentialsFile)) throw new UsageError(`--credentials: ${credentialsFile} does not exist`);
+  if (credentialsFile && !fs.existsSync(credentialsFile))
+    throw new UsageError(`--credentials: ${credentialsFile} does not exist`);
 
   return Object.freeze({
     help,

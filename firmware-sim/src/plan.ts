@@ -80,7 +80,8 @@ export function planFleet(options: PlanOptions): FleetPlan {
   const I = options.intervalMs;
   const startMs = Math.ceil(options.startMs / I) * I;
   const endMs = Math.floor((options.startMs + options.days * DAY_MS) / I) * I;
-  if (endMs <= startMs) throw new Error('the window holds no reading interval: raise --days or lower --interval');
+  if (endMs <= startMs)
+    throw new Error('the window holds no reading interval: raise --days or lower --interval');
   const geos = new Map(world.sites.map((s) => [s.siteId, siteGeo(s)]));
   const siteOf = (u: Unit): SiteGeo => {
     const g = u.siteId ? geos.get(u.siteId) : [...geos.values()][0];
@@ -90,9 +91,13 @@ export function planFleet(options: PlanOptions): FleetPlan {
 
   const f = options.faults;
   const ids = world.units.map((u) => u.unitId);
-  const notContinuous = world.units.filter((u) => !profileOf(u.equipmentClass).continuous).map((u) => u.unitId);
+  const notContinuous = world.units
+    .filter((u) => !profileOf(u.equipmentClass).continuous)
+    .map((u) => u.unitId);
   const pick = (kind: FaultKind, share: number, eligible: readonly string[]) =>
-    isOn(f, kind) ? pickUnits(eligible, share, new Prng(options.seed, `faults/${kind}/units`)) : new Set<string>();
+    isOn(f, kind)
+      ? pickUnits(eligible, share, new Prng(options.seed, `faults/${kind}/units`))
+      : new Set<string>();
   // Clock faults only on machines that are off around midnight: a skewed or unknown clock on
   // a machine running through midnight moves hours between days in a way no receiver can
   // undo, and the truth would stop being an oracle for the consolidation.
@@ -135,8 +140,24 @@ export function planFleet(options: PlanOptions): FleetPlan {
       faults.reset.idleAfterS = r.int(0, faults.reset.engineAfterS);
       faults.reset.fuelAfterL = round3(r.range(0, 5));
     }
-    const forcedOff = faults.reset ? [{ startMs: faults.reset.atMs - faults.reset.windowMs, endMs: faults.reset.atMs + faults.reset.windowMs }] : [];
-    const timeline = buildTimeline({ unit, profile, geo, startMs, endMs, intervalMs: I, prng: prng.fork('timeline'), forcedOff });
+    const forcedOff = faults.reset
+      ? [
+          {
+            startMs: faults.reset.atMs - faults.reset.windowMs,
+            endMs: faults.reset.atMs + faults.reset.windowMs,
+          },
+        ]
+      : [];
+    const timeline = buildTimeline({
+      unit,
+      profile,
+      geo,
+      startMs,
+      endMs,
+      intervalMs: I,
+      prng: prng.fork('timeline'),
+      forcedOff,
+    });
     if (jumpUnits.has(unit.unitId)) {
       // The glitch shows at a reading after an interval with the engine off, so the interval
       // it poisons held no true engine time: a receiver that discards the jumped delta loses
@@ -144,7 +165,8 @@ export function planFleet(options: PlanOptions): FleetPlan {
       const quiet = quietReadings(timeline.segments, startMs + I, endMs, I);
       const middle = quiet.filter((t) => t >= startMs + span / 3 && t <= startMs + (2 * span) / 3);
       const r = fp('jump');
-      const pool = middle.length > 0 ? middle : quiet.length > 0 ? quiet : [startMs + Math.floor(span / I / 2) * I];
+      const pool =
+        middle.length > 0 ? middle : quiet.length > 0 ? quiet : [startMs + Math.floor(span / I / 2) * I];
       faults.jump = { atMs: r.pick(pool), hours: f.jumpHours };
     }
     if (faults.clock1970) {
@@ -184,7 +206,8 @@ function quietReadings(segments: readonly Segment[], fromMs: number, toMs: numbe
   const out: number[] = [];
   for (const seg of segments) {
     if (seg.engine !== 'off') continue;
-    for (let t = Math.ceil((seg.startMs + I) / I) * I; t <= seg.endMs && t <= toMs; t += I) if (t >= fromMs) out.push(t);
+    for (let t = Math.ceil((seg.startMs + I) / I) * I; t <= seg.endMs && t <= toMs; t += I)
+      if (t >= fromMs) out.push(t);
   }
   return out;
 }
@@ -220,7 +243,12 @@ export interface Sample {
   projectId: string;
 }
 
-function placePosition(plan: UnitPlan, seg: Segment, t: number, prng: Prng): { position: Position; speedKmh: number } {
+function placePosition(
+  plan: UnitPlan,
+  seg: Segment,
+  t: number,
+  prng: Prng,
+): { position: Position; speedKmh: number } {
   const locs = plan.geo.locations;
   const p = seg.place;
   // Draw the same number of values whatever the state, so the stream never shifts.
@@ -231,7 +259,10 @@ function placePosition(plan: UnitPlan, seg: Segment, t: number, prng: Prng): { p
     const a = (locs[p.from] ?? locs[0])!.anchor;
     const b = (locs[p.to] ?? locs[0])!.anchor;
     const f = (t - seg.startMs) / Math.max(1, seg.endMs - seg.startMs);
-    return { position: roundPosition({ lat: a.lat + (b.lat - a.lat) * f, lon: a.lon + (b.lon - a.lon) * f }), speedKmh: Math.round(25 + 30 * r3) };
+    return {
+      position: roundPosition({ lat: a.lat + (b.lat - a.lat) * f, lon: a.lon + (b.lon - a.lon) * f }),
+      speedKmh: Math.round(25 + 30 * r3),
+    };
   }
   const loc = locs[p.at] ?? locs[0]!;
   const radius = seg.engine === 'work' ? loc.scatterM : 3; // GPS noise at rest: a few metres
@@ -239,7 +270,10 @@ function placePosition(plan: UnitPlan, seg: Segment, t: number, prng: Prng): { p
   const angle = 2 * Math.PI * r2;
   const candidate = roundPosition(offsetPosition(loc.anchor, d * Math.cos(angle), d * Math.sin(angle)));
   const position = projectAt(plan.geo.site, candidate) === loc.projectId ? candidate : loc.anchor;
-  const speedKmh = seg.engine === 'work' && plan.profile.odometer ? Math.round(plan.profile.workSpeedKmh * (0.5 + r3) * 10) / 10 : 0;
+  const speedKmh =
+    seg.engine === 'work' && plan.profile.odometer
+      ? Math.round(plan.profile.workSpeedKmh * (0.5 + r3) * 10) / 10
+      : 0;
   return { position, speedKmh };
 }
 
@@ -250,7 +284,10 @@ export function segmentProject(plan: UnitPlan, seg: Segment): string {
   return plan.geo.site.defaultProjectId;
 }
 
-export function* samples(plan: UnitPlan, fleet: Pick<FleetPlan, 'startMs' | 'endMs' | 'intervalMs' | 'options'>): Generator<Sample> {
+export function* samples(
+  plan: UnitPlan,
+  fleet: Pick<FleetPlan, 'startMs' | 'endMs' | 'intervalMs' | 'options'>,
+): Generator<Sample> {
   const segs = plan.timeline.segments;
   const prng = new Prng(fleet.options.seed, `pos/${plan.unit.unitId}`);
   const fuelRate = { off: 0, idle: plan.profile.fuelIdleLph, work: plan.profile.fuelWorkLph };
@@ -268,7 +305,8 @@ export function* samples(plan: UnitPlan, fleet: Pick<FleetPlan, 'startMs' | 'end
       if (seg.engine !== 'off') engineS += dt / SECOND_MS;
       if (seg.engine === 'idle') idleS += dt / SECOND_MS;
       fuelL += (fuelRate[seg.engine] * dt) / HOUR_MS;
-      if (seg.engine === 'work' && plan.profile.odometer) distanceKm += (plan.profile.workSpeedKmh * dt) / HOUR_MS;
+      if (seg.engine === 'work' && plan.profile.odometer)
+        distanceKm += (plan.profile.workSpeedKmh * dt) / HOUR_MS;
       upTo = until;
       if (until >= seg.endMs) s++;
     }
@@ -322,7 +360,16 @@ export type SimMessage =
       /** Cut the connection right after this PUBLISH, before its PUBACK (redelivery). */
       cutAfter: boolean;
     }
-  | { kind: 'impersonate'; unitId: string; asUnitId: string; topic: string; payload: string; dueMs: number; ts: string; cutAfter: false }
+  | {
+      kind: 'impersonate';
+      unitId: string;
+      asUnitId: string;
+      topic: string;
+      payload: string;
+      dueMs: number;
+      ts: string;
+      cutAfter: false;
+    }
   | { kind: 'offline' | 'online'; unitId: string; dueMs: number };
 
 export interface MessageSink {
@@ -343,7 +390,11 @@ interface Reported {
  * Every message one unit publishes, in publish order, with the sim instant it is sent at.
  * Deterministic in the plan. Fault records and meter resets go to `sink` as they happen.
  */
-export function* unitMessages(plan: UnitPlan, fleet: FleetPlan, sink: MessageSink = NO_SINK): Generator<SimMessage> {
+export function* unitMessages(
+  plan: UnitPlan,
+  fleet: FleetPlan,
+  sink: MessageSink = NO_SINK,
+): Generator<SimMessage> {
   const f = fleet.options.faults;
   const uid = plan.unit.unitId;
   const kind: TopicKind = plan.format === 'aemp' ? 'aemp' : 'telemetry';
@@ -446,7 +497,13 @@ export function* unitMessages(plan: UnitPlan, fleet: FleetPlan, sink: MessageSin
       });
     }
     if (clock === 'clock1970') {
-      sink.fault({ kind: 'clock1970', unitId: uid, ts: reading.ts, detail: `clock before GPS fix; true time ${iso(s.tMs)}`, trueTs: iso(s.tMs) });
+      sink.fault({
+        kind: 'clock1970',
+        unitId: uid,
+        ts: reading.ts,
+        detail: `clock before GPS fix; true time ${iso(s.tMs)}`,
+        trueTs: iso(s.tMs),
+      });
     } else if (clock === 'skew' && !skewNoted) {
       skewNoted = true;
       sink.fault({
@@ -471,19 +528,46 @@ export function* unitMessages(plan: UnitPlan, fleet: FleetPlan, sink: MessageSin
     const payload = encode(reading);
     const cut = isOn(f, 'redelivery') && redR.chance(f.redeliveryRate);
     msgs.push({ kind: 'reading', unitId: uid, topic, payload, dueMs: s.tMs, ts: reading.ts, cutAfter: cut });
-    if (cut) sink.fault({ kind: 'redelivery', unitId: uid, ts: reading.ts, detail: 'connection cut after PUBLISH, before PUBACK' });
+    if (cut)
+      sink.fault({
+        kind: 'redelivery',
+        unitId: uid,
+        ts: reading.ts,
+        detail: 'connection cut after PUBLISH, before PUBACK',
+      });
     if (isOn(f, 'duplicate') && dupR.chance(f.duplicateRate)) {
-      msgs.push({ kind: 'reading', unitId: uid, topic, payload, dueMs: s.tMs, ts: reading.ts, cutAfter: false });
+      msgs.push({
+        kind: 'reading',
+        unitId: uid,
+        topic,
+        payload,
+        dueMs: s.tMs,
+        ts: reading.ts,
+        cutAfter: false,
+      });
       sink.fault({ kind: 'duplicate', unitId: uid, ts: reading.ts, detail: 'published twice' });
     }
     if (isOn(f, 'malformed') && malR.chance(f.malformedRate)) {
       const variant = malR.pick(MALFORMED_VARIANTS);
       const p = malformedPayload(variant, reading as unknown as Record<string, unknown>, plan.otherUnitId);
-      msgs.push({ kind: 'malformed', unitId: uid, topic, payload: p, dueMs: s.tMs, ts: null, cutAfter: false });
+      msgs.push({
+        kind: 'malformed',
+        unitId: uid,
+        topic,
+        payload: p,
+        dueMs: s.tMs,
+        ts: null,
+        cutAfter: false,
+      });
       sink.fault({ kind: 'malformed', unitId: uid, ts: reading.ts, detail: variant });
     }
     if (isOn(f, 'impersonate') && impR.chance(f.impersonateRate)) {
-      const fake: Reading = { ...reading, unitId: plan.otherUnitId, seq: undefined, engineHours: round6(reading.engineHours / 2) };
+      const fake: Reading = {
+        ...reading,
+        unitId: plan.otherUnitId,
+        seq: undefined,
+        engineHours: round6(reading.engineHours / 2),
+      };
       delete fake.seq;
       msgs.push({
         kind: 'impersonate',
@@ -495,7 +579,13 @@ export function* unitMessages(plan: UnitPlan, fleet: FleetPlan, sink: MessageSin
         ts: reading.ts,
         cutAfter: false,
       });
-      sink.fault({ kind: 'impersonate', unitId: uid, ts: reading.ts, detail: `published as ${plan.otherUnitId}`, asUnitId: plan.otherUnitId });
+      sink.fault({
+        kind: 'impersonate',
+        unitId: uid,
+        ts: reading.ts,
+        detail: `published as ${plan.otherUnitId}`,
+        asUnitId: plan.otherUnitId,
+      });
     }
 
     const inGap = gap !== undefined && s.tMs >= gap.fromMs && s.tMs < gap.toMs;
@@ -528,7 +618,13 @@ export function* unitMessages(plan: UnitPlan, fleet: FleetPlan, sink: MessageSin
     }
     if (burstLeft === 0 && isOn(f, 'reorder') && reoR.chance(f.reorderRate) && f.reorderBurst > 1) {
       burstLeft = f.reorderBurst;
-      sink.fault({ kind: 'reorder', unitId: uid, ts: reading.ts, detail: `next ${f.reorderBurst} readings sent newest first`, readings: f.reorderBurst });
+      sink.fault({
+        kind: 'reorder',
+        unitId: uid,
+        ts: reading.ts,
+        detail: `next ${f.reorderBurst} readings sent newest first`,
+        readings: f.reorderBurst,
+      });
     }
     if (burstLeft > 0) {
       // Keep each reading's own extra messages with it; reverse reading order only.

@@ -19,14 +19,19 @@ describe('Prng', () => {
 
   it('keeps int() within bounds, inclusive', () => {
     fc.assert(
-      fc.property(fc.string(), fc.integer({ min: -1000, max: 1000 }), fc.integer({ min: 0, max: 1000 }), (seed, lo, span) => {
-        const p = new Prng(seed);
-        for (let i = 0; i < 20; i++) {
-          const v = p.int(lo, lo + span);
-          if (v < lo || v > lo + span || !Number.isInteger(v)) return false;
-        }
-        return true;
-      }),
+      fc.property(
+        fc.string(),
+        fc.integer({ min: -1000, max: 1000 }),
+        fc.integer({ min: 0, max: 1000 }),
+        (seed, lo, span) => {
+          const p = new Prng(seed);
+          for (let i = 0; i < 20; i++) {
+            const v = p.int(lo, lo + span);
+            if (v < lo || v > lo + span || !Number.isInteger(v)) return false;
+          }
+          return true;
+        },
+      ),
     );
   });
 

@@ -9,9 +9,10 @@
  * reconnects by itself; the unit's buffer covers what the client cannot: a power-cycled
  * modem (a fresh client, as in a `gap`) and publishes that the client failed outright.
  */
+
+import { unitTopic } from '@ironledger/contracts';
 import type { Logger } from '@ironledger/logger';
 import mqtt, { type IClientOptions, type MqttClient, Store } from 'mqtt';
-import { unitTopic } from '@ironledger/contracts';
 
 type StoredPacket = Parameters<Store['put']>[0];
 
@@ -117,7 +118,11 @@ export class UnitLink<T extends Outgoing> {
       if (gen === this.generation && !this.closed) this.disconnects++;
     });
     client.on('error', (err) => {
-      if (this.lastError !== err.message) this.o.logger.warn({ event: 'sim.unit.error', unitId: this.o.unitId, err: err.message }, 'unit link error');
+      if (this.lastError !== err.message)
+        this.o.logger.warn(
+          { event: 'sim.unit.error', unitId: this.o.unitId, err: err.message },
+          'unit link error',
+        );
       this.lastError = err.message;
     });
   }
@@ -128,19 +133,30 @@ export class UnitLink<T extends Outgoing> {
     this.wake();
   }
 
-  /** Waits for room in the window, then publishes; resolves once handed to the client. */
-  async send(msg: T): Promise<void> {
+  /**
+   * Fire and forget (QoS 0), outside the buffer. For payloads that are not readings: a
+   * gateway that answers garbage by dropping the connection must not trap the unit in a
+   * loop of resending it.
+   */
+  sendUntracked(msg: Outgoing): void {
+    this.client?.publish(msg.topic, msg.payload, { qos: 0 });
+  }
+
+  /** Waits for room in the window, then publishes; false if the link stopped meanwhile. */
+  async send(msg: T): Promise<boolean> {
     while (this.pending.size >= this.o.maxInflight && !this.closed) {
       await new Promise<void>((resolve) => this.waiters.push(resolve));
     }
+    if (this.closed) return false;
     const id = this.nextId++;
     const p: Pending<T> = { msg, firstSentAt: Date.now(), generation: this.generation };
     if (this.o.qos === 0) {
       this.client?.publish(msg.topic, msg.payload, { qos: 0 });
-      return;
+      return true;
     }
     this.pending.set(id, p);
     this.publish(id, p);
+    return true;
   }
 
   private publish(id: number, p: Pending<T>): void {
@@ -155,7 +171,8 @@ export class UnitLink<T extends Outgoing> {
         // The client gave up on this packet (ended, or refused it): keep it in the unit's
         // buffer; the next fresh connection resends it.
         if (still.generation === gen) still.generation = -1;
-        if (gen === this.generation && !this.closed) setTimeout(() => this.retry(id), this.o.reconnectPeriodMs);
+        if (gen === this.generation && !this.closed)
+          setTimeout(() => this.retry(id), this.o.reconnectPeriodMs);
         return;
       }
       this.pending.delete(id);
@@ -233,48 +250,5 @@ export class UnitLink<T extends Outgoing> {
         c.end(true, {}, () => resolve());
       }
     });
-  }
-}
-
-/**
- * Publishes one message from a throwaway connection authenticated as `unitId` and reports
- * whether the broker acknowledged it. A gateway that enforces "publish only under your own
- * id" refuses it, usually by closing the connection (MQTT 3.1.1 has no negative PUBACK).
- */
-export async function publishOnce(
-  brokerUrl: string,
-  clientId: string,
-  username: string,
-  password: string | undefined,
-  topic: string,
-  payload: string,
-  timeoutMs = 3000,
-): Promise<'acknowledged' | 'refused'> {
-  const client = mqtt.connect(brokerUrl, {
-    clientId,
-    username,
-    ...(password !== undefined ? { password } : {}),
-    protocolVersion: 4,
-    clean: true,
-    reconnectPeriod: 0,
-    connectTimeout: timeoutMs,
-  });
-  client.on('error', () => {});
-  try {
-    return await new Promise<'acknowledged' | 'refused'>((resolve) => {
-      const t = setTimeout(() => resolve('refused'), timeoutMs);
-      client.once('close', () => {
-        clearTimeout(t);
-        resolve('refused');
-      });
-      client.once('connect', () => {
-        client.publish(topic, payload, { qos: 1 }, (err) => {
-          clearTimeout(t);
-          resolve(err ? 'refused' : 'acknowledged');
-        });
-      });
-    });
-  } finally {
-    client.end(true);
   }
 }

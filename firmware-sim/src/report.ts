@@ -11,7 +11,10 @@ export function formatSummaryTable(s: RunSummary): string {
     ['failed', String(s.failed)],
     ['readings/s', s.readingsPerSecond.toFixed(1)],
     ['duration', `${(s.durationMs / 1000).toFixed(1)} s`],
-    ['PUBACK latency p50/p95/p99', `${s.ackLatencyMs.p50} / ${s.ackLatencyMs.p95} / ${s.ackLatencyMs.p99} ms`],
+    [
+      'PUBACK latency p50/p95/p99',
+      `${s.ackLatencyMs.p50} / ${s.ackLatencyMs.p95} / ${s.ackLatencyMs.p99} ms`,
+    ],
     ['reconnects', String(s.reconnects)],
   ];
   const w = Math.max(...rows.map(([k]) => k.length));

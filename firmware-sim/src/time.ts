@@ -102,7 +102,10 @@ export function zonedTime(day: string, minuteOfDay: number, timeZone: string): n
   const [y, m, d] = day.split('-').map(Number) as [number, number, number];
   const wall = Date.UTC(y, m - 1, d) + minuteOfDay * MINUTE_MS;
   // Two candidates: the wall time read with the offsets in force 14 h either side.
-  const candidates = [wall - offsetMs(wall - 14 * HOUR_MS, timeZone), wall - offsetMs(wall + 14 * HOUR_MS, timeZone)];
+  const candidates = [
+    wall - offsetMs(wall - 14 * HOUR_MS, timeZone),
+    wall - offsetMs(wall + 14 * HOUR_MS, timeZone),
+  ];
   const exact = candidates.filter((c) => c + offsetMs(c, timeZone) === wall).sort((a, b) => a - b);
   if (exact.length > 0) return exact[0] as number;
   // In a gap: the first instant whose wall clock is at or past `wall`.

@@ -1,4 +1,4 @@
-import { type Reading, ReadingSchema } from '@ironledger/contracts';
+import { type Reading, ReadingSchema, TruthSchema } from '@ironledger/contracts';
 import { describe, expect, it } from 'vitest';
 import { attributeReadings } from './attribution.js';
 import { DEFAULT_FAULT_OPTIONS, FAULT_KINDS, type FaultKind } from './faults.js';
@@ -56,15 +56,35 @@ describe('determinism', () => {
     }
   });
 
+  it('writes a truth file the shared schema (contracts/sim.ts) accepts', () => {
+    const text = serializeTruth(computeTruth(planFleet(opts({}, [...FAULT_KINDS]))));
+    const parsed = TruthSchema.safeParse(JSON.parse(text));
+    expect(parsed.error?.issues ?? []).toEqual([]);
+    expect(text.endsWith('}\n')).toBe(true);
+  });
+
   it('changes with the seed', () => {
     const a = serializeTruth(computeTruth(planFleet(opts())));
     const b = serializeTruth(computeTruth(planFleet(opts({ seed: '43' }))));
     expect(a).not.toBe(b);
   });
 
-  it('keeps one unit\'s behaviour when faults are switched on elsewhere or the fleet grows', () => {
+  it("keeps one unit's behaviour when faults are switched on elsewhere or the fleet grows", () => {
     const base = computeTruth(planFleet(opts()));
-    const noisy = computeTruth(planFleet(opts({}, ['duplicate', 'redelivery', 'reorder', 'malformed', 'impersonate', 'gap', 'skew', 'clock1970'])));
+    const noisy = computeTruth(
+      planFleet(
+        opts({}, [
+          'duplicate',
+          'redelivery',
+          'reorder',
+          'malformed',
+          'impersonate',
+          'gap',
+          'skew',
+          'clock1970',
+        ]),
+      ),
+    );
     // None of these faults changes what the machines did.
     expect(noisy.usage).toEqual(base.usage);
     const bigger = computeTruth(planFleet(opts({ units: 20 })));
@@ -110,8 +130,13 @@ describe('truth accounting', () => {
       const first = rs[0] as Reading;
       const last = rs[rs.length - 1] as Reading;
       const resets = truth.meterResets.filter((r) => r.unitId === id);
-      const jumps = truth.faults.filter((f) => f.unitId === id && f.kind === 'jump') as Array<{ before: number; after: number }>;
-      const documented = resets.reduce((s, r) => s + (r.after - r.before), 0) + jumps.reduce((s, j) => s + (j.after - j.before), 0);
+      const jumps = truth.faults.filter((f) => f.unitId === id && f.kind === 'jump') as Array<{
+        before: number;
+        after: number;
+      }>;
+      const documented =
+        resets.reduce((s, r) => s + (r.after - r.before), 0) +
+        jumps.reduce((s, j) => s + (j.after - j.before), 0);
       const usage = truth.usage.filter((r) => r.unitId === id);
       const hours = usage.reduce((s, r) => s + r.engineHours, 0);
       expect(hours, id).toBeCloseTo(last.engineHours - first.engineHours - documented, 4);
@@ -180,7 +205,9 @@ describe('a day crossing a DST change', () => {
     expect(off).toBeLessThanOrEqual(25 * 60);
     expect(gen[0]!.engineHours).toBeCloseTo(25 - off / 3600, 6);
     // And the published stream, split at local midnight, says the same.
-    const rows = attributeReadings(readingsOf(plan, u), u.geo.site).rows.filter((r) => r.day === '2026-10-25');
+    const rows = attributeReadings(readingsOf(plan, u), u.geo.site).rows.filter(
+      (r) => r.day === '2026-10-25',
+    );
     expect(rows.reduce((s, r) => s + r.engineHours, 0)).toBeCloseTo(gen[0]!.engineHours, 3);
   });
 
@@ -221,7 +248,8 @@ describe('a unit moving between projects mid-shift', () => {
     const { plan, u, day } = found!;
     const truth = computeTruth(plan).usage.filter((r) => r.unitId === u.unit.unitId && r.day === day);
     expect(truth.length).toBeGreaterThanOrEqual(2);
-    for (const m of u.timeline.moves) expect(engineSecondsBetween(u, m.departMs - plan.intervalMs, m.arriveMs + plan.intervalMs)).toBe(0);
+    for (const m of u.timeline.moves)
+      expect(engineSecondsBetween(u, m.departMs - plan.intervalMs, m.arriveMs + plan.intervalMs)).toBe(0);
     const got = attributeReadings(readingsOf(plan, u), u.geo.site).rows.filter((r) => r.day === day);
     for (const t of truth) {
       const g = got.find((r) => r.projectId === t.projectId);
@@ -251,10 +279,11 @@ describe('injected faults in the truth', () => {
 
   it('keeps clock faults off machines that run through midnight', () => {
     const gens = new Set(plan.units.filter((u) => u.profile.continuous).map((u) => u.unit.unitId));
-    for (const f of truth.faults) if (f.kind === 'skew' || f.kind === 'clock1970') expect(gens.has(f.unitId)).toBe(false);
+    for (const f of truth.faults)
+      if (f.kind === 'skew' || f.kind === 'clock1970') expect(gens.has(f.unitId)).toBe(false);
   });
 
-  it('sends a gap\'s readings later, as a backlog, and the offline/online markers around it', () => {
+  it("sends a gap's readings later, as a backlog, and the offline/online markers around it", () => {
     const g = truth.faults.find((f) => f.kind === 'gap')!;
     const u = unitOf(plan, g.unitId);
     const msgs = [...unitMessages(u, plan)];
@@ -263,6 +292,8 @@ describe('injected faults in the truth', () => {
     expect(off).toBeGreaterThanOrEqual(0);
     expect(on).toBeGreaterThan(off);
     const backlog = msgs.slice(on + 1).filter((m) => m.kind === 'reading' && m.dueMs === msgs[on]!.dueMs);
-    expect(backlog.length).toBeGreaterThanOrEqual(Math.floor((DEFAULT_FAULT_OPTIONS.gapHours * HOUR_MS) / plan.intervalMs) - 1);
+    expect(backlog.length).toBeGreaterThanOrEqual(
+      Math.floor((DEFAULT_FAULT_OPTIONS.gapHours * HOUR_MS) / plan.intervalMs) - 1,
+    );
   });
 });

@@ -111,7 +111,10 @@ export function computeTruth(plan: FleetPlan): Truth {
   for (const u of plan.units) {
     usage.push(...unitUsage(u));
     const seen = new Set<string>();
-    const sink = { fault: (f: FaultRecord) => faults.push(f), reset: (r: MeterResetRecord) => meterResets.push(r) };
+    const sink = {
+      fault: (f: FaultRecord) => faults.push(f),
+      reset: (r: MeterResetRecord) => meterResets.push(r),
+    };
     for (const m of unitMessages(u, plan, sink)) {
       if (m.kind !== 'reading' || m.ts === null) continue;
       published++;

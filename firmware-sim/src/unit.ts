@@ -70,7 +70,7 @@ interface OnPeriod {
   startMs: number;
   endMs: number;
   /** What kind of engine-off stretch follows: decides the chance of a move. */
-  then: 'lunch' | 'break' | 'overnight';
+  followedBy: 'lunch' | 'break' | 'overnight';
 }
 
 const sec = (ms: number) => Math.round(ms / SECOND_MS) * SECOND_MS;
@@ -102,7 +102,7 @@ function shiftPeriods(day: string, input: TimelineInput, prng: Prng): OnPeriod[]
     const bStart = cursor + prng.int(90, 180) * MINUTE_MS;
     const bEnd = bStart + prng.int(10, 25) * MINUTE_MS;
     if (bEnd < zonedTime(day, 11 * 60 + 30, tz)) {
-      periods.push({ startMs: cursor, endMs: bStart, then: 'break' });
+      periods.push({ startMs: cursor, endMs: bStart, followedBy: 'break' });
       cursor = bEnd;
     }
   }
@@ -110,11 +110,11 @@ function shiftPeriods(day: string, input: TimelineInput, prng: Prng): OnPeriod[]
     const lStart = at(12 * 60 + prng.int(-20, 30));
     const lEnd = lStart + prng.int(25, 45) * MINUTE_MS;
     if (lStart > cursor && lEnd < end) {
-      periods.push({ startMs: cursor, endMs: lStart, then: 'lunch' });
+      periods.push({ startMs: cursor, endMs: lStart, followedBy: 'lunch' });
       cursor = lEnd;
     }
   }
-  periods.push({ startMs: cursor, endMs: end, then: 'overnight' });
+  periods.push({ startMs: cursor, endMs: end, followedBy: 'overnight' });
   return periods;
 }
 
@@ -180,7 +180,9 @@ function planMove(
 function initialLocation(input: TimelineInput, prng: Prng): number {
   const locs = input.geo.locations;
   // Most machines start on a project; about one in six in the yard (default project).
-  const onProject = locs.map((l, k) => (l.projectId === input.geo.site.defaultProjectId ? -1 : k)).filter((k) => k >= 0);
+  const onProject = locs
+    .map((l, k) => (l.projectId === input.geo.site.defaultProjectId ? -1 : k))
+    .filter((k) => k >= 0);
   const yard = locs.findIndex((l) => l.projectId === input.geo.site.defaultProjectId);
   if (onProject.length === 0) return 0;
   if (yard >= 0 && prng.chance(1 / 6)) return yard;
@@ -218,7 +220,12 @@ export function buildTimeline(input: TimelineInput): Timeline {
       fillOnPeriod(b, p, profile, { at: loc }, prng);
       const next = periods[k + 1];
       const offEnd = next ? next.startMs : (days[days.length - 1] as { endMs: number }).endMs;
-      const chance = p.then === 'lunch' ? profile.moveChance.lunch : p.then === 'overnight' ? profile.moveChance.overnight : 0;
+      const chance =
+        p.followedBy === 'lunch'
+          ? profile.moveChance.lunch
+          : p.followedBy === 'overnight'
+            ? profile.moveChance.overnight
+            : 0;
       const move = planMove(p.endMs, offEnd, input, loc, chance, prng);
       if (move) {
         b.push(move.departMs, 'off', { at: loc });
@@ -232,7 +239,11 @@ export function buildTimeline(input: TimelineInput): Timeline {
 
   let segments = b.segments;
   for (const f of input.forcedOff ?? []) segments = forceOff(segments, f.startMs, f.endMs);
-  return { unitId: input.unit.unitId, segments: clip(segments, input.startMs, input.endMs), moves: moves.filter((m) => m.departMs >= input.startMs && m.arriveMs <= input.endMs) };
+  return {
+    unitId: input.unit.unitId,
+    segments: clip(segments, input.startMs, input.endMs),
+    moves: moves.filter((m) => m.departMs >= input.startMs && m.arriveMs <= input.endMs),
+  };
 }
 
 /** Engine off in [a, b), whatever was planned (the machine is in the workshop). */

@@ -1,10 +1,16 @@
 /**
  * Master data read from Odoo (Odoo owns it): each project's analytic account, the units'
  * Equipment-plan analytic accounts and maintenance.equipment by serial number, and the
- * company's lock date. Cached for `refreshMs`; a refresh re-reads everything.
+ * company's lock date.
+ *
+ * Freshness: what was found is cached for `masterDataRefreshMs`; what was *not* found (a
+ * project with no analytic account, a unit with no Equipment account) is asked again on every
+ * run, because that is what an operator fixes in Odoo before posting again. The lock date is
+ * read on every run: a stale one would let Odoo silently re-date an entry (README, lock dates).
  */
 import type { OdooClient } from '@ironledger/odoo';
 import type { PostingConfig } from './config.js';
+import type { ProjectHint } from './types.js';
 
 interface Cached<T> {
   at: number;
@@ -21,7 +27,6 @@ export class MasterData {
   private projects = new Map<string, Cached<ProjectAccount>>();
   private equipmentAccountCache = new Map<string, Cached<number | null>>();
   private equipment = new Map<string, Cached<{ id: number; name: string } | null>>();
-  private lock: Cached<string | null> | null = null;
   private projectAccountField: string | null = null;
 
   constructor(
@@ -34,9 +39,8 @@ export class MasterData {
     return c !== null && c !== undefined && this.now() - c.at < this.cfg.masterDataRefreshMs;
   }
 
-  /** The latest of the company's global and hard lock dates, or null. */
+  /** The latest of the company's global and hard lock dates, or null; read from Odoo every time. */
   async lockDate(signal?: AbortSignal): Promise<string | null> {
-    if (this.fresh(this.lock)) return this.lock.value;
     const rows = await this.client.searchRead<{
       fiscalyear_lock_date: string | false;
       hard_lock_date?: string | false;
@@ -47,9 +51,7 @@ export class MasterData {
           (d): d is string => typeof d === 'string' && d > '1-01-01',
         )
       : [];
-    const value = dates.sort().at(-1) ?? null;
-    this.lock = { at: this.now(), value };
-    return value;
+    return dates.sort().at(-1) ?? null;
   }
 
   /**
@@ -65,54 +67,96 @@ export class MasterData {
     return found;
   }
 
-  /** Analytic accounts for projects: from config, else project.project by name. */
-  async projectAccounts(projectIds: string[], signal?: AbortSignal): Promise<Map<string, ProjectAccount>> {
+  /**
+   * Analytic accounts for projects, first match wins: the account IronLedger's master data
+   * names (`hints`, set with `ironledger projects add --analytic-account`), the one in
+   * `posting.projects`, the account of the Odoo project IronLedger's master data names by id,
+   * else the account of the Odoo project found by name (`posting.projects.*.odooProjectName`,
+   * else the IronLedger project id).
+   */
+  async projectAccounts(
+    projectIds: string[],
+    signal?: AbortSignal,
+    hints: ReadonlyMap<string, ProjectHint> = new Map(),
+  ): Promise<Map<string, ProjectAccount>> {
     const out = new Map<string, ProjectAccount>();
-    const toLookUp: Array<{ projectId: string; name: string }> = [];
+    const byId: Array<{ projectId: string; odooId: number }> = [];
+    const byName: Array<{ projectId: string; name: string }> = [];
     for (const p of new Set(projectIds)) {
+      const hint = hints.get(p);
       const conf = this.cfg.projects[p];
-      if (conf?.analyticAccountId) {
-        out.set(p, { analyticAccountId: conf.analyticAccountId });
+      const explicit = hint?.analyticAccountId ?? conf?.analyticAccountId;
+      if (explicit) {
+        out.set(p, { analyticAccountId: explicit });
         continue;
       }
       const c = this.projects.get(p);
-      if (this.fresh(c)) out.set(p, c.value);
-      else toLookUp.push({ projectId: p, name: conf?.odooProjectName ?? p });
+      if (this.fresh(c) && c.value.analyticAccountId !== null) out.set(p, c.value);
+      else if (hint?.odooProjectId) byId.push({ projectId: p, odooId: hint.odooProjectId });
+      else byName.push({ projectId: p, name: conf?.odooProjectName ?? p });
     }
-    if (toLookUp.length > 0) {
-      const field = await this.accountField(signal);
-      const rows = await this.client.searchRead<Record<string, unknown> & { name: string }>(
+    if (byId.length === 0 && byName.length === 0) return out;
+    const field = await this.accountField(signal);
+    const found = (
+      projectId: string,
+      label: string,
+      matches: Array<Record<string, unknown>>,
+    ): ProjectAccount => {
+      if (matches.length === 0)
+        return {
+          analyticAccountId: null,
+          reason: `project ${label} (${projectId}) not found in Odoo project.project`,
+        };
+      if (matches.length > 1)
+        return {
+          analyticAccountId: null,
+          reason: `project name ${label} (${projectId}) is ambiguous in Odoo: ${matches.length} projects`,
+        };
+      const acct = matches[0]?.[field];
+      return Array.isArray(acct) && typeof acct[0] === 'number'
+        ? { analyticAccountId: acct[0] }
+        : {
+            analyticAccountId: null,
+            reason: `Odoo project ${label} (${projectId}) has no analytic account (${field})`,
+          };
+    };
+    const remember = (projectId: string, value: ProjectAccount) => {
+      this.projects.set(projectId, { at: this.now(), value });
+      out.set(projectId, value);
+    };
+    if (byId.length > 0) {
+      const rows = await this.client.searchRead<Record<string, unknown> & { id: number }>(
         'project.project',
-        [['name', 'in', toLookUp.map((x) => x.name)]],
+        [['id', 'in', byId.map((x) => x.odooId)]],
         ['name', field],
         { signal },
       );
-      for (const { projectId, name } of toLookUp) {
-        const matches = rows.filter((r) => r.name === name);
-        let value: ProjectAccount;
-        if (matches.length === 0)
-          value = {
-            analyticAccountId: null,
-            reason: `project "${name}" (${projectId}) not found in Odoo project.project`,
-          };
-        else if (matches.length > 1)
-          value = {
-            analyticAccountId: null,
-            reason: `project name "${name}" (${projectId}) is ambiguous in Odoo: ${matches.length} projects`,
-          };
-        else {
-          const acct = matches[0]?.[field];
-          value =
-            Array.isArray(acct) && typeof acct[0] === 'number'
-              ? { analyticAccountId: acct[0] }
-              : {
-                  analyticAccountId: null,
-                  reason: `Odoo project "${name}" (${projectId}) has no analytic account (${field})`,
-                };
-        }
-        this.projects.set(projectId, { at: this.now(), value });
-        out.set(projectId, value);
-      }
+      for (const { projectId, odooId } of byId)
+        remember(
+          projectId,
+          found(
+            projectId,
+            `#${odooId}`,
+            rows.filter((r) => r.id === odooId),
+          ),
+        );
+    }
+    if (byName.length > 0) {
+      const rows = await this.client.searchRead<Record<string, unknown> & { name: string }>(
+        'project.project',
+        [['name', 'in', byName.map((x) => x.name)]],
+        ['name', field],
+        { signal },
+      );
+      for (const { projectId, name } of byName)
+        remember(
+          projectId,
+          found(
+            projectId,
+            `"${name}"`,
+            rows.filter((r) => r.name === name),
+          ),
+        );
     }
     return out;
   }
@@ -122,8 +166,9 @@ export class MasterData {
     const out = new Map<string, number | null>();
     const missing = [...new Set(codes)].filter((c) => {
       const e = this.equipmentAccountCache.get(c);
-      if (this.fresh(e)) out.set(c, e.value);
-      return !this.fresh(e);
+      const hit = this.fresh(e) && e.value !== null;
+      if (hit) out.set(c, e.value);
+      return !hit;
     });
     if (missing.length > 0) {
       const rows = await this.client.searchRead<{ id: number; code: string | false }>(
@@ -149,8 +194,9 @@ export class MasterData {
     const out = new Map<string, { id: number; name: string } | null>();
     const missing = [...new Set(serials)].filter((s) => {
       const e = this.equipment.get(s);
-      if (this.fresh(e)) out.set(s, e.value);
-      return !this.fresh(e);
+      const hit = this.fresh(e) && e.value !== null;
+      if (hit) out.set(s, e.value);
+      return !hit;
     });
     if (missing.length > 0) {
       const rows = await this.client.searchRead<{ id: number; name: string; serial_no: string }>(

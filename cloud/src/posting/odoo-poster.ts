@@ -19,7 +19,7 @@ import type { Logger } from '@ironledger/logger';
 import type { OdooClient } from '@ironledger/odoo';
 import type { PostingConfig } from './config.js';
 import type { MasterData } from './master-data.js';
-import type { PostableAllocation, PostingLedger } from './types.js';
+import type { PostableAllocation, PostingLedger, ProjectHint } from './types.js';
 import { type AnalyticTargets, analyticLineVals, moveVals } from './vals.js';
 
 export interface OdooPostDeps {
@@ -34,6 +34,13 @@ interface Found {
   ref: string;
   date: string;
   state?: string;
+}
+
+/** IronLedger's own master data about each project's place in Odoo, from the allocations. */
+export function projectHints(allocations: PostableAllocation[]): Map<string, ProjectHint> {
+  const out = new Map<string, ProjectHint>();
+  for (const a of allocations) if (a.project) out.set(a.projectId, a.project);
+  return out;
 }
 
 export function targetModel(cfg: PostingConfig): 'account.analytic.line' | 'account.move' {
@@ -102,6 +109,7 @@ export async function postToOdoo(
   const accounts = await master.projectAccounts(
     unique.map((a) => a.projectId),
     signal,
+    projectHints(unique),
   );
   const equipment = cfg.equipmentPlanField
     ? await master.equipmentAccounts(

@@ -11,6 +11,7 @@ import type { OdooClient } from '@ironledger/odoo';
 import { currencyDigits, decimalToMinor, minorToDecimalString, toMilliHours } from '../allocation/money.js';
 import type { PostingConfig } from './config.js';
 import type { MasterData } from './master-data.js';
+import { projectHints } from './odoo-poster.js';
 import type { PostableAllocation } from './types.js';
 
 export type LocalPosted = PostableAllocation & { odooId: number | null };
@@ -153,7 +154,11 @@ export async function reconcileWithOdoo(
   const keys = [...new Set(local.map((a) => a.key))];
   const currency = local[0]?.currency ?? 'USD';
   const projectOf = new Map(local.map((a) => [a.key, a.projectId]));
-  const accounts = await master.projectAccounts([...new Set(local.map((a) => a.projectId))], signal);
+  const accounts = await master.projectAccounts(
+    [...new Set(local.map((a) => a.projectId))],
+    signal,
+    projectHints(local),
+  );
   const accountToProject = new Map<number, string>();
   for (const [p, acc] of accounts) if (acc.analyticAccountId) accountToProject.set(acc.analyticAccountId, p);
   const ours = [

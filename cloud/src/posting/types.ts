@@ -49,6 +49,12 @@ export type PriceResult =
     }
   | { ok: false; holdReason: string };
 
+/** What IronLedger's own master data says about a project's place in Odoo. */
+export interface ProjectHint {
+  analyticAccountId?: number | undefined;
+  odooProjectId?: number | undefined;
+}
+
 /** An approved allocation handed to the poster. */
 export interface PostableAllocation {
   id: string;
@@ -57,6 +63,8 @@ export interface PostableAllocation {
   unitId: string;
   serialNo?: string | undefined;
   projectId: string;
+  /** The project's Odoo references from IronLedger's master data, if any. */
+  project?: ProjectHint | undefined;
   day: string;
   engineHours: number;
   idleHours: number;

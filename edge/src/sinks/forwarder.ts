@@ -30,6 +30,7 @@ export class Forwarder {
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
   private unbatchedApprox = 0;
+  private emptyWait = false;
   private successesInRow = 0;
   private readonly s: ForwarderState;
 
@@ -74,7 +75,9 @@ export class Forwarder {
   /** New readings are in the buffer (n of them). */
   notify(n: number): void {
     this.unbatchedApprox += n;
-    if (this.unbatchedApprox >= this.s.effectiveBatchSize) this.wakeUp();
+    // Wake when a full batch is waiting, or when the loop sleeps with nothing to send at
+    // all (it then learns when the new readings fall due).
+    if (this.emptyWait || this.unbatchedApprox >= this.s.effectiveBatchSize) this.wakeUp();
   }
 
   private wakeUp(): void {
@@ -112,7 +115,9 @@ export class Forwarder {
         const due = buffer.nextBatchDueAtMs(cloud.maxBatchAgeMs);
         this.unbatchedApprox = due === null ? 0 : this.unbatchedApprox;
         // Sleep until the oldest unbatched reading is due, or enough arrive for a full batch.
+        this.emptyWait = due === null;
         await this.sleep(due === null ? 60_000 : due - this.now());
+        this.emptyWait = false;
         continue;
       }
       if (batch.attempts === 0 && this.s.currentBatchId !== batch.batchId) {

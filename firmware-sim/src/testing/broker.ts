@@ -22,6 +22,8 @@ export interface TestBrokerOptions {
   /** Refuse (by closing the connection) a publish whose topic names another unit. */
   enforceOwnTopic?: boolean;
   port?: number;
+  /** Refuse (closing the connection) any publish this returns true for. */
+  refuse?: (topic: string, payload: string) => boolean;
 }
 
 export class TestBroker {
@@ -46,7 +48,10 @@ export class TestBroker {
     broker.authenticate = (client, username, password, done) => {
       (client as unknown as { unitUser?: string }).unitUser = username;
       if (!secrets) return done(null, true);
-      const ok = username !== undefined && secrets[username] !== undefined && password?.toString() === secrets[username];
+      const ok =
+        username !== undefined &&
+        secrets[username] !== undefined &&
+        password?.toString() === secrets[username];
       done(null, ok);
     };
     broker.authorizePublish = (client, packet, done) => {
@@ -55,6 +60,10 @@ export class TestBroker {
       if (this.o.enforceOwnTopic && client && t && user !== t.unitId) {
         this.refused.push({ clientId: client.id, topic: packet.topic });
         return done(new Error('publish under another unit id'));
+      }
+      if (this.o.refuse?.(packet.topic, packet.payload.toString())) {
+        this.refused.push({ clientId: client?.id ?? '', topic: packet.topic });
+        return done(new Error('refused'));
       }
       this.received.push({
         clientId: client?.id ?? null,

@@ -235,7 +235,7 @@ export function commandHelp(cmd: CommandSpec, c: ReturnType<typeof palette>): st
 }
 
 const SECTIONS: [string, string[]][] = [
-  ['WATCH', ['status', 'usage', 'audit', 'report']],
+  ['WATCH', ['status', 'usage', 'held', 'audit', 'report']],
   ['APPROVE & POST', ['consolidate', 'allocations', 'post', 'reconcile', 'deadletters']],
   ['ADMIN', ['sites', 'projects', 'units', 'rates', 'periods', 'tokens']],
 ];

@@ -5,3 +5,4 @@ export * from './batch.js';
 export * from './admin.js';
 export * from './master.js';
 export * from './cloud.js';
+export * from './sim.js';

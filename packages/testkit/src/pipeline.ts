@@ -26,6 +26,10 @@ export interface PipelineOptions {
   /** Extra log level for cloud and edge. */
   logLevel?: string;
   gatewayId?: string;
+  /** Extra cloud configuration, deep-merged over the defaults (arrays are replaced). */
+  cloudConfig?: Record<string, unknown>;
+  /** Extra environment for the cloud process (e.g. ODOO_URL, ODOO_API_KEY). */
+  cloudEnv?: NodeJS.ProcessEnv;
 }
 
 export interface CommandResult {
@@ -47,7 +51,16 @@ export interface Pipeline {
   mqttUrl: string;
   edgeHttpUrl: string;
   adminToken: string;
-  paths: { journal: string; truth: string; acked: string; credentials: string; cloudDb: string; edgeDb: string };
+  /** The edge's token, for tests that post batches to the cloud themselves. */
+  gatewayToken: string;
+  paths: {
+    journal: string;
+    truth: string;
+    acked: string;
+    credentials: string;
+    cloudDb: string;
+    edgeDb: string;
+  };
   cloud: SpawnedProcess;
   edge: SpawnedProcess;
   /** Runs the `ironledger` CLI against this cloud with the admin token. */
@@ -56,6 +69,12 @@ export interface Pipeline {
   runSim(args: string[]): Promise<CommandResult>;
   /** Restarts the edge on the same buffer (after a kill). */
   restartEdge(): Promise<void>;
+  /**
+   * Starts the cloud again on the same store, config and port (so the edge and `cli` keep
+   * working), after stopping it gracefully if it still runs; `env` is added to its
+   * environment for this and later starts.
+   */
+  restartCloud(opts?: { env?: NodeJS.ProcessEnv }): Promise<void>;
   /** Waits until the edge's outbox is empty and the cloud holds `readings` readings. */
   waitForDrain(readings: number, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -73,7 +92,11 @@ export const DEFAULT_CLASS_RATES: Record<string, [number, number]> = {
 
 const sha256 = (s: string) => `sha256:${createHash('sha256').update(s).digest('hex')}`;
 
-export async function runCommand(script: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<CommandResult> {
+export async function runCommand(
+  script: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<CommandResult> {
   try {
     const r = await run(process.execPath, [script, ...args], {
       env: { ...process.env, ...env },
@@ -82,7 +105,11 @@ export async function runCommand(script: string, args: string[], env: NodeJS.Pro
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (e) {
     const err = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof err.code === 'number' ? err.code : 1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
+    return {
+      code: typeof err.code === 'number' ? err.code : 1,
+      stdout: err.stdout ?? '',
+      stderr: err.stderr ?? '',
+    };
   }
 }
 
@@ -102,14 +129,21 @@ export async function startPipeline(opts: PipelineOptions): Promise<Pipeline> {
     edgeDb: path.join(dir, 'edge.db'),
   };
 
-  const worldOut = await runCommand(BIN.sim, ['--print-world', '--units', String(units), '--seed', String(seed)]);
+  const worldOut = await runCommand(BIN.sim, [
+    '--print-world',
+    '--units',
+    String(units),
+    '--seed',
+    String(seed),
+  ]);
   if (worldOut.code !== 0) throw new Error(`ironledger-sim --print-world failed: ${worldOut.stderr}`);
   const world = JSON.parse(worldOut.stdout) as WorldLike;
   fs.writeFileSync(path.join(dir, 'world.json'), JSON.stringify(world, null, 2));
 
   // One secret per unit, kept where only the simulator reads it; the edge stores hashes.
   const secrets: Record<string, string> = {};
-  if (fs.existsSync(p.credentials)) Object.assign(secrets, JSON.parse(fs.readFileSync(p.credentials, 'utf8')));
+  if (fs.existsSync(p.credentials))
+    Object.assign(secrets, JSON.parse(fs.readFileSync(p.credentials, 'utf8')));
   for (const u of world.units) secrets[u.unitId] ??= randomBytes(12).toString('hex');
   fs.writeFileSync(p.credentials, JSON.stringify(secrets, null, 2));
   const unitAuth = await Promise.all(
@@ -146,12 +180,19 @@ export async function startPipeline(opts: PipelineOptions): Promise<Pipeline> {
     posting: { journalPath: p.journal },
     log: { level: logLevel },
   };
+  const mergedCloudConfig = deepMerge(cloudConfig, opts.cloudConfig ?? {});
   const cloudConfigPath = path.join(dir, 'cloud.config.json');
-  fs.writeFileSync(cloudConfigPath, JSON.stringify(cloudConfig, null, 2));
+  fs.writeFileSync(cloudConfigPath, JSON.stringify(mergedCloudConfig, null, 2));
 
-  const cloud = spawnNode(BIN.cloud, ['--config', cloudConfigPath], { name: 'cloud', echo: opts.echo });
+  let cloudEnv: NodeJS.ProcessEnv = { ...opts.cloudEnv };
+  let cloud = spawnNode(BIN.cloud, ['--config', cloudConfigPath], {
+    name: 'cloud',
+    echo: opts.echo,
+    env: cloudEnv,
+  });
   const ready = await cloud.waitForEvent('ready', {}, 30_000);
-  const cloudUrl = (ready.url as string | undefined) ?? `http://127.0.0.1:${ready.httpPort as number}`;
+  const cloudPort = ready.httpPort as number;
+  const cloudUrl = (ready.url as string | undefined) ?? `http://127.0.0.1:${cloudPort}`;
 
   const mqttPort = await freePort();
   const edgeConfig = {
@@ -178,13 +219,21 @@ export async function startPipeline(opts: PipelineOptions): Promise<Pipeline> {
       return `http://127.0.0.1:${edgeReady.httpPort as number}`;
     },
     adminToken: tokens.admin,
+    gatewayToken: tokens.gateway,
     paths: p,
-    cloud,
+    get cloud() {
+      return cloud;
+    },
     get edge() {
       return edge;
     },
     cli: (args, env = {}) =>
-      runCommand(BIN.cli, args, { IRONLEDGER_URL: cloudUrl, IRONLEDGER_TOKEN: tokens.admin, NO_COLOR: '1', ...env }),
+      runCommand(BIN.cli, args, {
+        IRONLEDGER_URL: cloudUrl,
+        IRONLEDGER_TOKEN: tokens.admin,
+        NO_COLOR: '1',
+        ...env,
+      }),
     runSim: (args) =>
       runCommand(BIN.sim, [
         '--broker',
@@ -202,10 +251,23 @@ export async function startPipeline(opts: PipelineOptions): Promise<Pipeline> {
       edge = spawnNode(BIN.edge, ['--config', edgeConfigPath], { name: 'edge', echo: opts.echo });
       edgeReady = await edge.waitForEvent('ready', {}, 30_000);
     },
+    restartCloud: async (o = {}) => {
+      await cloud.stop();
+      cloudEnv = { ...cloudEnv, ...o.env };
+      // The same port: the edge's config and the CLI keep pointing at it.
+      cloud = spawnNode(BIN.cloud, ['--config', cloudConfigPath], {
+        name: 'cloud',
+        echo: opts.echo,
+        env: { ...cloudEnv, IRONLEDGER_CLOUD_HTTP__PORT: String(cloudPort) },
+      });
+      await cloud.waitForEvent('ready', {}, 30_000);
+    },
     waitForDrain: async (readings, timeoutMs = 120_000) => {
       await waitFor(
         async () => {
-          const r = await fetch(`${cloudUrl}/v1/status`, { headers: { authorization: `Bearer ${tokens.admin}` } });
+          const r = await fetch(`${cloudUrl}/v1/status`, {
+            headers: { authorization: `Bearer ${tokens.admin}` },
+          });
           if (!r.ok) return false;
           const s = (await r.json()) as { pipeline: { readings: number } };
           if (s.pipeline.readings < readings) return false;
@@ -223,4 +285,16 @@ export async function startPipeline(opts: PipelineOptions): Promise<Pipeline> {
     },
   };
   return pipeline;
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    out[k] = isPlainObject(b) && isPlainObject(v) ? deepMerge(b, v) : v;
+  }
+  return out;
 }

@@ -6,6 +6,7 @@
 import {
   PeriodSchema,
   PostRequestSchema,
+  type Project,
   type PostResponse,
   ReplayRequestSchema,
 } from '@ironledger/contracts';
@@ -13,7 +14,7 @@ import { z } from 'zod';
 import type { AppContext } from '../../context.js';
 import { periodOf } from '../../domain/decisions.js';
 import type { StoreLedger } from '../../domain/store-ledger.js';
-import type { PostableAllocation, Poster } from '../../posting/types.js';
+import type { PostableAllocation, Poster, ProjectHint } from '../../posting/types.js';
 import type { AllocationRecord } from '../../store/store.js';
 import { requireRole } from '../auth.js';
 import { readJson, readQuery } from '../json.js';
@@ -21,6 +22,11 @@ import { HttpProblem } from '../problem.js';
 import type { Router } from '../router.js';
 import { byIds } from './allocations.js';
 import { periodRange } from './status.js';
+
+function projectHint(p: Project | undefined): ProjectHint | undefined {
+  if (!p || (p.analyticAccountId === undefined && p.odooProjectId === undefined)) return undefined;
+  return { analyticAccountId: p.analyticAccountId, odooProjectId: p.odooProjectId };
+}
 
 export function postingRoutes(router: Router, app: AppContext, poster: Poster, ledger: StoreLedger): void {
   let queue: Promise<unknown> = Promise.resolve();
@@ -37,6 +43,7 @@ export function postingRoutes(router: Router, app: AppContext, poster: Poster, l
     unitId: a.unitId,
     serialNo: app.master.units.get(a.unitId)?.serialNo,
     projectId: a.projectId,
+    project: projectHint(app.master.projects.get(a.projectId)),
     day: a.day,
     engineHours: a.engineHours,
     idleHours: a.idleHours,

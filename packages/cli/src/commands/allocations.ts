@@ -20,7 +20,7 @@ import { EXIT, UsageError } from '../errors.js';
 import type { Palette } from '../format/colour.js';
 import { renderCsv } from '../format/csv.js';
 import { formatMinorAmount, formatMoney, formatTotals, totalsByCurrency } from '../format/money.js';
-import { type Column, renderFields, renderTable } from '../format/table.js';
+import { type Column, oneLine, renderFields, renderTable } from '../format/table.js';
 import { formatHours, formatInstant } from '../format/time.js';
 import { RANGE_OPTIONS, rangeQuery, SCOPE_OPTIONS, statusFilter } from './filters.js';
 
@@ -256,7 +256,7 @@ export function decisionSummary(d: DecisionResponse, verb: string, c: Palette): 
   const n = (k: number) => `${k} allocation${k === 1 ? '' : 's'}`;
   lines.push(d.changed.length ? c.green(`${verb} ${n(d.changed.length)}`) : `${verb} none`);
   if (d.unchanged.length) lines.push(c.dim(`already ${verb}, unchanged: ${n(d.unchanged.length)}`));
-  for (const r of d.refused) lines.push(c.red(`refused ${r.id}: ${r.reason}`));
+  for (const r of d.refused) lines.push(c.red(`refused ${r.id}: ${oneLine(r.reason)}`));
   for (const id of d.notFound) lines.push(c.red(`not found: ${id}`));
   return `${lines.join('\n')}\n`;
 }

@@ -4,6 +4,7 @@ import { allocations } from './allocations.js';
 import { audit } from './audit.js';
 import { consolidate } from './consolidate.js';
 import { deadletters } from './deadletters.js';
+import { held } from './held.js';
 import { masterData } from './master-data.js';
 import { periods } from './periods.js';
 import { post } from './post.js';
@@ -16,6 +17,7 @@ import { usage } from './usage.js';
 export const COMMANDS: readonly CommandSpec[] = [
   status,
   usage,
+  held,
   consolidate,
   ...allocations,
   post,

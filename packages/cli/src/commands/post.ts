@@ -10,6 +10,7 @@ import { bool, type CommandSpec, type Ctx, JSON_OPTION, str } from '../command.j
 import { EXIT } from '../errors.js';
 import type { Palette } from '../format/colour.js';
 import { Progress } from '../format/progress.js';
+import { oneLine } from '../format/table.js';
 import { parsePositiveInt } from '../values.js';
 
 const POST_TIMEOUT_MS = 10 * 60 * 1000; // 10 min: one batch may wait on Odoo retries
@@ -56,12 +57,14 @@ export function postSummary(r: PostResponse, c: Palette): string {
     lines.push(`  already in Odoo, recorded without sending again: ${r.alreadyInOdoo.length}`);
   if (r.held.length) {
     lines.push(c.yellow(`  held ${n(r.held.length)}:`));
-    for (const h of r.held) lines.push(`    ${h.id}  ${h.reason}`);
+    for (const h of r.held) lines.push(`    ${h.id}  ${oneLine(h.reason)}`);
   }
   if (r.failed.length) {
     lines.push(c.red(`  failed ${n(r.failed.length)}:`));
     for (const f of r.failed)
-      lines.push(`    ${f.id}  ${f.code}  ${f.message}${f.deadLettered ? c.dim('  → dead letter') : ''}`);
+      lines.push(
+        `    ${f.id}  ${f.code}  ${oneLine(f.message)}${f.deadLettered ? c.dim('  → dead letter') : ''}`,
+      );
     if (r.failed.some((f) => f.deadLettered))
       lines.push(c.dim("  see 'ironledger deadletters list'; replay after fixing the cause"));
   }

@@ -74,6 +74,14 @@ describe('table', () => {
     expect(lines[4]).toBe('TOTAL    1235');
   });
 
+  it('keeps each row on one line whatever the server sends', () => {
+    const out = renderTable(
+      [{ m: 'record does not exist.\nModel: x\n' }],
+      [{ header: 'MESSAGE', value: (r) => r.m }],
+    );
+    expect(out).toBe('MESSAGE\nrecord does not exist. Model: x\n');
+  });
+
   it('measures visible width without ANSI escapes', () => {
     expect(visibleWidth(palette(true).bold('abc'))).toBe(3);
   });

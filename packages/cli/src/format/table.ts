@@ -28,12 +28,17 @@ function pad(s: string, width: number, align: 'left' | 'right'): string {
   return align === 'right' ? fill + s : s + fill;
 }
 
+/** Text from the server (Odoo messages, reasons) on one line: a line break would tear a table apart. */
+export function oneLine(s: string): string {
+  return s.replace(/\s*[\r\n]+\s*/g, ' ').trim();
+}
+
 export function renderTable<T>(
   rows: readonly T[],
   columns: readonly Column<T>[],
   opts: TableOptions = {},
 ): string {
-  const cells = rows.map((r) => columns.map((c) => c.value(r)));
+  const cells = rows.map((r) => columns.map((c) => oneLine(c.value(r))));
   const footer = opts.footer ?? [];
   const widths = columns.map((c, i) =>
     Math.max(

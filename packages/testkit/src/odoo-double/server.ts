@@ -62,8 +62,13 @@ export interface OdooDouble {
   records(model: string): Array<Record<string, unknown>>;
   /** Fail the next `n` matching calls. */
   failNext(n: number, fault?: Fault): void;
-  /** Delay every answer by `ms`. */
-  setDelay(ms: number): void;
+  /**
+   * Delay answers by `ms` (0 clears). By default every call waits before it is carried out;
+   * `after: true` carries the call out first and holds back only the answer, which is how a
+   * client that dies mid-call leaves work done in Odoo it never heard about. `method` and
+   * `model` narrow the delay to matching calls.
+   */
+  setDelay(ms: number, opts?: { after?: boolean; method?: string; model?: string }): void;
   /** Change a record behind IronLedger's back (e.g. an accountant edits an amount). */
   edit(model: string, id: number, vals: Record<string, unknown>): void;
   /** Set or clear the company's fiscal-year lock date. */
@@ -90,7 +95,21 @@ export async function startOdooDouble(opts: OdooDoubleOptions = {}): Promise<Odo
   const faults: Array<Fault & { left: number }> = [];
   const sessions = new Set<string>();
   const calls: CallRecord[] = [];
-  let delayMs = 0;
+  let delay: { ms: number; after: boolean; method?: string; model?: string } = { ms: 0, after: false };
+  const timers = new Set<NodeJS.Timeout>();
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        timers.delete(t);
+        resolve();
+      }, ms);
+      timers.add(t);
+    });
+  const delays = (model: string | undefined, method: string, after: boolean) =>
+    delay.ms > 0 &&
+    delay.after === after &&
+    (!delay.method || delay.method === method) &&
+    (!delay.model || delay.model === model);
 
   function takeFault(model: string | undefined, method: string): Fault | undefined {
     const f = faults.find(
@@ -206,7 +225,7 @@ export async function startOdooDouble(opts: OdooDoubleOptions = {}): Promise<Odo
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const text = await readBody(req);
-    if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
+    if (delay.ms > 0 && !delay.after && !delay.method && !delay.model) await sleep(delay.ms);
     let body: unknown;
     try {
       body = text === '' ? undefined : JSON.parse(text);
@@ -378,12 +397,13 @@ export async function startOdooDouble(opts: OdooDoubleOptions = {}): Promise<Odo
     res.end('<!doctype html><title>404 Not Found</title><h1>Not Found</h1>');
   }
 
-  function withFault(
+  async function withFault(
     res: ServerResponse,
     model: string | undefined,
     method: string,
     run: () => { status: number; body: unknown; headers?: Record<string, string> },
-  ): void {
+  ): Promise<void> {
+    if (delays(model, method, false) && (delay.method || delay.model)) await sleep(delay.ms);
     const f = takeFault(model, method);
     if (f && (f.kind ?? 'status') === 'status') {
       const headers: Record<string, string> = { 'content-type': 'text/html; charset=utf-8' };
@@ -397,6 +417,7 @@ export async function startOdooDouble(opts: OdooDoubleOptions = {}): Promise<Odo
       return;
     }
     const out = run();
+    if (delays(model, method, true)) await sleep(delay.ms);
     if (f?.kind === 'reset-after') {
       res.socket?.destroy();
       return;
@@ -431,8 +452,13 @@ export async function startOdooDouble(opts: OdooDoubleOptions = {}): Promise<Odo
     failNext: (n, fault = {}) => {
       faults.push({ ...fault, left: n });
     },
-    setDelay: (ms) => {
-      delayMs = ms;
+    setDelay: (ms, o = {}) => {
+      delay = {
+        ms,
+        after: o.after ?? false,
+        ...(o.method ? { method: o.method } : {}),
+        ...(o.model ? { model: o.model } : {}),
+      };
     },
     edit: (model, id, vals) => {
       const rec = world.db.get(model, id) as Rec | undefined;
@@ -447,6 +473,8 @@ export async function startOdooDouble(opts: OdooDoubleOptions = {}): Promise<Odo
       calls.filter((c) => c.ok && c.method === method && (model === undefined || c.model === model)).length,
     stop: () =>
       new Promise<void>((resolve) => {
+        for (const t of timers) clearTimeout(t);
+        timers.clear();
         server.closeAllConnections();
         server.close(() => resolve());
       }),

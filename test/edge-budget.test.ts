@@ -1,0 +1,92 @@
+/**
+ * Bounded storage: with the uplink down, the buffer reaches its disk budget. Then new QoS 1
+ * publishes are refused (no PUBACK, connection closed) so units keep their readings; no
+ * unsent reading is deleted; the alarm shows in the log, the metrics and /v1/status. When
+ * the cloud is back the backlog drains, room returns, the units' own buffers empty, and the
+ * cloud holds exactly what was acknowledged.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { BIN, removeDir, tempDir, waitFor } from '@ironledger/testkit';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  type CloudHandle,
+  type EdgeHandle,
+  TestUnit,
+  makeCredentials,
+  metricValue,
+  reading,
+  setDiff,
+  startCloud,
+  startEdge,
+  union,
+} from '../edge/test/harness.js';
+
+const built = fs.existsSync(BIN.cloud) && fs.existsSync(BIN.edge);
+
+describe.skipIf(!built)('disk budget reached (embedded broker)', () => {
+  const UNITS = 4;
+  const PER_UNIT = 600;
+  const unitIds = Array.from({ length: UNITS }, (_, i) => `GEN-${String(i + 1).padStart(3, '0')}`);
+  let dir: string;
+  let cloud: CloudHandle;
+  let edge: EdgeHandle;
+  const units: TestUnit[] = [];
+
+  afterAll(async () => {
+    await Promise.all(units.map((u) => u.close()));
+    await edge?.stop();
+    await cloud?.proc.stop();
+    if (dir) removeDir(dir);
+  });
+
+  it('refuses new publishes, keeps every unsent reading, alarms, and recovers', async () => {
+    dir = tempDir('edge-budget-');
+    const gatewayId = 'gw-budget';
+    cloud = await startCloud(dir, unitIds, gatewayId);
+    await cloud.kill9();
+    const creds = makeCredentials(unitIds);
+    edge = await startEdge(dir, {
+      gatewayId,
+      mqtt: { port: 0 },
+      auth: { units: creds.hashes },
+      // ~0.4 MiB holds a few hundred readings: well below what the fleet will send.
+      buffer: { path: path.join(dir, 'edge.db'), diskBudgetMb: 0.4 },
+      cloud: { url: cloud.url, token: cloud.gatewayToken, maxBatchAgeMs: 100, backoff: { baseMs: 100, capMs: 500 } },
+      http: { port: 0 },
+    });
+    for (const u of unitIds) units.push(new TestUnit(u, `mqtt://127.0.0.1:${edge.mqttPort}`, creds.secrets[u]));
+    for (let i = 0; i < PER_UNIT; i++) for (const u of units) u.publish(reading(u.unitId, i));
+
+    await edge.proc.waitForEvent('buffer.full', {}, 30_000);
+    const status = await waitFor(async () => {
+      const s = await edge.status();
+      return s.diskBudgetExceeded === true ? s : null;
+    });
+    await new Promise((r) => setTimeout(r, 1000)); // units keep trying meanwhile
+    const acked = union(units);
+    expect(acked.size).toBeGreaterThan(0);
+    expect(acked.size).toBeLessThan(UNITS * PER_UNIT); // refused: the rest stays with the units
+    expect(units.some((u) => u.pending.size > 0)).toBe(true);
+    // Nothing unsent was deleted to make room: the outbox holds every acknowledged reading.
+    expect((await edge.status()).queuedReadings).toBe(acked.size);
+    expect(status.queuedReadings as number).toBeLessThanOrEqual(acked.size);
+    const m = await edge.metrics();
+    expect(metricValue(m, 'ironledger_edge_disk_budget_exceeded')).toBe(1);
+    expect(metricValue(m, 'ironledger_edge_publishes_refused_total{reason="buffer_full"}')).toBeGreaterThan(0);
+    const full = edge.proc.logs().find((l) => l.event === 'buffer.full');
+    expect(full?.level).toBe('error');
+
+    // Uplink back: the backlog drains, acknowledged rows are pruned, publishes accepted again.
+    await cloud.start();
+    await waitFor(() => units.every((u) => u.pending.size === 0), { timeoutMs: 90_000, what: "the units' buffers to empty" });
+    const all = union(units);
+    expect(all.size).toBe(UNITS * PER_UNIT);
+    await waitFor(async () => (await edge.status()).queuedReadings === 0, { timeoutMs: 60_000, what: 'drain' });
+    const inCloud = cloud.readings();
+    expect(setDiff(all, inCloud.keys)).toEqual([]);
+    expect(setDiff(inCloud.keys, all)).toEqual([]);
+    expect(inCloud.rows).toBe(all.size);
+    expect(edge.proc.logs().some((l) => l.event === 'buffer.ok')).toBe(true);
+  });
+});

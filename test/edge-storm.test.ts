@@ -1,0 +1,101 @@
+/**
+ * Invariant 2 at the gateway: a redelivery storm — every unit reconnects and resends its
+ * whole history several times, some copies with the MQTT DUP flag — stores each reading
+ * once and forwards it once.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { BIN, removeDir, tempDir, waitFor } from '@ironledger/testkit';
+import mqtt from 'mqtt';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  type CloudHandle,
+  type EdgeHandle,
+  MOSQUITTO,
+  type MosquittoHandle,
+  TestUnit,
+  makeCredentials,
+  metricValue,
+  reading,
+  setDiff,
+  startCloud,
+  startEdge,
+  startMosquitto,
+  union,
+} from '../edge/test/harness.js';
+
+const built = fs.existsSync(BIN.cloud) && fs.existsSync(BIN.edge);
+if (!MOSQUITTO) console.warn('edge-storm: mosquitto binary absent — external-broker mode skipped (apt-get install mosquitto)');
+
+describe.each([
+  { mode: 'embedded' as const, skip: !built },
+  { mode: 'external' as const, skip: !built || !MOSQUITTO },
+])('redelivery storm ($mode broker)', ({ mode, skip }) => {
+  const UNITS = 20;
+  const PER_UNIT = 100;
+  const ROUNDS = 4;
+  const unitIds = Array.from({ length: UNITS }, (_, i) => `DZR-${String(i + 1).padStart(3, '0')}`);
+  let dir: string;
+  let cloud: CloudHandle;
+  let edge: EdgeHandle;
+  let mosq: MosquittoHandle | null = null;
+
+  afterAll(async () => {
+    await edge?.stop();
+    await mosq?.stop();
+    await cloud?.proc.stop();
+    if (dir) removeDir(dir);
+  });
+
+  it.skipIf(skip)('stores and forwards each reading once', async () => {
+    dir = tempDir('edge-storm-');
+    const gatewayId = 'gw-storm';
+    cloud = await startCloud(dir, unitIds, gatewayId);
+    const creds = makeCredentials(unitIds);
+    const edgeUser = { username: 'ironledger-edge', password: 'edge-secret' };
+    if (mode === 'external') mosq = await startMosquitto(dir, creds, edgeUser);
+    edge = await startEdge(dir, {
+      gatewayId,
+      mqtt: mode === 'embedded' ? { mode, port: 0 } : { mode, url: mosq!.url, username: edgeUser.username, password: edgeUser.password },
+      auth: { units: creds.hashes },
+      buffer: { path: path.join(dir, 'edge.db') },
+      cloud: { url: cloud.url, token: cloud.gatewayToken, batchSize: 300, maxBatchAgeMs: 100 },
+      http: { port: 0 },
+    });
+    const url = mode === 'embedded' ? `mqtt://127.0.0.1:${edge.mqttPort}` : mosq!.url;
+
+    const acked = new Set<string>();
+    for (let round = 0; round < ROUNDS; round++) {
+      // Every round is a reconnect of the whole fleet at once, resending everything.
+      const units = unitIds.map((u) => new TestUnit(u, url, creds.secrets[u]));
+      for (let i = 0; i < PER_UNIT; i++) for (const u of units) u.publish(reading(u.unitId, i));
+      await waitFor(() => units.every((u) => u.pending.size === 0), { timeoutMs: 60_000, what: `round ${round} acknowledged` });
+      for (const k of union(units)) acked.add(k);
+      await Promise.all(units.map((u) => u.close()));
+    }
+    // And QoS 1 redeliveries proper: the same PUBLISH again with DUP set [MQTT-3.3.1-1].
+    const u0 = unitIds[0]!;
+    const raw = mqtt.connect(url, { username: u0, password: creds.secrets[u0], clean: true });
+    await new Promise<void>((r) => raw.once('connect', () => r()));
+    for (let i = 0; i < 20; i++) {
+      await raw.publishAsync(`ironledger/v1/units/${u0}/telemetry`, JSON.stringify(reading(u0, i)), { qos: 1, dup: true });
+    }
+    await raw.endAsync();
+
+    expect(acked.size).toBe(UNITS * PER_UNIT);
+    await waitFor(async () => (await edge.status()).queuedReadings === 0 && cloud.readings().rows >= acked.size, {
+      timeoutMs: 60_000,
+      what: 'forwarding done',
+    });
+    const inCloud = cloud.readings();
+    expect(setDiff(acked, inCloud.keys)).toEqual([]);
+    expect(setDiff(inCloud.keys, acked)).toEqual([]);
+    expect(inCloud.rows).toBe(acked.size);
+    const m = await edge.metrics();
+    expect(metricValue(m, 'ironledger_edge_readings_duplicate_total')).toBeGreaterThanOrEqual((ROUNDS - 1) * UNITS * PER_UNIT + 20);
+    // The edge forwarded each identity once: the cloud never had to deduplicate.
+    const sent = edge.proc.logs().filter((l) => l.event === 'forward.batch_sent');
+    expect(sent.reduce((n, l) => n + (l.count as number), 0)).toBe(acked.size);
+    expect(sent.reduce((n, l) => n + (l.duplicates as number), 0)).toBe(0);
+  });
+});
