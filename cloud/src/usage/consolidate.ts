@@ -5,9 +5,10 @@
  *
  * Rules (DESIGN.md "Usage", master.ts attribution rule):
  * - Meter deltas are taken between consecutive readings by ts. The delta of (prev, cur]
- *   belongs to the project at cur's position on cur's site (the gateway's site stamped at
- *   ingest, else the unit's siteId), split over the site-local days the interval spans in
- *   proportion to time (DST days are 23 or 25 h long).
+ *   belongs to the place of cur's position: the first geofence across all sites that
+ *   contains it, else the unit's home site (its siteId, else the gateway's site stamped at
+ *   ingest) and that site's default project; split over the site-local days the interval
+ *   spans in proportion to time (DST days are 23 or 25 h long).
  * - A rise no running engine could make in the elapsed time (more than elapsed × 1.05 +
  *   0.1 h of meter resolution) is a `meter_jump`: flagged, not summed.
  * - A meter that goes backwards is a `meter_reset` (before and after kept). The meter is taken
@@ -21,7 +22,7 @@
  */
 import type { Anomaly, Position, Site } from '@ironledger/contracts';
 import type { UsageFigure } from '../posting/types.js';
-import { projectAt } from './geofence.js';
+import { placeAt } from './geofence.js';
 import { localDay, splitByLocalDay } from './local-time.js';
 
 export interface UsageReading {
@@ -132,9 +133,9 @@ export function consolidate(input: ConsolidateInput): ConsolidateOutput {
   const acc = new Map<string, Acc>();
   const anomalies: Anomaly[] = [];
 
-  const siteOf = (r: UsageReading): Site =>
-    (r.siteId ? sites.get(r.siteId) : undefined) ??
+  const homeOf = (r: UsageReading): Site =>
     (input.unitSiteId ? sites.get(input.unitSiteId) : undefined) ??
+    (r.siteId ? sites.get(r.siteId) : undefined) ??
     UNASSIGNED_SITE;
 
   const figure = (day: string, projectId: string, siteId: string): Acc => {
@@ -165,8 +166,7 @@ export function consolidate(input: ConsolidateInput): ConsolidateOutput {
   };
 
   readings.forEach((cur, i) => {
-    const site = siteOf(cur);
-    const projectId = projectAt(site, cur.position);
+    const { site, projectId } = placeAt(sites.values(), cur.position, homeOf(cur));
     const home = figure(localDay(cur.tsMs, site.timeZone), projectId, site.siteId);
     home.fig.readings++;
     const prev = i > 0 ? readings[i - 1]! : null;

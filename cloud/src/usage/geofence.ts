@@ -34,3 +34,18 @@ export function projectAt(site: Site, position: Position | null | undefined): st
   if (position) for (const g of site.geofences) if (contains(g, position)) return g.projectId;
   return site.defaultProjectId;
 }
+
+/**
+ * The place of a position (master.ts attribution rule): the first geofence, across all sites
+ * in the order listed, that contains it gives site and project; otherwise `fallback` (the
+ * unit's home site, else the gateway's) and its default project.
+ */
+export function placeAt(
+  sites: Iterable<Site>,
+  position: Position | null | undefined,
+  fallback: Site,
+): { site: Site; projectId: string } {
+  if (position)
+    for (const site of sites) for (const g of site.geofences) if (contains(g, position)) return { site, projectId: g.projectId };
+  return { site: fallback, projectId: fallback.defaultProjectId };
+}

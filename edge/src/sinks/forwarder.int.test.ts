@@ -1,0 +1,187 @@
+/**
+ * The forwarder against a real HTTP peer (node:http) that implements Contract 2 honestly
+ * and records what the edge sent: headers, gzip, batchId stability, Retry-After.
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { BatchSchema, HeartbeatSchema } from '@ironledger/contracts';
+import { silentLogger } from '@ironledger/logger';
+import { afterEach, describe, expect, it } from 'vitest';
+import { fr } from '../buffer/buffer.contract.js';
+import { SqliteBuffer } from '../buffer/sqlite-buffer.js';
+import { EdgeConfigSchema } from '../config.js';
+import { EdgeMetrics } from '../http/metrics.js';
+import { CloudClient } from './cloud-client.js';
+import { Forwarder } from './forwarder.js';
+
+interface Seen {
+  at: number;
+  path: string;
+  headers: http.IncomingHttpHeaders;
+  body: unknown;
+}
+type Answer = (seen: Seen, all: Seen[]) => { status: number; headers?: Record<string, string>; body?: unknown };
+
+async function peer(answer: Answer) {
+  const seen: Seen[] = [];
+  const stored = new Map<string, number>(); // batchId → readings, as a cloud would keep
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks);
+      const text = req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw).toString() : raw.toString();
+      const s: Seen = { at: Date.now(), path: req.url ?? '', headers: req.headers, body: JSON.parse(text) };
+      seen.push(s);
+      const a = answer(s, seen);
+      if (a.status === 200 && req.url === '/v1/batches') {
+        const b = BatchSchema.parse(s.body);
+        const dup = stored.has(b.batchId);
+        stored.set(b.batchId, b.readings.length);
+        a.body ??= { batchId: b.batchId, accepted: dup ? 0 : b.readings.length, duplicates: dup ? b.readings.length : 0 };
+      }
+      res.writeHead(a.status, { 'content-type': a.status < 300 ? 'application/json' : 'application/problem+json', ...a.headers });
+      res.end(JSON.stringify(a.body ?? { type: 'about:blank', title: 'x', status: a.status }));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { url, seen, stored, close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edge-fwd-'));
+let k = 0;
+const cleanup: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const c of cleanup.splice(0).reverse()) await c();
+});
+
+function rig(url: string, file = path.join(dir, `f${k++}.db`), cloud: Record<string, unknown> = {}) {
+  const cfg = EdgeConfigSchema.parse({
+    gatewayId: 'gw-fwd',
+    cloud: { url, token: 'tok-123', batchSize: 3, maxBatchAgeMs: 0, timeoutMs: 2000, backoff: { baseMs: 20, capMs: 100 }, ...cloud },
+  });
+  const buffer = new SqliteBuffer({ path: file, gatewayId: 'gw-fwd' });
+  const metrics = new EdgeMetrics(() => ({
+    queuedReadings: 0, oldestUnsentAgeS: null, parkedBatches: 0, quarantined: 0, heldReadings: 0, usedBytes: 0, budgetBytes: 0, diskBudgetExceeded: false, brokerClients: 0,
+  }));
+  const client = new CloudClient(url, cfg.cloud.token, cfg.cloud.timeoutMs, 'test');
+  const fwd = new Forwarder({ buffer, client, cloud: cfg.cloud, gatewayId: 'gw-fwd', metrics, log: silentLogger() });
+  const stop = async () => {
+    await fwd.stop();
+    await client.close();
+    buffer.close();
+  };
+  return { buffer, fwd, file, stop, metrics };
+}
+
+const add = (b: SqliteBuffer, unit: string, n: number, from = 0) =>
+  b.append(Array.from({ length: n }, (_, i) => ({ kind: 'reading' as const, reading: fr(unit, from + i) })));
+
+describe('forwarder ↔ Contract 2 peer', () => {
+  it('sends gzip JSON with the bearer token; readings leave the outbox on 200', async () => {
+    const p = await peer(() => ({ status: 200 }));
+    cleanup.push(p.close);
+    const r = rig(p.url);
+    cleanup.push(r.stop);
+    add(r.buffer, 'U1', 7);
+    r.fwd.start();
+    await waitUntil(() => r.buffer.stats().queuedReadings === 0);
+    expect(p.seen).toHaveLength(3);
+    for (const s of p.seen) {
+      expect(s.path).toBe('/v1/batches');
+      expect(s.headers.authorization).toBe('Bearer tok-123');
+      expect(s.headers['content-encoding']).toBe('gzip');
+      expect(s.headers['content-type']).toBe('application/json');
+      expect(BatchSchema.parse(s.body).gatewayId).toBe('gw-fwd');
+    }
+    const sent = p.seen.flatMap((s) => (s.body as { readings: Array<{ seq: number }> }).readings.map((x) => x.seq));
+    expect(sent).toEqual([0, 1, 2, 3, 4, 5, 6]);
+  });
+
+  it('keeps the batchId across retries, honours Retry-After, and resumes after a restart', async () => {
+    let calls = 0;
+    const p = await peer(() => (++calls <= 2 ? { status: 503, headers: { 'retry-after': '1' } } : { status: 200 }));
+    cleanup.push(p.close);
+    const r = rig(p.url);
+    add(r.buffer, 'U1', 3);
+    r.fwd.start();
+    await waitUntil(() => p.seen.length >= 1);
+    await r.stop(); // a restart between attempts
+    const again = rig(p.url, r.file);
+    cleanup.push(again.stop);
+    again.fwd.start();
+    await waitUntil(() => again.buffer.stats().queuedReadings === 0, 10_000);
+    const ids = p.seen.map((s) => (s.body as { batchId: string }).batchId);
+    expect(new Set(ids).size).toBe(1);
+    expect(ids.length).toBe(3);
+    // The second and third attempts came after the restart; between them the cloud asked for 1 s.
+    expect(p.seen[2]!.at - p.seen[1]!.at).toBeGreaterThanOrEqual(950);
+  });
+
+  it('413 splits the batch and sends the halves; 422 parks a batch without dropping it', async () => {
+    const p = await peer((s) => {
+      const b = s.body as { readings: Array<{ unitId: string }> };
+      if (b.readings.length > 2) return { status: 413 };
+      if (b.readings.some((x) => x.unitId === 'BAD')) return { status: 422 };
+      return { status: 200 };
+    });
+    cleanup.push(p.close);
+    const r = rig(p.url, undefined, { batchSize: 4 });
+    cleanup.push(r.stop);
+    add(r.buffer, 'U1', 4);
+    r.fwd.start();
+    await waitUntil(() => r.buffer.stats().queuedReadings === 0);
+    const ok = p.seen.filter((s) => (s.body as { readings: unknown[] }).readings.length <= 2).map((s) => (s.body as { batchId: string }).batchId);
+    expect(ok).toHaveLength(2);
+    expect(ok[0]).toMatch(/\.1$/);
+    expect(ok[1]).toMatch(/\.2$/);
+    add(r.buffer, 'BAD', 1);
+    r.fwd.notify(1);
+    await waitUntil(() => r.buffer.stats().parkedBatches === 1);
+    expect(r.buffer.stats()).toMatchObject({ queuedReadings: 1, parkedReadings: 1 });
+    add(r.buffer, 'U2', 2);
+    r.fwd.notify(2);
+    await waitUntil(() => r.buffer.stats().queuedReadings === 1); // later batches still flow
+  });
+
+  it('heartbeat carries the backlog (HeartbeatSchema)', async () => {
+    const { startAgent } = await import('../agent.js');
+    const p = await peer(() => ({ status: 503 }));
+    cleanup.push(p.close);
+    const agent = await startAgent(
+      {
+        gatewayId: 'gw-hb',
+        mqtt: { port: 0 },
+        auth: { mode: 'open' },
+        buffer: { path: path.join(dir, 'hb.db') },
+        cloud: { url: p.url, token: 't', heartbeatIntervalMs: 200, backoff: { baseMs: 1000, capMs: 1000 } },
+        http: { port: 0 },
+        log: { level: 'silent' },
+      },
+      {},
+    );
+    cleanup.push(() => agent.stop());
+    const beats = () => p.seen.filter((s) => s.path === '/v1/gateways/gw-hb/heartbeat');
+    await waitUntil(() => beats().length >= 2);
+    const hb = HeartbeatSchema.parse(beats()[0]!.body);
+    expect(hb).toMatchObject({ queuedReadings: 0, oldestUnsentAgeS: null, diskBudgetExceeded: false, parkedBatches: 0 });
+    expect(beats()[0]!.headers.authorization).toBe('Bearer t');
+    const ready = await fetch(`http://127.0.0.1:${agent.httpPort}/readyz`);
+    expect(ready.status).toBe(200);
+    const metrics = await (await fetch(`http://127.0.0.1:${agent.httpPort}/metrics`)).text();
+    expect(metrics).toContain('ironledger_edge_queue_depth 0');
+  });
+});
+
+async function waitUntil(cond: () => boolean, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
