@@ -115,6 +115,32 @@ describe('gateway executable (linux-x64): one file, no Node.js', () => {
     expect(overridden.code, overridden.stderr + overridden.stdout).toBe(0);
   });
 
+  it('ships a deploy config with every key of the reference example, and valid systemd units', async () => {
+    const leaves = (o: unknown, prefix = ''): string[] =>
+      o && typeof o === 'object' && !Array.isArray(o)
+        ? Object.entries(o).flatMap(([k, v]) => leaves(v, prefix ? `${prefix}.${k}` : k))
+        : [prefix];
+    const reference = leaves(YAML.parse(fs.readFileSync(path.join(REPO_ROOT, 'edge', 'config.example.yaml'), 'utf8')));
+    const deployed = leaves(YAML.parse(fs.readFileSync(path.join(REPO_ROOT, 'deploy', 'edge.example.yaml'), 'utf8')));
+    // The token is the one key a gateway must not keep in the file (systemd credential).
+    expect(deployed.sort()).toEqual(reference.filter((k) => k !== 'cloud.token').sort());
+
+    const analyze = ['/usr/bin/systemd-analyze', '/bin/systemd-analyze'].find((p) => fs.existsSync(p));
+    if (!analyze) return; // not a systemd machine: the units are checked where it is
+    const units = path.join(dir, 'units');
+    fs.mkdirSync(units);
+    for (const f of fs.readdirSync(path.join(REPO_ROOT, 'deploy')).filter((f) => /\.(service|timer)$/.test(f))) {
+      const text = fs.readFileSync(path.join(REPO_ROOT, 'deploy', f), 'utf8');
+      // verify checks that ExecStart's program exists: point it at this copy.
+      fs.writeFileSync(path.join(units, f), text.replaceAll('/usr/local/bin/ironledger-edge', exe));
+    }
+    const files = fs.readdirSync(units).map((f) => path.join(units, f));
+    expect(files.length).toBe(3);
+    const verify = await runGateway([analyze], ['verify', ...files], { cwd: dir, env: { ...process.env } });
+    expect(verify.code, verify.stderr).toBe(0);
+    expect(verify.stderr.trim()).toBe('');
+  });
+
   it('forwards readings published over MQTT to the cloud ingestor', async () => {
     const gw = await startGateway([exe], configPath, { cwd: dir, env });
     stopAfter.push(() => gw.proc.stop());
@@ -140,12 +166,19 @@ describe('gateway executable (linux-x64): one file, no Node.js', () => {
 
     const health = await fetch(`${gw.httpUrl}/healthz`);
     expect(health.status).toBe(200);
-    await gw.proc.stop();
-    expect(gw.proc.child.exitCode).toBe(0);
+    // What the systemd health-check timer runs.
+    const status = await runGateway([exe], ['status', '--url', gw.httpUrl], { cwd: dir, env });
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toMatch(/queued readings\s+0/);
+
+    // SIGTERM, as systemd stops it: a clean exit.
+    expect(await gw.proc.stop()).toBe(0);
+    const cloudSide = await cloud!.gateway();
+    expect(cloudSide?.version).toBeTruthy();
   });
 
-  it('runs the operator commands on the same buffer: status, quarantine list, replay, vacuum', async () => {
-    for (const args of [['status'], ['quarantine', 'list'], ['replay'], ['vacuum']]) {
+  it('runs the operator commands on the stopped agent’s buffer: quarantine list, replay, vacuum', async () => {
+    for (const args of [['quarantine', 'list'], ['replay'], ['vacuum']]) {
       const r = await runGateway([exe], [...args, '--config', configPath], { cwd: dir, env });
       expect(r.code, `${args.join(' ')}: ${r.stderr}${r.stdout}`).toBe(0);
     }

@@ -225,7 +225,7 @@ export async function publishAsUnit(
     clientId: `${unit.unitId}-test`,
     username: unit.unitId,
     password: unit.secret,
-    protocolVersion: 5,
+    protocolVersion: 4, // MQTT 3.1.1: what the site's units speak
     reconnectPeriod: 0,
     connectTimeout: 10_000,
   });

@@ -37,8 +37,8 @@ import {
   adminApi,
   generatedAnalytic,
   MATRIX,
-  OFFLINE_UNIT,
   type OdooSeed,
+  OFFLINE_UNIT,
   odooFigures,
   offlineUnitReadings,
   postBatch,
@@ -276,11 +276,15 @@ describe.each(MATRIX)('posting $target over $api', ({ target, api }) => {
         `period locked in Odoo: ${DAYS[2]} is on or before the lock date ${DAYS[2]}; Odoo would move the entry to a later date`,
       );
     expect(odoo.count('create', model)).toBe(creates);
-    for (const a of await ofDay(DAYS[2]))
+    const heldNow = await ofDay(DAYS[2]);
+    for (const a of heldNow)
       expect(a).toMatchObject({
         status: 'approved',
         holdReason: expect.stringContaining('period locked in Odoo'),
       });
+    // A hold is no change of usage: recomputing every unit leaves the approval standing.
+    await http.ok('POST', '/v1/consolidate', { all: true });
+    expect(await ofDay(DAYS[2])).toEqual(heldNow);
     odoo.setLockDate(false);
   });
 

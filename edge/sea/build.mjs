@@ -183,28 +183,22 @@ async function compileAddon(cache, target, headersDir, bs3) {
     npm_config_arch: t.gypArch,
     ...(t.cross ?? {}),
   };
-  const r = spawnSync(
-    process.execPath,
-    [
-      nodeGyp(),
-      'rebuild',
-      '--release',
-      `--arch=${t.gypArch}`,
-      '-j',
-      String(Math.max(1, os.availableParallelism())),
-    ],
-    {
+  // Asynchronous, so the targets' compiles (each one single-threaded C file) overlap.
+  const jobs = String(Math.max(1, os.availableParallelism()));
+  try {
+    await execFile(process.execPath, [nodeGyp(), 'rebuild', '--release', `--arch=${t.gypArch}`, '-j', jobs], {
       cwd: work,
       env,
-      encoding: 'utf8',
       maxBuffer: 64 * 1024 * 1024,
-    },
-  );
-  if (r.status !== 0) {
-    fs.writeFileSync(path.join(work, 'node-gyp.log'), `${r.stdout}\n${r.stderr}`);
-    throw new Error(
-      `${target}: node-gyp failed (${r.status}); log in ${path.join(work, 'node-gyp.log')}:\n${r.stderr.split('\n').slice(-25).join('\n')}`,
-    );
+    });
+  } catch (e) {
+    const logFile = path.join(cache, `node-gyp-${target}.log`);
+    fs.writeFileSync(logFile, `${e.stdout ?? ''}\n${e.stderr ?? ''}`);
+    const tail = String(e.stderr ?? e.message)
+      .split('\n')
+      .slice(-25)
+      .join('\n');
+    throw new Error(`${target}: node-gyp failed (${e.code ?? e.signal}); full log in ${logFile}:\n${tail}`);
   }
   const built = path.join(work, 'build', 'Release', ADDON_ASSET);
   fs.mkdirSync(path.dirname(out), { recursive: true });
@@ -291,13 +285,16 @@ async function makeBlob(buildDir, target, hostNode, main, addon) {
   const dir = path.join(buildDir, target);
   fs.mkdirSync(dir, { recursive: true });
   const blob = path.join(dir, 'sea-prep.blob');
+  // The script's name as given here is what stack traces print: the bare file name, not
+  // the build machine's directories.
+  fs.copyFileSync(main, path.join(dir, path.basename(main)));
   const config = {
-    main,
-    output: blob,
+    main: path.basename(main),
+    output: 'sea-prep.blob',
     disableExperimentalSEAWarning: true,
     useSnapshot: false,
     useCodeCache: t.arch === process.arch,
-    assets: { [ADDON_ASSET]: addon },
+    assets: { [ADDON_ASSET]: path.relative(dir, addon) },
   };
   const configPath = path.join(dir, 'sea-config.json');
   fs.writeFileSync(configPath, `${JSON.stringify(config, null, 2)}\n`);

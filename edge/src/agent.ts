@@ -223,7 +223,10 @@ export async function startAgent(input: EdgeConfig | EdgeConfigInput, opts: Star
       tlsPort: source.tlsPort,
       httpPort: httpHandle.port,
       gatewayId: config.gatewayId,
-      status,
+      status: () => {
+        cached = null;
+        return status();
+      },
       stop: () => {
         stopped ??= (async () => {
           stopping = true;

@@ -198,7 +198,10 @@ export function planAllocations(input: PlanInput): Plan {
 
     /** Recompute an open (or rejected) allocation in place; approval/rejection does not survive a change. */
     const refresh = (a: AllocationRecord, v: Values) => {
-      if (sameValues(a, v)) return;
+      // On an approved allocation a hold reason is the poster's (Odoo lock date, no analytic
+      // account): re-checked at every posting run, and no change of usage or price.
+      const current = a.status === 'approved' ? { ...a, holdReason: null } : a;
+      if (sameValues(current, v)) return;
       const patch: AllocationPatch = { ...v, siteId: fig.siteId, updatedAt: now };
       if (a.status === 'approved' || a.status === 'rejected' || a.status === 'superseded') {
         Object.assign(patch, {

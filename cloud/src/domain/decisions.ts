@@ -2,6 +2,7 @@
  * Approval and rejection, pure: from the allocations as stored now, decide the patches and
  * audit entries. Approving an approved allocation is `unchanged` (harmless to repeat);
  * posted, superseded, held (no rate) or locked-period allocations are `refused` with a reason.
+ * A rejection is final until an approver reopens it, with a reason: it is pending again.
  */
 import type { DecisionResponse } from '@ironledger/contracts';
 import type { AllocationPatch, AllocationRecord, AuditRecord } from '../store/store.js';
@@ -89,6 +90,49 @@ export function decideReject(
         },
       });
       d.audit.push({ actor: ctx.actor, action: 'allocation.reject', target: a.key, detail: ctx.reason });
+    }
+  }
+  return d;
+}
+
+export function decideReopen(
+  found: AllocationRecord[],
+  notFound: string[],
+  ctx: { actor: string; now: string; reason: string; lockedPeriods: ReadonlySet<string> },
+): Decision {
+  const d = empty();
+  d.response.notFound.push(...notFound);
+  for (const a of found) {
+    if (a.status === 'pending') d.response.unchanged.push(a.id);
+    else if (a.status !== 'rejected')
+      d.response.refused.push({
+        id: a.id,
+        reason: `only a rejected allocation can be reopened (${a.status})`,
+      });
+    else if (ctx.lockedPeriods.has(periodOf(a.day)))
+      d.response.refused.push({ id: a.id, reason: `period ${periodOf(a.day)} is locked` });
+    else {
+      d.response.changed.push(a.id);
+      d.changes.push({
+        id: a.id,
+        patch: {
+          status: 'pending',
+          rejectedBy: null,
+          rejectedAt: null,
+          rejectReason: null,
+          updatedAt: ctx.now,
+        },
+      });
+      d.audit.push({
+        actor: ctx.actor,
+        action: 'allocation.reopen',
+        target: a.key,
+        detail: JSON.stringify({
+          reason: ctx.reason,
+          rejectedBy: a.rejectedBy,
+          rejectReason: a.rejectReason,
+        }),
+      });
     }
   }
   return d;

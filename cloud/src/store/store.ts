@@ -132,6 +132,11 @@ export interface ConsolidationWrite {
   consolidatedAt: string;
   /** Computed from the allocations read before; applied in the same transaction. */
   allocations: AllocationChanges;
+  /**
+   * A partial recomputation: `figures` are the unit's days from `fromDay` on, and its anomalies
+   * after `afterTs`; earlier usage and anomalies are kept as stored. Absent: everything.
+   */
+  since?: { fromDay: string; afterTs: string } | undefined;
 }
 
 export interface TokenRecord {
@@ -178,7 +183,10 @@ export interface CloudStore {
   // ---- consolidation -----------------------------------------------------------------
   dirtyUnits(): DirtyUnit[];
   markDirty(unitId: string, sinceMs: number, at: string): void;
-  usableReadings(unitId: string): StoredReading[];
+  /** A unit's usable readings by ts; with `fromMs`, from the last one strictly before it on (all when none is). */
+  usableReadings(unitId: string, fromMs?: number): StoredReading[];
+  /** ts (ms) of the unit's last usable reading strictly before `ms`, or null. */
+  lastUsableReadingBefore(unitId: string, ms: number): number | null;
   applyConsolidation(write: ConsolidationWrite): { rowsWritten: number };
   listUsage(filter: UsageFilter): UsageRow[];
   listAnomalies(filter: UsageFilter): Anomaly[];

@@ -1,7 +1,7 @@
 import type { Site } from '@ironledger/contracts';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { consolidate, type UsageReading } from './consolidate.js';
+import { consolidate, recomputeWindow, type UsageReading } from './consolidate.js';
 import { localDay, nextLocalDayStart, splitByLocalDay } from './local-time.js';
 
 const H = 3_600_000;
@@ -316,6 +316,45 @@ describe('consolidate (properties)', () => {
         },
       ),
       { numRuns: 150 },
+    );
+  });
+
+  it('recomputing from the earliest changed day gives what recomputing everything gives', () => {
+    fc.assert(
+      fc.property(
+        fc.array(stepArb, { minLength: 2, maxLength: 40 }),
+        zoneArb,
+        fc.nat(),
+        (steps, tz, pick) => {
+          const { rs } = stream(Date.parse('2026-03-20T05:00:00Z'), 500, steps);
+          const site: Site = { siteId: 'S', timeZone: tz, defaultProjectId: 'P', geofences: [] };
+          const run = (readings: UsageReading[]) =>
+            consolidate({ unitId: 'U', sites: new Map([['S', site]]), unitSiteId: null, readings });
+          // Readings from index k on arrive after the others were consolidated.
+          const k = 1 + (pick % (rs.length - 1));
+          const before = run(rs.slice(0, k));
+          const all = run(rs);
+          const { fromDay, startMs } = recomputeWindow(rs[k - 1]!.tsMs);
+          const firstIdx = rs.findLastIndex((r) => r.tsMs < startMs);
+          const part = run(rs.slice(Math.max(0, firstIdx)));
+          const afterTs = firstIdx >= 0 ? rs[firstIdx]!.ts : '';
+          // Days before the window are what was stored before the new readings came…
+          expect(before.figures.filter((f) => f.day < fromDay)).toEqual(
+            all.figures.filter((f) => f.day < fromDay),
+          );
+          expect(before.anomalies.filter((a) => a.ts <= afterTs)).toEqual(
+            all.anomalies.filter((a) => a.ts <= afterTs),
+          );
+          // …and the window is fully given by the readings it needs.
+          expect(part.figures.filter((f) => f.day >= fromDay)).toEqual(
+            all.figures.filter((f) => f.day >= fromDay),
+          );
+          expect(part.anomalies.filter((a) => a.ts > afterTs)).toEqual(
+            all.anomalies.filter((a) => a.ts > afterTs),
+          );
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 });

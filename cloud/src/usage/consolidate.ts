@@ -240,3 +240,19 @@ export function consolidate(input: ConsolidateInput): ConsolidateOutput {
     .sort((a, b) => (a.day === b.day ? a.projectId.localeCompare(b.projectId) : a.day.localeCompare(b.day)));
   return { figures, anomalies };
 }
+
+/** The furthest any IANA zone runs ahead of UTC (UTC+14): a local day starts at most this early. */
+const MAX_ZONE_AHEAD_MS = 14 * HOUR_MS;
+
+/**
+ * Which part of a unit's usage can change when readings arrive after `anchorMs` (the last
+ * usable reading before the earliest new one): only site-local days from the anchor's day on,
+ * whatever the zone. Those days are fully recomputed by consolidating the readings from the
+ * last one strictly before `startMs` (every interval that overlaps them starts there or
+ * later); figures of earlier days and anomalies at or before that reading stay as stored.
+ */
+export function recomputeWindow(anchorMs: number): { fromDay: string; startMs: number } {
+  // In any zone (UTC−12 … UTC+14) the anchor's local day is on or after this UTC date.
+  const fromDay = new Date(anchorMs - 24 * HOUR_MS).toISOString().slice(0, 10);
+  return { fromDay, startMs: Date.parse(`${fromDay}T00:00:00.000Z`) - MAX_ZONE_AHEAD_MS };
+}

@@ -1,7 +1,8 @@
 /**
  * Runs consolidation over the units whose readings changed since their last run ("dirty"):
- * recompute the unit's usage from all its usable readings (pure consolidate), plan the
- * allocation changes, and write both in one transaction. A unit is cleared only if nothing
+ * recompute the unit's usage from the earliest day the new readings can change (pure
+ * consolidate over the readings that day needs), plan the allocation changes for those days,
+ * and write both in one transaction; earlier days are left as stored. A unit is cleared only if nothing
  * arrived for it meanwhile, so a reading stored during a run is picked up by the next.
  * Runs never overlap; a request during a run waits for it and then runs again.
  * With no new data a run touches nothing.
@@ -11,8 +12,8 @@ import type { Logger } from '@ironledger/logger';
 import { type Pricing, planAllocations } from '../domain/allocation-lifecycle.js';
 import type { MasterData } from '../master-data.js';
 import type { Metrics } from '../metrics.js';
-import type { CloudStore } from '../store/store.js';
-import { consolidate } from './consolidate.js';
+import type { CloudStore, StoredReading } from '../store/store.js';
+import { consolidate, recomputeWindow } from './consolidate.js';
 
 export class ConsolidationRunner {
   private running: Promise<ConsolidateResponse> | null = null;
@@ -60,6 +61,25 @@ export class ConsolidationRunner {
     return this.queued;
   }
 
+  /**
+   * The readings a run needs for a unit: only those from the earliest day new data can change
+   * (see recomputeWindow), or all of them when the unit is new, marked whole (sinceMs 0), or
+   * the new data comes before everything stored.
+   */
+  private readingsToConsolidate(
+    unitId: string,
+    sinceMs: number,
+  ): { readings: StoredReading[]; since?: { fromDay: string; afterTs: string } } {
+    const { store } = this.deps;
+    const anchorMs = sinceMs > 0 ? store.lastUsableReadingBefore(unitId, sinceMs) : null;
+    if (anchorMs === null) return { readings: store.usableReadings(unitId) };
+    const { fromDay, startMs } = recomputeWindow(anchorMs);
+    const readings = store.usableReadings(unitId, startMs);
+    const first = readings[0];
+    if (!first || first.tsMs >= startMs) return { readings };
+    return { readings, since: { fromDay, afterTs: first.ts } };
+  }
+
   private async runOnce(): Promise<ConsolidateResponse> {
     const { store, master, pricing, logger, metrics } = this.deps;
     const started = process.hrtime.bigint();
@@ -72,18 +92,22 @@ export class ConsolidationRunner {
     try {
       for (const dirty of store.dirtyUnits()) {
         const unit = master.units.get(dirty.unitId) ?? null;
-        const { figures, anomalies } = consolidate({
+        const { readings, since } = this.readingsToConsolidate(dirty.unitId, dirty.sinceMs);
+        const out1 = consolidate({
           unitId: dirty.unitId,
-          readings: store.usableReadings(dirty.unitId),
+          readings,
           sites: master.sites,
           unitSiteId: unit?.siteId ?? null,
         });
+        const figures = since ? out1.figures.filter((f) => f.day >= since.fromDay) : out1.figures;
+        const anomalies = since ? out1.anomalies.filter((a) => a.ts > since.afterTs) : out1.anomalies;
+        const existing = store.allocationsForUnit(dirty.unitId);
         const nowIso = new Date(this.deps.now()).toISOString();
         const plan = planAllocations({
           unitId: dirty.unitId,
           unit,
           figures,
-          existing: store.allocationsForUnit(dirty.unitId),
+          existing: since ? existing.filter((a) => a.day >= since.fromDay) : existing,
           rates: master.rates,
           now: nowIso,
           pricing,
@@ -95,6 +119,7 @@ export class ConsolidationRunner {
           generation: dirty.generation,
           consolidatedAt: nowIso,
           allocations: plan,
+          since,
         });
         out.unitsTouched++;
         out.rowsWritten += rowsWritten;

@@ -46,6 +46,7 @@ export function placeAt(
   fallback: Site,
 ): { site: Site; projectId: string } {
   if (position)
-    for (const site of sites) for (const g of site.geofences) if (contains(g, position)) return { site, projectId: g.projectId };
+    for (const site of sites)
+      for (const g of site.geofences) if (contains(g, position)) return { site, projectId: g.projectId };
   return { site: fallback, projectId: fallback.defaultProjectId };
 }

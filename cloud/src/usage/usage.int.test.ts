@@ -234,6 +234,55 @@ describe('allocation lifecycle over HTTP', () => {
     expect(status.pipeline.allocations).toMatchObject({ posted: 1, rejected: 1 });
   });
 
+  it('a rejection stands until an approver reopens it with a reason (audited); then it can be approved', async () => {
+    const t = await cloud();
+    await t.postBatch(
+      batch([
+        ['EXC-1', '2026-06-01T08:00:00Z', 100, 10],
+        ['EXC-1', '2026-06-01T10:00:00Z', 102, 10.5],
+      ]),
+    );
+    await usageOf(t);
+    const [a] = await allocations(t);
+    const decide = async (route: string, body: unknown, token: string = TOKENS.approver) =>
+      t.api('POST', `/v1/allocations/${route}`, body, token);
+    expect((await decide('reject', { ids: [a!.id], reason: 'wrong site' })).status).toBe(200);
+    const refused = DecisionResponseSchema.parse((await decide('approve', { ids: [a!.id] })).json);
+    expect(refused.refused).toEqual([{ id: a!.id, reason: 'rejected: wrong site' }]);
+
+    expect((await decide('reopen', { ids: [a!.id], reason: '' })).status).toBe(400);
+    expect((await decide('reopen', { ids: [a!.id], reason: 'site confirmed' }, TOKENS.viewer)).status).toBe(
+      403,
+    );
+    const reopened = DecisionResponseSchema.parse(
+      (await decide('reopen', { ids: [a!.id, '999'], reason: 'site confirmed by the foreman' })).json,
+    );
+    expect(reopened).toEqual({ changed: [a!.id], unchanged: [], refused: [], notFound: ['999'] });
+    expect((await allocations(t))[0]).toMatchObject({
+      status: 'pending',
+      rejectedBy: null,
+      rejectReason: null,
+    });
+    // Reopening again changes nothing; only a rejection can be reopened.
+    expect(
+      DecisionResponseSchema.parse((await decide('reopen', { ids: [a!.id], reason: 'x' })).json).unchanged,
+    ).toEqual([a!.id]);
+    const audit = AuditResponseSchema.parse((await t.api('GET', '/v1/audit?action=allocation.reopen')).json);
+    expect(audit.entries).toHaveLength(1);
+    expect(audit.entries[0]!.detail).toContain('site confirmed by the foreman');
+    expect(audit.entries[0]!.detail).toContain('wrong site');
+
+    expect(DecisionResponseSchema.parse((await decide('approve', { ids: [a!.id] })).json).changed).toEqual([
+      a!.id,
+    ]);
+    const notRejected = DecisionResponseSchema.parse(
+      (await decide('reopen', { ids: [a!.id], reason: 'x' })).json,
+    );
+    expect(notRejected.refused).toEqual([
+      { id: a!.id, reason: 'only a rejected allocation can be reopened (approved)' },
+    ]);
+  });
+
   it('holds an allocation with no rate and refuses to approve it', async () => {
     const t = await cloud();
     await t.api('POST', '/v1/units', { unitId: 'GEN-1', equipmentClass: 'generator' });

@@ -19,8 +19,8 @@
  *
  * On-disk format (SQLite, WAL journal, schema version in `PRAGMA user_version`)
  *   readings   (id, unit_id, ts, content_hash, body, received_at, held, batch_id)
- *              UNIQUE(unit_id, ts); body = the forwarded reading as JSON (Contract 2 element)
- *   conflicts  same columns; UNIQUE(unit_id, ts, content_hash): later versions of an identity
+ *              UNIQUE(ts, unit_id); body = the forwarded reading as JSON (Contract 2 element)
+ *   conflicts  same columns; UNIQUE(ts, unit_id, content_hash): later versions of an identity
  *   batches    (batch_id, state pending|sent|parked|split, readings, created_at, attempts, ...)
  *   quarantine (id, received_at, topic, client_id, reason, payload BLOB, replayed_at)
  *   meta       (key, value): the gateway the file belongs to

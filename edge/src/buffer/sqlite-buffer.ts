@@ -91,12 +91,12 @@ export class SqliteBuffer implements ReadingBuffer {
     return {
       insertReading: db.prepare(
         `INSERT INTO readings(unit_id, ts, content_hash, body, received_at, held) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT(unit_id, ts) DO NOTHING`,
+         ON CONFLICT(ts, unit_id) DO NOTHING`,
       ),
-      readingHash: db.prepare(`SELECT content_hash FROM readings WHERE unit_id = ? AND ts = ?`).pluck(),
+      readingHash: db.prepare(`SELECT content_hash FROM readings WHERE ts = ? AND unit_id = ?`).pluck(),
       insertConflict: db.prepare(
         `INSERT INTO conflicts(unit_id, ts, content_hash, body, received_at, held) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT(unit_id, ts, content_hash) DO NOTHING`,
+         ON CONFLICT(ts, unit_id, content_hash) DO NOTHING`,
       ),
       insertQuarantine: db.prepare(
         `INSERT INTO quarantine(received_at, topic, client_id, reason, payload) VALUES (?, ?, ?, ?, ?)`,
@@ -180,7 +180,7 @@ export class SqliteBuffer implements ReadingBuffer {
     const held = r.flags?.includes('clock_invalid') ? 1 : 0;
     const first = st.insertReading.run(r.unitId, r.ts, hash, JSON.stringify(r), receivedAt, held);
     if (first.changes === 1) return 'stored';
-    if (st.readingHash.get(r.unitId, r.ts) === hash) return 'duplicate';
+    if (st.readingHash.get(r.ts, r.unitId) === hash) return 'duplicate';
     const flags = [...new Set([...(r.flags ?? []), 'conflict' as const])];
     const body = JSON.stringify({ ...r, flags });
     const other = st.insertConflict.run(r.unitId, r.ts, hash, body, receivedAt, held);

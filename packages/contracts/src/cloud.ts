@@ -9,6 +9,7 @@
  *   POST /v1/consolidate                                     approver ConsolidateRequest → ConsolidateResponse
  *   GET  /v1/report?period=YYYY-MM                           viewer  ReportResponse
  *   GET  /v1/held?unit&from&to                               viewer  HeldReadingsResponse
+ *   POST /v1/allocations/reopen                              approver ReopenRequest → DecisionResponse
  */
 import { z } from 'zod';
 import {
@@ -96,3 +97,11 @@ export const ReportResponseSchema = z.object({
   anomalies: z.array(AnomalySchema),
 });
 export type ReportResponse = z.infer<typeof ReportResponseSchema>;
+
+// ---- reopening a rejection -------------------------------------------------------------
+/** Rejected allocations back to pending, for a new decision; the reason goes to the audit log. */
+export const ReopenRequestSchema = z.object({
+  ids: z.array(z.string()).min(1),
+  reason: z.string().trim().min(1, 'reopening a rejection needs a reason'),
+});
+export type ReopenRequest = z.infer<typeof ReopenRequestSchema>;

@@ -9,8 +9,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { freePort } from './ports.js';
 import { BIN } from './paths.js';
+import { freePort } from './ports.js';
 import { type SpawnedProcess, spawnNode } from './process.js';
 import { waitFor } from './wait.js';
 

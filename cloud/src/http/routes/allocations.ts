@@ -1,7 +1,12 @@
-/** Allocations: list and read (viewer), approve and reject (approver). */
-import { AllocationFilterSchema, ApproveRequestSchema, RejectRequestSchema } from '@ironledger/contracts';
+/** Allocations: list and read (viewer), approve, reject and reopen a rejection (approver). */
+import {
+  AllocationFilterSchema,
+  ApproveRequestSchema,
+  RejectRequestSchema,
+  ReopenRequestSchema,
+} from '@ironledger/contracts';
 import type { AppContext } from '../../context.js';
-import { decideApprove, decideReject } from '../../domain/decisions.js';
+import { decideApprove, decideReject, decideReopen } from '../../domain/decisions.js';
 import type { AllocationRecord } from '../../store/store.js';
 import { requireRole } from '../auth.js';
 import { readJson, readQuery } from '../json.js';
@@ -64,6 +69,24 @@ export function allocationRoutes(router: Router, app: AppContext): void {
     app.logger.info(
       { event: 'allocations_rejected', actor: who.name, changed: d.response.changed.length },
       'reject',
+    );
+    return { status: 200, body: d.response };
+  });
+
+  router.on('POST', '/v1/allocations/reopen', async (ctx) => {
+    const who = requireRole(ctx.req, app.tokens, 'approver');
+    const req = await readJson(ctx, ReopenRequestSchema);
+    const { found, notFound } = byIds(app, req.ids);
+    const d = decideReopen(found, notFound, {
+      actor: who.name,
+      now: new Date(app.now()).toISOString(),
+      reason: req.reason,
+      lockedPeriods: new Set(app.store.lockedPeriods()),
+    });
+    app.store.applyDecisions(d.changes, d.audit);
+    app.logger.info(
+      { event: 'allocations_reopened', actor: who.name, changed: d.response.changed.length },
+      'reopen',
     );
     return { status: 200, body: d.response };
   });

@@ -6,8 +6,8 @@
 import {
   PeriodSchema,
   PostRequestSchema,
-  type Project,
   type PostResponse,
+  type Project,
   ReplayRequestSchema,
 } from '@ironledger/contracts';
 import { z } from 'zod';

@@ -408,12 +408,26 @@ export class SqliteStore implements CloudStore {
     );
   }
 
-  usableReadings(unitId: string): StoredReading[] {
-    return (
-      this.db
-        .prepare("SELECT * FROM readings WHERE unit_id = ? AND status = 'ok' ORDER BY ts_ms, id")
-        .all(unitId) as Row[]
-    ).map((r) => ({
+  lastUsableReadingBefore(unitId: string, ms: number): number | null {
+    const r = this.db
+      .prepare("SELECT MAX(ts_ms) AS ts_ms FROM readings WHERE unit_id = ? AND status = 'ok' AND ts_ms < ?")
+      .get(unitId, ms) as { ts_ms: number | null };
+    return r.ts_ms ?? null;
+  }
+
+  usableReadings(unitId: string, fromMs?: number): StoredReading[] {
+    const start = fromMs === undefined ? null : this.lastUsableReadingBefore(unitId, fromMs);
+    const rows =
+      start === null
+        ? this.db
+            .prepare("SELECT * FROM readings WHERE unit_id = ? AND status = 'ok' ORDER BY ts_ms, id")
+            .all(unitId)
+        : this.db
+            .prepare(
+              "SELECT * FROM readings WHERE unit_id = ? AND status = 'ok' AND ts_ms >= ? ORDER BY ts_ms, id",
+            )
+            .all(unitId, start);
+    return (rows as Row[]).map((r) => ({
       unitId: r.unit_id as string,
       ts: r.ts as string,
       tsMs: r.ts_ms as number,
@@ -431,10 +445,13 @@ export class SqliteStore implements CloudStore {
   applyConsolidation(w: ConsolidationWrite): { rowsWritten: number } {
     return this.tx(() => {
       const existing = new Map(
-        (this.db.prepare('SELECT * FROM usage WHERE unit_id = ?').all(w.unitId) as Row[]).map((r) => [
-          `${r.day}|${r.project_id}`,
-          r,
-        ]),
+        (
+          (w.since
+            ? this.db
+                .prepare('SELECT * FROM usage WHERE unit_id = ? AND day >= ?')
+                .all(w.unitId, w.since.fromDay)
+            : this.db.prepare('SELECT * FROM usage WHERE unit_id = ?').all(w.unitId)) as Row[]
+        ).map((r) => [`${r.day}|${r.project_id}`, r]),
       );
       const upsert = this.db.prepare(`INSERT INTO usage
         (unit_id, day, project_id, site_id, engine_hours, idle_hours, working_hours, distance_km, readings, anomalies,
@@ -462,7 +479,9 @@ export class SqliteStore implements CloudStore {
         del.run(w.unitId, r.day, r.project_id);
         rowsWritten++;
       }
-      this.db.prepare('DELETE FROM anomalies WHERE unit_id = ?').run(w.unitId);
+      if (w.since)
+        this.db.prepare('DELETE FROM anomalies WHERE unit_id = ? AND ts > ?').run(w.unitId, w.since.afterTs);
+      else this.db.prepare('DELETE FROM anomalies WHERE unit_id = ?').run(w.unitId);
       const insA = this.db.prepare(
         'INSERT INTO anomalies (unit_id, kind, ts, detail, before, after) VALUES (?, ?, ?, ?, ?, ?)',
       );

@@ -1,0 +1,67 @@
+// Shared by the benchmarks: start the built agent as a real process with a config of ours.
+import { spawn, fork } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const HERE = path.dirname(fileURLToPath(import.meta.url));
+export const EDGE_MAIN = path.join(HERE, '..', 'dist', 'main.js');
+
+export function tmp(prefix) {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export async function startEdge(dir, overrides = {}) {
+  const cfg = {
+    gatewayId: 'gw-bench',
+    mqtt: { mode: 'embedded', host: '127.0.0.1', port: 0 },
+    auth: { mode: 'open' },
+    buffer: { path: path.join(dir, 'edge.db'), diskBudgetMb: 16384, synchronous: 'FULL' },
+    // No cloud: the outbox only fills (back-off long, so forwarding costs nothing).
+    cloud: { url: 'http://127.0.0.1:9', token: 'bench', heartbeatIntervalMs: 3_600_000, backoff: { baseMs: 3_600_000, capMs: 3_600_000 } },
+    http: { host: '127.0.0.1', port: 0 },
+    log: { level: 'info' },
+    ...overrides,
+  };
+  for (const k of ['buffer', 'mqtt', 'cloud']) if (overrides[k]) cfg[k] = { ...cfg[k], ...overrides[k], ...(k === 'buffer' ? { path: path.join(dir, 'edge.db') } : {}) };
+  const file = path.join(dir, 'edge.json');
+  fs.writeFileSync(file, JSON.stringify(cfg));
+  const child = spawn(process.execPath, [EDGE_MAIN, '--config', file], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  const ready = await new Promise((resolve, reject) => {
+    child.stdout.setEncoding('utf8').on('data', (d) => {
+      out += d;
+      const line = out.split('\n').find((l) => l.includes('"event":"ready"'));
+      if (line) resolve(JSON.parse(line));
+    });
+    child.once('exit', (c) => reject(new Error(`edge exited ${c}: ${out}`)));
+  });
+  return { child, ready, pid: child.pid, metrics: () => fetch(`http://127.0.0.1:${ready.httpPort}/metrics`).then((r) => r.text()) };
+}
+
+export function rssMb(pid) {
+  const s = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(s)[1]) / 1024;
+}
+
+export function metric(text, name) {
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line ? Number(line.split(' ').pop()) : NaN;
+}
+
+export function fleet(opts) {
+  const child = fork(path.join(HERE, 'fleet.mjs'), [JSON.stringify(opts)], { stdio: 'inherit' });
+  let last = { acked: 0, connected: 0, done: 0, refused: 0 };
+  child.on('message', (m) => (last = m));
+  return { child, stats: () => last, go: () => child.send('go'), stop: () => child.kill('SIGKILL') };
+}
+
+export function table(rows) {
+  const cols = Object.keys(rows[0]);
+  const w = cols.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c]).length)));
+  const line = (vals) => `| ${vals.map((v, i) => String(v).padStart(w[i])).join(' | ')} |`;
+  console.log(line(cols));
+  console.log(`|${w.map((n) => '-'.repeat(n + 2)).join('|')}|`);
+  for (const r of rows) console.log(line(cols.map((c) => r[c])));
+}

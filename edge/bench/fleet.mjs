@@ -1,0 +1,94 @@
+// A fleet of raw MQTT 3.1.1 connections (mqtt-packet over net), run as a child process so it
+// has its own core. Each unit keeps `window` QoS 1 PUBLISHes in flight and sends the next
+// reading when a PUBACK comes back. Reports counts to the parent over IPC.
+import net from 'node:net';
+import mqttPacket from 'mqtt-packet';
+
+const opts = JSON.parse(process.argv[2]);
+const { port, units, window, perUnit, secrets } = opts;
+const base = Date.parse('2026-01-01T00:00:00.000Z');
+let acked = 0;
+let connected = 0;
+let done = 0;
+let refused = 0;
+
+function payload(unitId, seq) {
+  return JSON.stringify({
+    v: 1,
+    unitId,
+    seq,
+    ts: new Date(base + seq * 1000).toISOString(),
+    engineHours: 1000 + seq / 3600,
+    idleHours: 200 + seq / 14400,
+    engineOn: true,
+    position: { lat: 51.5 + (seq % 100) / 1e5, lon: -0.12 },
+    speedKmh: 3.5,
+    fuelUsedL: 8000 + seq / 100,
+  });
+}
+
+function startUnit(i) {
+  const unitId = `U${String(i).padStart(5, '0')}`;
+  const topic = `ironledger/v1/units/${unitId}/telemetry`;
+  const sock = net.connect(port, '127.0.0.1');
+  sock.setNoDelay(true);
+  const parser = mqttPacket.parser({ protocolVersion: 4 });
+  let seq = 0;
+  let nextId = 1;
+  let inflight = 0;
+  const send = () => {
+    while (inflight < window && seq < perUnit) {
+      const messageId = nextId;
+      nextId = nextId === 65535 ? 1 : nextId + 1;
+      sock.write(mqttPacket.generate({ cmd: 'publish', topic, payload: payload(unitId, seq++), qos: 1, messageId, retain: false, dup: false }));
+      inflight++;
+    }
+  };
+  parser.on('packet', (p) => {
+    if (p.cmd === 'connack') {
+      if (p.returnCode !== 0) refused++;
+      connected++;
+      // Publishing starts when the whole fleet is connected (the parent says go).
+      if (going) send();
+      else waiting.push(send);
+    } else if (p.cmd === 'puback') {
+      inflight--;
+      acked++;
+      if (seq < perUnit) send();
+      else if (inflight === 0) {
+        done++;
+        sock.end();
+      }
+    }
+  });
+  sock.on('data', (d) => parser.parse(d));
+  sock.on('error', () => {});
+  sock.write(
+    mqttPacket.generate({
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion: 4,
+      clean: true,
+      clientId: `bench-${unitId}`,
+      keepalive: 600,
+      ...(secrets ? { username: unitId, password: Buffer.from(secrets[unitId]) } : {}),
+    }),
+  );
+}
+
+let going = false;
+const waiting = [];
+let i = 0;
+// Connect in waves so the accept queue is not the thing being measured.
+const timer = setInterval(() => {
+  for (let k = 0; k < 100 && i < units; k++) startUnit(i++);
+  if (i >= units) clearInterval(timer);
+}, 5);
+setInterval(() => process.send({ acked, connected, done, refused }), 250);
+process.on('message', (m) => {
+  if (m === 'exit') process.exit(0);
+  if (m === 'go') {
+    going = true;
+    for (const s of waiting.splice(0)) s();
+  }
+});

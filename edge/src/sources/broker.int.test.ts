@@ -1,0 +1,71 @@
+/**
+ * The embedded broker over real sockets: a PUBACK arrives only once the reading is
+ * committed to the SQLite file [MQTT-4.3.2-2]; open mode accepts anyone, still validating.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import mqtt from 'mqtt';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type Agent, startAgent } from '../agent.js';
+import { fr } from '../buffer/buffer.contract.js';
+import { hashSecret } from '../secrets.js';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edge-broker-'));
+let agent: Agent | null = null;
+afterEach(async () => {
+  await agent?.stop();
+  agent = null;
+});
+
+async function start(file: string, auth: Record<string, unknown>) {
+  agent = await startAgent({
+    gatewayId: 'gw-broker',
+    mqtt: { port: 0 },
+    auth,
+    buffer: { path: file },
+    // No cloud: the outbox only fills.
+    cloud: { url: 'http://127.0.0.1:9', token: 't', heartbeatIntervalMs: 60_000, backoff: { baseMs: 60_000, capMs: 60_000 } },
+    http: { port: 0 },
+    log: { level: 'silent' },
+  });
+  return agent;
+}
+
+describe('embedded broker', () => {
+  it('sends each PUBACK only after the reading is in the SQLite file', async () => {
+    const file = path.join(dir, 'puback.db');
+    const a = await start(file, { units: [{ unitId: 'U1', secretHash: hashSecret('s1') }] });
+    const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${a.mqttPort}`, { username: 'U1', password: 's1' });
+    const db = new Database(file, { readonly: true });
+    const has = db.prepare('SELECT count(*) FROM readings WHERE unit_id = ? AND ts = ?').pluck();
+    const checks = await Promise.all(
+      Array.from({ length: 200 }, (_x, i) => {
+        const r = fr('U1', i);
+        const { receivedAt: _r, source: _s, ...body } = r;
+        return new Promise<number>((resolve, reject) =>
+          c.publish('ironledger/v1/units/U1/telemetry', JSON.stringify(body), { qos: 1 }, (err) =>
+            // Read the file the moment the PUBACK arrives, from another connection.
+            err ? reject(err) : resolve(has.get(r.unitId, r.ts) as number),
+          ),
+        );
+      }),
+    );
+    expect(checks.every((n) => n === 1)).toBe(true);
+    db.close();
+    await c.endAsync();
+  });
+
+  it('open mode: anyone publishes; invalid messages are quarantined and acknowledged', async () => {
+    const a = await start(path.join(dir, 'open.db'), { mode: 'open' });
+    const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${a.mqttPort}`);
+    const { receivedAt: _r, source: _s, ...body } = fr('ANY-1', 1);
+    await c.publishAsync('ironledger/v1/units/ANY-1/telemetry', JSON.stringify(body), { qos: 1 });
+    await c.publishAsync('ironledger/v1/units/ANY-1/telemetry', 'not json', { qos: 1 });
+    await c.publishAsync('somewhere/else', '{}', { qos: 1 });
+    await c.endAsync();
+    const s = a.status();
+    expect(s).toMatchObject({ queuedReadings: 1, quarantined: 2 });
+  });
+});
