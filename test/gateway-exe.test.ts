@@ -55,7 +55,13 @@ describe('gateway executable (linux-x64): one file, no Node.js', () => {
     }
     configPath = path.join(dir, 'edge.yaml');
     // YAML on purpose: the file format operators write.
-    const cfg = gatewayConfig({ gatewayId: GATEWAY_ID, cloud, mqttPort, bufferPath: path.join(dir, 'var', 'edge.db'), units });
+    const cfg = gatewayConfig({
+      gatewayId: GATEWAY_ID,
+      cloud,
+      mqttPort,
+      bufferPath: path.join(dir, 'var', 'edge.db'),
+      units,
+    });
     fs.mkdirSync(path.join(dir, 'var'));
     fs.writeFileSync(configPath, YAML.stringify(cfg));
   }, 600_000);
@@ -76,15 +82,17 @@ describe('gateway executable (linux-x64): one file, no Node.js', () => {
   });
 
   it('answers --version, --help and --sea-info', async () => {
-    const edgeVersion = (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'edge', 'package.json'), 'utf8')) as { version: string })
-      .version;
+    const edgeVersion = (
+      JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'edge', 'package.json'), 'utf8')) as { version: string }
+    ).version;
     const version = await runGateway([exe], ['--version'], { cwd: dir, env });
     expect(version.code, version.stderr).toBe(0);
     expect(version.stdout).toContain(edgeVersion);
 
     const help = await runGateway([exe], ['--help'], { cwd: dir, env });
     expect(help.code, help.stderr).toBe(0);
-    for (const cmd of ['run', 'check-config', 'status', 'quarantine', 'replay', 'vacuum']) expect(help.stdout).toContain(cmd);
+    for (const cmd of ['run', 'check-config', 'status', 'quarantine', 'replay', 'vacuum'])
+      expect(help.stdout).toContain(cmd);
 
     const info = await runGateway([exe], ['--sea-info'], { cwd: dir, env });
     expect(info.code, info.stderr).toBe(0);
@@ -103,7 +111,10 @@ describe('gateway executable (linux-x64): one file, no Node.js', () => {
     expect(ok.code, ok.stderr + ok.stdout).toBe(0);
 
     const bad = path.join(dir, 'bad.json');
-    fs.writeFileSync(bad, JSON.stringify({ gatewayId: GATEWAY_ID, cloud: { url: 'http://127.0.0.1:1' }, mqtt: { port: 'x' } }));
+    fs.writeFileSync(
+      bad,
+      JSON.stringify({ gatewayId: GATEWAY_ID, cloud: { url: 'http://127.0.0.1:1' }, mqtt: { port: 'x' } }),
+    );
     const rejected = await runGateway([exe], ['check-config', '--config', bad], { cwd: dir, env });
     expect(rejected.code).not.toBe(0);
     expect(rejected.stderr + rejected.stdout).toContain('mqtt.port');
@@ -120,8 +131,12 @@ describe('gateway executable (linux-x64): one file, no Node.js', () => {
       o && typeof o === 'object' && !Array.isArray(o)
         ? Object.entries(o).flatMap(([k, v]) => leaves(v, prefix ? `${prefix}.${k}` : k))
         : [prefix];
-    const reference = leaves(YAML.parse(fs.readFileSync(path.join(REPO_ROOT, 'edge', 'config.example.yaml'), 'utf8')));
-    const deployed = leaves(YAML.parse(fs.readFileSync(path.join(REPO_ROOT, 'deploy', 'edge.example.yaml'), 'utf8')));
+    const reference = leaves(
+      YAML.parse(fs.readFileSync(path.join(REPO_ROOT, 'edge', 'config.example.yaml'), 'utf8')),
+    );
+    const deployed = leaves(
+      YAML.parse(fs.readFileSync(path.join(REPO_ROOT, 'deploy', 'edge.example.yaml'), 'utf8')),
+    );
     // The token is the one key a gateway must not keep in the file (systemd credential).
     expect(deployed.sort()).toEqual(reference.filter((k) => k !== 'cloud.token').sort());
 
@@ -129,7 +144,9 @@ describe('gateway executable (linux-x64): one file, no Node.js', () => {
     if (!analyze) return; // not a systemd machine: the units are checked where it is
     const units = path.join(dir, 'units');
     fs.mkdirSync(units);
-    for (const f of fs.readdirSync(path.join(REPO_ROOT, 'deploy')).filter((f) => /\.(service|timer)$/.test(f))) {
+    for (const f of fs
+      .readdirSync(path.join(REPO_ROOT, 'deploy'))
+      .filter((f) => /\.(service|timer)$/.test(f))) {
       const text = fs.readFileSync(path.join(REPO_ROOT, 'deploy', f), 'utf8');
       // verify checks that ExecStart's program exists: point it at this copy.
       fs.writeFileSync(path.join(units, f), text.replaceAll('/usr/local/bin/ironledger-edge', exe));
@@ -155,7 +172,9 @@ describe('gateway executable (linux-x64): one file, no Node.js', () => {
     // The addon was unpacked into the private cache, not beside the executable.
     expect(fs.readdirSync(path.dirname(exe))).toEqual(['ironledger-edge']);
     // The same readings again are duplicates: nothing new reaches the cloud.
-    await publishAsUnit(mqttUrl, { unitId: UNITS[0]!, secret: secrets[UNITS[0]!]! }, [telemetry(UNITS[0]!, 0, startMs)]);
+    await publishAsUnit(mqttUrl, { unitId: UNITS[0]!, secret: secrets[UNITS[0]!]! }, [
+      telemetry(UNITS[0]!, 0, startMs),
+    ]);
     await waitForForwarded(cloud!, gw.httpUrl, UNITS.length * PER_UNIT);
     expect(await cloud!.readings()).toBe(UNITS.length * PER_UNIT);
 

@@ -17,7 +17,8 @@ const run = promisify(execFile);
 
 export type GatewayTarget = 'linux-x64' | 'linux-arm64';
 
-export const gatewayExecutable = (target: GatewayTarget) => path.join(REPO_ROOT, 'dist', `ironledger-edge-${target}`);
+export const gatewayExecutable = (target: GatewayTarget) =>
+  path.join(REPO_ROOT, 'dist', `ironledger-edge-${target}`);
 
 /** Newest modification time of the built JavaScript the executable bundles. */
 function newestInput(): number {
@@ -31,7 +32,8 @@ function newestInput(): number {
     }
   };
   walk(path.join(REPO_ROOT, 'edge', 'dist'));
-  for (const pkg of fs.readdirSync(path.join(REPO_ROOT, 'packages'))) walk(path.join(REPO_ROOT, 'packages', pkg, 'dist'));
+  for (const pkg of fs.readdirSync(path.join(REPO_ROOT, 'packages')))
+    walk(path.join(REPO_ROOT, 'packages', pkg, 'dist'));
   for (const f of ['entry.mjs', 'native-addon.cjs', 'build.mjs']) {
     newest = Math.max(newest, fs.statSync(path.join(REPO_ROOT, 'edge', 'sea', f)).mtimeMs);
   }
@@ -104,7 +106,11 @@ export async function runGateway(
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (e) {
     const err = e as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof err.code === 'number' ? err.code : 1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
+    return {
+      code: typeof err.code === 'number' ? err.code : 1,
+      stdout: err.stdout ?? '',
+      stderr: err.stderr ?? '',
+    };
   }
 }
 
@@ -119,12 +125,17 @@ export interface Cloud {
   /** Readings the cloud has durably stored (GET /v1/status). */
   readings(): Promise<number>;
   /** What the cloud knows of the gateway from its heartbeats. */
-  gateway(): Promise<{ version: string | null; queuedReadings: number | null; lastBatchAt: string | null } | undefined>;
+  gateway(): Promise<
+    { version: string | null; queuedReadings: number | null; lastBatchAt: string | null } | undefined
+  >;
   stop(): Promise<void>;
 }
 
 /** The real cloud ingestor (cloud/dist/main.js) on SQLite with one site and these units. */
-export async function startCloud(dir: string, opts: { gatewayId: string; unitIds: string[] }): Promise<Cloud> {
+export async function startCloud(
+  dir: string,
+  opts: { gatewayId: string; unitIds: string[] },
+): Promise<Cloud> {
   const gatewayToken = randomBytes(24).toString('hex');
   const adminToken = randomBytes(24).toString('hex');
   const config = {
@@ -132,7 +143,9 @@ export async function startCloud(dir: string, opts: { gatewayId: string; unitIds
     store: { path: path.join(dir, 'cloud.db') },
     gateways: [{ gatewayId: opts.gatewayId, tokenHash: sha256Token(gatewayToken), siteId: 'gw-test-site' }],
     auth: { tokens: [{ name: 'gateway-test-admin', role: 'admin', tokenHash: sha256Token(adminToken) }] },
-    sites: [{ siteId: 'gw-test-site', name: 'Gateway test site', timeZone: 'UTC', defaultProjectId: 'P-GW-TEST' }],
+    sites: [
+      { siteId: 'gw-test-site', name: 'Gateway test site', timeZone: 'UTC', defaultProjectId: 'P-GW-TEST' },
+    ],
     projects: [{ projectId: 'P-GW-TEST', name: 'Gateway test project' }],
     units: opts.unitIds.map((unitId) => ({ unitId, equipmentClass: 'excavator', siteId: 'gw-test-site' })),
     posting: { journalPath: path.join(dir, 'odoo-journal.jsonl') },
@@ -148,7 +161,12 @@ export async function startCloud(dir: string, opts: { gatewayId: string; unitIds
     if (!r.ok) throw new Error(`cloud /v1/status ${r.status}: ${await r.text()}`);
     return (await r.json()) as {
       pipeline: { readings: number };
-      gateways: Array<{ gatewayId: string; version: string | null; queuedReadings: number | null; lastBatchAt: string | null }>;
+      gateways: Array<{
+        gatewayId: string;
+        version: string | null;
+        queuedReadings: number | null;
+        lastBatchAt: string | null;
+      }>;
     };
   };
   return {
@@ -239,7 +257,12 @@ export async function publishAsUnit(
 }
 
 /** Waits until the cloud holds `count` readings and the gateway's outbox is empty. */
-export async function waitForForwarded(cloud: Cloud, gatewayHttpUrl: string, count: number, timeoutMs = 60_000) {
+export async function waitForForwarded(
+  cloud: Cloud,
+  gatewayHttpUrl: string,
+  count: number,
+  timeoutMs = 60_000,
+) {
   await waitFor(
     async () => {
       if ((await cloud.readings()) < count) return false;

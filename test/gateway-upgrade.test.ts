@@ -101,16 +101,32 @@ function writeV1Buffer(file: string): LegacyFile {
         const unitId = UNITS[i % UNITS.length]!;
         const t = telemetry(unitId, i, startMs);
         const receivedAtMs = Date.parse(t.ts) + 1500;
-        const forwarded: ForwardedReading = { ...t, receivedAt: new Date(receivedAtMs).toISOString(), source: 'telemetry' };
+        const forwarded: ForwardedReading = {
+          ...t,
+          receivedAt: new Date(receivedAtMs).toISOString(),
+          source: 'telemetry',
+        };
         const hash = createHash('sha256').update(readingContent(forwarded)).digest('base64url').slice(0, 22);
         insert.run(unitId, t.ts, hash, JSON.stringify(forwarded), receivedAtMs, batchId);
       }
-      if (batchId === SENT_BATCH) batch.run(batchId, 'sent', count, firstReceived, firstReceived + 1000, 1, null, firstReceived + 2000);
+      if (batchId === SENT_BATCH)
+        batch.run(batchId, 'sent', count, firstReceived, firstReceived + 1000, 1, null, firstReceived + 2000);
       if (batchId === LEGACY_BATCH) {
-        batch.run(batchId, 'pending', count, firstReceived, firstReceived + 1000, 3, 'connect ECONNREFUSED', null);
+        batch.run(
+          batchId,
+          'pending',
+          count,
+          firstReceived,
+          firstReceived + 1000,
+          3,
+          'connect ECONNREFUSED',
+          null,
+        );
       }
     }
-    db.prepare('INSERT INTO quarantine(received_at, topic, client_id, reason, payload) VALUES (?, ?, ?, ?, ?)').run(
+    db.prepare(
+      'INSERT INTO quarantine(received_at, topic, client_id, reason, payload) VALUES (?, ?, ?, ?, ?)',
+    ).run(
       startMs,
       `ironledger/v1/units/${UNITS[0]}/telemetry`,
       UNITS[0],
@@ -129,7 +145,10 @@ describe('gateway executable upgrade: a buffer from schema version 1', () => {
   let cloud: Cloud | undefined;
 
   beforeAll(async () => {
-    exe = installGateway((dir = tempDir('ironledger-gateway-upgrade-')), await ensureGatewayExecutable('linux-x64'));
+    exe = installGateway(
+      (dir = tempDir('ironledger-gateway-upgrade-')),
+      await ensureGatewayExecutable('linux-x64'),
+    );
     cloud = await startCloud(dir, { gatewayId: GATEWAY_ID, unitIds: UNITS });
   }, 600_000);
 
@@ -144,7 +163,13 @@ describe('gateway executable upgrade: a buffer from schema version 1', () => {
     const legacy = writeV1Buffer(bufferPath);
     const env = gatewayEnv(dir, { IRONLEDGER_EDGE_CLOUD_TOKEN: cloud!.gatewayToken });
     const configPath = path.join(dir, 'edge.json');
-    const cfg = gatewayConfig({ gatewayId: GATEWAY_ID, cloud: cloud!, mqttPort: await freePort(), bufferPath, units: [] });
+    const cfg = gatewayConfig({
+      gatewayId: GATEWAY_ID,
+      cloud: cloud!,
+      mqttPort: await freePort(),
+      bufferPath,
+      units: [],
+    });
     fs.writeFileSync(configPath, JSON.stringify(cfg, null, 2));
 
     const gw = await startGateway([exe], configPath, { cwd: dir, env });
@@ -157,17 +182,24 @@ describe('gateway executable upgrade: a buffer from schema version 1', () => {
     }
 
     // The quarantine came through the upgrade too.
-    const quarantine = await runGateway([exe], ['quarantine', 'list', '--config', configPath], { cwd: dir, env });
+    const quarantine = await runGateway([exe], ['quarantine', 'list', '--config', configPath], {
+      cwd: dir,
+      env,
+    });
     expect(quarantine.code, quarantine.stderr).toBe(0);
     expect(quarantine.stdout).toContain('invalid_json');
 
     const db = new Database(bufferPath, { readonly: true });
     try {
       expect(db.pragma('user_version', { simple: true }) as number).toBeGreaterThan(1);
-      const inflight = db.prepare('SELECT state FROM batches WHERE batch_id = ?').get(LEGACY_BATCH) as { state: string };
+      const inflight = db.prepare('SELECT state FROM batches WHERE batch_id = ?').get(LEGACY_BATCH) as {
+        state: string;
+      };
       expect(inflight.state).toBe('sent');
       const unsent = db
-        .prepare(`SELECT count(*) FROM readings r LEFT JOIN batches b USING (batch_id) WHERE b.state IS NOT 'sent'`)
+        .prepare(
+          `SELECT count(*) FROM readings r LEFT JOIN batches b USING (batch_id) WHERE b.state IS NOT 'sent'`,
+        )
         .pluck()
         .get();
       expect(unsent).toBe(0);

@@ -101,6 +101,12 @@ describe('walking skeleton: unit → edge → cloud → CLI → dry-run posting'
     expect(approved.length).toBeGreaterThan(0);
     expect(approved.every((a) => a.amountMinor > 0)).toBe(true);
 
+    // A preview writes nothing and posts nothing.
+    const preview = await pl.cli(['post', '--dry-run', '--json']);
+    expect(preview.code, preview.stderr).toBe(0);
+    expect((JSON.parse(preview.stdout) as { posted: unknown[] }).posted).toHaveLength(approved.length);
+    expect(journalKeys(pl.paths.journal)).toEqual([]);
+
     const post = await pl.cli(['post']);
     expect(post.code, post.stderr + post.stdout).toBe(0);
     const keys = journalKeys(pl.paths.journal);

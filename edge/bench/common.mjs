@@ -27,7 +27,7 @@ export async function startEdge(dir, overrides = {}) {
   for (const k of ['buffer', 'mqtt', 'cloud']) if (overrides[k]) cfg[k] = { ...cfg[k], ...overrides[k], ...(k === 'buffer' ? { path: path.join(dir, 'edge.db') } : {}) };
   const file = path.join(dir, 'edge.json');
   fs.writeFileSync(file, JSON.stringify(cfg));
-  const child = spawn(process.execPath, [EDGE_MAIN, '--config', file], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...(process.env.EDGE_NODE_ARGS ?? '').split(' ').filter(Boolean), EDGE_MAIN, '--config', file], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   const ready = await new Promise((resolve, reject) => {
     child.stdout.setEncoding('utf8').on('data', (d) => {

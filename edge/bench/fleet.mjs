@@ -6,18 +6,19 @@ import mqttPacket from 'mqtt-packet';
 
 const opts = JSON.parse(process.argv[2]);
 const { port, units, window, perUnit, secrets } = opts;
-const base = Date.parse('2026-01-01T00:00:00.000Z');
 let acked = 0;
 let connected = 0;
 let done = 0;
 let refused = 0;
 
-function payload(unitId, seq) {
+// Units report the time of measurement, as live units do: ts close to now, strictly rising per unit.
+function payload(unitId, seq, unit) {
+  unit.lastTs = Math.max(Date.now(), unit.lastTs + 1);
   return JSON.stringify({
     v: 1,
     unitId,
     seq,
-    ts: new Date(base + seq * 1000).toISOString(),
+    ts: new Date(unit.lastTs).toISOString(),
     engineHours: 1000 + seq / 3600,
     idleHours: 200 + seq / 14400,
     engineOn: true,
@@ -35,12 +36,13 @@ function startUnit(i) {
   const parser = mqttPacket.parser({ protocolVersion: 4 });
   let seq = 0;
   let nextId = 1;
+  const state = { lastTs: 0 };
   let inflight = 0;
   const send = () => {
     while (inflight < window && seq < perUnit) {
       const messageId = nextId;
       nextId = nextId === 65535 ? 1 : nextId + 1;
-      sock.write(mqttPacket.generate({ cmd: 'publish', topic, payload: payload(unitId, seq++), qos: 1, messageId, retain: false, dup: false }));
+      sock.write(mqttPacket.generate({ cmd: 'publish', topic, payload: payload(unitId, seq++, state), qos: 1, messageId, retain: false, dup: false }));
       inflight++;
     }
   };

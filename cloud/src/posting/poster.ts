@@ -64,7 +64,11 @@ export function createPoster(cfg: PostingConfig, deps: PosterDeps): Poster {
     return entry;
   }
 
-  async function dryRun(allocations: PostableAllocation[], markPosted: boolean): Promise<PostResponse> {
+  /**
+   * `markPosted`: the journal stands in for Odoo (no Odoo configured): write and record.
+   * `write` false: a preview only, nothing written and nothing recorded.
+   */
+  async function dryRun(allocations: PostableAllocation[], markPosted: boolean, write = true): Promise<PostResponse> {
     const model = cfg.target === 'analytic' ? 'account.analytic.line' : 'account.move';
     const res: PostResponse = {
       mode: 'dry-run',
@@ -79,7 +83,7 @@ export function createPoster(cfg: PostingConfig, deps: PosterDeps): Poster {
     };
     const known = journal.loadKeys();
     const fresh = allocations.filter((a) => !known.has(a.key));
-    journal.append(fresh.map(journalEntry));
+    if (write) journal.append(fresh.map(journalEntry));
     for (const a of allocations) {
       const already = known.has(a.key);
       if (markPosted)
@@ -151,7 +155,8 @@ export function createPoster(cfg: PostingConfig, deps: PosterDeps): Poster {
 
   return {
     async post(allocations, opts = {}) {
-      if (!cfg.odoo) return dryRun(allocations, true);
+      // Without Odoo the journal is the target; `--dry-run` then only previews.
+      if (!cfg.odoo) return opts.dryRun ? dryRun(allocations, false, false) : dryRun(allocations, true);
       // A preview against a configured Odoo changes nothing: allocations stay approved.
       if (opts.dryRun) return dryRun(allocations, false);
       return postToOdoo(cfg, { ...odoo(), ledger: deps.ledger, log }, allocations, opts.signal);
