@@ -52,10 +52,9 @@ describe.skipIf(skipReason !== null)(
     let cloud: Cloud | undefined;
 
     beforeAll(async () => {
-      const exe = installGateway(
-        (dir = tempDir('ironledger-gateway-arm64-')),
-        await ensureGatewayExecutable('linux-arm64'),
-      );
+      const built = await ensureGatewayExecutable('linux-arm64');
+      dir = tempDir('ironledger-gateway-arm64-');
+      const exe = installGateway(dir, built);
       // binfmt is rarely registered in containers: run the emulator explicitly.
       cmd = [QEMU, '-L', SYSROOT, exe];
       cloud = await startCloud(dir, { gatewayId: GATEWAY_ID, unitIds: [UNIT] });

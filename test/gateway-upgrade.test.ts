@@ -145,10 +145,9 @@ describe('gateway executable upgrade: a buffer from schema version 1', () => {
   let cloud: Cloud | undefined;
 
   beforeAll(async () => {
-    exe = installGateway(
-      (dir = tempDir('ironledger-gateway-upgrade-')),
-      await ensureGatewayExecutable('linux-x64'),
-    );
+    const built = await ensureGatewayExecutable('linux-x64');
+    dir = tempDir('ironledger-gateway-upgrade-');
+    exe = installGateway(dir, built);
     cloud = await startCloud(dir, { gatewayId: GATEWAY_ID, unitIds: UNITS });
   }, 600_000);
 
