@@ -42,7 +42,6 @@ describe('gateway executable (linux-x64): one file, no Node.js', () => {
     const built = await ensureGatewayExecutable('linux-x64');
     dir = tempDir('ironledger-gateway-exe-');
     exe = installGateway(dir, built);
-    env = gatewayEnv(dir);
     cloud = await startCloud(dir, { gatewayId: GATEWAY_ID, unitIds: UNITS });
     env = gatewayEnv(dir, { IRONLEDGER_EDGE_CLOUD_TOKEN: cloud.gatewayToken });
     const mqttPort = await freePort();

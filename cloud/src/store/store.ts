@@ -12,6 +12,7 @@ import type {
   AllocationStatus,
   Anomaly,
   AuditEntry,
+  ConflictKeep,
   DeadLetter,
   ForwardedReading,
   Heartbeat,
@@ -24,7 +25,8 @@ import type {
 } from '@ironledger/contracts';
 import type { PostingOutcomePosted, UsageFigure } from '../posting/types.js';
 
-export type ReadingStatus = 'ok' | 'held' | 'conflict';
+/** ok = used for usage; held, conflict = kept out until released/resolved; superseded = a losing conflict version. */
+export type ReadingStatus = 'ok' | 'held' | 'conflict' | 'superseded';
 
 export interface IngestReading {
   reading: ForwardedReading;
@@ -65,13 +67,101 @@ export interface StoredReading {
 }
 
 export interface HeldReading {
+  id: string;
   unitId: string;
   ts: string;
-  status: Exclude<ReadingStatus, 'ok'>;
+  status: 'held' | 'conflict';
   reason: string;
   engineHours: number;
   receivedAt: string;
   batchId: string;
+  conflictId: string | null;
+}
+
+/** One stored version of a reading, whatever its status. */
+export interface ReadingRecord {
+  id: string;
+  unitId: string;
+  /** The ts the reading is used with (rebased when released with a new ts). */
+  ts: string;
+  /** The ts the unit reported. */
+  reportedTs: string;
+  status: ReadingStatus;
+  holdReason: string | null;
+  engineHours: number;
+  idleHours: number | null;
+  /** The forwarded reading as received (flags included). */
+  body: ForwardedReading;
+  receivedAt: string;
+  storedAt: string;
+  batchId: string;
+  gatewayId: string;
+  conflictId: string | null;
+}
+
+export interface ConflictRecord {
+  id: string;
+  unitId: string;
+  ts: string;
+  status: 'open' | 'resolved';
+  openedAt: string;
+  /** Every version that took part, in arrival order. */
+  versions: ReadingRecord[];
+  resolution: { keep: ConflictKeep; readingId: string; by: string; at: string; reason: string } | null;
+}
+
+export interface ReleaseHeld {
+  id: string;
+  /** The ts to use from now on: the reported one (as-is) or a rebased one. */
+  ts: string;
+  at: string;
+  audit: AuditRecord;
+}
+
+export type ReleaseResult =
+  | { kind: 'released'; reading: ReadingRecord }
+  | { kind: 'not_found' }
+  | { kind: 'not_held'; reading: ReadingRecord }
+  | { kind: 'identity_taken'; by: ReadingRecord };
+
+export interface ResolveConflict {
+  id: string;
+  keep: ConflictKeep;
+  keepReadingId: string;
+  /** The kept version's status: ok, or held when its own clock is impossible. */
+  keptStatus: 'ok' | 'held';
+  keptHoldReason: string | null;
+  /** The versions the decision was made on; a version that arrived since makes it stale. */
+  versionIds: string[];
+  reason: string;
+  at: string;
+  audit: AuditRecord;
+}
+
+export type ResolveResult = 'resolved' | 'not_found' | 'already_resolved' | 'stale';
+
+export interface ConflictFilter {
+  unit?: string | undefined;
+  from?: string | undefined;
+  to?: string | undefined;
+  status?: 'open' | 'resolved' | 'all' | undefined;
+}
+
+export type MasterKind = 'site' | 'project' | 'unit' | 'rate';
+
+export interface MasterDataSeed {
+  sites: Site[];
+  projects: Project[];
+  units: Unit[];
+  rates: Rate[];
+}
+
+/** What seeding from config did, per record. */
+export interface SeedReport {
+  inserted: Array<{ kind: MasterKind; id: string }>;
+  updated: Array<{ kind: MasterKind; id: string }>;
+  /** Differs from the config but was changed through the admin API: left as it is. */
+  keptApiEdits: Array<{ kind: MasterKind; id: string }>;
 }
 
 export interface GatewayActivity {
@@ -168,8 +258,21 @@ export interface CloudStore {
     from?: string | undefined;
     to?: string | undefined;
   }): HeldReading[];
+  getReading(id: string): ReadingRecord | null;
+  /** Held → ok at op.ts, marks the unit dirty and audits, in one transaction. */
+  releaseHeld(op: ReleaseHeld): ReleaseResult;
+  listConflicts(filter: ConflictFilter): ConflictRecord[];
+  getConflict(id: string): ConflictRecord | null;
+  /** Kept version usable (or held), the others superseded, unit dirty, audited: one transaction. */
+  resolveConflict(op: ResolveConflict): ResolveResult;
 
   // ---- master data ---------------------------------------------------------------------
+  /**
+   * Config at start: inserts what is missing, updates what config still owns, and leaves
+   * records changed through the admin API (the upsert methods below) as they are.
+   */
+  seedMasterData(seed: MasterDataSeed): SeedReport;
+  /** Admin API writes: the record is the API's from now on (config no longer overwrites it). */
   upsertSite(site: Site): void;
   listSites(): Site[];
   upsertProject(project: Project): void;

@@ -22,7 +22,7 @@ export const MIGRATIONS: readonly Migration[] = [
           id           INTEGER PRIMARY KEY,
           unit_id      TEXT    NOT NULL,
           ts           TEXT    NOT NULL,
-          content_hash TEXT    NOT NULL,
+          content_hash TEXT    NOT NULL, -- '' for first versions: derived from body when needed
           body         TEXT    NOT NULL,
           received_at  INTEGER NOT NULL,
           held         INTEGER NOT NULL DEFAULT 0,

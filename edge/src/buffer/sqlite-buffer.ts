@@ -93,7 +93,7 @@ export class SqliteBuffer implements ReadingBuffer {
         `INSERT INTO readings(unit_id, ts, content_hash, body, received_at, held) VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT(ts, unit_id) DO NOTHING`,
       ),
-      readingHash: db.prepare(`SELECT content_hash FROM readings WHERE ts = ? AND unit_id = ?`).pluck(),
+      readingBody: db.prepare(`SELECT body FROM readings WHERE ts = ? AND unit_id = ?`).pluck(),
       insertConflict: db.prepare(
         `INSERT INTO conflicts(unit_id, ts, content_hash, body, received_at, held) VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT(ts, unit_id, content_hash) DO NOTHING`,
@@ -175,12 +175,15 @@ export class SqliteBuffer implements ReadingBuffer {
 
   private insertReading(r: ForwardedReading): AppendOutcome {
     const st = this.st;
-    const hash = contentHash(r);
     const receivedAt = Date.parse(r.receivedAt);
     const held = r.flags?.includes('clock_invalid') ? 1 : 0;
-    const first = st.insertReading.run(r.unitId, r.ts, hash, JSON.stringify(r), receivedAt, held);
+    // The first version needs no content hash up front: it is computed from the stored body
+    // only when the identity turns up again (duplicates and conflicts are the rare path).
+    const first = st.insertReading.run(r.unitId, r.ts, '', JSON.stringify(r), receivedAt, held);
     if (first.changes === 1) return 'stored';
-    if (st.readingHash.get(r.ts, r.unitId) === hash) return 'duplicate';
+    const hash = contentHash(r);
+    const stored = st.readingBody.get(r.ts, r.unitId) as string;
+    if (contentHash(JSON.parse(stored) as ForwardedReading) === hash) return 'duplicate';
     const flags = [...new Set([...(r.flags ?? []), 'conflict' as const])];
     const body = JSON.stringify({ ...r, flags });
     const other = st.insertConflict.run(r.unitId, r.ts, hash, body, receivedAt, held);

@@ -5,6 +5,13 @@
  * readings: every stored version of a reading. Identity is (unit_id, ts); a second row with the
  * same identity exists only for a conflicting version (status 'conflict' on all of them).
  * status 'held' = stored but excluded from usage (hold_reason says why).
+ *
+ * Migration 2: resolving what Contract 1 holds back. A held reading released by a person is
+ * 'ok' (with `reported_ts` keeping the unit's own ts when it was rebased); a conflict is a
+ * row of `conflicts` that its versions point at, and resolving it leaves the kept version
+ * usable and the others 'superseded' (stored as evidence, never used). Master data rows get
+ * `source`: 'config' rows follow the config file at start, 'api' rows were changed through the
+ * admin API and the config no longer overwrites them.
  */
 export const MIGRATIONS: string[] = [
   `
@@ -146,5 +153,70 @@ export const MIGRATIONS: string[] = [
     detail TEXT
   );
   CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+  `,
+  `
+  CREATE TABLE readings_v2 (
+    id INTEGER PRIMARY KEY,
+    unit_id TEXT NOT NULL,
+    ts TEXT NOT NULL,
+    ts_ms INTEGER NOT NULL,
+    content TEXT NOT NULL,
+    body TEXT NOT NULL,
+    engine_hours REAL NOT NULL,
+    idle_hours REAL,
+    odometer_km REAL,
+    lat REAL,
+    lon REAL,
+    site_id TEXT,
+    gateway_id TEXT NOT NULL,
+    batch_id TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    stored_at TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('ok','held','conflict','superseded')),
+    hold_reason TEXT,
+    reported_ts TEXT,
+    reported_ts_ms INTEGER,
+    conflict_id INTEGER
+  );
+  INSERT INTO readings_v2 (id, unit_id, ts, ts_ms, content, body, engine_hours, idle_hours, odometer_km, lat, lon,
+    site_id, gateway_id, batch_id, received_at, stored_at, status, hold_reason)
+    SELECT id, unit_id, ts, ts_ms, content, body, engine_hours, idle_hours, odometer_km, lat, lon,
+    site_id, gateway_id, batch_id, received_at, stored_at, status, hold_reason FROM readings;
+  DROP TABLE readings;
+  ALTER TABLE readings_v2 RENAME TO readings;
+  CREATE INDEX readings_identity ON readings (unit_id, ts_ms);
+  CREATE INDEX readings_reported ON readings (unit_id, reported_ts_ms) WHERE reported_ts_ms IS NOT NULL;
+  CREATE INDEX readings_batch ON readings (batch_id);
+  CREATE INDEX readings_status ON readings (status) WHERE status != 'ok';
+  CREATE TABLE conflicts (
+    id INTEGER PRIMARY KEY,
+    unit_id TEXT NOT NULL,
+    ts TEXT NOT NULL,
+    ts_ms INTEGER NOT NULL,
+    opened_at TEXT NOT NULL,
+    resolved_at TEXT,
+    resolved_by TEXT,
+    keep TEXT,
+    kept_reading_id INTEGER,
+    reason TEXT
+  );
+  CREATE INDEX conflicts_identity ON conflicts (unit_id, ts_ms);
+  INSERT INTO conflicts (unit_id, ts, ts_ms, opened_at)
+    SELECT unit_id, MIN(ts), ts_ms, MIN(stored_at) FROM readings WHERE status = 'conflict' GROUP BY unit_id, ts_ms;
+  UPDATE readings SET conflict_id =
+    (SELECT c.id FROM conflicts c WHERE c.unit_id = readings.unit_id AND c.ts_ms = readings.ts_ms)
+    WHERE status = 'conflict';
+  ALTER TABLE sites ADD COLUMN source TEXT NOT NULL DEFAULT 'config';
+  ALTER TABLE projects ADD COLUMN source TEXT NOT NULL DEFAULT 'config';
+  ALTER TABLE units ADD COLUMN source TEXT NOT NULL DEFAULT 'config';
+  ALTER TABLE rates ADD COLUMN source TEXT NOT NULL DEFAULT 'config';
+  UPDATE sites SET source = 'api' WHERE site_id IN
+    (SELECT target FROM audit WHERE action IN ('site.create', 'site.update'));
+  UPDATE projects SET source = 'api' WHERE project_id IN
+    (SELECT target FROM audit WHERE action IN ('project.create', 'project.update'));
+  UPDATE units SET source = 'api' WHERE unit_id IN
+    (SELECT target FROM audit WHERE action IN ('unit.create', 'unit.update'));
+  UPDATE rates SET source = 'api' WHERE rate_id IN
+    (SELECT target FROM audit WHERE action IN ('rate.create', 'rate.update'));
   `,
 ];
