@@ -14,7 +14,6 @@ import {
   type EdgeHandle,
   MOSQUITTO,
   type MosquittoHandle,
-  TestUnit,
   makeCredentials,
   metricValue,
   reading,
@@ -22,12 +21,16 @@ import {
   startCloud,
   startEdge,
   startMosquitto,
+  TestUnit,
   union,
 } from '../edge/test/harness.js';
 
 const built = fs.existsSync(BIN.cloud) && fs.existsSync(BIN.edge);
 
-if (!MOSQUITTO) console.warn('edge-budget: mosquitto binary absent — external-broker mode skipped (apt-get install mosquitto)');
+if (!MOSQUITTO)
+  console.warn(
+    'edge-budget: mosquitto binary absent — external-broker mode skipped (apt-get install mosquitto)',
+  );
 
 describe.each([
   { mode: 'embedded' as const, skip: !built },
@@ -60,11 +63,19 @@ describe.each([
     if (mode === 'external') mosq = await startMosquitto(dir, creds, edgeUser);
     edge = await startEdge(dir, {
       gatewayId,
-      mqtt: mode === 'embedded' ? { mode, port: 0 } : { mode, url: mosq!.url, username: edgeUser.username, password: edgeUser.password },
+      mqtt:
+        mode === 'embedded'
+          ? { mode, port: 0 }
+          : { mode, url: mosq!.url, username: edgeUser.username, password: edgeUser.password },
       auth: { units: creds.hashes },
       // ~0.4 MiB holds a few hundred readings: well below what the fleet will send.
       buffer: { path: path.join(dir, 'edge.db'), diskBudgetMb: 0.4 },
-      cloud: { url: cloud.url, token: cloud.gatewayToken, maxBatchAgeMs: 100, backoff: { baseMs: 100, capMs: 500 } },
+      cloud: {
+        url: cloud.url,
+        token: cloud.gatewayToken,
+        maxBatchAgeMs: 100,
+        backoff: { baseMs: 100, capMs: 500 },
+      },
       http: { port: 0 },
     });
     const url = mode === 'embedded' ? `mqtt://127.0.0.1:${edge.mqttPort}` : mosq!.url;
@@ -88,7 +99,9 @@ describe.each([
       // Nothing unsent was deleted to make room: the outbox holds every acknowledged reading.
       expect((await edge.status()).queuedReadings).toBe(acked.size);
       expect(status.queuedReadings as number).toBeLessThanOrEqual(acked.size);
-      expect(metricValue(m, 'ironledger_edge_publishes_refused_total{reason="buffer_full"}')).toBeGreaterThan(0);
+      expect(metricValue(m, 'ironledger_edge_publishes_refused_total{reason="buffer_full"}')).toBeGreaterThan(
+        0,
+      );
     } else {
       // Mosquitto acknowledged the units; the edge stopped taking from its session, which
       // queues the rest at the broker. Nothing was deleted: the outbox only grew.
@@ -100,14 +113,20 @@ describe.each([
 
     // Uplink back: the backlog drains, acknowledged rows are pruned, publishes accepted again.
     await cloud.start();
-    await waitFor(() => units.every((u) => u.pending.size === 0), { timeoutMs: 90_000, what: "the units' buffers to empty" });
+    await waitFor(() => units.every((u) => u.pending.size === 0), {
+      timeoutMs: 90_000,
+      what: "the units' buffers to empty",
+    });
     const all = union(units);
     expect(all.size).toBe(UNITS * PER_UNIT);
     // (External mode: part of the backlog still waits in the broker's session queue.)
-    await waitFor(async () => (await edge.status()).queuedReadings === 0 && cloud.readings().rows >= all.size, {
-      timeoutMs: 90_000,
-      what: 'drain',
-    });
+    await waitFor(
+      async () => (await edge.status()).queuedReadings === 0 && cloud.readings().rows >= all.size,
+      {
+        timeoutMs: 90_000,
+        what: 'drain',
+      },
+    );
     const inCloud = cloud.readings();
     expect(setDiff(all, inCloud.keys)).toEqual([]);
     expect(setDiff(inCloud.keys, all)).toEqual([]);

@@ -13,13 +13,13 @@ import {
   type EdgeHandle,
   MOSQUITTO,
   type MosquittoHandle,
-  TestUnit,
   makeCredentials,
   reading,
   setDiff,
   startCloud,
   startEdge,
   startMosquitto,
+  TestUnit,
   union,
 } from '../edge/test/harness.js';
 
@@ -28,7 +28,10 @@ const modes = [
   { mode: 'embedded' as const, skip: !built },
   { mode: 'external' as const, skip: !built || !MOSQUITTO },
 ];
-if (!MOSQUITTO) console.warn('edge-crash: mosquitto binary absent — external-broker mode skipped (apt-get install mosquitto)');
+if (!MOSQUITTO)
+  console.warn(
+    'edge-crash: mosquitto binary absent — external-broker mode skipped (apt-get install mosquitto)',
+  );
 
 describe.each(modes)('edge under SIGKILL while the fleet publishes ($mode broker)', ({ mode, skip }) => {
   const UNITS = 12;
@@ -53,10 +56,23 @@ describe.each(modes)('edge under SIGKILL while the fleet publishes ($mode broker
       mqtt:
         mode === 'embedded'
           ? { mode, host: '127.0.0.1', port: 0 }
-          : { mode, url: mosq!.url, username: edgeUser.username, password: edgeUser.password, clientId: 'edge-crash' },
+          : {
+              mode,
+              url: mosq!.url,
+              username: edgeUser.username,
+              password: edgeUser.password,
+              clientId: 'edge-crash',
+            },
       auth: { mode: 'units', units: creds.hashes },
       buffer: { path: path.join(dir, 'edge.db') },
-      cloud: { url: cloud.url, token: cloud.gatewayToken, batchSize: 500, maxBatchAgeMs: 100, heartbeatIntervalMs: 1000, backoff: { baseMs: 50, capMs: 500 } },
+      cloud: {
+        url: cloud.url,
+        token: cloud.gatewayToken,
+        batchSize: 500,
+        maxBatchAgeMs: 100,
+        heartbeatIntervalMs: 1000,
+        backoff: { baseMs: 50, capMs: 500 },
+      },
       http: { host: '127.0.0.1', port: 0 },
       log: { level: 'info' },
     });
@@ -78,40 +94,56 @@ describe.each(modes)('edge under SIGKILL while the fleet publishes ($mode broker
     if (dir) removeDir(dir);
   });
 
-  it.skipIf(skip)('loses nothing acknowledged and stores nothing twice across repeated SIGKILLs', async () => {
-    let sent = 0;
-    const publishing = (async () => {
-      // ~12 units × 400 readings, paced so the kills land mid-stream.
-      for (let i = 0; i < PER_UNIT; i++) {
-        for (const u of units) u.publish(reading(u.unitId, i));
-        sent += units.length;
-        if (i % 20 === 19) await new Promise((r) => setTimeout(r, 25));
+  it.skipIf(skip)(
+    'loses nothing acknowledged and stores nothing twice across repeated SIGKILLs',
+    async () => {
+      let sent = 0;
+      const publishing = (async () => {
+        // ~12 units × 400 readings, paced so the kills land mid-stream.
+        for (let i = 0; i < PER_UNIT; i++) {
+          for (const u of units) u.publish(reading(u.unitId, i));
+          sent += units.length;
+          if (i % 20 === 19) await new Promise((r) => setTimeout(r, 25));
+        }
+      })();
+
+      for (let k = 0; k < 4; k++) {
+        await waitFor(() => union(units).size > (k + 1) * 600 || sent >= UNITS * PER_UNIT, {
+          timeoutMs: 60_000,
+          what: 'acknowledgements before a kill',
+        });
+        await edge.kill9();
+        await new Promise((r) => setTimeout(r, 150)); // units notice the broker is gone
+        await edge.start();
       }
-    })();
+      await publishing;
 
-    for (let k = 0; k < 4; k++) {
-      await waitFor(() => union(units).size > (k + 1) * 600 || sent >= UNITS * PER_UNIT, { timeoutMs: 60_000, what: 'acknowledgements before a kill' });
-      await edge.kill9();
-      await new Promise((r) => setTimeout(r, 150)); // units notice the broker is gone
-      await edge.start();
-    }
-    await publishing;
-
-    // Units resend until everything is acknowledged; then the outbox drains.
-    await waitFor(() => units.every((u) => u.pending.size === 0), { timeoutMs: 90_000, what: 'every reading acknowledged' }).catch((e) => {
-      console.error(units.map((u) => `${u.unitId}: pending ${u.pending.size} connected ${u.client.connected}`).join('\n'));
-      console.error(edge.proc.stdout().slice(-3000), edge.proc.stderr().slice(-3000));
-      throw e;
-    });
-    const acked = union(units);
-    expect(acked.size).toBe(UNITS * PER_UNIT);
-    await waitFor(async () => (await edge.status()).queuedReadings === 0 && cloud.readings().rows >= acked.size, {
-      timeoutMs: 90_000,
-      what: 'the outbox to drain into the cloud',
-    });
-    const inCloud = cloud.readings();
-    expect(setDiff(acked, inCloud.keys)).toEqual([]);
-    expect(setDiff(inCloud.keys, acked)).toEqual([]);
-    expect(inCloud.rows).toBe(acked.size); // no identity stored twice
-  });
+      // Units resend until everything is acknowledged; then the outbox drains.
+      await waitFor(() => units.every((u) => u.pending.size === 0), {
+        timeoutMs: 90_000,
+        what: 'every reading acknowledged',
+      }).catch((e) => {
+        console.error(
+          units
+            .map((u) => `${u.unitId}: pending ${u.pending.size} connected ${u.client.connected}`)
+            .join('\n'),
+        );
+        console.error(edge.proc.stdout().slice(-3000), edge.proc.stderr().slice(-3000));
+        throw e;
+      });
+      const acked = union(units);
+      expect(acked.size).toBe(UNITS * PER_UNIT);
+      await waitFor(
+        async () => (await edge.status()).queuedReadings === 0 && cloud.readings().rows >= acked.size,
+        {
+          timeoutMs: 90_000,
+          what: 'the outbox to drain into the cloud',
+        },
+      );
+      const inCloud = cloud.readings();
+      expect(setDiff(acked, inCloud.keys)).toEqual([]);
+      expect(setDiff(inCloud.keys, acked)).toEqual([]);
+      expect(inCloud.rows).toBe(acked.size); // no identity stored twice
+    },
+  );
 });

@@ -12,7 +12,6 @@ import {
   type EdgeHandle,
   MOSQUITTO,
   type MosquittoHandle,
-  TestUnit,
   makeCredentials,
   metricValue,
   reading,
@@ -20,11 +19,15 @@ import {
   startCloud,
   startEdge,
   startMosquitto,
+  TestUnit,
   union,
 } from '../edge/test/harness.js';
 
 const built = fs.existsSync(BIN.cloud) && fs.existsSync(BIN.edge);
-if (!MOSQUITTO) console.warn('edge-outage: mosquitto binary absent — external-broker mode skipped (apt-get install mosquitto)');
+if (!MOSQUITTO)
+  console.warn(
+    'edge-outage: mosquitto binary absent — external-broker mode skipped (apt-get install mosquitto)',
+  );
 
 describe.each([
   { mode: 'embedded' as const, skip: !built },
@@ -56,10 +59,20 @@ describe.each([
     if (mode === 'external') mosq = await startMosquitto(dir, creds, edgeUser);
     edge = await startEdge(dir, {
       gatewayId,
-      mqtt: mode === 'embedded' ? { mode, port: 0 } : { mode, url: mosq!.url, username: edgeUser.username, password: edgeUser.password },
+      mqtt:
+        mode === 'embedded'
+          ? { mode, port: 0 }
+          : { mode, url: mosq!.url, username: edgeUser.username, password: edgeUser.password },
       auth: { units: creds.hashes },
       buffer: { path: path.join(dir, 'edge.db') },
-      cloud: { url: cloud.url, token: cloud.gatewayToken, batchSize: 200, maxBatchAgeMs: 100, heartbeatIntervalMs: 300, backoff: { baseMs: 100, capMs: 800 } },
+      cloud: {
+        url: cloud.url,
+        token: cloud.gatewayToken,
+        batchSize: 200,
+        maxBatchAgeMs: 100,
+        heartbeatIntervalMs: 300,
+        backoff: { baseMs: 100, capMs: 800 },
+      },
       http: { port: 0 },
     });
     if (mode === 'embedded') {
@@ -80,12 +93,17 @@ describe.each([
         await edge.start();
       }
     }
-    await waitFor(() => units.every((u) => u.pending.size === 0), { timeoutMs: 60_000, what: 'every reading acknowledged' });
+    await waitFor(() => units.every((u) => u.pending.size === 0), {
+      timeoutMs: 60_000,
+      what: 'every reading acknowledged',
+    });
     const acked = union(units);
     expect(acked.size).toBe(UNITS * PER_UNIT);
 
     // While the cloud is away everything waits in the outbox, and the edge says so.
-    await waitFor(async () => (await edge.status()).queuedReadings === acked.size, { what: 'backlog = acknowledged readings' });
+    await waitFor(async () => (await edge.status()).queuedReadings === acked.size, {
+      what: 'backlog = acknowledged readings',
+    });
     const during = await edge.status();
     expect(during.oldestUnsentAgeS as number).toBeGreaterThan(0);
     expect((during.forwarder as { state: string }).state).toMatch(/backoff|sending/);
@@ -93,13 +111,18 @@ describe.each([
     expect(cloud.readings().rows).toBe(0);
 
     await cloud.start();
-    await waitFor(async () => (await edge.status()).queuedReadings === 0, { timeoutMs: 90_000, what: 'backlog drained' });
+    await waitFor(async () => (await edge.status()).queuedReadings === 0, {
+      timeoutMs: 90_000,
+      what: 'backlog drained',
+    });
     const inCloud = cloud.readings();
     expect(setDiff(acked, inCloud.keys)).toEqual([]);
     expect(setDiff(inCloud.keys, acked)).toEqual([]);
     expect(inCloud.rows).toBe(acked.size);
     // The fleet manager sees the site again, its backlog back to zero.
-    await waitFor(async () => (await cloud.gatewayStatus())?.queuedReadings === 0, { what: 'heartbeat with an empty backlog' });
+    await waitFor(async () => (await cloud.gatewayStatus())?.queuedReadings === 0, {
+      what: 'heartbeat with an empty backlog',
+    });
     expect(edge.proc.logs().some((l) => l.event === 'forward.retry')).toBe(true);
   });
 });

@@ -13,7 +13,6 @@ import {
   type EdgeHandle,
   MOSQUITTO,
   type MosquittoHandle,
-  TestUnit,
   makeCredentials,
   metricValue,
   reading,
@@ -21,11 +20,15 @@ import {
   startCloud,
   startEdge,
   startMosquitto,
+  TestUnit,
   union,
 } from '../edge/test/harness.js';
 
 const built = fs.existsSync(BIN.cloud) && fs.existsSync(BIN.edge);
-if (!MOSQUITTO) console.warn('edge-storm: mosquitto binary absent — external-broker mode skipped (apt-get install mosquitto)');
+if (!MOSQUITTO)
+  console.warn(
+    'edge-storm: mosquitto binary absent — external-broker mode skipped (apt-get install mosquitto)',
+  );
 
 describe.each([
   { mode: 'embedded' as const, skip: !built },
@@ -56,7 +59,10 @@ describe.each([
     if (mode === 'external') mosq = await startMosquitto(dir, creds, edgeUser);
     edge = await startEdge(dir, {
       gatewayId,
-      mqtt: mode === 'embedded' ? { mode, port: 0 } : { mode, url: mosq!.url, username: edgeUser.username, password: edgeUser.password },
+      mqtt:
+        mode === 'embedded'
+          ? { mode, port: 0 }
+          : { mode, url: mosq!.url, username: edgeUser.username, password: edgeUser.password },
       auth: { units: creds.hashes },
       buffer: { path: path.join(dir, 'edge.db') },
       cloud: { url: cloud.url, token: cloud.gatewayToken, batchSize: 300, maxBatchAgeMs: 100 },
@@ -69,7 +75,10 @@ describe.each([
       // Every round is a reconnect of the whole fleet at once, resending everything.
       const units = unitIds.map((u) => new TestUnit(u, url, creds.secrets[u]));
       for (let i = 0; i < PER_UNIT; i++) for (const u of units) u.publish(reading(u.unitId, i));
-      await waitFor(() => units.every((u) => u.pending.size === 0), { timeoutMs: 60_000, what: `round ${round} acknowledged` });
+      await waitFor(() => units.every((u) => u.pending.size === 0), {
+        timeoutMs: 60_000,
+        what: `round ${round} acknowledged`,
+      });
       for (const k of union(units)) acked.add(k);
       await Promise.all(units.map((u) => u.close()));
     }
@@ -78,21 +87,29 @@ describe.each([
     const raw = mqtt.connect(url, { username: u0, password: creds.secrets[u0], clean: true });
     await new Promise<void>((r) => raw.once('connect', () => r()));
     for (let i = 0; i < 20; i++) {
-      await raw.publishAsync(`ironledger/v1/units/${u0}/telemetry`, JSON.stringify(reading(u0, i)), { qos: 1, dup: true });
+      await raw.publishAsync(`ironledger/v1/units/${u0}/telemetry`, JSON.stringify(reading(u0, i)), {
+        qos: 1,
+        dup: true,
+      });
     }
     await raw.endAsync();
 
     expect(acked.size).toBe(UNITS * PER_UNIT);
-    await waitFor(async () => (await edge.status()).queuedReadings === 0 && cloud.readings().rows >= acked.size, {
-      timeoutMs: 60_000,
-      what: 'forwarding done',
-    });
+    await waitFor(
+      async () => (await edge.status()).queuedReadings === 0 && cloud.readings().rows >= acked.size,
+      {
+        timeoutMs: 60_000,
+        what: 'forwarding done',
+      },
+    );
     const inCloud = cloud.readings();
     expect(setDiff(acked, inCloud.keys)).toEqual([]);
     expect(setDiff(inCloud.keys, acked)).toEqual([]);
     expect(inCloud.rows).toBe(acked.size);
     const m = await edge.metrics();
-    expect(metricValue(m, 'ironledger_edge_readings_duplicate_total')).toBeGreaterThanOrEqual((ROUNDS - 1) * UNITS * PER_UNIT + 20);
+    expect(metricValue(m, 'ironledger_edge_readings_duplicate_total')).toBeGreaterThanOrEqual(
+      (ROUNDS - 1) * UNITS * PER_UNIT + 20,
+    );
     // The edge forwarded each identity once: the cloud never had to deduplicate.
     const sent = edge.proc.logs().filter((l) => l.event === 'forward.batch_sent');
     expect(sent.reduce((n, l) => n + (l.count as number), 0)).toBe(acked.size);

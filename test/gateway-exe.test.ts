@@ -103,9 +103,12 @@ describe('gateway executable (linux-x64): one file, no Node.js', () => {
 
   it('validates config: the deploy example passes, a bad key is named, env overrides apply', async () => {
     const example = path.join(REPO_ROOT, 'deploy', 'edge.example.yaml');
+    // As the systemd unit passes it: the token in a file named by *_FILE.
+    const tokenFile = path.join(dir, 'cloud-token');
+    fs.writeFileSync(tokenFile, 'example-token\n', { mode: 0o600 });
     const ok = await runGateway([exe], ['check-config', '--config', example], {
       cwd: dir,
-      env: { ...env, IRONLEDGER_EDGE_CLOUD_TOKEN: 'example-token' },
+      env: { ...env, IRONLEDGER_EDGE_CLOUD_TOKEN: undefined, IRONLEDGER_EDGE_CLOUD_TOKEN_FILE: tokenFile },
     });
     expect(ok.code, ok.stderr + ok.stdout).toBe(0);
 

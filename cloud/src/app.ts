@@ -15,6 +15,7 @@ import { adminRoutes } from './http/routes/admin.js';
 import { allocationRoutes } from './http/routes/allocations.js';
 import { batchRoutes } from './http/routes/batches.js';
 import { healthRoutes } from './http/routes/health.js';
+import { heldRoutes } from './http/routes/held.js';
 import { postingRoutes } from './http/routes/posting.js';
 import { statusRoutes } from './http/routes/status.js';
 import { startHttpServer } from './http/server.js';
@@ -24,7 +25,7 @@ import { MasterData } from './master-data.js';
 import { createMetrics } from './metrics.js';
 import { createPoster } from './posting/index.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
-import type { CloudStore } from './store/store.js';
+import type { CloudStore, SeedReport } from './store/store.js';
 import { ConsolidationRunner } from './usage/consolidation-runner.js';
 import { VERSION } from './version.js';
 
@@ -50,8 +51,9 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
     opts.logger ?? createLogger({ service: 'ironledger-cloud', version: VERSION, level: config.log.level });
   const now = opts.now ?? Date.now;
   const store = new SqliteStore(config.store.path);
+  let seeded: SeedReport;
   try {
-    seed(store, config, new Date(now()).toISOString());
+    seeded = seed(store, config, new Date(now()).toISOString());
   } catch (e) {
     store.close();
     throw e;
@@ -83,6 +85,9 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
     metrics,
     now,
   });
+  logSeed(logger, seeded);
+  // A config change to a site, unit or rate changes attribution or prices of stored readings.
+  if ([...seeded.inserted, ...seeded.updated].some((x) => x.kind !== 'project')) runner.markAll();
   const ledger = new StoreLedger(store, now);
   const poster = createPoster(config.posting, { logger: componentLogger(logger, 'posting'), ledger });
 
@@ -91,6 +96,7 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
   batchRoutes(router, app);
   statusRoutes(router, app, runner);
   allocationRoutes(router, app);
+  heldRoutes(router, app);
   postingRoutes(router, app, poster, ledger);
   adminRoutes(router, app, runner);
 
@@ -138,12 +144,19 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
   };
 }
 
-/** Config seeds the store: master data is upserted, config tokens inserted once (never un-revoked). */
-function seed(store: CloudStore, config: CloudConfig, at: string): void {
-  for (const s of config.sites) store.upsertSite(s);
-  for (const p of config.projects) store.upsertProject(p);
-  for (const u of config.units) store.upsertUnit(u);
-  for (const r of config.rates) store.upsertRate(r);
+/**
+ * Config seeds the store. Master data: a record the store lacks is inserted; one config put
+ * there is updated to what the config says now; one changed through the admin API is left as
+ * it is (the API's edit wins, at every restart). Config tokens are inserted once (never
+ * un-revoked).
+ */
+function seed(store: CloudStore, config: CloudConfig, at: string): SeedReport {
+  const report = store.seedMasterData({
+    sites: config.sites,
+    projects: config.projects,
+    units: config.units,
+    rates: config.rates,
+  });
   for (const t of config.auth.tokens)
     store.seedToken({
       id: `config:${t.name}`,
@@ -153,4 +166,19 @@ function seed(store: CloudStore, config: CloudConfig, at: string): void {
       createdAt: at,
       revokedAt: null,
     });
+  return report;
+}
+
+function logSeed(logger: Logger, r: SeedReport): void {
+  const ids = (xs: SeedReport['inserted']) => xs.map((x) => `${x.kind}:${x.id}`);
+  if (r.inserted.length || r.updated.length)
+    logger.info(
+      { event: 'master_data_seeded', inserted: ids(r.inserted), updated: ids(r.updated) },
+      'master data seeded from config',
+    );
+  if (r.keptApiEdits.length)
+    logger.info(
+      { event: 'master_data_config_ignored', records: ids(r.keptApiEdits) },
+      'config differs from records changed through the admin API; the API edits are kept',
+    );
 }

@@ -1,6 +1,7 @@
 /**
- * The real `ironledger-cloud` process: CLI surface, and durability under SIGKILL: every batch
- * the client saw acknowledged (200) is in the store after a kill -9 and restart.
+ * The real `ironledger-cloud` process: CLI surface; durability under SIGKILL: every batch
+ * the client saw acknowledged (200) is in the store after a kill -9 and restart; and a restart
+ * re-seeding master data from config without undoing what was changed through the admin API.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -10,11 +11,12 @@ import Database from 'better-sqlite3';
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
+import type { CloudConfigInput } from './config.js';
 import { baseConfig, TOKENS as T, TOKENS } from './testing/harness.js';
 
-function writeConfig(dir: string): string {
+function writeConfig(dir: string, extra: Partial<CloudConfigInput> = {}): string {
   const file = path.join(dir, 'cloud.yaml');
-  fs.writeFileSync(file, YAML.stringify({ ...baseConfig(dir), log: { level: 'info' } }));
+  fs.writeFileSync(file, YAML.stringify({ ...baseConfig(dir, extra), log: { level: 'info' } }));
   return file;
 }
 
@@ -125,5 +127,58 @@ describe('ironledger-cloud (process)', () => {
       expect((count.get(id) as { n: number }).n, `readings of ${id}`).toBe(readings);
     }
     db.close();
+  });
+
+  it('a restart seeds what config adds or still owns and keeps what the admin API changed', async () => {
+    const dir = tempDir();
+    const start = async () => {
+      const p = spawnNode(BIN.cloud, ['--config', path.join(dir, 'cloud.yaml')], {
+        name: 'cloud',
+        env: { IRONLEDGER_ADMIN_TOKEN: TOKENS.admin },
+      });
+      const ready = await p.waitForEvent('ready');
+      const api = async (method: 'GET' | 'POST', route: string, body?: unknown) => {
+        const res = await request(`${ready.url as string}${route}`, {
+          method,
+          headers: { authorization: `Bearer ${TOKENS.admin}`, 'content-type': 'application/json' },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+        return { status: res.statusCode, json: (await res.body.json()) as Record<string, any> };
+      };
+      return { p, api };
+    };
+    writeConfig(dir);
+    const first = await start();
+    const edited = { projectId: 'P-LDN', name: 'London', analyticAccountId: 34 };
+    expect((await first.api('POST', '/v1/projects', edited)).status).toBe(200);
+    expect(await first.p.stop()).toBe(0);
+
+    // The config now also renames the API-edited project, adds a project and edits a unit it owns.
+    writeConfig(dir, {
+      projects: [
+        { projectId: 'P-LDN', name: 'London (config)' },
+        { projectId: 'P-NEW', name: 'New works' },
+      ],
+      units: [
+        { unitId: 'EXC-1', equipmentClass: 'excavator', serialNo: 'SN-1' },
+        { unitId: 'EXC-2', equipmentClass: 'excavator', serialNo: 'SN-2-FROM-CONFIG' },
+      ],
+    });
+    const second = await start();
+    const projects = (await second.api('GET', '/v1/projects')).json.projects;
+    expect(projects).toEqual([edited, { projectId: 'P-NEW', name: 'New works' }]);
+    const units = (await second.api('GET', '/v1/units')).json.units;
+    expect(units.find((u: { unitId: string }) => u.unitId === 'EXC-2')).toMatchObject({
+      serialNo: 'SN-2-FROM-CONFIG',
+    });
+    expect(second.p.logs().find((l) => l.event === 'master_data_config_ignored')).toMatchObject({
+      records: ['project:P-LDN'],
+    });
+    expect(await second.p.stop()).toBe(0);
+
+    // And again: the API's edit survives every restart, not just the first.
+    const third = await start();
+    expect((await third.api('GET', '/v1/projects')).json.projects[0]).toEqual(edited);
+    await third.p.stop();
   });
 });

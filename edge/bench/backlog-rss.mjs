@@ -9,7 +9,9 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fleet, metric, rssMb, startEdge, table, tmp } from './common.mjs';
 
-const { values } = parseArgs({ options: { readings: { type: 'string', default: '1000000' }, units: { type: 'string', default: '1000' } } });
+const { values } = parseArgs({
+  options: { readings: { type: 'string', default: '1000000' }, units: { type: 'string', default: '1000' } },
+});
 const total = Number(values.readings);
 const units = Number(values.units);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -25,7 +27,12 @@ let next = 0;
 while (f.stats().done < units) {
   const { acked } = f.stats();
   if (acked >= next) {
-    rows.push({ phase: 'filling', 'acked readings': acked, 's': ((performance.now() - t0) / 1000).toFixed(0), 'RSS MB': Math.round(rssMb(edge.pid)) });
+    rows.push({
+      phase: 'filling',
+      'acked readings': acked,
+      s: ((performance.now() - t0) / 1000).toFixed(0),
+      'RSS MB': Math.round(rssMb(edge.pid)),
+    });
     next += total / 10;
   }
   await sleep(200);
@@ -34,13 +41,20 @@ const url = `http://127.0.0.1:${edge.ready.httpPort}`;
 for (let i = 0; i < 5; i++) {
   await fetch(`${url}/v1/status`).then((r) => r.json());
   const m = await fetch(`${url}/metrics`).then((r) => r.text());
-  rows.push({ phase: 'holding', 'acked readings': metric(m, 'ironledger_edge_queue_depth'), 's': ((performance.now() - t0) / 1000).toFixed(0), 'RSS MB': Math.round(rssMb(edge.pid)) });
+  rows.push({
+    phase: 'holding',
+    'acked readings': metric(m, 'ironledger_edge_queue_depth'),
+    s: ((performance.now() - t0) / 1000).toFixed(0),
+    'RSS MB': Math.round(rssMb(edge.pid)),
+  });
   await sleep(2000);
 }
 const dbBytes = fs.statSync(path.join(dir, 'edge.db')).size;
 f.stop();
 edge.child.kill('SIGTERM');
 await new Promise((r) => edge.child.once('exit', r));
-console.log(`\nedge RSS with a growing backlog (cloud unreachable), ${units} units, buffer file ${(dbBytes / 1048576).toFixed(0)} MiB\n`);
+console.log(
+  `\nedge RSS with a growing backlog (cloud unreachable), ${units} units, buffer file ${(dbBytes / 1048576).toFixed(0)} MiB\n`,
+);
 table(rows);
 fs.rmSync(dir, { recursive: true, force: true });

@@ -1,5 +1,5 @@
 // Shared by the benchmarks: start the built agent as a real process with a config of ours.
-import { spawn, fork } from 'node:child_process';
+import { fork, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,15 +19,26 @@ export async function startEdge(dir, overrides = {}) {
     auth: { mode: 'open' },
     buffer: { path: path.join(dir, 'edge.db'), diskBudgetMb: 16384, synchronous: 'FULL' },
     // No cloud: the outbox only fills (back-off long, so forwarding costs nothing).
-    cloud: { url: 'http://127.0.0.1:9', token: 'bench', heartbeatIntervalMs: 3_600_000, backoff: { baseMs: 3_600_000, capMs: 3_600_000 } },
+    cloud: {
+      url: 'http://127.0.0.1:9',
+      token: 'bench',
+      heartbeatIntervalMs: 3_600_000,
+      backoff: { baseMs: 3_600_000, capMs: 3_600_000 },
+    },
     http: { host: '127.0.0.1', port: 0 },
     log: { level: 'info' },
     ...overrides,
   };
-  for (const k of ['buffer', 'mqtt', 'cloud']) if (overrides[k]) cfg[k] = { ...cfg[k], ...overrides[k], ...(k === 'buffer' ? { path: path.join(dir, 'edge.db') } : {}) };
+  for (const k of ['buffer', 'mqtt', 'cloud'])
+    if (overrides[k])
+      cfg[k] = { ...cfg[k], ...overrides[k], ...(k === 'buffer' ? { path: path.join(dir, 'edge.db') } : {}) };
   const file = path.join(dir, 'edge.json');
   fs.writeFileSync(file, JSON.stringify(cfg));
-  const child = spawn(process.execPath, [...(process.env.EDGE_NODE_ARGS ?? '').split(' ').filter(Boolean), EDGE_MAIN, '--config', file], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [...(process.env.EDGE_NODE_ARGS ?? '').split(' ').filter(Boolean), EDGE_MAIN, '--config', file],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   let out = '';
   const ready = await new Promise((resolve, reject) => {
     child.stdout.setEncoding('utf8').on('data', (d) => {
@@ -37,7 +48,12 @@ export async function startEdge(dir, overrides = {}) {
     });
     child.once('exit', (c) => reject(new Error(`edge exited ${c}: ${out}`)));
   });
-  return { child, ready, pid: child.pid, metrics: () => fetch(`http://127.0.0.1:${ready.httpPort}/metrics`).then((r) => r.text()) };
+  return {
+    child,
+    ready,
+    pid: child.pid,
+    metrics: () => fetch(`http://127.0.0.1:${ready.httpPort}/metrics`).then((r) => r.text()),
+  };
 }
 
 export function rssMb(pid) {

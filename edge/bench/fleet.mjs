@@ -42,7 +42,17 @@ function startUnit(i) {
     while (inflight < window && seq < perUnit) {
       const messageId = nextId;
       nextId = nextId === 65535 ? 1 : nextId + 1;
-      sock.write(mqttPacket.generate({ cmd: 'publish', topic, payload: payload(unitId, seq++, state), qos: 1, messageId, retain: false, dup: false }));
+      sock.write(
+        mqttPacket.generate({
+          cmd: 'publish',
+          topic,
+          payload: payload(unitId, seq++, state),
+          qos: 1,
+          messageId,
+          retain: false,
+          dup: false,
+        }),
+      );
       inflight++;
     }
   };

@@ -38,9 +38,14 @@ for (const synchronous of values.sync.split(',')) {
   const a1 = f.stats().acked;
   const t1 = performance.now();
   const m1 = await edge.metrics();
-  const groups = metric(m1, 'ironledger_edge_group_commit_size_count') - metric(m0, 'ironledger_edge_group_commit_size_count');
-  const msgs = metric(m1, 'ironledger_edge_group_commit_size_sum') - metric(m0, 'ironledger_edge_group_commit_size_sum');
-  const commitS = metric(m1, 'ironledger_edge_group_commit_seconds_sum') - metric(m0, 'ironledger_edge_group_commit_seconds_sum');
+  const groups =
+    metric(m1, 'ironledger_edge_group_commit_size_count') -
+    metric(m0, 'ironledger_edge_group_commit_size_count');
+  const msgs =
+    metric(m1, 'ironledger_edge_group_commit_size_sum') - metric(m0, 'ironledger_edge_group_commit_size_sum');
+  const commitS =
+    metric(m1, 'ironledger_edge_group_commit_seconds_sum') -
+    metric(m0, 'ironledger_edge_group_commit_seconds_sum');
   rows.push({
     synchronous,
     units,
@@ -57,5 +62,7 @@ for (const synchronous of values.sync.split(',')) {
   edge.child.kill('SIGTERM');
   await new Promise((r) => edge.child.once('exit', r));
 }
-console.log(`\nedge ingest, QoS 1, PUBACK after commit (node ${process.version}, ${(await import('node:os')).cpus().length} cores)\n`);
+console.log(
+  `\nedge ingest, QoS 1, PUBACK after commit (node ${process.version}, ${(await import('node:os')).cpus().length} cores)\n`,
+);
 table(rows);

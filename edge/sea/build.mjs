@@ -103,8 +103,13 @@ async function registryPackage(cache, name, version) {
   fs.rmSync(tmp, { recursive: true, force: true });
   fs.mkdirSync(tmp, { recursive: true });
   await execFile('tar', ['xzf', tgz, '-C', tmp, '--strip-components=1']);
-  fs.rmSync(dest, { recursive: true, force: true });
-  fs.renameSync(tmp, dest);
+  // Another build may have unpacked it meanwhile (tests and a developer's build at once):
+  // keep the first, never replace a folder someone may be reading.
+  if (fs.existsSync(path.join(dest, 'package.json'))) fs.rmSync(tmp, { recursive: true, force: true });
+  else {
+    fs.rmSync(dest, { recursive: true, force: true });
+    fs.renameSync(tmp, dest);
+  }
   return dest;
 }
 
@@ -169,7 +174,7 @@ async function compileAddon(cache, target, headersDir, bs3) {
     );
   }
   const t0 = performance.now();
-  const work = path.join(cache, 'work', `better-sqlite3-${bs3.version}-${target}`);
+  const work = path.join(cache, 'work', `better-sqlite3-${bs3.version}-${target}-${process.pid}`);
   fs.rmSync(work, { recursive: true, force: true });
   fs.mkdirSync(work, { recursive: true });
   for (const entry of ['binding.gyp', 'package.json', 'src', 'deps']) {
@@ -411,8 +416,9 @@ async function main() {
   const addons = Object.fromEntries(
     await Promise.all(targets.map(async (t) => [t, await compileAddon(cache, t, headers, bs3)])),
   );
-  const buildDir = path.join(cache, 'build');
-  fs.mkdirSync(buildDir, { recursive: true });
+  // Per run, so concurrent builds never write each other's bundle or blob.
+  fs.mkdirSync(path.join(cache, 'build'), { recursive: true });
+  const buildDir = fs.mkdtempSync(path.join(cache, 'build', 'run-'));
   const main = await bundle(buildDir, path.resolve(values.entry));
   const hostNode = path.join(dists[hostTarget], 'bin', 'node');
 
@@ -437,6 +443,8 @@ async function main() {
     ...built.map((b) => `${b.sha256}  ${path.basename(b.exe)}`),
   ].sort((a, b) => a.split(/\s+/)[1].localeCompare(b.split(/\s+/)[1]));
   fs.writeFileSync(sums, `${lines.join('\n')}\n`);
+  // Kept when the build fails, for a look at the bundle and the SEA configs.
+  fs.rmSync(buildDir, { recursive: true, force: true });
   log(`done in ${since(t0)}`);
   process.stdout.write(
     `${JSON.stringify({ node: NODE_VERSION, addonHeaders: ADDON_HEADERS_VERSION, betterSqlite3: bs3.version, seconds: Number(((performance.now() - t0) / 1000).toFixed(1)), executables: built.map(({ target, exe, size, sha256 }) => ({ target, path: path.relative(REPO_ROOT, exe), bytes: size, sha256 })) })}\n`,

@@ -4,22 +4,23 @@
  *   stop:  MQTT source (queued messages committed, PUBACKs sent, clients disconnected)
  *          → forwarder (the batch in flight finishes) → heartbeat → jobs → HTTP → buffer
  */
-import { createLogger, componentLogger, type Logger } from '@ironledger/logger';
+
 import type { HeartbeatInput } from '@ironledger/contracts';
+import { componentLogger, createLogger, type Logger } from '@ironledger/logger';
 import type { ScheduledTask } from 'node-cron';
-import { SqliteBuffer } from './buffer/sqlite-buffer.js';
 import type { BufferStats } from './buffer/buffer.js';
+import { SqliteBuffer } from './buffer/sqlite-buffer.js';
 import { type EdgeConfig, type EdgeConfigInput, EdgeConfigSchema } from './config.js';
-import { EdgeMetrics, type BacklogSource } from './http/metrics.js';
-import { startHttp, type HttpHandle } from './http/server.js';
+import { type BacklogSource, EdgeMetrics } from './http/metrics.js';
+import { type HttpHandle, startHttp } from './http/server.js';
 import { relieve, scheduleHousekeeping } from './jobs/housekeeping.js';
 import { scheduleVacuum } from './jobs/vacuum.js';
-import { type MqttSource, startBroker } from './sources/broker.js';
-import { Ingestor } from './sources/ingest.js';
-import { startSubscriber } from './sources/subscriber.js';
 import { CloudClient } from './sinks/cloud-client.js';
 import { Forwarder } from './sinks/forwarder.js';
 import { Heartbeat } from './sinks/heartbeat.js';
+import { type MqttSource, startBroker } from './sources/broker.js';
+import { Ingestor } from './sources/ingest.js';
+import { startSubscriber } from './sources/subscriber.js';
 import { VERSION } from './version.js';
 
 const MiB = 1024 * 1024;
@@ -59,11 +60,19 @@ export interface StartOptions {
   defaultMetrics?: boolean;
 }
 
-export async function startAgent(input: EdgeConfig | EdgeConfigInput, opts: StartOptions = {}): Promise<Agent> {
+export async function startAgent(
+  input: EdgeConfig | EdgeConfigInput,
+  opts: StartOptions = {},
+): Promise<Agent> {
   const config: EdgeConfig = EdgeConfigSchema.parse(input);
   const root =
     opts.logger ??
-    createLogger({ service: 'ironledger-edge', version: VERSION, level: config.log.level, base: { gatewayId: config.gatewayId } });
+    createLogger({
+      service: 'ironledger-edge',
+      version: VERSION,
+      level: config.log.level,
+      base: { gatewayId: config.gatewayId },
+    });
   const log = componentLogger(root, 'agent');
 
   const buffer = new SqliteBuffer({
@@ -91,7 +100,10 @@ export async function startAgent(input: EdgeConfig | EdgeConfigInput, opts: Star
       const s = stats();
       return {
         queuedReadings: s.queuedReadings,
-        oldestUnsentAgeS: s.oldestUnsentReceivedAtMs === null ? null : Math.max(0, (Date.now() - s.oldestUnsentReceivedAtMs) / 1000),
+        oldestUnsentAgeS:
+          s.oldestUnsentReceivedAtMs === null
+            ? null
+            : Math.max(0, (Date.now() - s.oldestUnsentReceivedAtMs) / 1000),
         parkedBatches: s.parkedBatches,
         quarantined: s.quarantined,
         heldReadings: s.heldReadings,
@@ -103,7 +115,12 @@ export async function startAgent(input: EdgeConfig | EdgeConfigInput, opts: Star
     };
     const metrics = new EdgeMetrics(backlog, { defaultMetrics: opts.defaultMetrics ?? false });
 
-    const client = new CloudClient(config.cloud.url, config.cloud.token, config.cloud.timeoutMs, `ironledger-edge/${VERSION}`);
+    const client = new CloudClient(
+      config.cloud.url,
+      config.cloud.token,
+      config.cloud.timeoutMs,
+      `ironledger-edge/${VERSION}`,
+    );
     cleanups.push(() => client.close());
     const forwarder = new Forwarder({
       buffer,
@@ -213,7 +230,15 @@ export async function startAgent(input: EdgeConfig | EdgeConfigInput, opts: Star
     if (buffer.isFull()) ingestor.noteFull();
 
     log.info(
-      { event: 'ready', mqttPort: source.port, tlsPort: source.tlsPort, httpPort: httpHandle.port, gatewayId: config.gatewayId, mode: config.mqtt.mode, auth: config.auth.mode },
+      {
+        event: 'ready',
+        mqttPort: source.port,
+        tlsPort: source.tlsPort,
+        httpPort: httpHandle.port,
+        gatewayId: config.gatewayId,
+        mode: config.mqtt.mode,
+        auth: config.auth.mode,
+      },
       'edge agent ready',
     );
 
@@ -231,7 +256,10 @@ export async function startAgent(input: EdgeConfig | EdgeConfigInput, opts: Star
         stopped ??= (async () => {
           stopping = true;
           const started = Date.now();
-          log.info({ event: 'shutdown.begin' }, 'stopping: committing queued messages, finishing the batch in flight');
+          log.info(
+            { event: 'shutdown.begin' },
+            'stopping: committing queued messages, finishing the batch in flight',
+          );
           await source.close();
           await forwarder.stop();
           await heartbeat.stop();
@@ -241,7 +269,10 @@ export async function startAgent(input: EdgeConfig | EdgeConfigInput, opts: Star
           await client.close();
           const s = buffer.stats();
           buffer.close();
-          log.info({ event: 'shutdown', queuedReadings: s.queuedReadings, tookMs: Date.now() - started }, 'edge agent stopped');
+          log.info(
+            { event: 'shutdown', queuedReadings: s.queuedReadings, tookMs: Date.now() - started },
+            'edge agent stopped',
+          );
         })();
         return stopped;
       },

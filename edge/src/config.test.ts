@@ -18,7 +18,8 @@ describe('config', () => {
 
   it('lists every key of the schema in the example', () => {
     const text = fs.readFileSync(example, 'utf8');
-    for (const key of ['url', 'clientId', 'username', 'password', 'tls', 'certFile', 'keyFile', 'caFile']) expect(text).toContain(`${key}:`);
+    for (const key of ['url', 'clientId', 'username', 'password', 'tls', 'certFile', 'keyFile', 'caFile'])
+      expect(text).toContain(`${key}:`);
     const doc = YAML.parse(text) as Record<string, Record<string, unknown>>;
     const shape = EdgeConfigSchema.parse({ gatewayId: 'g', cloud: { token: 't' } });
     for (const [section, value] of Object.entries(shape)) {
@@ -48,7 +49,12 @@ describe('config', () => {
   it('names every bad key', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edge-cfg-'));
     const file = path.join(dir, 'bad.yaml');
-    fs.writeFileSync(file, 'gatewayId: "no spaces"\nbuffer: { diskBudgetMb: 0, colour: red }\ncloud: { token: x, batchSize: 20000 }\n');
-    expect(() => loadEdgeConfig(file, {})).toThrow(/gatewayId[\s\S]*buffer\.diskBudgetMb[\s\S]*buffer\.colour: unknown key[\s\S]*cloud\.batchSize/);
+    fs.writeFileSync(
+      file,
+      'gatewayId: "no spaces"\nbuffer: { diskBudgetMb: 0, colour: red }\ncloud: { token: x, batchSize: 20000 }\n',
+    );
+    expect(() => loadEdgeConfig(file, {})).toThrow(
+      /gatewayId[\s\S]*buffer\.diskBudgetMb[\s\S]*buffer\.colour: unknown key[\s\S]*cloud\.batchSize/,
+    );
   });
 });

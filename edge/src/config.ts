@@ -62,7 +62,8 @@ const AuthSchema = z
   .superRefine((a, ctx) => {
     const seen = new Set<string>();
     a.units.forEach((u, i) => {
-      if (seen.has(u.unitId)) ctx.addIssue({ code: 'custom', path: ['units', i, 'unitId'], message: `duplicate unit ${u.unitId}` });
+      if (seen.has(u.unitId))
+        ctx.addIssue({ code: 'custom', path: ['units', i, 'unitId'], message: `duplicate unit ${u.unitId}` });
       seen.add(u.unitId);
     });
   });
@@ -82,9 +83,17 @@ const BufferSchema = z
 const BackoffSchema = z
   .object({
     baseMs: z.number().int().min(1).default(500),
-    capMs: z.number().int().min(1).default(5 * 60 * 1000),
+    capMs: z
+      .number()
+      .int()
+      .min(1)
+      .default(5 * 60 * 1000),
     /** Longest Retry-After the edge will honour, ms (a bigger one is clamped). */
-    maxRetryAfterMs: z.number().int().min(0).default(60 * 60 * 1000),
+    maxRetryAfterMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(60 * 60 * 1000),
   })
   .strict();
 
@@ -129,14 +138,20 @@ export const EdgeConfigSchema = z
     http: HttpSchema.default(HttpSchema.parse({})),
     housekeeping: HousekeepingSchema.default(HousekeepingSchema.parse({})),
     log: z
-      .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .object({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      })
       .strict()
       .default({ level: 'info' }),
   })
   .strict()
   .superRefine((c, ctx) => {
     if (c.mqtt.mode === 'external' && c.mqtt.tls) {
-      ctx.addIssue({ code: 'custom', path: ['mqtt', 'tls'], message: 'tls listener is for the embedded broker; use an mqtts:// url' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['mqtt', 'tls'],
+        message: 'tls listener is for the embedded broker; use an mqtts:// url',
+      });
     }
   });
 
@@ -160,13 +175,20 @@ export function loadEdgeConfig(file: string | undefined, env: NodeJS.ProcessEnv)
     if (!(base in ENV_MAP)) generic[k] = v;
   }
   const fromFile = file ? readConfigFile(file) : {};
-  const merged = deepMerge(deepMerge(fromFile, envOverrides(generic, ENV_PREFIX)), envOverrides(env, undefined, ENV_MAP));
+  const merged = deepMerge(
+    deepMerge(fromFile, envOverrides(generic, ENV_PREFIX)),
+    envOverrides(env, undefined, ENV_MAP),
+  );
   const result = EdgeConfigSchema.safeParse(merged);
   if (!result.success) {
     const lines = formatIssues(result.error.issues);
-    throw new IronLedgerError('CONFIG_INVALID', `invalid configuration${file ? ` (${file})` : ''}:\n  ${lines.join('\n  ')}`, {
-      details: { problems: lines },
-    });
+    throw new IronLedgerError(
+      'CONFIG_INVALID',
+      `invalid configuration${file ? ` (${file})` : ''}:\n  ${lines.join('\n  ')}`,
+      {
+        details: { problems: lines },
+      },
+    );
   }
   return deepFreeze(result.data);
 }

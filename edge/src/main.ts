@@ -75,13 +75,21 @@ let agentRan = false;
 async function run(file: string | undefined): Promise<number> {
   const c = config(file);
   agentRan = true;
-  const log = createLogger({ service: 'ironledger-edge', version: VERSION, level: c.log.level, base: { gatewayId: c.gatewayId } });
+  const log = createLogger({
+    service: 'ironledger-edge',
+    version: VERSION,
+    level: c.log.level,
+    base: { gatewayId: c.gatewayId },
+  });
   const agent = await startAgent(c, { logger: log, defaultMetrics: true });
   return new Promise<number>((resolve) => {
     let signals = 0;
     const onSignal = (sig: NodeJS.Signals) => {
       if (++signals > 1) {
-        log.warn({ event: 'shutdown.forced', signal: sig }, 'second signal: exiting now (committed readings are safe)');
+        log.warn(
+          { event: 'shutdown.forced', signal: sig },
+          'second signal: exiting now (committed readings are safe)',
+        );
         process.exit(130);
       }
       log.info({ event: 'shutdown.signal', signal: sig });
@@ -144,7 +152,9 @@ function quarantineList(file: string | undefined, limit: number, all: boolean, j
     else {
       process.stdout.write(`${'id'.padEnd(8)}${'received'.padEnd(26)}${'topic'.padEnd(48)}reason\n`);
       for (const e of entries) {
-        process.stdout.write(`${String(e.id).padEnd(8)}${e.receivedAt.padEnd(26)}${e.topic.slice(0, 46).padEnd(48)}${e.reason}${e.replayedAt ? ' (replayed)' : ''}\n`);
+        process.stdout.write(
+          `${String(e.id).padEnd(8)}${e.receivedAt.padEnd(26)}${e.topic.slice(0, 46).padEnd(48)}${e.reason}${e.replayedAt ? ' (replayed)' : ''}\n`,
+        );
       }
     }
     return 0;
@@ -153,12 +163,22 @@ function quarantineList(file: string | undefined, limit: number, all: boolean, j
   }
 }
 
-function replay(file: string | undefined, quarantine: boolean, parked: boolean, ids: string | undefined): number {
+function replay(
+  file: string | undefined,
+  quarantine: boolean,
+  parked: boolean,
+  ids: string | undefined,
+): number {
   const both = !quarantine && !parked;
   const buffer = openBuffer(config(file));
   try {
     if (quarantine || both) {
-      const list = ids ? ids.split(',').map((x) => Number(x.trim())).filter((n) => Number.isInteger(n)) : undefined;
+      const list = ids
+        ? ids
+            .split(',')
+            .map((x) => Number(x.trim()))
+            .filter((n) => Number.isInteger(n))
+        : undefined;
       const s = buffer.replayQuarantine((topic, payload, at) => decodeMessage(topic, payload, at), list);
       process.stdout.write(
         `quarantine: ${s.considered} considered, ${s.stored} stored, ${s.duplicates} duplicates, ${s.conflicts} conflicts, ${s.stillInvalid} still invalid\n`,

@@ -4,17 +4,21 @@
  * are plain mqtt.js clients recording every PUBACK they saw — the ground truth of what a
  * unit may forget.
  */
-import { createHash, randomBytes } from 'node:crypto';
+
 import { spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { BIN, type SpawnedProcess, freePort, spawnCommand, spawnNode, waitFor } from '@ironledger/testkit';
+import { BIN, freePort, type SpawnedProcess, spawnCommand, spawnNode, waitFor } from '@ironledger/testkit';
 import Database from 'better-sqlite3';
 import mqtt, { type MqttClient } from 'mqtt';
 import { hashSecret } from '../src/secrets.js';
 
-export const MOSQUITTO = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto', '/usr/local/sbin/mosquitto'].find((p) => fs.existsSync(p)) ?? null;
-export const MOSQUITTO_PASSWD = ['/usr/bin/mosquitto_passwd', '/usr/local/bin/mosquitto_passwd'].find((p) => fs.existsSync(p)) ?? null;
+export const MOSQUITTO =
+  ['/usr/sbin/mosquitto', '/usr/bin/mosquitto', '/usr/local/sbin/mosquitto'].find((p) => fs.existsSync(p)) ??
+  null;
+export const MOSQUITTO_PASSWD =
+  ['/usr/bin/mosquitto_passwd', '/usr/local/bin/mosquitto_passwd'].find((p) => fs.existsSync(p)) ?? null;
 
 const sha256 = (s: string) => `sha256:${createHash('sha256').update(s).digest('hex')}`;
 
@@ -68,7 +72,10 @@ export async function startCloud(dir: string, unitIds: string[], gatewayId: stri
       const db = new Database(dbPath, { readonly: true, fileMustExist: true });
       try {
         db.pragma('busy_timeout = 5000');
-        const rows = db.prepare('SELECT unit_id, ts FROM readings').all() as Array<{ unit_id: string; ts: string }>;
+        const rows = db.prepare('SELECT unit_id, ts FROM readings').all() as Array<{
+          unit_id: string;
+          ts: string;
+        }>;
         return { keys: new Set(rows.map((r) => `${r.unit_id}@${r.ts}`)), rows: rows.length };
       } finally {
         db.close();
@@ -106,7 +113,11 @@ export interface MosquittoHandle {
 }
 
 /** A real Mosquitto with per-unit passwords and the per-unit ACL, persistent sessions on. */
-export async function startMosquitto(dir: string, creds: Credentials, edgeUser: { username: string; password: string }): Promise<MosquittoHandle> {
+export async function startMosquitto(
+  dir: string,
+  creds: Credentials,
+  edgeUser: { username: string; password: string },
+): Promise<MosquittoHandle> {
   if (!MOSQUITTO || !MOSQUITTO_PASSWD) throw new Error('mosquitto is not installed');
   const port = await freePort();
   // Mosquitto started as root drops to its own user: it must be able to read our files.
@@ -155,7 +166,12 @@ export async function startMosquitto(dir: string, creds: Credentials, edgeUser: 
   await waitFor(
     async () => {
       if (proc.child.exitCode !== null) throw new Error(`mosquitto exited: ${proc.stderr()}`);
-      const c = mqtt.connect(`mqtt://127.0.0.1:${port}`, { username: edgeUser.username, password: edgeUser.password, reconnectPeriod: 0, connectTimeout: 1000 });
+      const c = mqtt.connect(`mqtt://127.0.0.1:${port}`, {
+        username: edgeUser.username,
+        password: edgeUser.password,
+        reconnectPeriod: 0,
+        connectTimeout: 1000,
+      });
       const ok = await new Promise<boolean>((r) => {
         c.once('connect', () => r(true));
         c.once('error', () => r(false));
@@ -218,9 +234,23 @@ export function metricValue(text: string, name: string): number {
   return line ? Number(line.split(' ').pop()) : Number.NaN;
 }
 
-export function reading(unitId: string, i: number, startMs = Date.parse('2026-11-02T00:00:00.000Z'), stepMs = 15_000) {
+export function reading(
+  unitId: string,
+  i: number,
+  startMs = Date.parse('2026-11-02T00:00:00.000Z'),
+  stepMs = 15_000,
+) {
   const ts = new Date(startMs + i * stepMs).toISOString();
-  return { v: 1, unitId, seq: i, ts, engineHours: 1000 + i / 240, idleHours: 100 + i / 960, engineOn: true, position: { lat: 51.5, lon: -0.12 } };
+  return {
+    v: 1,
+    unitId,
+    seq: i,
+    ts,
+    engineHours: 1000 + i / 240,
+    idleHours: 100 + i / 960,
+    engineOn: true,
+    position: { lat: 51.5, lon: -0.12 },
+  };
 }
 
 /**

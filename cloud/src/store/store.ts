@@ -86,6 +86,8 @@ export interface ReadingRecord {
   ts: string;
   /** The ts the unit reported. */
   reportedTs: string;
+  /** A person released it from hold (as-is or rebased): its clock is vouched for. */
+  released: boolean;
   status: ReadingStatus;
   holdReason: string | null;
   engineHours: number;

@@ -31,9 +31,18 @@ export function bufferContract(name: string, hooks: ContractHooks): void {
   describe(`buffer contract: ${name}`, () => {
     it('stores an identity once; same content again is a duplicate', () => {
       const b = hooks.open();
-      expect(b.append([{ kind: 'reading', reading: fr('U1', 1) }, { kind: 'reading', reading: fr('U1', 1) }])).toEqual(['stored', 'duplicate']);
+      expect(
+        b.append([
+          { kind: 'reading', reading: fr('U1', 1) },
+          { kind: 'reading', reading: fr('U1', 1) },
+        ]),
+      ).toEqual(['stored', 'duplicate']);
       // Transport fields (receivedAt, seq, source) are not content.
-      expect(b.append([{ kind: 'reading', reading: fr('U1', 1, { receivedAt: '2026-11-24T00:00:00.000Z', seq: 9 }) }])).toEqual(['duplicate']);
+      expect(
+        b.append([
+          { kind: 'reading', reading: fr('U1', 1, { receivedAt: '2026-11-24T00:00:00.000Z', seq: 9 }) },
+        ]),
+      ).toEqual(['duplicate']);
       expect(b.stats().queuedReadings).toBe(1);
       b.close();
     });
@@ -58,9 +67,23 @@ export function bufferContract(name: string, hooks: ContractHooks): void {
     it('quarantines raw bytes with topic and reason; lists and replays them', () => {
       const b = hooks.open();
       const payload = Buffer.from('{"broken"');
-      b.append([{ kind: 'quarantine', topic: 'ironledger/v1/units/U1/telemetry', payload, reason: 'json: bad', receivedAtMs: T0, clientId: 'c1' }]);
+      b.append([
+        {
+          kind: 'quarantine',
+          topic: 'ironledger/v1/units/U1/telemetry',
+          payload,
+          reason: 'json: bad',
+          receivedAtMs: T0,
+          clientId: 'c1',
+        },
+      ]);
       const [q] = b.listQuarantine();
-      expect(q).toMatchObject({ topic: 'ironledger/v1/units/U1/telemetry', reason: 'json: bad', clientId: 'c1', replayedAt: null });
+      expect(q).toMatchObject({
+        topic: 'ironledger/v1/units/U1/telemetry',
+        reason: 'json: bad',
+        clientId: 'c1',
+        replayedAt: null,
+      });
       expect(q!.payload.equals(payload)).toBe(true);
       const s = b.replayQuarantine(() => ({ ok: true, reading: fr('U1', 5) }));
       expect(s).toMatchObject({ considered: 1, stored: 1 });
@@ -72,7 +95,9 @@ export function bufferContract(name: string, hooks: ContractHooks): void {
     it('batches by size and age; a batch keeps its id and content across restarts until acked', () => {
       let b = hooks.open();
       b.append(Array.from({ length: 5 }, (_, i) => ({ kind: 'reading' as const, reading: fr('U1', i) })));
-      expect(b.nextBatch({ maxReadings: 10, maxAgeMs: 60 * 60_000, nowMs: T0 - 11 * 60 * 60_000 })).toBeNull(); // neither full nor old
+      expect(
+        b.nextBatch({ maxReadings: 10, maxAgeMs: 60 * 60_000, nowMs: T0 - 11 * 60 * 60_000 }),
+      ).toBeNull(); // neither full nor old
       const first = b.nextBatch({ maxReadings: 3, maxAgeMs: 60_000, nowMs: T0 })!;
       expect(first.readings.map((r) => r.seq)).toEqual([0, 1, 2]);
       b = hooks.reopen(b);

@@ -112,7 +112,12 @@ export interface ReadingBuffer {
    * one of up to `maxReadings` unbatched readings when there are `maxReadings` of them or the
    * oldest is `maxAgeMs` old (or `force`). The assignment is committed before returning.
    */
-  nextBatch(opts: { maxReadings: number; maxAgeMs: number; nowMs: number; force?: boolean }): OutboundBatch | null;
+  nextBatch(opts: {
+    maxReadings: number;
+    maxAgeMs: number;
+    nowMs: number;
+    force?: boolean;
+  }): OutboundBatch | null;
   /** When the oldest unbatched reading reaches `maxAgeMs` (ms epoch), or null if none. */
   nextBatchDueAtMs(maxAgeMs: number): number | null;
   /** The cloud answered 2xx: the batch's readings leave the outbox. */

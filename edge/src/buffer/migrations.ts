@@ -94,7 +94,9 @@ export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
 export function migrate(db: BetterSqlite3.Database, upTo: number = SCHEMA_VERSION): number {
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > SCHEMA_VERSION) {
-    throw new Error(`buffer schema version ${current} is newer than this agent's ${SCHEMA_VERSION}; upgrade the agent`);
+    throw new Error(
+      `buffer schema version ${current} is newer than this agent's ${SCHEMA_VERSION}; upgrade the agent`,
+    );
   }
   for (const m of MIGRATIONS) {
     if (m.version <= current || m.version > upTo) continue;

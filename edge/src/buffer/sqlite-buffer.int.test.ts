@@ -4,7 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { bufferContract, fr } from './buffer.contract.js';
-import { MIGRATIONS, SCHEMA_VERSION, migrate } from './migrations.js';
+import { MIGRATIONS, migrate, SCHEMA_VERSION } from './migrations.js';
 import { SqliteBuffer } from './sqlite-buffer.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edge-buffer-'));
@@ -35,12 +35,9 @@ describe('sqlite buffer file', () => {
     migrate(db, 1);
     expect(db.pragma('user_version', { simple: true })).toBe(1);
     const r = fr('OLD-1', 1);
-    db.prepare(`INSERT INTO readings(unit_id, ts, content_hash, body, received_at) VALUES (?, ?, 'h', ?, ?)`).run(
-      r.unitId,
-      r.ts,
-      JSON.stringify(r),
-      Date.parse(r.receivedAt),
-    );
+    db.prepare(
+      `INSERT INTO readings(unit_id, ts, content_hash, body, received_at) VALUES (?, ?, 'h', ?, ?)`,
+    ).run(r.unitId, r.ts, JSON.stringify(r), Date.parse(r.receivedAt));
     db.close();
 
     const b = new SqliteBuffer({ path: file, gatewayId: 'gw-test' });

@@ -63,14 +63,18 @@ export class SqliteBuffer implements ReadingBuffer {
     try {
       this.db.pragma('busy_timeout = 5000');
       // auto_vacuum takes effect only before the first table exists: set it on a new file.
-      if ((this.db.pragma('page_count', { simple: true }) as number) === 0) this.db.pragma('auto_vacuum = INCREMENTAL');
+      if ((this.db.pragma('page_count', { simple: true }) as number) === 0)
+        this.db.pragma('auto_vacuum = INCREMENTAL');
       this.db.pragma('journal_mode = WAL');
       this.db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
       migrate(this.db);
       this.bindGateway();
     } catch (e) {
       this.db.close();
-      throw new IronLedgerError('STORE_FAILED', `buffer ${opts.path}: ${(e as Error).message}`, { cause: e, retryable: false });
+      throw new IronLedgerError('STORE_FAILED', `buffer ${opts.path}: ${(e as Error).message}`, {
+        cause: e,
+        retryable: false,
+      });
     }
     this.pageSize = this.db.pragma('page_size', { simple: true }) as number;
     this.st = this.prepare();
@@ -78,7 +82,9 @@ export class SqliteBuffer implements ReadingBuffer {
   }
 
   private bindGateway(): void {
-    const row = this.db.prepare(`SELECT value FROM meta WHERE key = 'gatewayId'`).get() as { value: string } | undefined;
+    const row = this.db.prepare(`SELECT value FROM meta WHERE key = 'gatewayId'`).get() as
+      | { value: string }
+      | undefined;
     if (!row) this.db.prepare(`INSERT INTO meta(key, value) VALUES ('gatewayId', ?)`).run(this.gatewayId);
     else if (row.value !== this.gatewayId) {
       // Forwarding another gateway's readings under this gateway's id would misattribute them.
@@ -112,13 +118,17 @@ export class SqliteBuffer implements ReadingBuffer {
       unbatchedConflicts: db.prepare(
         `SELECT 'c' AS t, id, body, received_at FROM conflicts WHERE batch_id IS NULL ORDER BY id LIMIT ?`,
       ),
-      countUnbatched: db.prepare(
-        `SELECT (SELECT count(*) FROM readings WHERE batch_id IS NULL) + (SELECT count(*) FROM conflicts WHERE batch_id IS NULL)`,
-      ).pluck(),
-      oldestUnbatched: db.prepare(
-        `SELECT min(x) FROM (SELECT (SELECT received_at FROM readings WHERE batch_id IS NULL ORDER BY id LIMIT 1) AS x
+      countUnbatched: db
+        .prepare(
+          `SELECT (SELECT count(*) FROM readings WHERE batch_id IS NULL) + (SELECT count(*) FROM conflicts WHERE batch_id IS NULL)`,
+        )
+        .pluck(),
+      oldestUnbatched: db
+        .prepare(
+          `SELECT min(x) FROM (SELECT (SELECT received_at FROM readings WHERE batch_id IS NULL ORDER BY id LIMIT 1) AS x
                              UNION ALL SELECT (SELECT min(received_at) FROM conflicts WHERE batch_id IS NULL))`,
-      ).pluck(),
+        )
+        .pluck(),
       batchRows: db.prepare(
         `SELECT 'r' AS t, id, body, received_at FROM readings WHERE batch_id = ?
          UNION ALL SELECT 'c' AS t, id, body, received_at FROM conflicts WHERE batch_id = ? ORDER BY t DESC, id`,
@@ -155,7 +165,10 @@ export class SqliteBuffer implements ReadingBuffer {
     // when_full = block: refuse before writing, so what is stored stays within budget and
     // nothing unsent is ever evicted to make room.
     if (this.refreshFull()) {
-      throw new IronLedgerError('BUFFER_FULL', `buffer holds ${this.usedBytes()} bytes, budget ${this.budgetBytes}`);
+      throw new IronLedgerError(
+        'BUFFER_FULL',
+        `buffer holds ${this.usedBytes()} bytes, budget ${this.budgetBytes}`,
+      );
     }
     const st = this.st;
     const run = this.db.transaction((list: readonly AppendItem[]) => {
@@ -195,20 +208,29 @@ export class SqliteBuffer implements ReadingBuffer {
     return oldest === null ? null : oldest + maxAgeMs;
   }
 
-  nextBatch(opts: { maxReadings: number; maxAgeMs: number; nowMs: number; force?: boolean }): OutboundBatch | null {
-    const pending = this.st.oldestPending.get() as { batch_id: string; created_at: number; attempts: number } | undefined;
+  nextBatch(opts: {
+    maxReadings: number;
+    maxAgeMs: number;
+    nowMs: number;
+    force?: boolean;
+  }): OutboundBatch | null {
+    const pending = this.st.oldestPending.get() as
+      | { batch_id: string; created_at: number; attempts: number }
+      | undefined;
     if (pending) return this.loadBatch(pending.batch_id, pending.created_at, pending.attempts);
     return this.db
       .transaction(() => {
         const rows = this.st.unbatchedReadings.all(opts.maxReadings) as RowRef[];
-        if (rows.length < opts.maxReadings) rows.push(...(this.st.unbatchedConflicts.all(opts.maxReadings - rows.length) as RowRef[]));
+        if (rows.length < opts.maxReadings)
+          rows.push(...(this.st.unbatchedConflicts.all(opts.maxReadings - rows.length) as RowRef[]));
         if (rows.length === 0) return null;
         const oldest = Math.min(...rows.map((r) => r.received_at));
         const due = opts.force || rows.length >= opts.maxReadings || oldest + opts.maxAgeMs <= opts.nowMs;
         if (!due) return null;
         const batchId = this.newBatchId(opts.nowMs);
         this.st.insertBatch.run(batchId, rows.length, oldest, opts.nowMs);
-        for (const r of rows) (r.t === 'r' ? this.st.assignReading : this.st.assignConflict).run(batchId, r.id);
+        for (const r of rows)
+          (r.t === 'r' ? this.st.assignReading : this.st.assignConflict).run(batchId, r.id);
         return toBatch(batchId, rows, opts.nowMs, 0);
       })
       .immediate();
@@ -216,7 +238,10 @@ export class SqliteBuffer implements ReadingBuffer {
 
   private newBatchId(nowMs: number): string {
     // Unique across buffer files too (a reinstalled gateway starts a new file): time + random.
-    const rand = createHash('sha256').update(`${nowMs}:${Math.random()}:${process.pid}`).digest('base64url').slice(0, 10);
+    const rand = createHash('sha256')
+      .update(`${nowMs}:${Math.random()}:${process.pid}`)
+      .digest('base64url')
+      .slice(0, 10);
     return `${this.gatewayId}:${nowMs.toString(36)}-${rand.replace(/[^A-Za-z0-9]/g, 'x')}`;
   }
 
@@ -227,30 +252,38 @@ export class SqliteBuffer implements ReadingBuffer {
 
   ack(batchId: string, nowMs: number): void {
     this.db
-      .prepare(`UPDATE batches SET state = 'sent', sent_at = ?, last_error = NULL WHERE batch_id = ? AND state != 'split'`)
+      .prepare(
+        `UPDATE batches SET state = 'sent', sent_at = ?, last_error = NULL WHERE batch_id = ? AND state != 'split'`,
+      )
       .run(nowMs, batchId);
   }
 
   recordAttempt(batchId: string, error: string): void {
-    this.db.prepare(`UPDATE batches SET attempts = attempts + 1, last_error = ? WHERE batch_id = ?`).run(error.slice(0, 500), batchId);
+    this.db
+      .prepare(`UPDATE batches SET attempts = attempts + 1, last_error = ? WHERE batch_id = ?`)
+      .run(error.slice(0, 500), batchId);
   }
 
   park(batchId: string, reason: string, nowMs: number): void {
     this.db
-      .prepare(`UPDATE batches SET state = 'parked', parked_at = ?, last_error = ? WHERE batch_id = ? AND state = 'pending'`)
+      .prepare(
+        `UPDATE batches SET state = 'parked', parked_at = ?, last_error = ? WHERE batch_id = ? AND state = 'pending'`,
+      )
       .run(nowMs, reason.slice(0, 500), batchId);
   }
 
   unpark(batchId?: string): number {
     const sql = `UPDATE batches SET state = 'pending', parked_at = NULL, attempts = 0 WHERE state = 'parked'`;
-    return batchId ? this.db.prepare(`${sql} AND batch_id = ?`).run(batchId).changes : this.db.prepare(sql).run().changes;
+    return batchId
+      ? this.db.prepare(`${sql} AND batch_id = ?`).run(batchId).changes
+      : this.db.prepare(sql).run().changes;
   }
 
   split(batchId: string): string[] {
     return this.db
       .transaction(() => {
         const info = this.st.batchInfo.get(batchId) as { created_at: number; state: string } | undefined;
-        if (!info || info.state !== 'pending') return [];
+        if (info?.state !== 'pending') return [];
         const rows = this.st.batchRows.all(batchId, batchId) as RowRef[];
         if (rows.length < 2) return [];
         const half = Math.ceil(rows.length / 2);
@@ -259,7 +292,12 @@ export class SqliteBuffer implements ReadingBuffer {
         const ids = parts.map((_, i) => `${batchId}.${i + 1}`);
         parts.forEach((part, i) => {
           const id = ids[i]!;
-          this.st.insertBatch.run(id, part.length, Math.min(...part.map((r) => r.received_at)), info.created_at);
+          this.st.insertBatch.run(
+            id,
+            part.length,
+            Math.min(...part.map((r) => r.received_at)),
+            info.created_at,
+          );
           for (const r of part) (r.t === 'r' ? this.st.assignReading : this.st.assignConflict).run(id, r.id);
         });
         this.db.prepare(`UPDATE batches SET state = 'split', readings = 0 WHERE batch_id = ?`).run(batchId);
@@ -273,7 +311,14 @@ export class SqliteBuffer implements ReadingBuffer {
       state
         ? this.db.prepare(`SELECT * FROM batches WHERE state = ? ORDER BY created_at, batch_id`).all(state)
         : this.db.prepare(`SELECT * FROM batches ORDER BY created_at, batch_id`).all()
-    ) as Array<{ batch_id: string; state: BatchInfo['state']; readings: number; created_at: number; attempts: number; last_error: string | null }>;
+    ) as Array<{
+      batch_id: string;
+      state: BatchInfo['state'];
+      readings: number;
+      created_at: number;
+      attempts: number;
+      last_error: string | null;
+    }>;
     return rows.map((r) => ({
       batchId: r.batch_id,
       state: r.state,
@@ -296,7 +341,13 @@ export class SqliteBuffer implements ReadingBuffer {
            min(CASE WHEN state IN ('pending','parked') THEN oldest_received_at END) AS oldest
          FROM batches WHERE state IN ('pending', 'parked')`,
       )
-      .get() as { queued: number; pending: number; parked: number; parkedReadings: number; oldest: number | null };
+      .get() as {
+      queued: number;
+      pending: number;
+      parked: number;
+      parkedReadings: number;
+      oldest: number | null;
+    };
     const oldestUnbatched = this.st.oldestUnbatched.get() as number | null;
     const oldest = [oldestUnbatched, b.oldest].filter((x): x is number => x !== null);
     const held = this.db
@@ -314,7 +365,10 @@ export class SqliteBuffer implements ReadingBuffer {
       parkedBatches: b.parked,
       parkedReadings: b.parkedReadings,
       heldReadings: held,
-      quarantined: this.db.prepare(`SELECT count(*) FROM quarantine WHERE replayed_at IS NULL`).pluck().get() as number,
+      quarantined: this.db
+        .prepare(`SELECT count(*) FROM quarantine WHERE replayed_at IS NULL`)
+        .pluck()
+        .get() as number,
       conflicts: this.db.prepare(`SELECT count(*) FROM conflicts`).pluck().get() as number,
       usedBytes: this.usedBytes(),
     };
@@ -346,13 +400,25 @@ export class SqliteBuffer implements ReadingBuffer {
 
   replayQuarantine(decode: ReplayDecoder, ids?: readonly number[]): ReplaySummary {
     const rows = (
-      ids && ids.length
+      ids?.length
         ? this.db
-            .prepare(`SELECT id, received_at, topic, payload FROM quarantine WHERE replayed_at IS NULL AND id IN (SELECT value FROM json_each(?))`)
+            .prepare(
+              `SELECT id, received_at, topic, payload FROM quarantine WHERE replayed_at IS NULL AND id IN (SELECT value FROM json_each(?))`,
+            )
             .all(JSON.stringify(ids))
-        : this.db.prepare(`SELECT id, received_at, topic, payload FROM quarantine WHERE replayed_at IS NULL ORDER BY id`).all()
+        : this.db
+            .prepare(
+              `SELECT id, received_at, topic, payload FROM quarantine WHERE replayed_at IS NULL ORDER BY id`,
+            )
+            .all()
     ) as Array<{ id: number; received_at: number; topic: string; payload: Buffer }>;
-    const summary: ReplaySummary = { considered: rows.length, stored: 0, duplicates: 0, conflicts: 0, stillInvalid: 0 };
+    const summary: ReplaySummary = {
+      considered: rows.length,
+      stored: 0,
+      duplicates: 0,
+      conflicts: 0,
+      stillInvalid: 0,
+    };
     const markReplayed = this.db.prepare(`UPDATE quarantine SET replayed_at = ? WHERE id = ?`);
     const updateReason = this.db.prepare(`UPDATE quarantine SET reason = ? WHERE id = ?`);
     this.db
@@ -379,7 +445,9 @@ export class SqliteBuffer implements ReadingBuffer {
     return this.db
       .transaction(() => {
         const batches = this.db
-          .prepare(`SELECT batch_id FROM batches WHERE (state = 'sent' AND sent_at < ?) OR (state = 'split' AND created_at < ?)`)
+          .prepare(
+            `SELECT batch_id FROM batches WHERE (state = 'sent' AND sent_at < ?) OR (state = 'split' AND created_at < ?)`,
+          )
           .pluck()
           .all(beforeMs, beforeMs) as string[];
         let removed = 0;

@@ -28,7 +28,8 @@ export async function startHttp(deps: HttpDeps): Promise<HttpHandle> {
       res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
       res.end(body);
     };
-    if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, JSON.stringify({ title: 'method not allowed', status: 405 }));
+    if (req.method !== 'GET' && req.method !== 'HEAD')
+      return send(405, JSON.stringify({ title: 'method not allowed', status: 405 }));
     switch (path) {
       case '/healthz':
         return send(200, '{"status":"ok"}');

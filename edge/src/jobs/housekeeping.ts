@@ -13,7 +13,12 @@ import type { EdgeConfig } from '../config.js';
 const HOUR_MS = 60 * 60 * 1000;
 const DAY_MS = 24 * HOUR_MS;
 
-export function runHousekeeping(buffer: SqliteBuffer, cfg: EdgeConfig['housekeeping'], log: Logger, nowMs = Date.now()) {
+export function runHousekeeping(
+  buffer: SqliteBuffer,
+  cfg: EdgeConfig['housekeeping'],
+  log: Logger,
+  nowMs = Date.now(),
+) {
   const sentPruned = buffer.pruneSent(nowMs - cfg.sentRetentionHours * HOUR_MS);
   const quarantinePruned = buffer.pruneQuarantine(nowMs - cfg.quarantineRetentionDays * DAY_MS);
   buffer.refreshFull();
@@ -24,11 +29,16 @@ export function runHousekeeping(buffer: SqliteBuffer, cfg: EdgeConfig['housekeep
 /** Over budget: drop every acknowledged reading now, then re-check the budget. */
 export function relieve(buffer: SqliteBuffer, log: Logger, nowMs = Date.now()): boolean {
   const pruned = buffer.pruneSent(nowMs + 1);
-  if (pruned > 0) log.warn({ event: 'buffer.relieved', pruned }, 'disk budget reached: pruned acknowledged readings early');
+  if (pruned > 0)
+    log.warn({ event: 'buffer.relieved', pruned }, 'disk budget reached: pruned acknowledged readings early');
   return buffer.refreshFull();
 }
 
-export function scheduleHousekeeping(buffer: SqliteBuffer, cfg: EdgeConfig['housekeeping'], log: Logger): ScheduledTask {
+export function scheduleHousekeeping(
+  buffer: SqliteBuffer,
+  cfg: EdgeConfig['housekeeping'],
+  log: Logger,
+): ScheduledTask {
   return cron.schedule(
     cfg.schedule,
     () => {

@@ -24,7 +24,11 @@ export class CloudClient {
     private readonly userAgent: string,
   ) {
     this.base = url.endsWith('/') ? url : `${url}/`;
-    this.agent = new Agent({ connections: 2, connectTimeout: Math.min(timeoutMs, 10_000), keepAliveTimeout: 30_000 });
+    this.agent = new Agent({
+      connections: 2,
+      connectTimeout: Math.min(timeoutMs, 10_000),
+      keepAliveTimeout: 30_000,
+    });
   }
 
   url(path: string): string {

@@ -24,7 +24,10 @@ interface Seen {
   headers: http.IncomingHttpHeaders;
   body: unknown;
 }
-type Answer = (seen: Seen, all: Seen[]) => { status: number; headers?: Record<string, string>; body?: unknown };
+type Answer = (
+  seen: Seen,
+  all: Seen[],
+) => { status: number; headers?: Record<string, string>; body?: unknown };
 
 async function peer(answer: Answer) {
   const seen: Seen[] = [];
@@ -42,9 +45,16 @@ async function peer(answer: Answer) {
         const b = BatchSchema.parse(s.body);
         const dup = stored.has(b.batchId);
         stored.set(b.batchId, b.readings.length);
-        a.body ??= { batchId: b.batchId, accepted: dup ? 0 : b.readings.length, duplicates: dup ? b.readings.length : 0 };
+        a.body ??= {
+          batchId: b.batchId,
+          accepted: dup ? 0 : b.readings.length,
+          duplicates: dup ? b.readings.length : 0,
+        };
       }
-      res.writeHead(a.status, { 'content-type': a.status < 300 ? 'application/json' : 'application/problem+json', ...a.headers });
+      res.writeHead(a.status, {
+        'content-type': a.status < 300 ? 'application/json' : 'application/problem+json',
+        ...a.headers,
+      });
       res.end(JSON.stringify(a.body ?? { type: 'about:blank', title: 'x', status: a.status }));
     });
   });
@@ -63,14 +73,37 @@ afterEach(async () => {
 function rig(url: string, file = path.join(dir, `f${k++}.db`), cloud: Record<string, unknown> = {}) {
   const cfg = EdgeConfigSchema.parse({
     gatewayId: 'gw-fwd',
-    cloud: { url, token: 'tok-123', batchSize: 3, maxBatchAgeMs: 0, timeoutMs: 2000, backoff: { baseMs: 20, capMs: 100 }, ...cloud },
+    cloud: {
+      url,
+      token: 'tok-123',
+      batchSize: 3,
+      maxBatchAgeMs: 0,
+      timeoutMs: 2000,
+      backoff: { baseMs: 20, capMs: 100 },
+      ...cloud,
+    },
   });
   const buffer = new SqliteBuffer({ path: file, gatewayId: 'gw-fwd' });
   const metrics = new EdgeMetrics(() => ({
-    queuedReadings: 0, oldestUnsentAgeS: null, parkedBatches: 0, quarantined: 0, heldReadings: 0, usedBytes: 0, budgetBytes: 0, diskBudgetExceeded: false, brokerClients: 0,
+    queuedReadings: 0,
+    oldestUnsentAgeS: null,
+    parkedBatches: 0,
+    quarantined: 0,
+    heldReadings: 0,
+    usedBytes: 0,
+    budgetBytes: 0,
+    diskBudgetExceeded: false,
+    brokerClients: 0,
   }));
   const client = new CloudClient(url, cfg.cloud.token, cfg.cloud.timeoutMs, 'test');
-  const fwd = new Forwarder({ buffer, client, cloud: cfg.cloud, gatewayId: 'gw-fwd', metrics, log: silentLogger() });
+  const fwd = new Forwarder({
+    buffer,
+    client,
+    cloud: cfg.cloud,
+    gatewayId: 'gw-fwd',
+    metrics,
+    log: silentLogger(),
+  });
   const stop = async () => {
     await fwd.stop();
     await client.close();
@@ -99,13 +132,17 @@ describe('forwarder ↔ Contract 2 peer', () => {
       expect(s.headers['content-type']).toBe('application/json');
       expect(BatchSchema.parse(s.body).gatewayId).toBe('gw-fwd');
     }
-    const sent = p.seen.flatMap((s) => (s.body as { readings: Array<{ seq: number }> }).readings.map((x) => x.seq));
+    const sent = p.seen.flatMap((s) =>
+      (s.body as { readings: Array<{ seq: number }> }).readings.map((x) => x.seq),
+    );
     expect(sent).toEqual([0, 1, 2, 3, 4, 5, 6]);
   });
 
   it('keeps the batchId across retries, honours Retry-After, and resumes after a restart', async () => {
     let calls = 0;
-    const p = await peer(() => (++calls <= 2 ? { status: 503, headers: { 'retry-after': '1' } } : { status: 200 }));
+    const p = await peer(() =>
+      ++calls <= 2 ? { status: 503, headers: { 'retry-after': '1' } } : { status: 200 },
+    );
     cleanup.push(p.close);
     const r = rig(p.url);
     add(r.buffer, 'U1', 3);
@@ -136,7 +173,9 @@ describe('forwarder ↔ Contract 2 peer', () => {
     add(r.buffer, 'U1', 4);
     r.fwd.start();
     await waitUntil(() => r.buffer.stats().queuedReadings === 0);
-    const ok = p.seen.filter((s) => (s.body as { readings: unknown[] }).readings.length <= 2).map((s) => (s.body as { batchId: string }).batchId);
+    const ok = p.seen
+      .filter((s) => (s.body as { readings: unknown[] }).readings.length <= 2)
+      .map((s) => (s.body as { batchId: string }).batchId);
     expect(ok).toHaveLength(2);
     expect(ok[0]).toMatch(/\.1$/);
     expect(ok[1]).toMatch(/\.2$/);
@@ -169,7 +208,12 @@ describe('forwarder ↔ Contract 2 peer', () => {
     const beats = () => p.seen.filter((s) => s.path === '/v1/gateways/gw-hb/heartbeat');
     await waitUntil(() => beats().length >= 2);
     const hb = HeartbeatSchema.parse(beats()[0]!.body);
-    expect(hb).toMatchObject({ queuedReadings: 0, oldestUnsentAgeS: null, diskBudgetExceeded: false, parkedBatches: 0 });
+    expect(hb).toMatchObject({
+      queuedReadings: 0,
+      oldestUnsentAgeS: null,
+      diskBudgetExceeded: false,
+      parkedBatches: 0,
+    });
     expect(beats()[0]!.headers.authorization).toBe('Bearer t');
     const ready = await fetch(`http://127.0.0.1:${agent.httpPort}/readyz`);
     expect(ready.status).toBe(200);

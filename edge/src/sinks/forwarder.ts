@@ -109,7 +109,11 @@ export class Forwarder {
   private async run(): Promise<void> {
     const { buffer, cloud } = this.deps;
     while (!this.stopping) {
-      const batch = buffer.nextBatch({ maxReadings: this.s.effectiveBatchSize, maxAgeMs: cloud.maxBatchAgeMs, nowMs: this.now() });
+      const batch = buffer.nextBatch({
+        maxReadings: this.s.effectiveBatchSize,
+        maxAgeMs: cloud.maxBatchAgeMs,
+        nowMs: this.now(),
+      });
       if (!batch) {
         this.s.state = 'idle';
         const due = buffer.nextBatchDueAtMs(cloud.maxBatchAgeMs);
@@ -142,7 +146,9 @@ export class Forwarder {
     const body = `{"gatewayId":${JSON.stringify(gatewayId)},"batchId":${JSON.stringify(batch.batchId)},"readings":${batch.readingsJson}}`;
     const res = await client.post('/v1/batches', body, { gzip: true });
     const decision = decide(
-      'error' in res ? { error: res.error, readings: count } : { status: res.status, retryAfter: res.retryAfter, readings: count },
+      'error' in res
+        ? { error: res.error, readings: count }
+        : { status: res.status, retryAfter: res.retryAfter, readings: count },
       this.s.attempt,
       cloud.backoff,
       this.deps.random ?? Math.random,
@@ -159,10 +165,21 @@ export class Forwarder {
         metrics.forwardedReadings.inc(count);
         const answer = 'body' in res ? BatchAnswerSchema.safeParse(safeJson(res.body)) : null;
         const fields = answer?.success
-          ? { accepted: answer.data.accepted, duplicates: answer.data.duplicates, conflicts: answer.data.conflicts }
+          ? {
+              accepted: answer.data.accepted,
+              duplicates: answer.data.duplicates,
+              conflicts: answer.data.conflicts,
+            }
           : { accepted: null, duplicates: null };
-        if (answer && !answer.success) log.warn({ event: 'forward.answer_unreadable', ...ctx }, 'cloud answered 2xx with an unexpected body');
-        log.info({ event: 'forward.batch_sent', ...ctx, ...fields, latencyMs: Math.round(res.latencyMs) }, 'batch stored by the cloud');
+        if (answer && !answer.success)
+          log.warn(
+            { event: 'forward.answer_unreadable', ...ctx },
+            'cloud answered 2xx with an unexpected body',
+          );
+        log.info(
+          { event: 'forward.batch_sent', ...ctx, ...fields, latencyMs: Math.round(res.latencyMs) },
+          'batch stored by the cloud',
+        );
         this.s.attempt = 0;
         this.s.lastError = null;
         this.s.lastForwardAt = new Date(this.now()).toISOString();
@@ -177,14 +194,20 @@ export class Forwarder {
         const parts = buffer.split(batch.batchId);
         this.s.effectiveBatchSize = Math.max(1, Math.min(this.s.effectiveBatchSize, Math.floor(count / 2)));
         this.successesInRow = 0;
-        log.warn({ event: 'forward.split', ...ctx, into: parts, batchSize: this.s.effectiveBatchSize }, 'cloud said 413: sending the batch in halves');
+        log.warn(
+          { event: 'forward.split', ...ctx, into: parts, batchSize: this.s.effectiveBatchSize },
+          'cloud said 413: sending the batch in halves',
+        );
         this.s.currentBatchId = null;
         break;
       }
       case 'park': {
         const reason = `${decision.reason}: ${'body' in res ? res.body.slice(0, 300) : ''}`;
         buffer.park(batch.batchId, reason, this.now());
-        log.error({ event: 'forward.parked', ...ctx, reason }, 'cloud refused the batch in a way retrying cannot fix: parked, not dropped');
+        log.error(
+          { event: 'forward.parked', ...ctx, reason },
+          'cloud refused the batch in a way retrying cannot fix: parked, not dropped',
+        );
         this.s.attempt = 0;
         this.s.currentBatchId = null;
         break;
@@ -197,8 +220,13 @@ export class Forwarder {
         this.s.lastError = why;
         this.successesInRow = 0;
         const fields = { event: 'forward.retry', ...ctx, delayMs: decision.delayMs, reason: why };
-        if (decision.action === 'auth') log.error(fields, 'cloud refused the gateway (token or URL): retrying; needs a human');
-        else log.warn({ ...fields, retryAfter: decision.honouredRetryAfter }, 'batch not stored; retrying the same batchId');
+        if (decision.action === 'auth')
+          log.error(fields, 'cloud refused the gateway (token or URL): retrying; needs a human');
+        else
+          log.warn(
+            { ...fields, retryAfter: decision.honouredRetryAfter },
+            'batch not stored; retrying the same batchId',
+          );
         break;
       }
     }

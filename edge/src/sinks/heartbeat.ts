@@ -39,7 +39,15 @@ export class Heartbeat {
         const ok = !('error' in res) && res.status >= 200 && res.status < 300;
         metrics.heartbeats.inc({ outcome: ok ? 'ok' : 'failed' });
         if (ok) log.debug({ event: 'heartbeat.sent', queuedReadings: body.queuedReadings });
-        else log.warn({ event: 'heartbeat.failed', status: 'status' in res ? res.status : null, err: 'error' in res ? res.error : undefined }, 'heartbeat not accepted');
+        else
+          log.warn(
+            {
+              event: 'heartbeat.failed',
+              status: 'status' in res ? res.status : null,
+              err: 'error' in res ? res.error : undefined,
+            },
+            'heartbeat not accepted',
+          );
       })
       .finally(() => {
         this.inFlight = null;

@@ -8,10 +8,14 @@ const now = Date.parse('2026-11-23T08:00:00.000Z');
 describe('retry policy', () => {
   it('full jitter stays within [0, min(cap, base·2^n))', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 100 }), fc.double({ min: 0, max: 0.999999, noNaN: true }), (n, r) => {
-        const d = backoffDelayMs(n, policy, () => r);
-        return d >= 0 && d < Math.min(policy.capMs, policy.baseMs * 2 ** n) + 1 && d <= policy.capMs;
-      }),
+      fc.property(
+        fc.integer({ min: 0, max: 100 }),
+        fc.double({ min: 0, max: 0.999999, noNaN: true }),
+        (n, r) => {
+          const d = backoffDelayMs(n, policy, () => r);
+          return d >= 0 && d < Math.min(policy.capMs, policy.baseMs * 2 ** n) + 1 && d <= policy.capMs;
+        },
+      ),
     );
     expect(backoffDelayMs(3, policy, () => 0.5)).toBe(400);
     expect(backoffDelayMs(40, policy, () => 0.999)).toBe(9990);
@@ -30,15 +34,26 @@ describe('retry policy', () => {
       honouredRetryAfter: true,
     });
     const date = new Date(now + 12_000).toUTCString();
-    expect(decide({ status: 429, retryAfter: date, readings: 5 }, 0, policy, () => 0, now)).toMatchObject({ delayMs: 12_000 });
-    expect(decide({ status: 429, retryAfter: '99999', readings: 5 }, 0, policy, () => 0, now)).toMatchObject({ delayMs: 60_000 });
+    expect(decide({ status: 429, retryAfter: date, readings: 5 }, 0, policy, () => 0, now)).toMatchObject({
+      delayMs: 12_000,
+    });
+    expect(decide({ status: 429, retryAfter: '99999', readings: 5 }, 0, policy, () => 0, now)).toMatchObject({
+      delayMs: 60_000,
+    });
     expect(parseRetryAfterMs('soon', now)).toBeNull();
   });
 
   it('5xx and network errors back off; 401/403/404 retry as configuration errors; other 4xx park', () => {
-    expect(decide({ status: 502, readings: 5 }, 2, policy, () => 0.5, now)).toMatchObject({ action: 'retry', delayMs: 200 });
-    expect(decide({ error: 'ECONNREFUSED: connect', readings: 5 }, 0, policy, () => 0.5, now).action).toBe('retry');
-    for (const s of [401, 403, 404]) expect(decide({ status: s, readings: 5 }, 0, policy, () => 0.5, now).action).toBe('auth');
-    for (const s of [400, 409, 422]) expect(decide({ status: s, readings: 5 }, 0, policy, () => 0.5, now).action).toBe('park');
+    expect(decide({ status: 502, readings: 5 }, 2, policy, () => 0.5, now)).toMatchObject({
+      action: 'retry',
+      delayMs: 200,
+    });
+    expect(decide({ error: 'ECONNREFUSED: connect', readings: 5 }, 0, policy, () => 0.5, now).action).toBe(
+      'retry',
+    );
+    for (const s of [401, 403, 404])
+      expect(decide({ status: s, readings: 5 }, 0, policy, () => 0.5, now).action).toBe('auth');
+    for (const s of [400, 409, 422])
+      expect(decide({ status: s, readings: 5 }, 0, policy, () => 0.5, now).action).toBe('park');
   });
 });

@@ -73,7 +73,13 @@ export function parseRetryAfterMs(value: string | null | undefined, nowMs: numbe
   return Math.max(0, at - nowMs);
 }
 
-export function decide(attempt: Attempt, n: number, policy: BackoffPolicy, random: () => number, nowMs: number): Decision {
+export function decide(
+  attempt: Attempt,
+  n: number,
+  policy: BackoffPolicy,
+  random: () => number,
+  nowMs: number,
+): Decision {
   const jittered = () => backoffDelayMs(n, policy, random);
   if ('error' in attempt) {
     return { action: 'retry', delayMs: jittered(), reason: attempt.error, honouredRetryAfter: false };
@@ -88,7 +94,12 @@ export function decide(attempt: Attempt, n: number, policy: BackoffPolicy, rando
   if (RETRYABLE_STATUS.has(status) || status >= 500) {
     const asked = parseRetryAfterMs(attempt.retryAfter, nowMs);
     if (asked !== null) {
-      return { action: 'retry', delayMs: Math.min(asked, policy.maxRetryAfterMs), reason: `${status}`, honouredRetryAfter: true };
+      return {
+        action: 'retry',
+        delayMs: Math.min(asked, policy.maxRetryAfterMs),
+        reason: `${status}`,
+        honouredRetryAfter: true,
+      };
     }
     return { action: 'retry', delayMs: jittered(), reason: `${status}`, honouredRetryAfter: false };
   }

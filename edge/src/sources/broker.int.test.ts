@@ -26,7 +26,12 @@ async function start(file: string, auth: Record<string, unknown>) {
     auth,
     buffer: { path: file },
     // No cloud: the outbox only fills.
-    cloud: { url: 'http://127.0.0.1:9', token: 't', heartbeatIntervalMs: 60_000, backoff: { baseMs: 60_000, capMs: 60_000 } },
+    cloud: {
+      url: 'http://127.0.0.1:9',
+      token: 't',
+      heartbeatIntervalMs: 60_000,
+      backoff: { baseMs: 60_000, capMs: 60_000 },
+    },
     http: { port: 0 },
     log: { level: 'silent' },
   });

@@ -11,10 +11,11 @@
  * publishes only under its own unitId and subscribes only to its own command topic.
  * Open mode (open sites, off by default): no authentication; readings are still validated.
  */
+
+import { createHash, timingSafeEqual } from 'node:crypto';
+import fs from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
-import fs from 'node:fs';
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { parseUnitTopic, unitTopic } from '@ironledger/contracts';
 import type { Logger } from '@ironledger/logger';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
@@ -59,11 +60,24 @@ export async function startBroker(deps: {
   let closing = false;
   let lastRefusalLog = 0;
 
-  const deny = (client: Client | null, topic: string, why: string, reason: 'acl' | 'buffer_full' | 'closing') => {
+  const deny = (
+    client: Client | null,
+    topic: string,
+    why: string,
+    reason: 'acl' | 'buffer_full' | 'closing',
+  ) => {
     metrics.refused.inc({ reason });
     const now = Date.now();
     if (reason === 'acl') {
-      log.warn({ event: 'mqtt.acl_denied', clientId: client?.id, unitId: client ? unitOf.get(client) : undefined, topic }, why);
+      log.warn(
+        {
+          event: 'mqtt.acl_denied',
+          clientId: client?.id,
+          unitId: client ? unitOf.get(client) : undefined,
+          topic,
+        },
+        why,
+      );
     } else if (now - lastRefusalLog > 5000) {
       lastRefusalLog = now;
       log.warn({ event: 'publish.refused', reason, clientId: client?.id, topic }, why);
@@ -90,15 +104,18 @@ export async function startBroker(deps: {
         unitOf.set(client, username);
         return done(null, true);
       }
-      verifySecretAsync(password, hash).then((ok) => {
-        if (!ok) {
-          log.warn({ event: 'mqtt.auth_failed', clientId: client.id, username }, 'wrong secret');
-          return done(authError('bad username or password'), false);
-        }
-        verified.set(username, digest);
-        unitOf.set(client, username);
-        done(null, true);
-      }, (e: unknown) => done(authError(String(e)), false));
+      verifySecretAsync(password, hash).then(
+        (ok) => {
+          if (!ok) {
+            log.warn({ event: 'mqtt.auth_failed', clientId: client.id, username }, 'wrong secret');
+            return done(authError('bad username or password'), false);
+          }
+          verified.set(username, digest);
+          unitOf.set(client, username);
+          done(null, true);
+        },
+        (e: unknown) => done(authError(String(e)), false),
+      );
     },
     authorizePublish(client, packet, done) {
       const topic = packet.topic;
@@ -115,10 +132,17 @@ export async function startBroker(deps: {
       if (closing) return done(deny(client, topic, 'agent is shutting down', 'closing'));
       if (ingestor.refusing) {
         ingestor.noteFull();
-        return done(deny(client, topic, 'disk budget reached: publish refused, keep it and retry', 'buffer_full'));
+        return done(
+          deny(client, topic, 'disk budget reached: publish refused, keep it and retry', 'buffer_full'),
+        );
       }
-      ingestor.submit({ topic, payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload), clientId: client?.id }, (err) =>
-        done(err),
+      ingestor.submit(
+        {
+          topic,
+          payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
+          clientId: client?.id,
+        },
+        (err) => done(err),
       );
     },
     authorizeSubscribe(client, sub, done) {
@@ -127,13 +151,20 @@ export async function startBroker(deps: {
       // A unit subscribes to nothing but its own command topic; anything else gets a
       // failure return code in SUBACK [MQTT-3.9.3] rather than a dropped connection.
       if (unitId && sub.topic === unitTopic(unitId, 'cmd')) return done(null, sub);
-      log.warn({ event: 'mqtt.acl_denied', clientId: client.id, unitId, topic: sub.topic }, 'subscription refused');
+      log.warn(
+        { event: 'mqtt.acl_denied', clientId: client.id, unitId, topic: sub.topic },
+        'subscription refused',
+      );
       metrics.refused.inc({ reason: 'acl' });
       done(null, null);
     },
   });
-  broker.on('clientError', (client, err) => log.debug({ event: 'mqtt.client_error', clientId: client?.id, err: err.message }));
-  broker.on('connectionError', (client, err) => log.debug({ event: 'mqtt.connection_error', clientId: client?.id, err: err.message }));
+  broker.on('clientError', (client, err) =>
+    log.debug({ event: 'mqtt.client_error', clientId: client?.id, err: err.message }),
+  );
+  broker.on('connectionError', (client, err) =>
+    log.debug({ event: 'mqtt.connection_error', clientId: client?.id, err: err.message }),
+  );
 
   const servers: net.Server[] = [];
   const listen = (srv: net.Server, port: number) =>

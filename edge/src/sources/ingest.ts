@@ -48,12 +48,23 @@ export class Ingestor {
 
   submit(msg: IngestMessage, ack: Ack): void {
     const receivedAtMs = (this.opts.now ?? Date.now)();
-    const kind = msg.topic.endsWith('/aemp') ? 'aemp' : msg.topic.endsWith('/telemetry') ? 'telemetry' : 'other';
+    const kind = msg.topic.endsWith('/aemp')
+      ? 'aemp'
+      : msg.topic.endsWith('/telemetry')
+        ? 'telemetry'
+        : 'other';
     this.metrics.received.inc({ source: kind });
     const d = decodeMessage(msg.topic, msg.payload, receivedAtMs);
     const item: AppendItem = d.ok
       ? { kind: 'reading', reading: d.reading }
-      : { kind: 'quarantine', topic: msg.topic, payload: msg.payload, reason: d.reason, receivedAtMs, clientId: msg.clientId };
+      : {
+          kind: 'quarantine',
+          topic: msg.topic,
+          payload: msg.payload,
+          reason: d.reason,
+          receivedAtMs,
+          clientId: msg.clientId,
+        };
     this.queue.push({ item, ack });
     if (this.queue.length >= this.opts.groupCommitMax) this.flush();
     else if (!this.scheduled) this.scheduled = setImmediate(() => this.flush());
@@ -94,7 +105,10 @@ export class Ingestor {
     if (dups > 0 && firstDup !== null && (firstDup as AppendItem).kind === 'reading') {
       // One line per group, not per copy: a redelivery storm must not flood the log.
       const r = (firstDup as Extract<AppendItem, { kind: 'reading' }>).reading;
-      this.log.info({ event: 'reading.duplicate', count: dups, unitId: r.unitId, ts: r.ts }, 'duplicates stored once');
+      this.log.info(
+        { event: 'reading.duplicate', count: dups, unitId: r.unitId, ts: r.ts },
+        'duplicates stored once',
+      );
     }
     for (const g of group) g.ack(null);
     if (stored > 0) this.opts.onStored?.(stored);
@@ -104,7 +118,11 @@ export class Ingestor {
     const full = isIronLedgerError(e, 'BUFFER_FULL');
     this.metrics.refused.inc({ reason: full ? 'buffer_full' : 'store_failed' }, group.length);
     if (full) this.setFull(true);
-    else this.log.error({ event: 'buffer.write_failed', err: e, messages: group.length }, 'buffer write failed; publishes refused');
+    else
+      this.log.error(
+        { event: 'buffer.write_failed', err: e, messages: group.length },
+        'buffer write failed; publishes refused',
+      );
     const err = e instanceof Error ? e : new Error(String(e));
     for (const g of group) g.ack(err);
   }
@@ -118,7 +136,11 @@ export class Ingestor {
         { event: 'buffer.full', diskBudgetExceeded: true },
         'disk budget reached: new QoS 1 publishes are refused (no PUBACK); units keep their readings',
       );
-    } else this.log.warn({ event: 'buffer.ok', diskBudgetExceeded: false }, 'disk budget available again: accepting publishes');
+    } else
+      this.log.warn(
+        { event: 'buffer.ok', diskBudgetExceeded: false },
+        'disk budget available again: accepting publishes',
+      );
     this.onFullChange(full);
   }
 
@@ -135,8 +157,12 @@ export class Ingestor {
         this.metrics.stored.inc({ outcome: o });
         if (o === 'conflict') {
           this.metrics.conflicts.inc();
-          this.log.warn({ event: 'reading.conflict', unitId: r?.unitId, ts: r?.ts }, 'same identity, different content: both kept, flagged');
-        } else if (this.log.isLevelEnabled('debug')) this.log.debug({ event: 'reading.stored', unitId: r?.unitId, ts: r?.ts });
+          this.log.warn(
+            { event: 'reading.conflict', unitId: r?.unitId, ts: r?.ts },
+            'same identity, different content: both kept, flagged',
+          );
+        } else if (this.log.isLevelEnabled('debug'))
+          this.log.debug({ event: 'reading.stored', unitId: r?.unitId, ts: r?.ts });
         break;
       }
       case 'duplicate': {
@@ -146,7 +172,10 @@ export class Ingestor {
       case 'quarantined': {
         if (item.kind !== 'quarantine') break;
         this.metrics.quarantined.inc({ reason: reasonKind(item.reason) });
-        this.log.warn({ event: 'reading.quarantined', topic: item.topic, clientId: item.clientId, reason: item.reason }, 'message quarantined');
+        this.log.warn(
+          { event: 'reading.quarantined', topic: item.topic, clientId: item.clientId, reason: item.reason },
+          'message quarantined',
+        );
         break;
       }
     }

@@ -47,7 +47,10 @@ export async function startSubscriber(deps: {
   const pauseUntilSpace = () => {
     if (paused || closing) return;
     ingestor.noteFull();
-    log.warn({ event: 'publish.refused', reason: 'buffer_full' }, 'disk budget reached: leaving the broker to queue for our session');
+    log.warn(
+      { event: 'publish.refused', reason: 'buffer_full' },
+      'disk budget reached: leaving the broker to queue for our session',
+    );
     client.end(true);
     paused = setInterval(() => {
       if (closing || ingestor.refusing) return;
@@ -70,14 +73,19 @@ export async function startSubscriber(deps: {
   };
 
   client.on('connect', (connack) => {
-    log.info({ event: 'mqtt.connected', url, sessionPresent: connack.sessionPresent }, 'connected to the site broker');
+    log.info(
+      { event: 'mqtt.connected', url, sessionPresent: connack.sessionPresent },
+      'connected to the site broker',
+    );
     if (!connack.sessionPresent) {
       client.subscribe(filters, { qos: 1 }, (err) => {
         if (err) log.error({ event: 'mqtt.subscribe_failed', err }, 'subscription failed');
       });
     }
   });
-  client.on('error', (err) => log.warn({ event: 'mqtt.error', err: err.message }, 'site broker connection error'));
+  client.on('error', (err) =>
+    log.warn({ event: 'mqtt.error', err: err.message }, 'site broker connection error'),
+  );
   client.on('offline', () => log.warn({ event: 'mqtt.offline', url }, 'site broker unreachable; retrying'));
 
   if (deps.waitForConnect !== false) {

@@ -37,6 +37,11 @@ describe('dispatch', () => {
     expect(locate(['allocations', 'approve', 'a1']).rest).toEqual(['a1']);
     expect(locate(['allocations']).group).toBe('allocations');
     expect(locate(['nope']).unknown).toEqual({ word: 'nope' });
+    // `held` lists on its own and is the group of `held release`.
+    expect(locate(['held']).command?.name).toBe('held');
+    expect(locate(['held', '--unit', 'EXC-1']).command?.name).toBe('held');
+    expect(locate(['held', 'release', '7']).command?.name).toBe('held release');
+    expect(locate(['held', 'relase']).unknown).toEqual({ word: 'relase', group: 'held' });
   });
 
   it('gives every command a summary, examples and a role', () => {
@@ -93,6 +98,20 @@ describe('dispatch', () => {
     expect(period.err).toContain('--period is required');
     const extra = await cli(['status', 'extra'], env);
     expect(extra.code).toBe(2);
+    const neither = await cli(['held', 'release', '7', '--reason', 'x'], env);
+    expect(neither.code).toBe(2);
+    expect(neither.err).toContain('exactly one of --rebase-ts <iso> or --as-is');
+    const both = await cli(['held', 'release', '7', '--as-is', '--rebase-ts', '2026-06-01T10:00:00Z'], env);
+    expect(both.code).toBe(2);
+    const badTs = await cli(['held', 'release', '7', '--rebase-ts', '2026-06-01 10:00', '--reason', 'x'], env);
+    expect(badTs.err).toContain("bad instant '2026-06-01 10:00' for --rebase-ts");
+    const noReason = await cli(['held', 'release', '7', '--as-is'], env);
+    expect(noReason.err).toContain('--reason is required');
+    const keep = await cli(['conflicts', 'resolve', '3', '--keep', 'third', '--reason', 'x'], env);
+    expect(keep.code).toBe(2);
+    expect(keep.err).toContain("bad value 'third' for --keep");
+    expect((await cli(['conflicts', 'list', '--status', 'closed'], env)).code).toBe(2);
+    expect((await cli(['allocations', 'reopen', 'a1'], env)).err).toContain('--reason is required');
   });
 
   it('refuses a bulk approval without a terminal unless --yes', async () => {

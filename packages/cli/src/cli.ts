@@ -58,7 +58,10 @@ export function locate(argv: readonly string[]): Located {
   const without = (idx: number[]) => argv.filter((_, k) => !idx.includes(k));
   if (GROUPS.has(word)) {
     const sub = argv[i + 1];
-    if (sub === undefined || sub.startsWith('-')) return { group: word, rest: without([i]) };
+    // A group that is also a command (`held`) runs it when no sub-command follows.
+    const alone = COMMANDS.find((c) => c.name === word);
+    if (sub === undefined || sub.startsWith('-'))
+      return alone ? { command: alone, rest: without([i]) } : { group: word, rest: without([i]) };
     const command = COMMANDS.find((c) => c.name === `${word} ${sub}`);
     if (!command) return { group: word, rest: without([i, i + 1]), unknown: { word: sub, group: word } };
     return { command, rest: without([i, i + 1]) };
@@ -235,7 +238,7 @@ export function commandHelp(cmd: CommandSpec, c: ReturnType<typeof palette>): st
 }
 
 const SECTIONS: [string, string[]][] = [
-  ['WATCH', ['status', 'usage', 'held', 'audit', 'report']],
+  ['WATCH', ['status', 'usage', 'held', 'conflicts', 'audit', 'report']],
   ['APPROVE & POST', ['consolidate', 'allocations', 'post', 'reconcile', 'deadletters']],
   ['ADMIN', ['sites', 'projects', 'units', 'rates', 'periods', 'tokens']],
 ];
@@ -248,7 +251,8 @@ function summaryOf(word: string): string {
 }
 
 const GROUP_SUMMARY: Record<string, string> = {
-  allocations: 'List, show, approve and reject cost allocations',
+  allocations: 'List, show, approve, reject and reopen cost allocations',
+  conflicts: 'Different readings with the same unit and time: list, resolve',
   deadletters: 'Postings Odoo refused: list and replay',
   sites: 'Sites (time zone, default project, geofences): list, add',
   projects: 'Projects (Odoo project / analytic account): list, add',

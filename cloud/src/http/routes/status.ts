@@ -1,4 +1,4 @@
-/** Status, usage, consolidation, held readings and the period report (viewer; consolidate: approver). */
+/** Status, usage, consolidation and the period report (viewer; consolidate: approver). */
 import {
   type AllocationStatus,
   ConsolidateRequestSchema,
@@ -99,17 +99,6 @@ export function statusRoutes(router: Router, app: AppContext, runner: Consolidat
     const q = readQuery(ctx, UsageQuery);
     const body: UsageResponse = { rows: app.store.listUsage(q), anomalies: anomaliesFor(app, q) };
     return { status: 200, body };
-  });
-
-  router.on('GET', '/v1/held', (ctx) => {
-    requireRole(ctx.req, app.tokens, 'viewer');
-    const q = readQuery(
-      ctx,
-      z
-        .object({ unit: z.string().optional(), from: z.string().optional(), to: z.string().optional() })
-        .strict(),
-    );
-    return { status: 200, body: { readings: app.store.heldReadings(q) } };
   });
 
   router.on('POST', '/v1/consolidate', async (ctx) => {

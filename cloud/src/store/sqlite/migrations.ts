@@ -7,8 +7,9 @@
  * status 'held' = stored but excluded from usage (hold_reason says why).
  *
  * Migration 2: resolving what Contract 1 holds back. A held reading released by a person is
- * 'ok' (with `reported_ts` keeping the unit's own ts when it was rebased); a conflict is a
- * row of `conflicts` that its versions point at, and resolving it leaves the kept version
+ * 'ok' with `reported_ts` set (the unit's own ts, which differs from `ts` when it was rebased);
+ * a conflict is a row of `conflicts`, its versions listed in `conflict_versions` (a reading's
+ * `conflict_id` is the conflict it is in now), and resolving it leaves the kept version
  * usable and the others 'superseded' (stored as evidence, never used). Master data rows get
  * `source`: 'config' rows follow the config file at start, 'api' rows were changed through the
  * admin API and the config no longer overwrites them.
@@ -201,11 +202,18 @@ export const MIGRATIONS: string[] = [
     reason TEXT
   );
   CREATE INDEX conflicts_identity ON conflicts (unit_id, ts_ms);
+  CREATE TABLE conflict_versions (
+    conflict_id INTEGER NOT NULL,
+    reading_id INTEGER NOT NULL,
+    PRIMARY KEY (conflict_id, reading_id)
+  );
   INSERT INTO conflicts (unit_id, ts, ts_ms, opened_at)
     SELECT unit_id, MIN(ts), ts_ms, MIN(stored_at) FROM readings WHERE status = 'conflict' GROUP BY unit_id, ts_ms;
   UPDATE readings SET conflict_id =
     (SELECT c.id FROM conflicts c WHERE c.unit_id = readings.unit_id AND c.ts_ms = readings.ts_ms)
     WHERE status = 'conflict';
+  INSERT INTO conflict_versions (conflict_id, reading_id)
+    SELECT conflict_id, id FROM readings WHERE status = 'conflict';
   ALTER TABLE sites ADD COLUMN source TEXT NOT NULL DEFAULT 'config';
   ALTER TABLE projects ADD COLUMN source TEXT NOT NULL DEFAULT 'config';
   ALTER TABLE units ADD COLUMN source TEXT NOT NULL DEFAULT 'config';

@@ -10,7 +10,9 @@ import type {
   AllocationStatus,
   Anomaly,
   AuditEntry,
+  ConflictKeep,
   DeadLetter,
+  ForwardedReading,
   Heartbeat,
   Project,
   Rate,
@@ -26,13 +28,23 @@ import type {
   AllocationRecord,
   AuditRecord,
   CloudStore,
+  ConflictFilter,
+  ConflictRecord,
   ConsolidationWrite,
   DirtyUnit,
   GatewayActivity,
   HeldReading,
   IngestBatch,
   IngestResult,
+  MasterDataSeed,
+  MasterKind,
   NewAllocation,
+  ReadingRecord,
+  ReleaseHeld,
+  ReleaseResult,
+  ResolveConflict,
+  ResolveResult,
+  SeedReport,
   StoredReading,
   TokenRecord,
   UnitActivity,
@@ -190,15 +202,26 @@ export class SqliteStore implements CloudStore {
           held: prior.held as number,
         };
       }
-      const versions = this.db.prepare('SELECT id, content FROM readings WHERE unit_id = ? AND ts_ms = ?');
+      // Every stored version of the identity, also one released under another ts since: a resend
+      // of what is already stored is a duplicate whatever happened to it.
+      const versions = this.db.prepare(
+        `SELECT id, content, status, ts_ms, conflict_id FROM readings WHERE unit_id = @unit AND ts_ms = @ts
+         UNION SELECT id, content, status, ts_ms, conflict_id FROM readings WHERE unit_id = @unit AND reported_ts_ms = @ts`,
+      );
+      const openConflict = this.db.prepare(
+        'INSERT INTO conflicts (unit_id, ts, ts_ms, opened_at) VALUES (?, ?, ?, ?)',
+      );
+      const joinConflict = this.db.prepare(
+        'INSERT OR IGNORE INTO conflict_versions (conflict_id, reading_id) VALUES (?, ?)',
+      );
       const flagConflict = this.db.prepare(
-        "UPDATE readings SET status = 'conflict', hold_reason = 'conflict: same (unitId, ts), different content' WHERE unit_id = ? AND ts_ms = ?",
+        "UPDATE readings SET status = 'conflict', hold_reason = ?, conflict_id = ? WHERE id = ?",
       );
       const insert = this.db.prepare(`INSERT INTO readings
         (unit_id, ts, ts_ms, content, body, engine_hours, idle_hours, odometer_km, lat, lon, site_id, gateway_id,
-         batch_id, received_at, stored_at, status, hold_reason)
+         batch_id, received_at, stored_at, status, hold_reason, conflict_id)
         VALUES (@unit_id, @ts, @ts_ms, @content, @body, @engine_hours, @idle_hours, @odometer_km, @lat, @lon, @site_id,
-         @gateway_id, @batch_id, @received_at, @stored_at, @status, @hold_reason)`);
+         @gateway_id, @batch_id, @received_at, @stored_at, @status, @hold_reason, @conflict_id)`);
       const touched = new Map<string, number>();
       let accepted = 0;
       let duplicates = 0;
@@ -206,24 +229,39 @@ export class SqliteStore implements CloudStore {
       let held = 0;
       for (const { reading: r, content, holdReason, flaggedConflict } of batch.readings) {
         const tsMs = Date.parse(r.ts);
-        const existing = versions.all(r.unitId, tsMs) as Array<{ id: number; content: string }>;
+        const existing = versions.all({ unit: r.unitId, ts: tsMs }) as Array<{
+          id: number;
+          content: string;
+          status: string;
+          ts_ms: number;
+          conflict_id: number | null;
+        }>;
         if (existing.some((e) => e.content === content)) {
           duplicates++;
           continue;
         }
-        const conflict = existing.length > 0 || flaggedConflict;
+        // Superseded versions are settled evidence; only live ones at this ts conflict.
+        const live = existing.filter((e) => e.ts_ms === tsMs && e.status !== 'superseded');
+        const conflict = live.length > 0 || flaggedConflict;
         let status: 'ok' | 'held' | 'conflict' = 'ok';
         let reason = holdReason;
+        let conflictId: number | null = null;
         if (conflict) {
           status = 'conflict';
-          reason = 'conflict: same (unitId, ts), different content';
-          if (existing.length > 0) flagConflict.run(r.unitId, tsMs);
+          reason = CONFLICT_REASON;
+          conflictId =
+            live.find((e) => e.status === 'conflict' && e.conflict_id !== null)?.conflict_id ??
+            Number(openConflict.run(r.unitId, r.ts, tsMs, batch.storedAt).lastInsertRowid);
+          for (const e of live) {
+            flagConflict.run(CONFLICT_REASON, conflictId, e.id);
+            joinConflict.run(conflictId, e.id);
+          }
           conflicts++;
         } else if (holdReason) {
           status = 'held';
           held++;
         }
-        insert.run({
+        const info = insert.run({
           unit_id: r.unitId,
           ts: r.ts,
           ts_ms: tsMs,
@@ -241,7 +279,9 @@ export class SqliteStore implements CloudStore {
           stored_at: batch.storedAt,
           status,
           hold_reason: reason,
+          conflict_id: conflictId,
         });
+        if (conflictId !== null) joinConflict.run(conflictId, Number(info.lastInsertRowid));
         accepted++;
         // A conflict or held reading changes usage too (it leaves the usable stream).
         const prev = touched.get(r.unitId);
@@ -308,7 +348,7 @@ export class SqliteStore implements CloudStore {
   }
 
   heldReadings(filter: { unit?: string; from?: string; to?: string }): HeldReading[] {
-    const where = ["status != 'ok'"];
+    const where = ["status IN ('held', 'conflict')"];
     const args: unknown[] = [];
     if (filter.unit) {
       where.push('unit_id = ?');
@@ -320,13 +360,14 @@ export class SqliteStore implements CloudStore {
     }
     if (filter.to) {
       where.push('ts < ?');
-      args.push(filter.to);
+      args.push(exclusiveEnd(filter.to));
     }
     return (
       this.db
         .prepare(`SELECT * FROM readings WHERE ${where.join(' AND ')} ORDER BY unit_id, ts_ms, id`)
         .all(...args) as Row[]
     ).map((r) => ({
+      id: String(r.id),
       unitId: r.unit_id as string,
       ts: r.ts as string,
       status: r.status as 'held' | 'conflict',
@@ -334,18 +375,174 @@ export class SqliteStore implements CloudStore {
       engineHours: r.engine_hours as number,
       receivedAt: r.received_at as string,
       batchId: r.batch_id as string,
+      conflictId: r.conflict_id == null ? null : String(r.conflict_id),
     }));
+  }
+
+  private readingRow(id: string): Row | undefined {
+    if (!/^\d+$/.test(id)) return undefined;
+    return this.db.prepare('SELECT * FROM readings WHERE id = ?').get(Number(id)) as Row | undefined;
+  }
+
+  getReading(id: string): ReadingRecord | null {
+    const r = this.readingRow(id);
+    return r ? toReadingRecord(r) : null;
+  }
+
+  releaseHeld(op: ReleaseHeld): ReleaseResult {
+    return this.tx(() => {
+      const row = this.readingRow(op.id);
+      if (!row) return { kind: 'not_found' };
+      if (row.status !== 'held') return { kind: 'not_held', reading: toReadingRecord(row) };
+      const tsMs = Date.parse(op.ts);
+      if (tsMs !== row.ts_ms) {
+        // Any stored version at the new identity, even superseded evidence, makes the move ambiguous.
+        const taken = this.db
+          .prepare('SELECT * FROM readings WHERE unit_id = ? AND ts_ms = ? AND id != ? ORDER BY id LIMIT 1')
+          .get(row.unit_id, tsMs, row.id) as Row | undefined;
+        if (taken) return { kind: 'identity_taken', by: toReadingRecord(taken) };
+      }
+      this.db
+        .prepare(
+          `UPDATE readings SET status = 'ok', hold_reason = NULL, ts = ?, ts_ms = ?,
+           reported_ts = COALESCE(reported_ts, ts), reported_ts_ms = COALESCE(reported_ts_ms, ts_ms) WHERE id = ?`,
+        )
+        .run(op.ts, tsMs, row.id);
+      // The held version was never in usage: only the new ts changes anything.
+      this.markDirtyInTx(row.unit_id as string, tsMs, op.at);
+      this.insertAudit(op.audit, op.at);
+      return { kind: 'released', reading: toReadingRecord(this.readingRow(op.id)!) };
+    });
+  }
+
+  listConflicts(filter: ConflictFilter): ConflictRecord[] {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    const status = filter.status ?? 'open';
+    if (status === 'open') where.push('resolved_at IS NULL');
+    if (status === 'resolved') where.push('resolved_at IS NOT NULL');
+    if (filter.unit) {
+      where.push('unit_id = ?');
+      args.push(filter.unit);
+    }
+    if (filter.from) {
+      where.push('ts >= ?');
+      args.push(filter.from);
+    }
+    if (filter.to) {
+      where.push('ts < ?');
+      args.push(exclusiveEnd(filter.to));
+    }
+    const sql = `SELECT * FROM conflicts ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY unit_id, ts_ms, id`;
+    return (this.db.prepare(sql).all(...args) as Row[]).map((c) => this.toConflict(c));
+  }
+
+  getConflict(id: string): ConflictRecord | null {
+    if (!/^\d+$/.test(id)) return null;
+    const c = this.db.prepare('SELECT * FROM conflicts WHERE id = ?').get(Number(id)) as Row | undefined;
+    return c ? this.toConflict(c) : null;
+  }
+
+  private toConflict(c: Row): ConflictRecord {
+    const versions = (
+      this.db
+        .prepare(
+          'SELECT r.* FROM conflict_versions v JOIN readings r ON r.id = v.reading_id WHERE v.conflict_id = ? ORDER BY r.id',
+        )
+        .all(c.id) as Row[]
+    ).map(toReadingRecord);
+    return {
+      id: String(c.id),
+      unitId: c.unit_id as string,
+      ts: c.ts as string,
+      status: c.resolved_at ? 'resolved' : 'open',
+      openedAt: c.opened_at as string,
+      versions,
+      resolution: c.resolved_at
+        ? {
+            keep: c.keep as ConflictKeep,
+            readingId: String(c.kept_reading_id),
+            by: c.resolved_by as string,
+            at: c.resolved_at as string,
+            reason: c.reason as string,
+          }
+        : null,
+    };
+  }
+
+  resolveConflict(op: ResolveConflict): ResolveResult {
+    return this.tx(() => {
+      const c = this.db.prepare('SELECT * FROM conflicts WHERE id = ?').get(Number(op.id)) as Row | undefined;
+      if (!c) return 'not_found';
+      if (c.resolved_at) return 'already_resolved';
+      const ids = (
+        this.db
+          .prepare('SELECT reading_id FROM conflict_versions WHERE conflict_id = ? ORDER BY reading_id')
+          .all(c.id) as Array<{ reading_id: number }>
+      ).map((v) => String(v.reading_id));
+      if (ids.join(',') !== op.versionIds.join(',') || !ids.includes(op.keepReadingId)) return 'stale';
+      this.db
+        .prepare('UPDATE readings SET status = ?, hold_reason = ? WHERE id = ?')
+        .run(op.keptStatus, op.keptHoldReason, Number(op.keepReadingId));
+      this.db
+        .prepare(
+          "UPDATE readings SET status = 'superseded', hold_reason = ? WHERE id IN (SELECT reading_id FROM conflict_versions WHERE conflict_id = ?) AND id != ?",
+        )
+        .run(`superseded: conflict ${op.id} kept reading ${op.keepReadingId}`, c.id, Number(op.keepReadingId));
+      this.db
+        .prepare(
+          'UPDATE conflicts SET resolved_at = ?, resolved_by = ?, keep = ?, kept_reading_id = ?, reason = ? WHERE id = ?',
+        )
+        .run(op.at, op.audit.actor, op.keep, Number(op.keepReadingId), op.reason, c.id);
+      this.markDirtyInTx(c.unit_id as string, c.ts_ms as number, op.at);
+      this.insertAudit(op.audit, op.at);
+      return 'resolved';
+    });
   }
 
   // ---- master data -----------------------------------------------------------------------
 
+  /** An admin API write: a record it changes (or creates) is the API's from now on. */
   private upsertBody(table: string, idCol: string, id: string, body: unknown): void {
+    const json = JSON.stringify(body);
     this.db
       .prepare(
-        `INSERT INTO ${table} (${idCol}, body) VALUES (?, ?) ON CONFLICT (${idCol}) DO UPDATE SET body = excluded.body`,
+        `INSERT INTO ${table} (${idCol}, body, source) VALUES (?, ?, 'api')
+         ON CONFLICT (${idCol}) DO UPDATE SET body = excluded.body, source = 'api' WHERE body != excluded.body`,
       )
-      .run(id, JSON.stringify(body));
+      .run(id, json);
   }
+
+  seedMasterData(seed: MasterDataSeed): SeedReport {
+    return this.tx(() => {
+      const report: SeedReport = { inserted: [], updated: [], keptApiEdits: [] };
+      const one = (kind: MasterKind, table: string, idCol: string, id: string, body: unknown) => {
+        const json = JSON.stringify(body);
+        const row = this.db.prepare(`SELECT body, source FROM ${table} WHERE ${idCol} = ?`).get(id) as
+          | { body: string; source: string }
+          | undefined;
+        if (!row) {
+          this.db
+            .prepare(`INSERT INTO ${table} (${idCol}, body, source) VALUES (?, ?, 'config')`)
+            .run(id, json);
+          report.inserted.push({ kind, id });
+        } else if (row.body === json) {
+          return;
+        } else if (row.source === 'config') {
+          this.db.prepare(`UPDATE ${table} SET body = ? WHERE ${idCol} = ?`).run(json, id);
+          report.updated.push({ kind, id });
+        } else {
+          report.keptApiEdits.push({ kind, id });
+        }
+      };
+      for (const x of seed.sites) one('site', 'sites', 'site_id', x.siteId, x);
+      for (const x of seed.projects) one('project', 'projects', 'project_id', x.projectId, x);
+      for (const x of seed.units) one('unit', 'units', 'unit_id', x.unitId, x);
+      for (const x of seed.rates) one('rate', 'rates', 'rate_id', x.rateId, x);
+      return report;
+    });
+  }
+
   private listBodies<T>(table: string, idCol: string): T[] {
     return (
       this.db.prepare(`SELECT body FROM ${table} ORDER BY ${idCol}`).all() as Array<{ body: string }>
@@ -837,6 +1034,28 @@ export class SqliteStore implements CloudStore {
   }
 }
 
+const CONFLICT_REASON = 'conflict: same (unitId, ts), different content';
+
+function toReadingRecord(r: Row): ReadingRecord {
+  return {
+    id: String(r.id),
+    unitId: r.unit_id as string,
+    ts: r.ts as string,
+    reportedTs: (r.reported_ts as string | null) ?? (r.ts as string),
+    released: r.reported_ts != null,
+    status: r.status as ReadingRecord['status'],
+    holdReason: (r.hold_reason as string | null) ?? null,
+    engineHours: r.engine_hours as number,
+    idleHours: (r.idle_hours as number | null) ?? null,
+    body: JSON.parse(r.body as string) as ForwardedReading,
+    receivedAt: r.received_at as string,
+    storedAt: r.stored_at as string,
+    batchId: r.batch_id as string,
+    gatewayId: r.gateway_id as string,
+    conflictId: r.conflict_id == null ? null : String(r.conflict_id),
+  };
+}
+
 function toToken(r: Row): TokenRecord {
   return {
     id: r.id as string,
@@ -898,6 +1117,11 @@ function usageWhere(filter: UsageFilter, dayCol: string): { where: string; args:
     args.push(filter.site);
   }
   return { where: where.length ? `WHERE ${where.join(' AND ')}` : '', args };
+}
+
+/** A `to` bound on ts: a bare day includes that whole (UTC) day; an instant is exclusive. */
+function exclusiveEnd(to: string): string {
+  return /^\d{4}-\d{2}-\d{2}$/.test(to) ? shiftDay(to, 1) : to;
 }
 
 function shiftDay(day: string, n: number): string {

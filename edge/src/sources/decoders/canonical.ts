@@ -2,14 +2,20 @@
 import { type Reading, ReadingSchema } from '@ironledger/contracts';
 import { parseJson, zodReason } from './decode-result.js';
 
-export function decodeCanonical(payload: Buffer, topicUnitId: string): { ok: true; reading: Reading } | { ok: false; reason: string } {
+export function decodeCanonical(
+  payload: Buffer,
+  topicUnitId: string,
+): { ok: true; reading: Reading } | { ok: false; reason: string } {
   const json = parseJson(payload);
   if (!json.ok) return json;
   const parsed = ReadingSchema.safeParse(json.value);
   if (!parsed.success) return { ok: false, reason: zodReason('schema', parsed.error.issues) };
   // Contract 1: unitId must equal the topic's, which the ACL ties to the publisher.
   if (parsed.data.unitId !== topicUnitId) {
-    return { ok: false, reason: `unit_mismatch: payload unitId ${parsed.data.unitId} is not the topic's ${topicUnitId}` };
+    return {
+      ok: false,
+      reason: `unit_mismatch: payload unitId ${parsed.data.unitId} is not the topic's ${topicUnitId}`,
+    };
   }
   return { ok: true, reading: parsed.data };
 }

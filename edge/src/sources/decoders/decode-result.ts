@@ -6,8 +6,13 @@ export type DecodeResult = { ok: true; reading: ForwardedReading } | { ok: false
 /** Largest payload decoded, bytes; a reading is a few hundred. Larger is quarantined unread. */
 export const MAX_PAYLOAD_BYTES = 64 * 1024;
 
-export function zodReason(prefix: string, issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>): string {
-  const parts = issues.slice(0, 5).map((i) => `${i.path.length ? i.path.map(String).join('.') : '(root)'}: ${i.message}`);
+export function zodReason(
+  prefix: string,
+  issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>,
+): string {
+  const parts = issues
+    .slice(0, 5)
+    .map((i) => `${i.path.length ? i.path.map(String).join('.') : '(root)'}: ${i.message}`);
   return `${prefix}: ${parts.join('; ')}`;
 }
 

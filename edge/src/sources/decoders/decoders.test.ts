@@ -4,7 +4,14 @@ import { describe, expect, it } from 'vitest';
 import { decodeMessage } from './index.js';
 
 const now = Date.parse('2026-11-23T08:20:00.000Z');
-const good = { v: 1, unitId: 'EXC-0042', seq: 1, ts: '2026-11-23T08:15:00Z', engineHours: 4521.35, idleHours: 1203.1 };
+const good = {
+  v: 1,
+  unitId: 'EXC-0042',
+  seq: 1,
+  ts: '2026-11-23T08:15:00Z',
+  engineHours: 4521.35,
+  idleHours: 1203.1,
+};
 const topic = (u: string, k = 'telemetry') => `ironledger/v1/units/${u}/${k}`;
 const buf = (o: unknown) => Buffer.from(JSON.stringify(o));
 
@@ -13,14 +20,24 @@ describe('decoders', () => {
     const r = decodeMessage(topic('EXC-0042'), buf(good), now);
     expect(r).toEqual({
       ok: true,
-      reading: { ...good, ts: '2026-11-23T08:15:00.000Z', receivedAt: '2026-11-23T08:20:00.000Z', source: 'telemetry' },
+      reading: {
+        ...good,
+        ts: '2026-11-23T08:15:00.000Z',
+        receivedAt: '2026-11-23T08:20:00.000Z',
+        source: 'telemetry',
+      },
     });
   });
 
   it('AEMP 2.0 snapshot → the same canonical reading', () => {
     const aemp = readingToAemp({ ...good, ts: '2026-11-23T08:15:00.000Z' });
     const r = decodeMessage(topic('EXC-0042', 'aemp'), buf(aemp), now);
-    expect(r.ok && r.reading).toMatchObject({ unitId: 'EXC-0042', engineHours: 4521.35, idleHours: 1203.1, source: 'aemp' });
+    expect(r.ok && r.reading).toMatchObject({
+      unitId: 'EXC-0042',
+      engineHours: 4521.35,
+      idleHours: 1203.1,
+      source: 'aemp',
+    });
   });
 
   it('flags an impossible clock, keeps the reading', () => {

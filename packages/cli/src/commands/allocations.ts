@@ -373,4 +373,34 @@ const reject: CommandSpec = {
   },
 };
 
-export const allocations: CommandSpec[] = [list, show, approve, reject];
+const reopen: CommandSpec = {
+  name: 'allocations reopen',
+  summary: 'Reopen rejected allocations for a new decision, with a reason',
+  description:
+    'Puts rejected allocations back to pending, so they can be approved (or rejected again).\nThe reason goes to the audit trail with the original rejection.',
+  args: '<id>...',
+  minPositionals: 1,
+  maxPositionals: Number.POSITIVE_INFINITY,
+  role: 'approver',
+  options: {
+    reason: { type: 'string', value: 'text', description: 'Why (required; kept in the audit trail)' },
+    ...JSON_OPTION,
+  },
+  examples: [
+    [
+      'The unit was working after all',
+      'ironledger allocations reopen al_01J9 --reason "trailer log was for another unit"',
+    ],
+  ],
+  async run(ctx: Ctx, a) {
+    const reason = required(a, 'reason', 'say why, e.g. --reason "rejected by mistake"');
+    const { data, raw } = await ctx
+      .api()
+      .post('/v1/allocations/reopen', DecisionResponseSchema, { ids: a.positionals, reason });
+    if (bool(a, 'json')) ctx.json(raw);
+    else ctx.out(decisionSummary(data, 'reopened', ctx.c));
+    return decisionExit(data);
+  },
+};
+
+export const allocations: CommandSpec[] = [list, show, approve, reject, reopen];

@@ -2,6 +2,7 @@
 import type { CommandSpec } from '../command.js';
 import { allocations } from './allocations.js';
 import { audit } from './audit.js';
+import { conflicts } from './conflicts.js';
 import { consolidate } from './consolidate.js';
 import { deadletters } from './deadletters.js';
 import { held } from './held.js';
@@ -17,7 +18,8 @@ import { usage } from './usage.js';
 export const COMMANDS: readonly CommandSpec[] = [
   status,
   usage,
-  held,
+  ...held,
+  ...conflicts,
   consolidate,
   ...allocations,
   post,
@@ -30,7 +32,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   ...tokens,
 ];
 
-/** First words that take a sub-command. */
+/** First words that take a sub-command (`held` is also a command of its own: the listing). */
 export const GROUPS: ReadonlySet<string> = new Set(
   COMMANDS.filter((c) => c.name.includes(' ')).map((c) => c.name.split(' ')[0]!),
 );
