@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { ProjectsResponseSchema, UnitsResponseSchema } from '@ironledger/contracts';
 import { BIN, spawnNode, tempDir } from '@ironledger/testkit';
 import Database from 'better-sqlite3';
 import { request } from 'undici';
@@ -143,7 +144,7 @@ describe('ironledger-cloud (process)', () => {
           headers: { authorization: `Bearer ${TOKENS.admin}`, 'content-type': 'application/json' },
           body: body === undefined ? undefined : JSON.stringify(body),
         });
-        return { status: res.statusCode, json: (await res.body.json()) as Record<string, any> };
+        return { status: res.statusCode, json: (await res.body.json()) as unknown };
       };
       return { p, api };
     };
@@ -165,10 +166,10 @@ describe('ironledger-cloud (process)', () => {
       ],
     });
     const second = await start();
-    const projects = (await second.api('GET', '/v1/projects')).json.projects;
+    const { projects } = ProjectsResponseSchema.parse((await second.api('GET', '/v1/projects')).json);
     expect(projects).toEqual([edited, { projectId: 'P-NEW', name: 'New works' }]);
-    const units = (await second.api('GET', '/v1/units')).json.units;
-    expect(units.find((u: { unitId: string }) => u.unitId === 'EXC-2')).toMatchObject({
+    const { units } = UnitsResponseSchema.parse((await second.api('GET', '/v1/units')).json);
+    expect(units.find((u) => u.unitId === 'EXC-2')).toMatchObject({
       serialNo: 'SN-2-FROM-CONFIG',
     });
     expect(second.p.logs().find((l) => l.event === 'master_data_config_ignored')).toMatchObject({
@@ -178,7 +179,8 @@ describe('ironledger-cloud (process)', () => {
 
     // And again: the API's edit survives every restart, not just the first.
     const third = await start();
-    expect((await third.api('GET', '/v1/projects')).json.projects[0]).toEqual(edited);
+    const again = ProjectsResponseSchema.parse((await third.api('GET', '/v1/projects')).json);
+    expect(again.projects[0]).toEqual(edited);
     await third.p.stop();
   });
 });

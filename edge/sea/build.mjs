@@ -92,23 +92,25 @@ function cacheDir() {
 async function registryPackage(cache, name, version) {
   const dest = path.join(cache, `${name}-${version}`);
   if (fs.existsSync(path.join(dest, 'package.json'))) return dest;
-  const tgz = path.join(cache, `${name}-${version}.tgz`);
-  if (!fs.existsSync(tgz)) {
-    log(`fetching ${name}@${version} from the npm registry`);
-    await execFile('npm', ['pack', `${name}@${version}`, '--pack-destination', cache, '--silent'], {
+  log(`fetching ${name}@${version} from the npm registry`);
+  // Per run: another build (tests and a developer's build at once) never sees a half file.
+  const work = fs.mkdtempSync(path.join(cache, `.fetch-${name}-`));
+  try {
+    await execFile('npm', ['pack', `${name}@${version}`, '--pack-destination', work, '--silent'], {
       maxBuffer: 16 * 1024 * 1024,
     });
-  }
-  const tmp = `${dest}.tmp-${process.pid}`;
-  fs.rmSync(tmp, { recursive: true, force: true });
-  fs.mkdirSync(tmp, { recursive: true });
-  await execFile('tar', ['xzf', tgz, '-C', tmp, '--strip-components=1']);
-  // Another build may have unpacked it meanwhile (tests and a developer's build at once):
-  // keep the first, never replace a folder someone may be reading.
-  if (fs.existsSync(path.join(dest, 'package.json'))) fs.rmSync(tmp, { recursive: true, force: true });
-  else {
-    fs.rmSync(dest, { recursive: true, force: true });
-    fs.renameSync(tmp, dest);
+    const tgz = fs.readdirSync(work).find((f) => f.endsWith('.tgz'));
+    if (!tgz) throw new Error(`npm pack ${name}@${version} produced no tarball`);
+    const unpacked = path.join(work, 'package');
+    fs.mkdirSync(unpacked);
+    await execFile('tar', ['xzf', path.join(work, tgz), '-C', unpacked, '--strip-components=1']);
+    // The first complete copy wins; a folder someone may be reading is never replaced.
+    if (!fs.existsSync(path.join(dest, 'package.json'))) {
+      fs.rmSync(dest, { recursive: true, force: true });
+      fs.renameSync(unpacked, dest);
+    }
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
   }
   return dest;
 }
@@ -216,7 +218,7 @@ async function compileAddon(cache, target, headersDir, bs3) {
   return out;
 }
 
-/** Debug symbols are a fifth of Node's size and no use on a gateway; .dynsym stays for addons. */
+/** Debug symbols are 18 MB of Node's 127 MB and no use on a gateway; .dynsym stays for addons. */
 function strip(tool, file, args = []) {
   if (!which(tool)) {
     log(`${tool} not found: leaving ${path.basename(file)} unstripped`);

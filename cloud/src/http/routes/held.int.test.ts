@@ -33,7 +33,7 @@ async function engineHours(): Promise<number> {
   const u = UsageResponseSchema.parse((await t.api('GET', '/v1/usage?unit=EXC-1')).json);
   return u.rows.reduce((s, r) => s + r.engineHours, 0);
 }
-function problem(r: Answer, status: number): string {
+function problem(r: Answer, status: number): string | undefined {
   expect(r.status).toBe(status);
   expect(String(r.headers['content-type'])).toContain('application/problem+json');
   return ProblemSchema.parse(r.json).code;
@@ -94,9 +94,9 @@ describe('POST /v1/held/{id}/release', () => {
 
   it('refuses a rebase onto an existing identity (409) and impossible clocks (422), changing nothing', async () => {
     const [h] = await held();
-    expect(
-      problem(await release(h!.id, { rebaseTs: '2026-06-01T09:00:00Z', reason: 'oops' }), 409),
-    ).toBe('READING_IDENTITY_TAKEN');
+    expect(problem(await release(h!.id, { rebaseTs: '2026-06-01T09:00:00Z', reason: 'oops' }), 409)).toBe(
+      'READING_IDENTITY_TAKEN',
+    );
     expect(problem(await release(h!.id, { asIs: true, reason: 'looks fine' }), 422)).toBe(
       'READING_TS_INVALID',
     );
@@ -116,9 +116,9 @@ describe('POST /v1/held/{id}/release', () => {
     expect(problem(await release(h!.id, { rebaseTs: 'yesterday', reason: 'x' }), 400)).toBe(
       'REQUEST_INVALID',
     );
-    expect(
-      problem(await release(h!.id, { asIs: true, reason: 'x' }, TOKENS.viewer), 403),
-    ).toBe('AUTH_FORBIDDEN');
+    expect(problem(await release(h!.id, { asIs: true, reason: 'x' }, TOKENS.viewer), 403)).toBe(
+      'AUTH_FORBIDDEN',
+    );
     expect(problem(await release('999', { asIs: true, reason: 'x' }), 404)).toBe('NOT_FOUND');
   });
 

@@ -11,8 +11,8 @@ import {
   type Conflict,
   ConflictResolveRequestSchema,
   ConflictsQuerySchema,
-  type HeldReleaseResponse,
   HeldReleaseRequestSchema,
+  type HeldReleaseResponse,
 } from '@ironledger/contracts';
 import { z } from 'zod';
 import type { AppContext } from '../../context.js';

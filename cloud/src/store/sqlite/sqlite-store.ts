@@ -488,7 +488,11 @@ export class SqliteStore implements CloudStore {
         .prepare(
           "UPDATE readings SET status = 'superseded', hold_reason = ? WHERE id IN (SELECT reading_id FROM conflict_versions WHERE conflict_id = ?) AND id != ?",
         )
-        .run(`superseded: conflict ${op.id} kept reading ${op.keepReadingId}`, c.id, Number(op.keepReadingId));
+        .run(
+          `superseded: conflict ${op.id} kept reading ${op.keepReadingId}`,
+          c.id,
+          Number(op.keepReadingId),
+        );
       this.db
         .prepare(
           'UPDATE conflicts SET resolved_at = ?, resolved_by = ?, keep = ?, kept_reading_id = ?, reason = ? WHERE id = ?',

@@ -25,7 +25,11 @@ function conflictsTable(conflicts: readonly Conflict[], c: Palette): string {
       { header: 'TS', value: (r) => (r.head ? formatInstant(r.k.ts) : '') },
       { header: 'VERSION', value: (r) => ORDINAL[r.v.ordinal - 1] ?? String(r.v.ordinal) },
       { header: 'ENGINE H', value: (r) => String(r.v.engineHours), align: 'right' },
-      { header: 'IDLE H', value: (r) => (r.v.idleHours === null ? '' : String(r.v.idleHours)), align: 'right' },
+      {
+        header: 'IDLE H',
+        value: (r) => (r.v.idleHours === null ? '' : String(r.v.idleHours)),
+        align: 'right',
+      },
       { header: 'RECEIVED', value: (r) => formatInstant(r.v.receivedAt) },
       { header: 'BATCH', value: (r) => r.v.batchId },
       {
@@ -117,7 +121,9 @@ const resolve: CommandSpec = {
     const kept = data.versions.find((v) => v.readingId === data.resolution?.readingId);
     ctx.out(
       `${ctx.c.green('resolved')} conflict ${data.id} (${data.unitId} at ${formatInstant(data.ts)}): kept the ${keep.data} version${
-        kept ? ` (${kept.engineHours} h${kept.status === 'held' ? ', still held: its clock is impossible' : ''})` : ''
+        kept
+          ? ` (${kept.engineHours} h${kept.status === 'held' ? ', still held: its clock is impossible' : ''})`
+          : ''
       }\n`,
     );
     ctx.note("usage changes at the next consolidation ('ironledger consolidate' runs it now)");

@@ -1,8 +1,4 @@
-import {
-  HeldReadingsResponseSchema,
-  HeldReleaseResponseSchema,
-  InstantSchema,
-} from '@ironledger/contracts';
+import { HeldReadingsResponseSchema, HeldReleaseResponseSchema, InstantSchema } from '@ironledger/contracts';
 import { bool, type CommandSpec, JSON_OPTION, required, str } from '../command.js';
 import { EXIT, UsageError } from '../errors.js';
 import { oneLine, renderTable } from '../format/table.js';
@@ -43,8 +39,12 @@ const list: CommandSpec = {
           { header: 'ID', value: (r) => r.id },
           { header: 'UNIT', value: (r) => r.unitId },
           { header: 'TS', value: (r) => formatInstant(r.ts) },
-          { header: 'STATUS', value: (r) => r.status, style: (s) => c.yellow(s) },
-          { header: 'CONFLICT', value: (r) => r.conflictId ?? '' },
+          // A conflict version names its conflict: that id is what `conflicts resolve` takes.
+          {
+            header: 'STATUS',
+            value: (r) => (r.conflictId ? `conflict ${r.conflictId}` : r.status),
+            style: (s) => c.yellow(s),
+          },
           { header: 'ENGINE H', value: (r) => String(r.engineHours), align: 'right' },
           { header: 'RECEIVED', value: (r) => formatInstant(r.receivedAt) },
           { header: 'BATCH', value: (r) => r.batchId },
