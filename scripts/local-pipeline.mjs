@@ -9,7 +9,7 @@ import { startPipeline } from '@ironledger/testkit';
 
 const { values } = parseArgs({
   options: {
-    units: { type: 'string', default: '6' },
+    units: { type: 'string', default: '8' },
     days: { type: 'string', default: '1' },
     seed: { type: 'string', default: '1' },
     dir: { type: 'string', default: '.ironledger' },
