@@ -6,7 +6,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const HERE = path.dirname(fileURLToPath(import.meta.url));
-export const EDGE_MAIN = path.join(HERE, '..', 'dist', 'main.js');
+// EDGE_MAIN: another build of the agent's main.js (an A/B comparison on the same machine).
+export const EDGE_MAIN = process.env.EDGE_MAIN ?? path.join(HERE, '..', 'dist', 'main.js');
 
 export function tmp(prefix) {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -54,6 +55,45 @@ export async function startEdge(dir, overrides = {}) {
     pid: child.pid,
     metrics: () => fetch(`http://127.0.0.1:${ready.httpPort}/metrics`).then((r) => r.text()),
   };
+}
+
+// Mosquitto as the reference broker: QoS 1, in memory (persistence off), anonymous, localhost.
+export async function startMosquitto(dir) {
+  const { createServer } = await import('node:net');
+  const port = await new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = s.address().port;
+      s.close(() => resolve(p));
+    });
+  });
+  const conf = path.join(dir, 'mosquitto.conf');
+  fs.writeFileSync(
+    conf,
+    [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'log_type error', ''].join(
+      '\n',
+    ),
+  );
+  const child = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const { connect } = await import('node:net');
+  for (let i = 0; ; i++) {
+    const ok = await new Promise((r) => {
+      const c = connect(port, '127.0.0.1', () => {
+        c.end();
+        r(true);
+      }).on('error', () => r(false));
+    });
+    if (ok) break;
+    if (i > 100) throw new Error('mosquitto did not start');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { child, ready: { mqttPort: port }, pid: child.pid, metrics: null };
+}
+
+/** CPU seconds (user + system, all threads) a process has used so far. */
+export function cpuS(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks of 10 ms
 }
 
 export function rssMb(pid) {

@@ -1,9 +1,12 @@
 #!/usr/bin/env node
 // Ingest benchmark: QoS 1 readings/s the edge commits and acknowledges (group commit),
 // from 1000 units over real TCP to the real agent process, per SQLite synchronous level.
+// `--target mosquitto` runs the same fleet against Mosquitto (QoS 1, nothing stored, no
+// subscriber): the reference the edge's figure is compared with.
 // Usage: node edge/bench/ingest.mjs [--units 1000] [--window 10] [--seconds 10] [--sync FULL,NORMAL]
+//        [--target edge,mosquitto]
 import { parseArgs } from 'node:util';
-import { fleet, metric, rssMb, startEdge, table, tmp } from './common.mjs';
+import { cpuS, fleet, metric, rssMb, startEdge, startMosquitto, table, tmp } from './common.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -11,6 +14,7 @@ const { values } = parseArgs({
     window: { type: 'string', default: '10' },
     seconds: { type: 'string', default: '10' },
     sync: { type: 'string', default: 'FULL,NORMAL' },
+    target: { type: 'string', default: 'edge' },
   },
 });
 const units = Number(values.units);
@@ -18,16 +22,23 @@ const window = Number(values.window);
 const seconds = Number(values.seconds);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+const runs = values.target
+  .split(',')
+  .flatMap((target) =>
+    target === 'edge' ? values.sync.split(',').map((s) => [target, s]) : [[target, '-']],
+  );
 const rows = [];
-for (const synchronous of values.sync.split(',')) {
+for (const [target, synchronous] of runs) {
   const dir = tmp('edge-bench-');
-  const edge = await startEdge(dir, { buffer: { synchronous } });
+  const edge =
+    target === 'mosquitto' ? await startMosquitto(dir) : await startEdge(dir, { buffer: { synchronous } });
   const f = fleet({ port: edge.ready.mqttPort, units, window, perUnit: 1e9 });
   while (f.stats().connected < units) await sleep(100);
   f.go();
   await sleep(2000); // warm-up
-  const m0 = await edge.metrics();
+  const m0 = edge.metrics ? await edge.metrics() : '';
   const a0 = f.stats().acked;
+  const c0 = [cpuS(edge.pid), cpuS(f.child.pid)];
   const t0 = performance.now();
   let peakRss = 0;
   const end = t0 + seconds * 1000;
@@ -36,8 +47,9 @@ for (const synchronous of values.sync.split(',')) {
     await sleep(250);
   }
   const a1 = f.stats().acked;
+  const c1 = [cpuS(edge.pid), cpuS(f.child.pid)];
   const t1 = performance.now();
-  const m1 = await edge.metrics();
+  const m1 = edge.metrics ? await edge.metrics() : '';
   const groups =
     metric(m1, 'ironledger_edge_group_commit_size_count') -
     metric(m0, 'ironledger_edge_group_commit_size_count');
@@ -47,22 +59,26 @@ for (const synchronous of values.sync.split(',')) {
     metric(m1, 'ironledger_edge_group_commit_seconds_sum') -
     metric(m0, 'ironledger_edge_group_commit_seconds_sum');
   rows.push({
+    target,
     synchronous,
     units,
     'in flight/unit': window,
     'acked readings': a1 - a0,
     seconds: ((t1 - t0) / 1000).toFixed(1),
     'readings/s': Math.round(((a1 - a0) * 1000) / (t1 - t0)),
-    'commits/s': Math.round((groups * 1000) / (t1 - t0)),
-    'avg group': Math.round(msgs / groups),
-    'ms/commit': ((commitS * 1000) / groups).toFixed(2),
-    'edge RSS MB': Math.round(peakRss),
+    'commits/s': edge.metrics ? Math.round((groups * 1000) / (t1 - t0)) : '-',
+    'avg group': edge.metrics ? Math.round(msgs / groups) : '-',
+    'ms/commit': edge.metrics ? ((commitS * 1000) / groups).toFixed(2) : '-',
+    'RSS MB': Math.round(peakRss),
+    // Percent of one core: the broker's and the load generator's (which shares the machine).
+    'broker CPU %': Math.round(((c1[0] - c0[0]) * 1e5) / (t1 - t0)),
+    'fleet CPU %': Math.round(((c1[1] - c0[1]) * 1e5) / (t1 - t0)),
   });
   f.stop();
   edge.child.kill('SIGTERM');
   await new Promise((r) => edge.child.once('exit', r));
 }
 console.log(
-  `\nedge ingest, QoS 1, PUBACK after commit (node ${process.version}, ${(await import('node:os')).cpus().length} cores)\n`,
+  `\ningest, QoS 1 (edge: PUBACK after commit; mosquitto: nothing stored) (node ${process.version}, ${(await import('node:os')).cpus().length} cores)\n`,
 );
 table(rows);

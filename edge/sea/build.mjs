@@ -231,7 +231,6 @@ function strip(tool, file, args = []) {
 /** One CommonJS script for every target: the bundle holds no native code. */
 async function bundle(buildDir, entry) {
   const t0 = performance.now();
-  const { version } = JSON.parse(fs.readFileSync(path.join(EDGE_DIR, 'package.json'), 'utf8'));
   const esbuild = await import(createRequire(path.join(REPO_ROOT, 'package.json')).resolve('esbuild'));
   const outfile = path.join(buildDir, 'ironledger-edge.cjs');
   const shim = path.join(HERE, 'native-addon.cjs');
@@ -264,17 +263,6 @@ async function bundle(buildDir, entry) {
         name: 'sea-native-addon',
         setup(b) {
           b.onResolve({ filter: /^bindings$/ }, () => ({ path: shim }));
-        },
-      },
-      {
-        // The agent reads its version from ../package.json beside its module; inside the
-        // executable that path would point next to wherever the file was copied.
-        name: 'sea-version',
-        setup(b) {
-          b.onLoad({ filter: /[\\/]edge[\\/]dist[\\/]version\.js$/ }, () => ({
-            contents: `export const VERSION = ${JSON.stringify(version)};\n`,
-            loader: 'js',
-          }));
         },
       },
     ],

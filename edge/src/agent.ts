@@ -81,6 +81,15 @@ export async function startAgent(
     diskBudgetBytes: Math.floor(config.buffer.diskBudgetMb * MiB),
     synchronous: config.buffer.synchronous,
   });
+  const { from, to } = buffer.schema;
+  // An upgrade of the file an older agent wrote is visible in the log, once, when it happens.
+  if (from === 0)
+    log.info({ event: 'buffer.created', path: buffer.path, schemaVersion: to }, 'buffer created');
+  else if (from !== to)
+    log.info(
+      { event: 'buffer.migrated', path: buffer.path, from, to },
+      `buffer upgraded from schema ${from} to ${to}`,
+    );
   const cleanups: Array<() => Promise<void> | void> = [() => buffer.close()];
   const fail = async (e: unknown) => {
     for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => {});

@@ -5,13 +5,13 @@
  */
 import { parseArgs } from 'node:util';
 import { isIronLedgerError } from '@ironledger/errors';
-import { createLogger } from '@ironledger/logger';
-import { startAgent } from './agent.js';
-import { SqliteBuffer } from './buffer/sqlite-buffer.js';
-import { type EdgeConfig, loadEdgeConfig } from './config.js';
-import { hashSecret } from './secrets.js';
-import { decodeMessage } from './sources/decoders/index.js';
+import type { SqliteBuffer } from './buffer/sqlite-buffer.js';
+import type { EdgeConfig } from './config.js';
 import { VERSION } from './version.js';
+
+// Modules are loaded by the subcommands that need them: `--version`, `--help` and
+// `hash-secret` evaluate none of the agent (broker, MQTT, HTTP, SQLite, schemas), and a
+// command that reads the buffer does not load the broker.
 
 const EXIT_USAGE = 64;
 const EXIT_CONFIG = 78;
@@ -57,24 +57,35 @@ function parse(argv: string[]) {
   return { values, positionals };
 }
 
-function config(file: string | undefined): Readonly<EdgeConfig> {
+async function config(file: string | undefined): Promise<Readonly<EdgeConfig>> {
+  const { loadEdgeConfig } = await import('./config.js');
   return loadEdgeConfig(file ?? process.env.IRONLEDGER_EDGE_CONFIG, process.env);
 }
 
-function openBuffer(c: Readonly<EdgeConfig>): SqliteBuffer {
-  return new SqliteBuffer({
+async function openBuffer(file: string | undefined): Promise<SqliteBuffer> {
+  const c = await config(file);
+  const { SqliteBuffer } = await import('./buffer/sqlite-buffer.js');
+  const buffer = new SqliteBuffer({
     path: c.buffer.path,
     gatewayId: c.gatewayId,
     diskBudgetBytes: c.buffer.diskBudgetMb * 1024 * 1024,
     synchronous: c.buffer.synchronous,
   });
+  const { from, to } = buffer.schema;
+  if (from !== 0 && from !== to)
+    process.stderr.write(`ironledger-edge: buffer ${buffer.path} upgraded from schema ${from} to ${to}\n`);
+  return buffer;
 }
 
 let agentRan = false;
 
 async function run(file: string | undefined): Promise<number> {
-  const c = config(file);
+  const c = await config(file);
   agentRan = true;
+  const [{ createLogger }, { startAgent }] = await Promise.all([
+    import('@ironledger/logger'),
+    import('./agent.js'),
+  ]);
   const log = createLogger({
     service: 'ironledger-edge',
     version: VERSION,
@@ -109,7 +120,7 @@ async function run(file: string | undefined): Promise<number> {
 async function status(file: string | undefined, url: string | undefined, json: boolean): Promise<number> {
   let base = url;
   if (!base) {
-    const c = config(file);
+    const c = await config(file);
     const host = c.http.host === '0.0.0.0' || c.http.host === '::' ? '127.0.0.1' : c.http.host;
     base = `http://${host.includes(':') ? `[${host}]` : host}:${c.http.port}`;
   }
@@ -141,8 +152,13 @@ async function status(file: string | undefined, url: string | undefined, json: b
   return 0;
 }
 
-function quarantineList(file: string | undefined, limit: number, all: boolean, json: boolean): number {
-  const buffer = openBuffer(config(file));
+async function quarantineList(
+  file: string | undefined,
+  limit: number,
+  all: boolean,
+  json: boolean,
+): Promise<number> {
+  const buffer = await openBuffer(file);
   try {
     const entries = buffer.listQuarantine({ limit, includeReplayed: all });
     if (json) {
@@ -163,14 +179,15 @@ function quarantineList(file: string | undefined, limit: number, all: boolean, j
   }
 }
 
-function replay(
+async function replay(
   file: string | undefined,
   quarantine: boolean,
   parked: boolean,
   ids: string | undefined,
-): number {
+): Promise<number> {
   const both = !quarantine && !parked;
-  const buffer = openBuffer(config(file));
+  const buffer = await openBuffer(file);
+  const { decodeMessage } = await import('./sources/decoders/index.js');
   try {
     if (quarantine || both) {
       const list = ids
@@ -194,8 +211,8 @@ function replay(
   }
 }
 
-function vacuum(file: string | undefined, full: boolean): number {
-  const buffer = openBuffer(config(file));
+async function vacuum(file: string | undefined, full: boolean): Promise<number> {
+  const buffer = await openBuffer(file);
   try {
     const before = buffer.usedBytes();
     buffer.vacuum({ full });
@@ -221,7 +238,7 @@ async function main(argv: string[]): Promise<number> {
     case 'run':
       return run(v.config);
     case 'check-config': {
-      const c = config(v.config);
+      const c = await config(v.config);
       process.stdout.write(
         `configuration ok: gateway ${c.gatewayId}, mqtt ${c.mqtt.mode} ${c.mqtt.mode === 'embedded' ? `${c.mqtt.host}:${c.mqtt.port}` : (c.mqtt.url ?? `${c.mqtt.host}:${c.mqtt.port}`)}, auth ${c.auth.mode} (${c.auth.units.length} units), buffer ${c.buffer.path}, cloud ${c.cloud.url}\n`,
       );
@@ -239,6 +256,7 @@ async function main(argv: string[]): Promise<number> {
     case 'hash-secret': {
       const secret = rest[0];
       if (!secret) throw new UsageError('usage: ironledger-edge hash-secret <secret>');
+      const { hashSecret } = await import('./secrets.js');
       process.stdout.write(`${hashSecret(secret)}\n`);
       return 0;
     }

@@ -53,6 +53,11 @@ export class SqliteBuffer implements ReadingBuffer {
   private readonly pageSize: number;
   private full = false;
   private readonly st: ReturnType<SqliteBuffer['prepare']>;
+  /**
+   * Schema version of the file as found (0: a new file) and after opening; they differ
+   * when this agent upgraded a file written by an older one.
+   */
+  readonly schema: { readonly from: number; readonly to: number };
 
   constructor(opts: SqliteBufferOptions) {
     this.path = opts.path;
@@ -67,7 +72,8 @@ export class SqliteBuffer implements ReadingBuffer {
         this.db.pragma('auto_vacuum = INCREMENTAL');
       this.db.pragma('journal_mode = WAL');
       this.db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
-      migrate(this.db);
+      const from = this.db.pragma('user_version', { simple: true }) as number;
+      this.schema = { from, to: migrate(this.db) };
       this.bindGateway();
     } catch (e) {
       this.db.close();

@@ -141,8 +141,9 @@ export async function startBroker(deps: {
           topic,
           payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
           clientId: client?.id,
+          parsedTopic: t,
         },
-        (err) => done(err),
+        done,
       );
     },
     authorizeSubscribe(client, sub, done) {

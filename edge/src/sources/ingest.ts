@@ -6,6 +6,7 @@
  * keep the order of its PUBLISHes [MQTT-4.6.0-2]. A callback with an error means "not
  * stored": the broker withholds the PUBACK and the unit keeps the reading.
  */
+import type { ParsedTopic } from '@ironledger/contracts';
 import { isIronLedgerError } from '@ironledger/errors';
 import type { Logger } from '@ironledger/logger';
 import type { AppendItem, AppendOutcome, ReadingBuffer } from '../buffer/buffer.js';
@@ -16,15 +17,25 @@ export interface IngestMessage {
   topic: string;
   payload: Buffer;
   clientId?: string | undefined;
+  /** `parseUnitTopic(topic)`, when the caller has it already. */
+  parsedTopic?: ParsedTopic | null;
 }
 
 export type Ack = (err: Error | null) => void;
 
 export class Ingestor {
-  private queue: Array<{ item: AppendItem; ack: Ack }> = [];
+  // The queue as two parallel arrays: the items go to the buffer as they are, no copy.
+  private items: AppendItem[] = [];
+  private acks: Ack[] = [];
+  // Messages received per source since the last commit; added to the counter once per group.
+  private receivedTelemetry = 0;
+  private receivedAemp = 0;
+  private receivedOther = 0;
   private scheduled: NodeJS.Immediate | null = null;
+  private readonly flushSoon = () => this.flush();
   private fullAlarm = false;
   private readonly onFullChange: (full: boolean) => void;
+  private readonly now: () => number;
 
   constructor(
     private readonly buffer: ReadingBuffer,
@@ -39,6 +50,7 @@ export class Ingestor {
     },
   ) {
     this.onFullChange = opts.onFullChange ?? (() => {});
+    this.now = opts.now ?? Date.now;
   }
 
   /** True while the disk budget is reached; publishes are refused before they are decoded. */
@@ -47,27 +59,26 @@ export class Ingestor {
   }
 
   submit(msg: IngestMessage, ack: Ack): void {
-    const receivedAtMs = (this.opts.now ?? Date.now)();
-    const kind = msg.topic.endsWith('/aemp')
-      ? 'aemp'
-      : msg.topic.endsWith('/telemetry')
-        ? 'telemetry'
-        : 'other';
-    this.metrics.received.inc({ source: kind });
-    const d = decodeMessage(msg.topic, msg.payload, receivedAtMs);
+    const receivedAtMs = this.now();
+    const topic = msg.topic;
+    if (topic.endsWith('/telemetry')) this.receivedTelemetry++;
+    else if (topic.endsWith('/aemp')) this.receivedAemp++;
+    else this.receivedOther++;
+    const d = decodeMessage(topic, msg.payload, receivedAtMs, msg.parsedTopic);
     const item: AppendItem = d.ok
       ? { kind: 'reading', reading: d.reading }
       : {
           kind: 'quarantine',
-          topic: msg.topic,
+          topic,
           payload: msg.payload,
           reason: d.reason,
           receivedAtMs,
           clientId: msg.clientId,
         };
-    this.queue.push({ item, ack });
-    if (this.queue.length >= this.opts.groupCommitMax) this.flush();
-    else if (!this.scheduled) this.scheduled = setImmediate(() => this.flush());
+    this.items.push(item);
+    this.acks.push(ack);
+    if (this.items.length >= this.opts.groupCommitMax) this.flush();
+    else if (!this.scheduled) this.scheduled = setImmediate(this.flushSoon);
   }
 
   /** Commits what is queued now. Synchronous: returns after the transaction. */
@@ -76,55 +87,75 @@ export class Ingestor {
       clearImmediate(this.scheduled);
       this.scheduled = null;
     }
-    const group = this.queue;
-    if (group.length === 0) return;
-    this.queue = [];
+    this.countReceived();
+    const items = this.items;
+    const acks = this.acks;
+    if (items.length === 0) return;
+    this.items = [];
+    this.acks = [];
     const started = process.hrtime.bigint();
     let outcomes: AppendOutcome[];
     try {
-      outcomes = this.buffer.append(group.map((g) => g.item));
+      outcomes = this.buffer.append(items);
     } catch (e) {
-      this.refuse(group, e);
+      this.refuse(acks, e);
       return;
     }
     this.metrics.groupCommitSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-    this.metrics.groupCommitSize.observe(group.length);
+    this.metrics.groupCommitSize.observe(items.length);
     if (this.fullAlarm) this.setFull(false);
-    let dups = 0;
     let stored = 0;
+    let conflicts = 0;
+    let dups = 0;
     let firstDup: AppendItem | null = null;
-    outcomes.forEach((o, i) => {
-      const item = group[i]!.item;
-      if (o === 'stored' || o === 'conflict') stored++;
-      if (o === 'duplicate') {
-        dups++;
-        firstDup ??= item;
-      }
-      this.account(item, o);
-    });
-    if (dups > 0 && firstDup !== null && (firstDup as AppendItem).kind === 'reading') {
+    for (let i = 0; i < outcomes.length; i++) {
+      const o = outcomes[i]!;
+      if (o === 'stored') stored++;
+      else this.account(items[i]!, o);
+      if (o === 'conflict') conflicts++;
+      else if (o === 'duplicate' && dups++ === 0) firstDup = items[i]!;
+    }
+    if (stored > 0) {
+      this.metrics.stored.inc({ outcome: 'stored' }, stored);
+      if (this.log.isLevelEnabled('debug'))
+        for (let i = 0; i < outcomes.length; i++) {
+          const it = items[i]!;
+          if (outcomes[i] === 'stored' && it.kind === 'reading')
+            this.log.debug({ event: 'reading.stored', unitId: it.reading.unitId, ts: it.reading.ts });
+        }
+    }
+    if (dups > 0 && firstDup?.kind === 'reading') {
       // One line per group, not per copy: a redelivery storm must not flood the log.
-      const r = (firstDup as Extract<AppendItem, { kind: 'reading' }>).reading;
+      const r = firstDup.reading;
       this.log.info(
         { event: 'reading.duplicate', count: dups, unitId: r.unitId, ts: r.ts },
         'duplicates stored once',
       );
     }
-    for (const g of group) g.ack(null);
-    if (stored > 0) this.opts.onStored?.(stored);
+    // PUBACKs strictly after the commit, in arrival order [MQTT-4.6.0-2].
+    for (let i = 0; i < acks.length; i++) acks[i]!(null);
+    if (stored + conflicts > 0) this.opts.onStored?.(stored + conflicts);
   }
 
-  private refuse(group: Array<{ item: AppendItem; ack: Ack }>, e: unknown): void {
+  private countReceived(): void {
+    const m = this.metrics.received;
+    if (this.receivedTelemetry > 0) m.inc({ source: 'telemetry' }, this.receivedTelemetry);
+    if (this.receivedAemp > 0) m.inc({ source: 'aemp' }, this.receivedAemp);
+    if (this.receivedOther > 0) m.inc({ source: 'other' }, this.receivedOther);
+    this.receivedTelemetry = this.receivedAemp = this.receivedOther = 0;
+  }
+
+  private refuse(acks: Ack[], e: unknown): void {
     const full = isIronLedgerError(e, 'BUFFER_FULL');
-    this.metrics.refused.inc({ reason: full ? 'buffer_full' : 'store_failed' }, group.length);
+    this.metrics.refused.inc({ reason: full ? 'buffer_full' : 'store_failed' }, acks.length);
     if (full) this.setFull(true);
     else
       this.log.error(
-        { event: 'buffer.write_failed', err: e, messages: group.length },
+        { event: 'buffer.write_failed', err: e, messages: acks.length },
         'buffer write failed; publishes refused',
       );
     const err = e instanceof Error ? e : new Error(String(e));
-    for (const g of group) g.ack(err);
+    for (const ack of acks) ack(err);
   }
 
   private setFull(full: boolean): void {
@@ -149,20 +180,19 @@ export class Ingestor {
     this.setFull(this.buffer.isFull());
   }
 
+  /** The rare outcomes, one by one ('stored' is counted per group in `flush`). */
   private account(item: AppendItem, o: AppendOutcome): void {
     switch (o) {
       case 'stored':
+        break;
       case 'conflict': {
         const r = item.kind === 'reading' ? item.reading : null;
         this.metrics.stored.inc({ outcome: o });
-        if (o === 'conflict') {
-          this.metrics.conflicts.inc();
-          this.log.warn(
-            { event: 'reading.conflict', unitId: r?.unitId, ts: r?.ts },
-            'same identity, different content: both kept, flagged',
-          );
-        } else if (this.log.isLevelEnabled('debug'))
-          this.log.debug({ event: 'reading.stored', unitId: r?.unitId, ts: r?.ts });
+        this.metrics.conflicts.inc();
+        this.log.warn(
+          { event: 'reading.conflict', unitId: r?.unitId, ts: r?.ts },
+          'same identity, different content: both kept, flagged',
+        );
         break;
       }
       case 'duplicate': {
