@@ -112,6 +112,17 @@ describe('walking skeleton: unit → edge → cloud → CLI → dry-run posting'
     const keys = journalKeys(pl.paths.journal);
     expect(keys.sort()).toEqual(approved.map((a) => a.key).sort());
 
+    // The correlation from unit to Odoo record: each posted allocation names the batches its
+    // readings came in, and those are batches the edge logged as sent.
+    const sent = new Set(pl.edge.logs().filter((l) => l.event === 'forward.batch_sent').map((l) => l.batchId));
+    const posted = pl.cloud.logs().filter((l) => l.event === 'allocation.posted');
+    expect(posted.map((l) => l.allocationKey).sort()).toEqual(approved.map((a) => a.key).sort());
+    for (const l of posted) {
+      const batchIds = l.batchIds as string[];
+      expect(batchIds.length, String(l.allocationKey)).toBeGreaterThan(0);
+      for (const b of batchIds) expect(sent.has(b), `batch ${b} of ${String(l.allocationKey)}`).toBe(true);
+    }
+
     const after = (JSON.parse((await pl.cli(['allocations', 'list', '--json'])).stdout) as { allocations: Allocation[] })
       .allocations;
     expect(after.filter((a) => a.status === 'posted').map((a) => a.id).sort()).toEqual(approved.map((a) => a.id).sort());

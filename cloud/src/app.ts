@@ -88,7 +88,7 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
   logSeed(logger, seeded);
   // A config change to a site, unit or rate changes attribution or prices of stored readings.
   if ([...seeded.inserted, ...seeded.updated].some((x) => x.kind !== 'project')) runner.markAll();
-  const ledger = new StoreLedger(store, now);
+  const ledger = new StoreLedger(store, now, componentLogger(logger, 'ledger'));
   const poster = createPoster(config.posting, { logger: componentLogger(logger, 'posting'), ledger });
 
   const router = new Router();

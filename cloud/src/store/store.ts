@@ -290,6 +290,8 @@ export interface CloudStore {
   markDirty(unitId: string, sinceMs: number, at: string): void;
   /** A unit's usable readings by ts; with `fromMs`, from the last one strictly before it on (all when none is). */
   usableReadings(unitId: string, fromMs?: number): StoredReading[];
+  /** Distinct batch ids of a unit's usable readings with fromMs <= ts < toMs (for the posting trace). */
+  batchIdsBetween(unitId: string, fromMs: number, toMs: number): string[];
   /** ts (ms) of the unit's last usable reading strictly before `ms`, or null. */
   lastUsableReadingBefore(unitId: string, ms: number): number | null;
   applyConsolidation(write: ConsolidationWrite): { rowsWritten: number };

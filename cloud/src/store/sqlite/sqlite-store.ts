@@ -616,6 +616,16 @@ export class SqliteStore implements CloudStore {
     return r.ts_ms ?? null;
   }
 
+  batchIdsBetween(unitId: string, fromMs: number, toMs: number): string[] {
+    return (
+      this.db
+        .prepare(
+          "SELECT DISTINCT batch_id FROM readings WHERE unit_id = ? AND status = 'ok' AND ts_ms >= ? AND ts_ms < ? ORDER BY batch_id",
+        )
+        .all(unitId, fromMs, toMs) as Array<{ batch_id: string }>
+    ).map((r) => r.batch_id);
+  }
+
   usableReadings(unitId: string, fromMs?: number): StoredReading[] {
     const start = fromMs === undefined ? null : this.lastUsableReadingBefore(unitId, fromMs);
     const rows =
