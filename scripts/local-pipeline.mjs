@@ -48,18 +48,36 @@ process.on('SIGTERM', stop);
 
 say(`simulating ${values.days} day(s) of ${values.units} units`);
 const sim = await pl.runSim([
-  '--days', String(values.days), '--start', '2026-11-02', '--as-fast-as-possible',
-  '--truth', pl.paths.truth, '--acked', pl.paths.acked,
+  '--days',
+  String(values.days),
+  '--start',
+  '2026-11-02',
+  '--as-fast-as-possible',
+  '--truth',
+  pl.paths.truth,
+  '--acked',
+  pl.paths.acked,
 ]);
-process.stdout.write(sim.stdout.split('\n').filter((l) => !l.startsWith('{')).join('\n'));
+process.stdout.write(
+  sim.stdout
+    .split('\n')
+    .filter((l) => !l.startsWith('{'))
+    .join('\n'),
+);
 const summary = sim.stdout.split('\n').find((l) => l.includes('sim.summary'));
 if (summary) {
   const s = JSON.parse(summary);
   console.log(`published ${s.published}, acknowledged ${s.acknowledged}, failed ${s.failed}`);
 }
 const acked = new Set(
-  (await import('node:fs')).readFileSync(pl.paths.acked, 'utf8').split('\n').filter(Boolean)
-    .map((l) => { const r = JSON.parse(l); return `${r.unitId}@${r.ts}`; }),
+  (await import('node:fs'))
+    .readFileSync(pl.paths.acked, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      const r = JSON.parse(l);
+      return `${r.unitId}@${r.ts}`;
+    }),
 ).size;
 await pl.waitForDrain(acked);
 

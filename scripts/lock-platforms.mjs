@@ -9,7 +9,14 @@ const lock = JSON.parse(fs.readFileSync('package-lock.json', 'utf8'));
 const add = (name, version, os, cpu, libc) => {
   const key = `node_modules/${name}`;
   if (lock.packages[key]) return;
-  lock.packages[key] = { version, cpu: [cpu], dev: true, ...(libc ? { libc: [libc] } : {}), optional: true, os: [os] };
+  lock.packages[key] = {
+    version,
+    cpu: [cpu],
+    dev: true,
+    ...(libc ? { libc: [libc] } : {}),
+    optional: true,
+    os: [os],
+  };
 };
 const biome = lock.packages['node_modules/@biomejs/biome'];
 if (biome) {
@@ -31,5 +38,7 @@ if (turbo) {
   add('@turbo/windows-64', v, 'win32', 'x64');
   add('@turbo/windows-arm64', v, 'win32', 'arm64');
 }
-lock.packages = Object.fromEntries(Object.entries(lock.packages).sort(([a], [b]) => (a === '' ? -1 : b === '' ? 1 : a < b ? -1 : 1)));
+lock.packages = Object.fromEntries(
+  Object.entries(lock.packages).sort(([a], [b]) => (a === '' ? -1 : b === '' ? 1 : a < b ? -1 : 1)),
+);
 fs.writeFileSync('package-lock.json', `${JSON.stringify(lock, null, 2)}\n`);

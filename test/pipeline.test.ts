@@ -86,9 +86,17 @@ describe('walking skeleton: unit → edge → cloud → CLI → dry-run posting'
     for (const k of new Set([...expected.keys(), ...actual.keys()])) {
       const t = expected.get(k);
       const a = actual.get(k);
-      expect(Math.abs((a?.engineHours ?? 0) - (t?.engineHours ?? 0)), `engine hours ${k}`).toBeLessThanOrEqual(0.01);
-      expect(Math.abs((a?.idleHours ?? 0) - (t?.idleHours ?? 0)), `idle hours ${k}`).toBeLessThanOrEqual(0.01);
-      expect(Math.abs((a?.workingHours ?? 0) - (t?.workingHours ?? 0)), `working hours ${k}`).toBeLessThanOrEqual(0.01);
+      expect(
+        Math.abs((a?.engineHours ?? 0) - (t?.engineHours ?? 0)),
+        `engine hours ${k}`,
+      ).toBeLessThanOrEqual(0.01);
+      expect(Math.abs((a?.idleHours ?? 0) - (t?.idleHours ?? 0)), `idle hours ${k}`).toBeLessThanOrEqual(
+        0.01,
+      );
+      expect(
+        Math.abs((a?.workingHours ?? 0) - (t?.workingHours ?? 0)),
+        `working hours ${k}`,
+      ).toBeLessThanOrEqual(0.01);
     }
   });
 
@@ -114,7 +122,12 @@ describe('walking skeleton: unit → edge → cloud → CLI → dry-run posting'
 
     // The correlation from unit to Odoo record: each posted allocation names the batches its
     // readings came in, and those are batches the edge logged as sent.
-    const sent = new Set(pl.edge.logs().filter((l) => l.event === 'forward.batch_sent').map((l) => l.batchId));
+    const sent = new Set(
+      pl.edge
+        .logs()
+        .filter((l) => l.event === 'forward.batch_sent')
+        .map((l) => l.batchId),
+    );
     const posted = pl.cloud.logs().filter((l) => l.event === 'allocation.posted');
     expect(posted.map((l) => l.allocationKey).sort()).toEqual(approved.map((a) => a.key).sort());
     for (const l of posted) {
@@ -123,9 +136,15 @@ describe('walking skeleton: unit → edge → cloud → CLI → dry-run posting'
       for (const b of batchIds) expect(sent.has(b), `batch ${b} of ${String(l.allocationKey)}`).toBe(true);
     }
 
-    const after = (JSON.parse((await pl.cli(['allocations', 'list', '--json'])).stdout) as { allocations: Allocation[] })
-      .allocations;
-    expect(after.filter((a) => a.status === 'posted').map((a) => a.id).sort()).toEqual(approved.map((a) => a.id).sort());
+    const after = (
+      JSON.parse((await pl.cli(['allocations', 'list', '--json'])).stdout) as { allocations: Allocation[] }
+    ).allocations;
+    expect(
+      after
+        .filter((a) => a.status === 'posted')
+        .map((a) => a.id)
+        .sort(),
+    ).toEqual(approved.map((a) => a.id).sort());
   });
 
   it('posting again, or replaying the whole day, adds no journal entry', async () => {

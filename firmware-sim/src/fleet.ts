@@ -103,7 +103,9 @@ export async function runFleet(o: RunOptions): Promise<RunSummary> {
 
   // Opened synchronously so a bad path fails the run before anything is sent.
   const acked = o.ackedPath ? fs.createWriteStream(o.ackedPath, { fd: fs.openSync(o.ackedPath, 'w') }) : null;
-  acked?.on('error', (err) => logger.error({ event: 'sim.acked_log_failed', err: err.message }, 'cannot write the acked log'));
+  acked?.on('error', (err) =>
+    logger.error({ event: 'sim.acked_log_failed', err: err.message }, 'cannot write the acked log'),
+  );
   let published = 0;
   let unsent = 0;
   let acknowledged = 0;

@@ -68,7 +68,11 @@ export function createPoster(cfg: PostingConfig, deps: PosterDeps): Poster {
    * `markPosted`: the journal stands in for Odoo (no Odoo configured): write and record.
    * `write` false: a preview only, nothing written and nothing recorded.
    */
-  async function dryRun(allocations: PostableAllocation[], markPosted: boolean, write = true): Promise<PostResponse> {
+  async function dryRun(
+    allocations: PostableAllocation[],
+    markPosted: boolean,
+    write = true,
+  ): Promise<PostResponse> {
     const model = cfg.target === 'analytic' ? 'account.analytic.line' : 'account.move';
     const res: PostResponse = {
       mode: 'dry-run',

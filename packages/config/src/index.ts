@@ -59,7 +59,9 @@ export function readConfigFile(file: string): Obj {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    throw new IronLedgerError('CONFIG_FILE_UNREADABLE', `config file ${file}: ${(e as Error).message}`, { cause: e });
+    throw new IronLedgerError('CONFIG_FILE_UNREADABLE', `config file ${file}: ${(e as Error).message}`, {
+      cause: e,
+    });
   }
   try {
     const parsed = file.endsWith('.json') ? JSON.parse(text) : YAML.parse(text);
@@ -73,13 +75,20 @@ export function readConfigFile(file: string): Obj {
   }
 }
 
-export function envOverrides(env: NodeJS.ProcessEnv, prefix?: string, envMap: Record<string, string> = {}): Obj {
+export function envOverrides(
+  env: NodeJS.ProcessEnv,
+  prefix?: string,
+  envMap: Record<string, string> = {},
+): Obj {
   const out: Obj = {};
   const readSecretFile = (name: string, path: string) => {
     try {
       return fs.readFileSync(path, 'utf8').trim();
     } catch (e) {
-      throw new IronLedgerError('CONFIG_FILE_UNREADABLE', `${name}: cannot read ${path}: ${(e as Error).message}`);
+      throw new IronLedgerError(
+        'CONFIG_FILE_UNREADABLE',
+        `${name}: cannot read ${path}: ${(e as Error).message}`,
+      );
     }
   };
   if (prefix) {
@@ -127,12 +136,16 @@ function deepFreeze<T>(o: T): T {
 export function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
   return issues.map((i) => {
     const key = i.path.length ? i.path.map(String).join('.') : '(top level)';
-    if (i.code === 'unrecognized_keys') return `${key === '(top level)' ? '' : `${key}.`}${i.keys.join(', ')}: unknown key`;
+    if (i.code === 'unrecognized_keys')
+      return `${key === '(top level)' ? '' : `${key}.`}${i.keys.join(', ')}: unknown key`;
     return `${key}: ${i.message}`;
   });
 }
 
-export function loadConfig<S extends z.ZodType>(schema: S, opts: LoadConfigOptions = {}): Readonly<z.output<S>> {
+export function loadConfig<S extends z.ZodType>(
+  schema: S,
+  opts: LoadConfigOptions = {},
+): Readonly<z.output<S>> {
   const fromFile = opts.file ? readConfigFile(opts.file) : {};
   const fromEnv = envOverrides(opts.env ?? process.env, opts.envPrefix, opts.envMap);
   const merged = deepMerge(fromFile, fromEnv);

@@ -139,9 +139,7 @@ export const AllocationSchema = z.object({
   rejectedAt: z.string().nullable(),
   rejectReason: z.string().nullable(),
   postedAt: z.string().nullable(),
-  odoo: z
-    .object({ model: z.string(), id: z.number().int(), date: z.string().nullable() })
-    .nullable(),
+  odoo: z.object({ model: z.string(), id: z.number().int(), date: z.string().nullable() }).nullable(),
 });
 export type Allocation = z.infer<typeof AllocationSchema>;
 export const AllocationsResponseSchema = z.object({ allocations: z.array(AllocationSchema) });
@@ -194,7 +192,9 @@ export const PostResponseSchema = z.object({
   /** Found already in Odoo by ref: recorded, not created again. */
   alreadyInOdoo: z.array(z.string()),
   held: z.array(z.object({ id: z.string(), reason: z.string() })),
-  failed: z.array(z.object({ id: z.string(), code: z.string(), message: z.string(), deadLettered: z.boolean() })),
+  failed: z.array(
+    z.object({ id: z.string(), code: z.string(), message: z.string(), deadLettered: z.boolean() }),
+  ),
   journal: z.string().nullable(),
 });
 export type PostResponse = z.infer<typeof PostResponseSchema>;
@@ -211,7 +211,10 @@ export const DeadLetterSchema = z.object({
 });
 export type DeadLetter = z.infer<typeof DeadLetterSchema>;
 export const DeadLettersResponseSchema = z.object({ deadLetters: z.array(DeadLetterSchema) });
-export const ReplayRequestSchema = z.object({ ids: z.array(z.string()).optional(), all: z.boolean().optional() });
+export const ReplayRequestSchema = z.object({
+  ids: z.array(z.string()).optional(),
+  all: z.boolean().optional(),
+});
 
 // ---- reconciliation -------------------------------------------------------------------
 export const ReconcileRowSchema = z.object({
@@ -250,7 +253,12 @@ export const AuditResponseSchema = z.object({ entries: z.array(AuditEntrySchema)
 
 // ---- tokens ---------------------------------------------------------------------------
 export const TokenCreateRequestSchema = z.object({ name: z.string().min(1), role: RoleSchema });
-export const TokenCreateResponseSchema = z.object({ id: z.string(), name: z.string(), role: RoleSchema, token: z.string() });
+export const TokenCreateResponseSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  role: RoleSchema,
+  token: z.string(),
+});
 export const TokenInfoSchema = z.object({
   id: z.string(),
   name: z.string(),

@@ -72,7 +72,10 @@ export function aempToReading(s: AempSnapshot): Reading {
 }
 
 /** Renders a canonical reading as an AEMP snapshot (what a unit in AEMP mode publishes). */
-export function readingToAemp(r: Reading, header: { OEMName?: string; Model?: string; SerialNumber?: string } = {}): AempSnapshotInput {
+export function readingToAemp(
+  r: Reading,
+  header: { OEMName?: string; Model?: string; SerialNumber?: string } = {},
+): AempSnapshotInput {
   const at = r.ts;
   return {
     Version: '2',
@@ -80,9 +83,15 @@ export function readingToAemp(r: Reading, header: { OEMName?: string; Model?: st
     EquipmentHeader: { EquipmentID: r.unitId, ...header },
     CumulativeOperatingHours: { datetime: at, Hour: r.engineHours },
     ...(r.idleHours !== undefined ? { CumulativeIdleHours: { datetime: at, Hour: r.idleHours } } : {}),
-    ...(r.position ? { Location: { datetime: at, Latitude: r.position.lat, Longitude: r.position.lon } } : {}),
-    ...(r.fuelUsedL !== undefined ? { FuelUsed: { datetime: at, FuelUnits: 'litre' as const, FuelConsumed: r.fuelUsedL } } : {}),
-    ...(r.odometerKm !== undefined ? { Distance: { datetime: at, OdometerUnits: 'kilometre' as const, Odometer: r.odometerKm } } : {}),
+    ...(r.position
+      ? { Location: { datetime: at, Latitude: r.position.lat, Longitude: r.position.lon } }
+      : {}),
+    ...(r.fuelUsedL !== undefined
+      ? { FuelUsed: { datetime: at, FuelUnits: 'litre' as const, FuelConsumed: r.fuelUsedL } }
+      : {}),
+    ...(r.odometerKm !== undefined
+      ? { Distance: { datetime: at, OdometerUnits: 'kilometre' as const, Odometer: r.odometerKm } }
+      : {}),
     ...(r.engineOn !== undefined ? { EngineStatus: { datetime: at, Running: r.engineOn } } : {}),
     ...(r.seq !== undefined ? { Sequence: r.seq } : {}),
   };

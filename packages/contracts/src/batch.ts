@@ -6,8 +6,12 @@
 import { z } from 'zod';
 import { ForwardedReadingSchema, InstantSchema } from './reading.js';
 
-export const GatewayIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'gateway id: letters, digits, "_", ".", "-"');
-export const BatchIdSchema = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'batch id: 1-128 of letters, digits, "_", ".", ":", "-"');
+export const GatewayIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'gateway id: letters, digits, "_", ".", "-"');
+export const BatchIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'batch id: 1-128 of letters, digits, "_", ".", ":", "-"');
 
 /** Upper bound on readings per batch; the edge's batch size must not exceed it. */
 export const MAX_READINGS_PER_BATCH = 10_000;

@@ -15,11 +15,20 @@ import { z } from 'zod';
 import { CurrencySchema, DaySchema } from './admin.js';
 import { PositionSchema, UnitIdSchema } from './reading.js';
 
-export const EQUIPMENT_CLASSES = ['excavator', 'loader', 'dozer', 'crane', 'telehandler', 'generator'] as const;
+export const EQUIPMENT_CLASSES = [
+  'excavator',
+  'loader',
+  'dozer',
+  'crane',
+  'telehandler',
+  'generator',
+] as const;
 export const EquipmentClassSchema = z.enum(EQUIPMENT_CLASSES);
 export type EquipmentClass = z.infer<typeof EquipmentClassSchema>;
 
-const IdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'an id: letters, digits, "_", ".", "-"');
+const IdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'an id: letters, digits, "_", ".", "-"');
 
 export const TimeZoneSchema = z.string().refine(
   (tz) => {
@@ -34,8 +43,17 @@ export const TimeZoneSchema = z.string().refine(
 );
 
 export const GeofenceSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('circle'), projectId: IdSchema, center: PositionSchema, radiusM: z.number().positive() }).strict(),
-  z.object({ kind: z.literal('polygon'), projectId: IdSchema, points: z.array(PositionSchema).min(3) }).strict(),
+  z
+    .object({
+      kind: z.literal('circle'),
+      projectId: IdSchema,
+      center: PositionSchema,
+      radiusM: z.number().positive(),
+    })
+    .strict(),
+  z
+    .object({ kind: z.literal('polygon'), projectId: IdSchema, points: z.array(PositionSchema).min(3) })
+    .strict(),
 ]);
 export type Geofence = z.infer<typeof GeofenceSchema>;
 

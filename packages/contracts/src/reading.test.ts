@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { aempToReading, AempSnapshotSchema, readingToAemp } from './aemp.js';
+import { AempSnapshotSchema, aempToReading, readingToAemp } from './aemp.js';
 import { BatchSchema } from './batch.js';
 import { isInvalidClock, ReadingSchema, readingContent } from './reading.js';
 import { parseUnitTopic, unitTopic } from './topics.js';
@@ -65,7 +65,10 @@ describe('AEMP 2.0 snapshot', () => {
 
 describe('topics and batches', () => {
   it('round-trips unit topics and refuses anything else', () => {
-    expect(parseUnitTopic(unitTopic('EXC-0042', 'telemetry'))).toEqual({ unitId: 'EXC-0042', kind: 'telemetry' });
+    expect(parseUnitTopic(unitTopic('EXC-0042', 'telemetry'))).toEqual({
+      unitId: 'EXC-0042',
+      kind: 'telemetry',
+    });
     expect(parseUnitTopic('ironledger/v1/units/+/telemetry')).toBeNull();
     expect(parseUnitTopic('ironledger/v1/units/A/telemetry/extra')).toBeNull();
     expect(parseUnitTopic('other/topic')).toBeNull();

@@ -10,15 +10,24 @@
 import { z } from 'zod';
 import { UNIT_ID_PATTERN } from './topics.js';
 
-export const UnitIdSchema = z.string().regex(UNIT_ID_PATTERN, 'unit id: letters, digits, "_", ".", "-", at most 64');
+export const UnitIdSchema = z
+  .string()
+  .regex(UNIT_ID_PATTERN, 'unit id: letters, digits, "_", ".", "-", at most 64');
 
 /** ISO 8601 instant with an offset or `Z`, normalised to `YYYY-MM-DDTHH:mm:ss.sssZ`. */
 export const InstantSchema = z
   .string()
-  .datetime({ offset: true, message: 'an ISO 8601 date-time with a time zone, e.g. 2026-11-23T08:15:00.000Z' })
+  .datetime({
+    offset: true,
+    message: 'an ISO 8601 date-time with a time zone, e.g. 2026-11-23T08:15:00.000Z',
+  })
   .transform((s) => new Date(s).toISOString());
 
-const meter = (what: string) => z.number().finite().nonnegative({ message: `${what} is a cumulative meter: >= 0` });
+const meter = (what: string) =>
+  z
+    .number()
+    .finite()
+    .nonnegative({ message: `${what} is a cumulative meter: >= 0` });
 
 export const PositionSchema = z.object({
   lat: z.number().min(-90).max(90),

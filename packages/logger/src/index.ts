@@ -51,7 +51,11 @@ export function createLogger(opts: CreateLoggerOptions): Logger {
 }
 
 /** A child logger for one component: every line carries `component`. */
-export function componentLogger(parent: Logger, component: string, fields: Record<string, unknown> = {}): Logger {
+export function componentLogger(
+  parent: Logger,
+  component: string,
+  fields: Record<string, unknown> = {},
+): Logger {
   return parent.child({ component, ...fields });
 }
 

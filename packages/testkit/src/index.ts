@@ -2,10 +2,11 @@
  * Test helpers shared by every workspace: temporary directories, free ports, real child
  * processes (spawned, waited on, killed with SIGKILL), and waitFor for conditions.
  */
-export * from './temp.js';
-export * from './ports.js';
-export * from './process.js';
-export * from './wait.js';
+
+export * from './odoo-double/index.js';
 export * from './paths.js';
 export * from './pipeline.js';
-export * from './odoo-double/index.js';
+export * from './ports.js';
+export * from './process.js';
+export * from './temp.js';
+export * from './wait.js';

@@ -12,7 +12,11 @@ export interface SpawnedProcess {
   /** Waits for a stdout/stderr line matching `re`. */
   waitForOutput(re: RegExp, timeoutMs?: number): Promise<string>;
   /** Waits for a pino log line with this `event` (and matching fields). */
-  waitForEvent(event: string, match?: Record<string, unknown>, timeoutMs?: number): Promise<Record<string, unknown>>;
+  waitForEvent(
+    event: string,
+    match?: Record<string, unknown>,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
   /** Resolves with the exit code (or signal name) once the process has exited. */
   exited: Promise<number | string>;
   /** SIGKILL: no cleanup, as a power cut. */
@@ -86,7 +90,8 @@ export function spawnCommand(cmd: string, args: string[] = [], opts: SpawnOption
         () => {
           const m = (out + err).match(re);
           if (m) return m[0];
-          if (child.exitCode !== null) throw new Error(`${name} exited (${child.exitCode}): ${err.slice(-2000)}`);
+          if (child.exitCode !== null)
+            throw new Error(`${name} exited (${child.exitCode}): ${err.slice(-2000)}`);
           return null;
         },
         { timeoutMs, what: `${name} output ${re}` },
@@ -94,9 +99,12 @@ export function spawnCommand(cmd: string, args: string[] = [], opts: SpawnOption
     waitForEvent: (event, match = {}, timeoutMs = 30_000) =>
       waitFor(
         () => {
-          const hit = logs().find((l) => l.event === event && Object.entries(match).every(([k, v]) => l[k] === v));
+          const hit = logs().find(
+            (l) => l.event === event && Object.entries(match).every(([k, v]) => l[k] === v),
+          );
           if (hit) return hit;
-          if (child.exitCode !== null) throw new Error(`${name} exited (${child.exitCode}): ${err.slice(-2000)}`);
+          if (child.exitCode !== null)
+            throw new Error(`${name} exited (${child.exitCode}): ${err.slice(-2000)}`);
           return null;
         },
         { timeoutMs, what: `${name} event ${event}` },
