@@ -6,16 +6,15 @@
  * listable and replayable with the CLI.
  */
 import { execFile } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { BIN, removeDir, tempDir, waitFor } from '@ironledger/testkit';
 import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
+  brokerModes,
   type CloudHandle,
   type EdgeHandle,
-  MOSQUITTO,
   type MosquittoHandle,
   makeCredentials,
   metricValue,
@@ -26,16 +25,8 @@ import {
 } from '../edge/test/harness.js';
 
 const run = promisify(execFile);
-const built = fs.existsSync(BIN.cloud) && fs.existsSync(BIN.edge);
-if (!MOSQUITTO)
-  console.warn(
-    'edge-acl: mosquitto binary absent — external-broker mode skipped (apt-get install mosquitto)',
-  );
 
-describe.each([
-  { mode: 'embedded' as const, skip: !built },
-  { mode: 'external' as const, skip: !built || !MOSQUITTO },
-])('unit authentication and ACL ($mode broker)', ({ mode, skip }) => {
+describe.each(brokerModes('edge-acl'))('unit authentication and ACL ($mode broker)', ({ mode, skip }) => {
   const unitIds = ['CRN-001', 'CRN-002'];
   let dir: string;
   let cloud: CloudHandle;

@@ -1,23 +1,15 @@
-/**
- * Bounded storage: with the uplink down, the buffer reaches its disk budget. Then new QoS 1
- * publishes are refused (no PUBACK, connection closed) so units keep their readings; no
- * unsent reading is deleted; the alarm shows in the log, the metrics and /v1/status. When
- * the cloud is back the backlog drains, room returns, the units' own buffers empty, and the
- * cloud holds exactly what was acknowledged.
- */
-import fs from 'node:fs';
 import path from 'node:path';
-import { BIN, removeDir, tempDir, waitFor } from '@ironledger/testkit';
+import { removeDir, tempDir, waitFor } from '@ironledger/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
+  brokerModes,
   type CloudHandle,
   type EdgeHandle,
-  MOSQUITTO,
+  expectCloudHoldsExactly,
   type MosquittoHandle,
   makeCredentials,
   metricValue,
   reading,
-  setDiff,
   startCloud,
   startEdge,
   startMosquitto,
@@ -25,17 +17,7 @@ import {
   union,
 } from '../edge/test/harness.js';
 
-const built = fs.existsSync(BIN.cloud) && fs.existsSync(BIN.edge);
-
-if (!MOSQUITTO)
-  console.warn(
-    'edge-budget: mosquitto binary absent — external-broker mode skipped (apt-get install mosquitto)',
-  );
-
-describe.each([
-  { mode: 'embedded' as const, skip: !built },
-  { mode: 'external' as const, skip: !built || !MOSQUITTO },
-])('disk budget reached ($mode broker)', ({ mode, skip }) => {
+describe.each(brokerModes('edge-budget'))('disk budget reached ($mode broker)', ({ mode, skip }) => {
   const UNITS = 4;
   const PER_UNIT = 600;
   const unitIds = Array.from({ length: UNITS }, (_, i) => `GEN-${String(i + 1).padStart(3, '0')}`);
@@ -120,17 +102,7 @@ describe.each([
     const all = union(units);
     expect(all.size).toBe(UNITS * PER_UNIT);
     // (External mode: part of the backlog still waits in the broker's session queue.)
-    await waitFor(
-      async () => (await edge.status()).queuedReadings === 0 && cloud.readings().rows >= all.size,
-      {
-        timeoutMs: 90_000,
-        what: 'drain',
-      },
-    );
-    const inCloud = cloud.readings();
-    expect(setDiff(all, inCloud.keys)).toEqual([]);
-    expect(setDiff(inCloud.keys, all)).toEqual([]);
-    expect(inCloud.rows).toBe(all.size);
+    await expectCloudHoldsExactly(edge, cloud, all, { timeoutMs: 90_000, what: 'drain' });
     expect(edge.proc.logs().some((l) => l.event === 'buffer.ok')).toBe(true);
   });
 });

@@ -6,16 +6,16 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { BIN, removeDir, tempDir, waitFor } from '@ironledger/testkit';
+import { removeDir, tempDir, waitFor } from '@ironledger/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  brokerModes,
   type CloudHandle,
   type EdgeHandle,
-  MOSQUITTO,
+  expectCloudHoldsExactly,
   type MosquittoHandle,
   makeCredentials,
   reading,
-  setDiff,
   startCloud,
   startEdge,
   startMosquitto,
@@ -23,127 +23,113 @@ import {
   union,
 } from '../edge/test/harness.js';
 
-const built = fs.existsSync(BIN.cloud) && fs.existsSync(BIN.edge);
-const modes = [
-  { mode: 'embedded' as const, skip: !built },
-  { mode: 'external' as const, skip: !built || !MOSQUITTO },
-];
-if (!MOSQUITTO)
-  console.warn(
-    'edge-crash: mosquitto binary absent — external-broker mode skipped (apt-get install mosquitto)',
-  );
+describe.each(brokerModes('edge-crash'))(
+  'edge under SIGKILL while the fleet publishes ($mode broker)',
+  ({ mode, skip }) => {
+    const UNITS = 12;
+    const PER_UNIT = 400;
+    const unitIds = Array.from({ length: UNITS }, (_, i) => `EXC-${String(i + 1).padStart(4, '0')}`);
+    let dir: string;
+    let cloud: CloudHandle;
+    let edge: EdgeHandle;
+    let mosq: MosquittoHandle | null = null;
+    const units: TestUnit[] = [];
 
-describe.each(modes)('edge under SIGKILL while the fleet publishes ($mode broker)', ({ mode, skip }) => {
-  const UNITS = 12;
-  const PER_UNIT = 400;
-  const unitIds = Array.from({ length: UNITS }, (_, i) => `EXC-${String(i + 1).padStart(4, '0')}`);
-  let dir: string;
-  let cloud: CloudHandle;
-  let edge: EdgeHandle;
-  let mosq: MosquittoHandle | null = null;
-  const units: TestUnit[] = [];
-
-  beforeAll(async () => {
-    if (skip) return;
-    dir = tempDir('edge-crash-');
-    const gatewayId = 'gw-crash';
-    cloud = await startCloud(dir, unitIds, gatewayId);
-    const creds = makeCredentials(unitIds);
-    const edgeUser = { username: 'ironledger-edge', password: 'edge-secret' };
-    if (mode === 'external') mosq = await startMosquitto(dir, creds, edgeUser);
-    edge = await startEdge(dir, {
-      gatewayId,
-      mqtt:
-        mode === 'embedded'
-          ? { mode, host: '127.0.0.1', port: 0 }
-          : {
-              mode,
-              url: mosq!.url,
-              username: edgeUser.username,
-              password: edgeUser.password,
-              clientId: 'edge-crash',
-            },
-      auth: { mode: 'units', units: creds.hashes },
-      buffer: { path: path.join(dir, 'edge.db') },
-      cloud: {
-        url: cloud.url,
-        token: cloud.gatewayToken,
-        batchSize: 500,
-        maxBatchAgeMs: 100,
-        heartbeatIntervalMs: 1000,
-        backoff: { baseMs: 50, capMs: 500 },
-      },
-      http: { host: '127.0.0.1', port: 0 },
-      log: { level: 'info' },
-    });
-    // Units keep the broker address across edge restarts (embedded: the port is re-used below).
-    const url = mode === 'embedded' ? `mqtt://127.0.0.1:${edge.mqttPort}` : mosq!.url;
-    if (mode === 'embedded') {
-      const cfg = JSON.parse(fs.readFileSync(edge.configPath, 'utf8'));
-      cfg.mqtt.port = edge.mqttPort;
-      fs.writeFileSync(edge.configPath, JSON.stringify(cfg));
-    }
-    for (const u of unitIds) units.push(new TestUnit(u, url, creds.secrets[u]));
-  }, 120_000);
-
-  afterAll(async () => {
-    await Promise.all(units.map((u) => u.close()));
-    await edge?.stop();
-    await mosq?.stop();
-    await cloud?.proc.stop();
-    if (dir) removeDir(dir);
-  });
-
-  it.skipIf(skip)(
-    'loses nothing acknowledged and stores nothing twice across repeated SIGKILLs',
-    async () => {
-      let sent = 0;
-      const publishing = (async () => {
-        // ~12 units × 400 readings, paced so the kills land mid-stream.
-        for (let i = 0; i < PER_UNIT; i++) {
-          for (const u of units) u.publish(reading(u.unitId, i));
-          sent += units.length;
-          if (i % 20 === 19) await new Promise((r) => setTimeout(r, 25));
-        }
-      })();
-
-      for (let k = 0; k < 4; k++) {
-        await waitFor(() => union(units).size > (k + 1) * 600 || sent >= UNITS * PER_UNIT, {
-          timeoutMs: 60_000,
-          what: 'acknowledgements before a kill',
-        });
-        await edge.kill9();
-        await new Promise((r) => setTimeout(r, 150)); // units notice the broker is gone
-        await edge.start();
-      }
-      await publishing;
-
-      // Units resend until everything is acknowledged; then the outbox drains.
-      await waitFor(() => units.every((u) => u.pending.size === 0), {
-        timeoutMs: 90_000,
-        what: 'every reading acknowledged',
-      }).catch((e) => {
-        console.error(
-          units
-            .map((u) => `${u.unitId}: pending ${u.pending.size} connected ${u.client.connected}`)
-            .join('\n'),
-        );
-        console.error(edge.proc.stdout().slice(-3000), edge.proc.stderr().slice(-3000));
-        throw e;
+    beforeAll(async () => {
+      if (skip) return;
+      dir = tempDir('edge-crash-');
+      const gatewayId = 'gw-crash';
+      cloud = await startCloud(dir, unitIds, gatewayId);
+      const creds = makeCredentials(unitIds);
+      const edgeUser = { username: 'ironledger-edge', password: 'edge-secret' };
+      if (mode === 'external') mosq = await startMosquitto(dir, creds, edgeUser);
+      edge = await startEdge(dir, {
+        gatewayId,
+        mqtt:
+          mode === 'embedded'
+            ? { mode, host: '127.0.0.1', port: 0 }
+            : {
+                mode,
+                url: mosq!.url,
+                username: edgeUser.username,
+                password: edgeUser.password,
+                clientId: 'edge-crash',
+              },
+        auth: { mode: 'units', units: creds.hashes },
+        buffer: { path: path.join(dir, 'edge.db') },
+        cloud: {
+          url: cloud.url,
+          token: cloud.gatewayToken,
+          batchSize: 500,
+          maxBatchAgeMs: 100,
+          heartbeatIntervalMs: 1000,
+          backoff: { baseMs: 50, capMs: 500 },
+        },
+        http: { host: '127.0.0.1', port: 0 },
+        log: { level: 'info' },
       });
-      const acked = union(units);
-      expect(acked.size).toBe(UNITS * PER_UNIT);
-      await waitFor(
-        async () => (await edge.status()).queuedReadings === 0 && cloud.readings().rows >= acked.size,
-        {
+      // Units keep the broker address across edge restarts (embedded: the port is re-used below).
+      const url = mode === 'embedded' ? `mqtt://127.0.0.1:${edge.mqttPort}` : mosq!.url;
+      if (mode === 'embedded') {
+        const cfg = JSON.parse(fs.readFileSync(edge.configPath, 'utf8'));
+        cfg.mqtt.port = edge.mqttPort;
+        fs.writeFileSync(edge.configPath, JSON.stringify(cfg));
+      }
+      for (const u of unitIds) units.push(new TestUnit(u, url, creds.secrets[u]));
+    }, 120_000);
+
+    afterAll(async () => {
+      await Promise.all(units.map((u) => u.close()));
+      await edge?.stop();
+      await mosq?.stop();
+      await cloud?.proc.stop();
+      if (dir) removeDir(dir);
+    });
+
+    it.skipIf(skip)(
+      'loses nothing acknowledged and stores nothing twice across repeated SIGKILLs',
+      async () => {
+        let sent = 0;
+        const publishing = (async () => {
+          // ~12 units × 400 readings, paced so the kills land mid-stream.
+          for (let i = 0; i < PER_UNIT; i++) {
+            for (const u of units) u.publish(reading(u.unitId, i));
+            sent += units.length;
+            if (i % 20 === 19) await new Promise((r) => setTimeout(r, 25));
+          }
+        })();
+
+        for (let k = 0; k < 4; k++) {
+          await waitFor(() => union(units).size > (k + 1) * 600 || sent >= UNITS * PER_UNIT, {
+            timeoutMs: 60_000,
+            what: 'acknowledgements before a kill',
+          });
+          await edge.kill9();
+          await new Promise((r) => setTimeout(r, 150)); // units notice the broker is gone
+          await edge.start();
+        }
+        await publishing;
+
+        // Units resend until everything is acknowledged; then the outbox drains.
+        await waitFor(() => units.every((u) => u.pending.size === 0), {
+          timeoutMs: 90_000,
+          what: 'every reading acknowledged',
+        }).catch((e) => {
+          console.error(
+            units
+              .map((u) => `${u.unitId}: pending ${u.pending.size} connected ${u.client.connected}`)
+              .join('\n'),
+          );
+          console.error(edge.proc.stdout().slice(-3000), edge.proc.stderr().slice(-3000));
+          throw e;
+        });
+        const acked = union(units);
+        expect(acked.size).toBe(UNITS * PER_UNIT);
+        await expectCloudHoldsExactly(edge, cloud, acked, {
           timeoutMs: 90_000,
           what: 'the outbox to drain into the cloud',
-        },
-      );
-      const inCloud = cloud.readings();
-      expect(setDiff(acked, inCloud.keys)).toEqual([]);
-      expect(setDiff(inCloud.keys, acked)).toEqual([]);
-      expect(inCloud.rows).toBe(acked.size); // no identity stored twice
-    },
-  );
-});
+        });
+      },
+    );
+  },
+);

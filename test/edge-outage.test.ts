@@ -5,17 +5,17 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { BIN, removeDir, tempDir, waitFor } from '@ironledger/testkit';
+import { removeDir, tempDir, waitFor } from '@ironledger/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
+  brokerModes,
   type CloudHandle,
   type EdgeHandle,
-  MOSQUITTO,
+  expectCloudHoldsExactly,
   type MosquittoHandle,
   makeCredentials,
   metricValue,
   reading,
-  setDiff,
   startCloud,
   startEdge,
   startMosquitto,
@@ -23,106 +23,95 @@ import {
   union,
 } from '../edge/test/harness.js';
 
-const built = fs.existsSync(BIN.cloud) && fs.existsSync(BIN.edge);
-if (!MOSQUITTO)
-  console.warn(
-    'edge-outage: mosquitto binary absent — external-broker mode skipped (apt-get install mosquitto)',
-  );
+describe.each(brokerModes('edge-outage'))(
+  'cloud down for a simulated day ($mode broker)',
+  ({ mode, skip }) => {
+    const UNITS = 10;
+    const PER_UNIT = 288; // one day at 5-minute intervals
+    const unitIds = Array.from({ length: UNITS }, (_, i) => `LDR-${String(i + 1).padStart(3, '0')}`);
+    let dir: string;
+    let cloud: CloudHandle;
+    let edge: EdgeHandle;
+    let mosq: MosquittoHandle | null = null;
+    const units: TestUnit[] = [];
 
-describe.each([
-  { mode: 'embedded' as const, skip: !built },
-  { mode: 'external' as const, skip: !built || !MOSQUITTO },
-])('cloud down for a simulated day ($mode broker)', ({ mode, skip }) => {
-  const UNITS = 10;
-  const PER_UNIT = 288; // one day at 5-minute intervals
-  const unitIds = Array.from({ length: UNITS }, (_, i) => `LDR-${String(i + 1).padStart(3, '0')}`);
-  let dir: string;
-  let cloud: CloudHandle;
-  let edge: EdgeHandle;
-  let mosq: MosquittoHandle | null = null;
-  const units: TestUnit[] = [];
-
-  afterAll(async () => {
-    await Promise.all(units.map((u) => u.close()));
-    await edge?.stop();
-    await mosq?.stop();
-    await cloud?.proc.stop();
-    if (dir) removeDir(dir);
-  });
-
-  it.skipIf(skip)('drains the backlog when the cloud is back: nothing lost, nothing twice', async () => {
-    dir = tempDir('edge-outage-');
-    const gatewayId = 'gw-outage';
-    cloud = await startCloud(dir, unitIds, gatewayId);
-    const creds = makeCredentials(unitIds);
-    const edgeUser = { username: 'ironledger-edge', password: 'edge-secret' };
-    if (mode === 'external') mosq = await startMosquitto(dir, creds, edgeUser);
-    edge = await startEdge(dir, {
-      gatewayId,
-      mqtt:
-        mode === 'embedded'
-          ? { mode, port: 0 }
-          : { mode, url: mosq!.url, username: edgeUser.username, password: edgeUser.password },
-      auth: { units: creds.hashes },
-      buffer: { path: path.join(dir, 'edge.db') },
-      cloud: {
-        url: cloud.url,
-        token: cloud.gatewayToken,
-        batchSize: 200,
-        maxBatchAgeMs: 100,
-        heartbeatIntervalMs: 300,
-        backoff: { baseMs: 100, capMs: 800 },
-      },
-      http: { port: 0 },
+    afterAll(async () => {
+      await Promise.all(units.map((u) => u.close()));
+      await edge?.stop();
+      await mosq?.stop();
+      await cloud?.proc.stop();
+      if (dir) removeDir(dir);
     });
-    if (mode === 'embedded') {
-      const cfg = JSON.parse(fs.readFileSync(edge.configPath, 'utf8'));
-      cfg.mqtt.port = edge.mqttPort;
-      fs.writeFileSync(edge.configPath, JSON.stringify(cfg));
-    }
-    const url = mode === 'embedded' ? `mqtt://127.0.0.1:${edge.mqttPort}` : mosq!.url;
-    for (const u of unitIds) units.push(new TestUnit(u, url, creds.secrets[u]));
 
-    await cloud.kill9();
-    const start = Date.parse('2026-11-03T00:00:00.000Z');
-    for (let i = 0; i < PER_UNIT; i++) {
-      for (const u of units) u.publish(reading(u.unitId, i, start, 5 * 60_000));
-      if (i === PER_UNIT / 2) {
-        await waitFor(() => union(units).size >= (PER_UNIT / 2) * UNITS, { what: 'first half acknowledged' });
-        await edge.kill9(); // the gateway loses power during the outage too
-        await edge.start();
+    it.skipIf(skip)('drains the backlog when the cloud is back: nothing lost, nothing twice', async () => {
+      dir = tempDir('edge-outage-');
+      const gatewayId = 'gw-outage';
+      cloud = await startCloud(dir, unitIds, gatewayId);
+      const creds = makeCredentials(unitIds);
+      const edgeUser = { username: 'ironledger-edge', password: 'edge-secret' };
+      if (mode === 'external') mosq = await startMosquitto(dir, creds, edgeUser);
+      edge = await startEdge(dir, {
+        gatewayId,
+        mqtt:
+          mode === 'embedded'
+            ? { mode, port: 0 }
+            : { mode, url: mosq!.url, username: edgeUser.username, password: edgeUser.password },
+        auth: { units: creds.hashes },
+        buffer: { path: path.join(dir, 'edge.db') },
+        cloud: {
+          url: cloud.url,
+          token: cloud.gatewayToken,
+          batchSize: 200,
+          maxBatchAgeMs: 100,
+          heartbeatIntervalMs: 300,
+          backoff: { baseMs: 100, capMs: 800 },
+        },
+        http: { port: 0 },
+      });
+      if (mode === 'embedded') {
+        const cfg = JSON.parse(fs.readFileSync(edge.configPath, 'utf8'));
+        cfg.mqtt.port = edge.mqttPort;
+        fs.writeFileSync(edge.configPath, JSON.stringify(cfg));
       }
-    }
-    await waitFor(() => units.every((u) => u.pending.size === 0), {
-      timeoutMs: 60_000,
-      what: 'every reading acknowledged',
-    });
-    const acked = union(units);
-    expect(acked.size).toBe(UNITS * PER_UNIT);
+      const url = mode === 'embedded' ? `mqtt://127.0.0.1:${edge.mqttPort}` : mosq!.url;
+      for (const u of unitIds) units.push(new TestUnit(u, url, creds.secrets[u]));
 
-    // While the cloud is away everything waits in the outbox, and the edge says so.
-    await waitFor(async () => (await edge.status()).queuedReadings === acked.size, {
-      what: 'backlog = acknowledged readings',
-    });
-    const during = await edge.status();
-    expect(during.oldestUnsentAgeS as number).toBeGreaterThan(0);
-    expect((during.forwarder as { state: string }).state).toMatch(/backoff|sending/);
-    expect(metricValue(await edge.metrics(), 'ironledger_edge_queue_depth')).toBe(acked.size);
-    expect(cloud.readings().rows).toBe(0);
+      await cloud.kill9();
+      const start = Date.parse('2026-11-03T00:00:00.000Z');
+      for (let i = 0; i < PER_UNIT; i++) {
+        for (const u of units) u.publish(reading(u.unitId, i, start, 5 * 60_000));
+        if (i === PER_UNIT / 2) {
+          await waitFor(() => union(units).size >= (PER_UNIT / 2) * UNITS, {
+            what: 'first half acknowledged',
+          });
+          await edge.kill9(); // the gateway loses power during the outage too
+          await edge.start();
+        }
+      }
+      await waitFor(() => units.every((u) => u.pending.size === 0), {
+        timeoutMs: 60_000,
+        what: 'every reading acknowledged',
+      });
+      const acked = union(units);
+      expect(acked.size).toBe(UNITS * PER_UNIT);
 
-    await cloud.start();
-    await waitFor(async () => (await edge.status()).queuedReadings === 0, {
-      timeoutMs: 90_000,
-      what: 'backlog drained',
+      // While the cloud is away everything waits in the outbox, and the edge says so.
+      await waitFor(async () => (await edge.status()).queuedReadings === acked.size, {
+        what: 'backlog = acknowledged readings',
+      });
+      const during = await edge.status();
+      expect(during.oldestUnsentAgeS as number).toBeGreaterThan(0);
+      expect((during.forwarder as { state: string }).state).toMatch(/backoff|sending/);
+      expect(metricValue(await edge.metrics(), 'ironledger_edge_queue_depth')).toBe(acked.size);
+      expect(cloud.readings().rows).toBe(0);
+
+      await cloud.start();
+      await expectCloudHoldsExactly(edge, cloud, acked, { timeoutMs: 90_000, what: 'backlog drained' });
+      // The fleet manager sees the site again, its backlog back to zero.
+      await waitFor(async () => (await cloud.gatewayStatus())?.queuedReadings === 0, {
+        what: 'heartbeat with an empty backlog',
+      });
+      expect(edge.proc.logs().some((l) => l.event === 'forward.retry')).toBe(true);
     });
-    const inCloud = cloud.readings();
-    expect(setDiff(acked, inCloud.keys)).toEqual([]);
-    expect(setDiff(inCloud.keys, acked)).toEqual([]);
-    expect(inCloud.rows).toBe(acked.size);
-    // The fleet manager sees the site again, its backlog back to zero.
-    await waitFor(async () => (await cloud.gatewayStatus())?.queuedReadings === 0, {
-      what: 'heartbeat with an empty backlog',
-    });
-    expect(edge.proc.logs().some((l) => l.event === 'forward.retry')).toBe(true);
-  });
-});
+  },
+);

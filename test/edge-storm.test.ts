@@ -1,22 +1,16 @@
-/**
- * Invariant 2 at the gateway: a redelivery storm — every unit reconnects and resends its
- * whole history several times, some copies with the MQTT DUP flag — stores each reading
- * once and forwards it once.
- */
-import fs from 'node:fs';
 import path from 'node:path';
-import { BIN, removeDir, tempDir, waitFor } from '@ironledger/testkit';
+import { removeDir, tempDir, waitFor } from '@ironledger/testkit';
 import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
+  brokerModes,
   type CloudHandle,
   type EdgeHandle,
-  MOSQUITTO,
+  expectCloudHoldsExactly,
   type MosquittoHandle,
   makeCredentials,
   metricValue,
   reading,
-  setDiff,
   startCloud,
   startEdge,
   startMosquitto,
@@ -24,16 +18,7 @@ import {
   union,
 } from '../edge/test/harness.js';
 
-const built = fs.existsSync(BIN.cloud) && fs.existsSync(BIN.edge);
-if (!MOSQUITTO)
-  console.warn(
-    'edge-storm: mosquitto binary absent — external-broker mode skipped (apt-get install mosquitto)',
-  );
-
-describe.each([
-  { mode: 'embedded' as const, skip: !built },
-  { mode: 'external' as const, skip: !built || !MOSQUITTO },
-])('redelivery storm ($mode broker)', ({ mode, skip }) => {
+describe.each(brokerModes('edge-storm'))('redelivery storm ($mode broker)', ({ mode, skip }) => {
   const UNITS = 20;
   const PER_UNIT = 100;
   const ROUNDS = 4;
@@ -95,17 +80,7 @@ describe.each([
     await raw.endAsync();
 
     expect(acked.size).toBe(UNITS * PER_UNIT);
-    await waitFor(
-      async () => (await edge.status()).queuedReadings === 0 && cloud.readings().rows >= acked.size,
-      {
-        timeoutMs: 60_000,
-        what: 'forwarding done',
-      },
-    );
-    const inCloud = cloud.readings();
-    expect(setDiff(acked, inCloud.keys)).toEqual([]);
-    expect(setDiff(inCloud.keys, acked)).toEqual([]);
-    expect(inCloud.rows).toBe(acked.size);
+    await expectCloudHoldsExactly(edge, cloud, acked, { timeoutMs: 60_000, what: 'forwarding done' });
     const m = await edge.metrics();
     expect(metricValue(m, 'ironledger_edge_readings_duplicate_total')).toBeGreaterThanOrEqual(
       (ROUNDS - 1) * UNITS * PER_UNIT + 20,

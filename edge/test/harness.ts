@@ -12,6 +12,7 @@ import path from 'node:path';
 import { BIN, freePort, type SpawnedProcess, spawnCommand, spawnNode, waitFor } from '@ironledger/testkit';
 import Database from 'better-sqlite3';
 import mqtt, { type MqttClient } from 'mqtt';
+import { expect } from 'vitest';
 import { hashSecret } from '../src/secrets.js';
 
 export const MOSQUITTO =
@@ -326,4 +327,40 @@ export function union(units: TestUnit[]): Set<string> {
 
 export function setDiff(a: Set<string>, b: Set<string>): string[] {
   return [...a].filter((x) => !b.has(x));
+}
+
+/**
+ * The broker modes every edge fault test runs in: the embedded aedes broker, and an external
+ * Mosquitto when its binary is installed (skipped with a warning naming the test otherwise).
+ */
+export function brokerModes(testName: string): Array<{ mode: 'embedded' | 'external'; skip: boolean }> {
+  const built = fs.existsSync(BIN.cloud) && fs.existsSync(BIN.edge);
+  if (!MOSQUITTO)
+    console.warn(
+      `${testName}: mosquitto binary absent — external-broker mode skipped (apt-get install mosquitto)`,
+    );
+  return [
+    { mode: 'embedded', skip: !built },
+    { mode: 'external', skip: !built || !MOSQUITTO },
+  ];
+}
+
+/**
+ * Invariants 1 and 2 at the gateway: once the edge's outbox is empty, the cloud holds exactly
+ * the readings the units saw acknowledged — none missing, none extra, none stored twice.
+ */
+export async function expectCloudHoldsExactly(
+  edge: EdgeHandle,
+  cloud: CloudHandle,
+  acked: Set<string>,
+  opts: { timeoutMs: number; what: string },
+): Promise<void> {
+  await waitFor(
+    async () => (await edge.status()).queuedReadings === 0 && cloud.readings().rows >= acked.size,
+    opts,
+  );
+  const inCloud = cloud.readings();
+  expect(setDiff(acked, inCloud.keys)).toEqual([]);
+  expect(setDiff(inCloud.keys, acked)).toEqual([]);
+  expect(inCloud.rows).toBe(acked.size); // no identity stored twice
 }
