@@ -89,7 +89,7 @@ describe('consolidate', () => {
     expect(out.figures.find((f) => f.day === '2026-10-25')?.engineHours).toBeCloseTo(25, 9);
   });
 
-  it('flags a meter reset, counts the restart from 0, and never goes negative', () => {
+  it('flags a meter reset and bills only what each meter proves: the new meter starts from its first reading', () => {
     const rs = [
       reading('2026-06-01T08:00:00Z', 5000),
       reading('2026-06-01T10:00:00Z', 5002),
@@ -105,8 +105,10 @@ describe('consolidate', () => {
         ts: '2026-06-01T12:00:00.000Z',
       }),
     ]);
-    expect(out.figures[0]!.engineHours).toBeCloseTo(2 + 1.5 + 1, 9);
+    // 2 h on the old meter, 1 h on the new one; the new meter's 1.5 h were never observed.
+    expect(out.figures[0]!.engineHours).toBeCloseTo(2 + 1, 9);
     expect(out.figures[0]!.anomalies).toHaveLength(1);
+    expect(out.anomalies[0]!.detail).toMatch(/1\.5 unverified, not counted/);
   });
 
   it('a reset to a value the elapsed time cannot explain counts nothing for that interval', () => {
@@ -226,8 +228,7 @@ function stream(start: number, e0: number, steps: Step[]) {
     const dtH = s.dtMin / 60;
     t += s.dtMin * 60_000;
     if (s.kind === 'reset' && e > 0.2) {
-      const after = Math.min(e - 0.1, dtH * s.frac); // restarted from 0, ran ≤ the elapsed time
-      expected += after;
+      const after = Math.min(e - 0.1, dtH * s.frac); // a new meter: its first reading is the baseline
       e = after;
     } else if (s.kind === 'jump') {
       e += dtH * 2 + 1 + s.frac * 100; // impossible in the elapsed time
@@ -250,7 +251,7 @@ function stream(start: number, e0: number, steps: Step[]) {
 }
 
 describe('consolidate (properties)', () => {
-  it('conserves engine hours: Σ usage = meter rise − flagged jumps + resets, and each figure ≥ 0', () => {
+  it('conserves engine hours: Σ usage = meter rise − flagged jumps + resets (before − after), and each figure ≥ 0', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: Date.parse('2024-01-01'), max: Date.parse('2027-01-01') }),
@@ -274,7 +275,9 @@ describe('consolidate (properties)', () => {
           const jumps = sum(
             out.anomalies.filter((a) => a.kind === 'meter_jump').map((a) => a.after! - a.before!),
           );
-          const resets = sum(out.anomalies.filter((a) => a.kind === 'meter_reset').map((a) => a.before!));
+          const resets = sum(
+            out.anomalies.filter((a) => a.kind === 'meter_reset').map((a) => a.before! - a.after!),
+          );
           expect(total).toBeCloseTo(last - first - jumps + resets, 6);
           for (const f of out.figures) {
             expect(f.engineHours).toBeGreaterThanOrEqual(0);

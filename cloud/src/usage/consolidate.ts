@@ -11,11 +11,13 @@
  *   spans in proportion to time (DST days are 23 or 25 h long).
  * - A rise no running engine could make in the elapsed time (more than elapsed × 1.05 +
  *   0.1 h of meter resolution) is a `meter_jump`: flagged, not summed.
- * - A meter that goes backwards is a `meter_reset` (before and after kept). The meter is taken
- *   to have restarted from 0 inside the interval, so the interval counts `after` hours when
- *   that is plausible in the elapsed time, else nothing. Never negative, never huge.
- * - Hence, per unit: Σ engine hours = (last − first meter) + Σ resets' `before`
- *   − Σ jumps' (after − before) − Σ implausible resets' `after` (conservation, tested).
+ * - A meter that goes backwards is a `meter_reset` (before and after kept): a reset, a meter
+ *   replacement or a unit swap. Hours billed automatically never exceed what consecutive
+ *   readings of the same meter prove, so the interval counts nothing: the new meter's first
+ *   reading is its baseline. Whatever it shows (`after`) was never observed being run; it is
+ *   reported as unverified in the anomaly, for an approver to bill or not (DESIGN.md "Usage").
+ * - Hence, per unit: Σ engine hours = (last − first meter) + Σ resets' (before − after)
+ *   − Σ jumps' (after − before) (conservation, tested).
  * - The idle meter follows the same rules; an interval's idle hours never exceed its engine
  *   hours (working = engine − idle ≥ 0). Distance comes from odometer deltas where both
  *   readings have one (null when none does).
@@ -87,9 +89,12 @@ function meterStep(
 ): Step {
   const delta = after - before;
   if (delta < 0) {
+    // The new meter's first reading is its baseline: nothing consecutive readings of one
+    // meter prove, so nothing is counted. Its `after` may hold hours run since the swap, or
+    // a workshop's bench time, or a second-hand ECU's history: unverified either way.
     const plausible = after <= limit;
     return {
-      counted: plausible ? after : 0,
+      counted: 0,
       anomaly: {
         unitId,
         kind: 'meter_reset',
@@ -97,8 +102,8 @@ function meterStep(
         before,
         after,
         detail: plausible
-          ? `${meter} went back from ${before} to ${after}: taken as a restart from 0, ${after} counted`
-          : `${meter} went back from ${before} to ${after}: ${after} exceeds the ${elapsedH.toFixed(3)} h elapsed, interval not counted`,
+          ? `${meter} went back from ${before} to ${after}: a new meter, its first reading is the baseline; ${after} unverified, not counted`
+          : `${meter} went back from ${before} to ${after}: a new meter, its first reading is the baseline; ${after} exceeds the ${elapsedH.toFixed(3)} h elapsed, not counted`,
       },
     };
   }

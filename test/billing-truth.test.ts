@@ -1,0 +1,111 @@
+/**
+ * Bill only what the meters prove (DESIGN.md "Usage"; issue: billing-grade hours). A fleet
+ * with every meter fault a real unit has (ECU swaps that restart the meter near 0, meter
+ * jumps, days offline, duplicates, reordered bursts, redeliveries, a skewed clock) runs
+ * through the real edge and cloud; the hours the cloud bills must equal the simulator's
+ * truth for every unit-day-project within 0.01 h, with no exception list. The truth counts
+ * nothing across a reset: the new meter's first reading is its baseline.
+ */
+import fs from 'node:fs';
+import { type Pipeline, removeDir, startPipeline, tempDir } from '@ironledger/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+interface Row {
+  unitId: string;
+  day: string;
+  projectId: string;
+  engineHours: number;
+  idleHours: number;
+}
+interface Anomaly {
+  unitId: string;
+  kind: string;
+  before: number | null;
+  after: number | null;
+  detail: string;
+}
+
+const key = (r: { unitId: string; day: string; projectId: string }) => `${r.unitId}|${r.day}|${r.projectId}`;
+
+function distinctAcked(file: string): number {
+  const ids = new Set<string>();
+  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
+    if (!line.trim()) continue;
+    const r = JSON.parse(line) as { unitId: string; ts: string };
+    ids.add(`${r.unitId}@${r.ts}`);
+  }
+  return ids.size;
+}
+
+describe('billed hours hold to the truth through every meter fault', () => {
+  let dir: string;
+  let pl: Pipeline;
+
+  beforeAll(async () => {
+    dir = tempDir('ironledger-billing-');
+    pl = await startPipeline({ dir, units: 12, seed: 5 });
+  });
+  afterAll(async () => {
+    await pl?.stop();
+    if (dir) removeDir(dir);
+  });
+
+  it('never bills a new meter’s starting value, and shows it as unverified', async () => {
+    const sim = await pl.runSim([
+      '--days',
+      '2',
+      '--start',
+      '2026-11-02',
+      '--interval',
+      '5m',
+      '--as-fast-as-possible',
+      '--faults',
+      'reset,jump,gap,duplicate,reorder,redelivery,skew',
+      '--reset-units',
+      '0.5',
+      '--truth',
+      pl.paths.truth,
+      '--acked',
+      pl.paths.acked,
+    ]);
+    expect(sim.code, sim.stderr).toBe(0);
+    await pl.waitForDrain(distinctAcked(pl.paths.acked));
+    expect((await pl.cli(['consolidate'])).code).toBe(0);
+    const usage = JSON.parse((await pl.cli(['usage', '--json'])).stdout) as {
+      rows: Row[];
+      anomalies: Anomaly[];
+    };
+    const truth = JSON.parse(fs.readFileSync(pl.paths.truth, 'utf8')) as {
+      usage: Row[];
+      meterResets: Array<{ unitId: string; before: number; after: number }>;
+    };
+    expect(truth.meterResets.length).toBeGreaterThanOrEqual(3);
+    // At least one reset restarted from a non-zero value: the case that was billed before.
+    expect(truth.meterResets.some((r) => r.after > 0.01)).toBe(true);
+
+    const expected = new Map(truth.usage.map((t) => [key(t), t]));
+    const actual = new Map(usage.rows.map((r) => [key(r), r]));
+    const off: string[] = [];
+    for (const k of new Set([...expected.keys(), ...actual.keys()])) {
+      const t = expected.get(k);
+      const a = actual.get(k);
+      const dE = Math.abs((a?.engineHours ?? 0) - (t?.engineHours ?? 0));
+      const dI = Math.abs((a?.idleHours ?? 0) - (t?.idleHours ?? 0));
+      if (dE > 0.01 || dI > 0.01)
+        off.push(
+          `${k}: billed ${a?.engineHours ?? 0} h (idle ${a?.idleHours ?? 0}), truth ${t?.engineHours ?? 0} h (idle ${t?.idleHours ?? 0})`,
+        );
+    }
+    expect(off).toEqual([]);
+
+    // Every reset is shown, with the new meter's starting value as unverified hours.
+    const shown = usage.anomalies.filter(
+      (a) => a.kind === 'meter_reset' && a.detail.startsWith('engineHours'),
+    );
+    for (const r of truth.meterResets) {
+      const a = shown.find((x) => x.unitId === r.unitId && x.after === r.after);
+      expect(a, `reset of ${r.unitId}`).toBeDefined();
+      expect(a?.detail).toContain(`${r.after} unverified`);
+    }
+  });
+});
