@@ -16,6 +16,7 @@ import { allocationRoutes } from './http/routes/allocations.js';
 import { batchRoutes } from './http/routes/batches.js';
 import { healthRoutes } from './http/routes/health.js';
 import { heldRoutes } from './http/routes/held.js';
+import { openApiRoutes } from './http/routes/openapi.js';
 import { postingRoutes } from './http/routes/posting.js';
 import { statusRoutes } from './http/routes/status.js';
 import { startHttpServer } from './http/server.js';
@@ -43,6 +44,8 @@ export interface RunningCloud {
   store: CloudStore;
   /** Runs consolidation now (what `POST /v1/consolidate` does). */
   consolidate(): Promise<ConsolidateResponse>;
+  /** The routes the HTTP server answers, as registered (`/v1/openapi.json` describes each). */
+  routes(): Array<{ method: string; pattern: string }>;
   stop(): Promise<void>;
 }
 
@@ -99,6 +102,7 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
   heldRoutes(router, app);
   postingRoutes(router, app, poster, ledger);
   adminRoutes(router, app, runner);
+  openApiRoutes(router);
 
   let server: Awaited<ReturnType<typeof startHttpServer>>;
   try {
@@ -128,6 +132,7 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
     port: server.port,
     store,
     consolidate: () => runner.run(),
+    routes: () => router.list(),
     stop: () => {
       stopped ??= (async () => {
         app.stopping.value = true;

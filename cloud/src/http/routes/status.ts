@@ -2,10 +2,10 @@
 import {
   type AllocationStatus,
   ConsolidateRequestSchema,
-  DaySchema,
   PeriodSchema,
   type ReportResponse,
   type StatusResponse,
+  UsageQuerySchema,
   type UsageResponse,
 } from '@ironledger/contracts';
 import { z } from 'zod';
@@ -15,15 +15,7 @@ import { requireRole } from '../auth.js';
 import { readJson, readQuery } from '../json.js';
 import type { Router } from '../router.js';
 
-const UsageQuery = z
-  .object({
-    from: DaySchema.optional(),
-    to: DaySchema.optional(),
-    project: z.string().optional(),
-    unit: z.string().optional(),
-    site: z.string().optional(),
-  })
-  .strict();
+const UsageQuery = UsageQuerySchema;
 
 export function periodRange(period: string): { from: string; to: string } {
   const [y, m] = period.split('-').map(Number) as [number, number];
