@@ -85,6 +85,24 @@ describe('table', () => {
   it('measures visible width without ANSI escapes', () => {
     expect(visibleWidth(palette(true).bold('abc'))).toBe(3);
   });
+
+  it('aligns wide characters by the columns a terminal gives them', () => {
+    // CJK and emoji take two columns, a combining accent none: the next column starts at the same place.
+    const out = renderTable(
+      [{ p: 'P-東京-タワー' }, { p: 'P-RIVERSIDE' }, { p: 'Cafe\u0301 🚜' }],
+      [
+        { header: 'PROJECT', value: (r) => r.p },
+        { header: 'H', value: () => '1.00', align: 'right' },
+      ],
+    );
+    const lines = out.trimEnd().split('\n');
+    const hoursColumn = lines.slice(1).map((l) => visibleWidth(l.slice(0, l.indexOf('1.00'))));
+    expect(new Set(hoursColumn).size).toBe(1);
+    expect(lines[1]).toBe('P-東京-タワー  1.00');
+    expect(lines[2]).toBe('P-RIVERSIDE    1.00');
+    expect(visibleWidth('東京')).toBe(4);
+    expect(visibleWidth('Cafe\u0301')).toBe(4);
+  });
 });
 
 describe('colour', () => {
