@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { colourEnabled, palette, visibleWidth } from './colour.js';
 import { renderCsv } from './csv.js';
+import { type Fields, fieldsCsv, tableColumns } from './fields.js';
 import {
   formatMinorAmount,
   formatMoney,
@@ -127,6 +128,33 @@ describe('csv', () => {
       ],
     );
     expect(out).toBe('a,b,c\r\n"x,y","say ""hi""",\r\n\'=SUM(A1),-1.5,\'-note\r\n');
+  });
+});
+
+describe('fields: one column definition for table and CSV', () => {
+  type Row = { unit: string; hours: number; note: string };
+  const fields: Fields<Row, 'unit' | 'hours' | 'note'> = {
+    unit: {
+      table: { header: 'UNIT', value: (r) => r.unit },
+      csv: { header: 'unit_id', value: (r) => r.unit },
+    },
+    hours: {
+      table: { header: 'HOURS', value: (r) => r.hours.toFixed(2), align: 'right' },
+      csv: { header: 'hours', value: (r) => r.hours },
+    },
+    note: { csv: { header: 'note', value: (r) => r.note } },
+  };
+  const rows: Row[] = [{ unit: 'EXC-1', hours: 1.5, note: 'a, b' }];
+
+  it('renders the table parts as a table and the csv parts as CSV, each in its own order', () => {
+    expect(renderTable(rows, tableColumns(fields, ['unit', 'hours']))).toBe('UNIT   HOURS\nEXC-1   1.50\n');
+    expect(fieldsCsv(rows, fields, ['hours', 'unit', 'note'])).toBe(
+      'hours,unit_id,note\r\n1.5,EXC-1,"a, b"\r\n',
+    );
+  });
+
+  it('refuses an order naming a column the output has no part for', () => {
+    expect(() => tableColumns(fields, ['note'])).toThrow(/no table part/);
   });
 });
 
