@@ -28,6 +28,7 @@ import { StoreTokenDirectory } from './http/token-directory.js';
 import { type Job, startConsolidationJob } from './jobs/consolidation-job.js';
 import { MasterData } from './master-data.js';
 import { createMetrics } from './metrics.js';
+import { registerOperatorMetrics } from './operator-metrics.js';
 import { createPoster } from './posting/index.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
 import type { CloudStore, SeedReport } from './store/store.js';
@@ -91,6 +92,7 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
     replicaId,
     leases,
   };
+  registerOperatorMetrics(app);
 
   const runner = new ConsolidationRunner({
     store,
