@@ -42,6 +42,8 @@ export interface StartCloudOptions {
   replicaId?: string | undefined;
   /** Claim leases (tests shorten them). */
   leases?: Partial<Leases> | undefined;
+  /** Wraps the store the cloud uses (tests interpose on it to interleave operations). */
+  wrapStore?: ((store: CloudStore) => CloudStore) | undefined;
 }
 
 export interface RunningCloud {
@@ -59,7 +61,8 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
   const now = opts.now ?? Date.now;
   const replicaId = opts.replicaId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const leases: Leases = { ...DEFAULT_LEASES, ...opts.leases };
-  const store: CloudStore = new SqliteStore(config.store.path);
+  const opened: CloudStore = new SqliteStore(config.store.path);
+  const store = opts.wrapStore ? opts.wrapStore(opened) : opened;
   let seeded: SeedReport;
   let master: MasterData;
   try {
