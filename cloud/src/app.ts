@@ -4,8 +4,6 @@
  * ordered: refuse new ingests, close HTTP (in-flight requests finish), stop jobs, close store.
  */
 
-import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
 import type { ConsolidateResponse } from '@ironledger/contracts';
 import { componentLogger, createLogger, type Logger } from '@ironledger/logger';
 import { allocationKey, priceUsage } from './allocation/allocate.js';
@@ -30,6 +28,7 @@ import { MasterData } from './master-data.js';
 import { createMetrics } from './metrics.js';
 import { registerOperatorMetrics } from './operator-metrics.js';
 import { createPoster } from './posting/index.js';
+import { newReplicaId, recoverDeadClaims } from './replica.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
 import type { CloudStore, SeedReport } from './store/store.js';
 import { VERSION } from './version.js';
@@ -44,6 +43,8 @@ export interface StartCloudOptions {
   replicaId?: string | undefined;
   /** Claim leases (tests shorten them). */
   leases?: Partial<Leases> | undefined;
+  /** Wraps the store the cloud uses (tests interpose on it to interleave operations). */
+  wrapStore?: ((store: CloudStore) => CloudStore) | undefined;
 }
 
 export interface RunningCloud {
@@ -61,13 +62,16 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
   const logger =
     opts.logger ?? createLogger({ service: 'ironledger-cloud', version: VERSION, level: config.log.level });
   const now = opts.now ?? Date.now;
-  const replicaId = opts.replicaId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  const replicaId = opts.replicaId ?? newReplicaId();
   const leases: Leases = { ...DEFAULT_LEASES, ...opts.leases };
-  const store: CloudStore = new SqliteStore(config.store.path);
+  const opened: CloudStore = new SqliteStore(config.store.path);
+  const store = opts.wrapStore ? opts.wrapStore(opened) : opened;
   let seeded: SeedReport;
   let master: MasterData;
   try {
     seeded = await seed(store, config, new Date(now()).toISOString());
+    // A predecessor on this host that crashed left claims: take its work over now.
+    await recoverDeadClaims(store, replicaId, componentLogger(logger, 'claims'));
     master = await MasterData.load(store);
   } catch (e) {
     await store.close();

@@ -804,10 +804,10 @@ export class SqliteStore implements CloudStore {
       const r = this.db
         .prepare(
           `SELECT d.* FROM dirty_units d LEFT JOIN claims c ON c.resource = ? || d.unit_id
-           WHERE c.resource IS NULL OR c.expires_ms <= ? OR c.owner = ?
+           WHERE c.resource IS NULL OR c.expires_ms <= ?
            ORDER BY d.marked_at, d.unit_id LIMIT 1`,
         )
-        .get(CONSOLIDATE, lease.nowMs, lease.owner) as Row | undefined;
+        .get(CONSOLIDATE, lease.nowMs) as Row | undefined;
       if (!r || !this.claim(`${CONSOLIDATE}${r.unit_id}`, lease)) return null;
       return toDirtyUnit(r);
     });
@@ -832,6 +832,18 @@ export class SqliteStore implements CloudStore {
     this.tx(() => {
       for (const id of ids) this.releaseClaim(`${POST}${id}`, owner);
     });
+  }
+
+  async claimOwners(): Promise<string[]> {
+    return (this.db.prepare('SELECT DISTINCT owner FROM claims ORDER BY owner').all() as Row[]).map(
+      (r) => r.owner as string,
+    );
+  }
+
+  async releaseClaimsOf(replicaId: string): Promise<number> {
+    return this.db
+      .prepare("DELETE FROM claims WHERE owner = ? OR substr(owner, 1, length(?) + 1) = ? || '/'")
+      .run(replicaId, replicaId, replicaId).changes;
   }
 
   async claimJobTick(job: string, tick: string, owner: string, at: string): Promise<boolean> {
