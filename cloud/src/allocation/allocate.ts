@@ -7,7 +7,7 @@
  * - no rate, or two rates equally in force (an ambiguous rate card), holds the figure with a
  *   reason instead of guessing.
  */
-import type { PriceResult, RateCard, UnitInfo, UsageFigure } from '../posting/types.js';
+import type { PriceResult, RateCard, UnitInfo, UsageFigure } from '../domain/types.js';
 import { amountMinorFor, toMilliHours } from './money.js';
 
 export type RateChoice = { ok: true; rate: RateCard } | { ok: false; holdReason: string };

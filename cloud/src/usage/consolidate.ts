@@ -21,7 +21,7 @@
  *   readings have one (null when none does).
  */
 import type { Anomaly, Position, Site } from '@ironledger/contracts';
-import type { UsageFigure } from '../posting/types.js';
+import type { UsageFigure } from '../domain/types.js';
 import { placeAt } from './geofence.js';
 import { localDay, splitByLocalDay } from './local-time.js';
 
