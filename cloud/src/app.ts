@@ -28,7 +28,8 @@ import { type Job, startConsolidationJob } from './jobs/consolidation-job.js';
 import { MasterData } from './master-data.js';
 import { createMetrics } from './metrics.js';
 import { createPoster } from './posting/index.js';
-import { SqliteStore } from './store/sqlite/sqlite-store.js';
+import { storeLocation } from './store/migrate.js';
+import { followMasterData, openStore } from './store/open-store.js';
 import type { CloudStore, SeedReport } from './store/store.js';
 import { VERSION } from './version.js';
 
@@ -59,12 +60,18 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
   const now = opts.now ?? Date.now;
   const replicaId = opts.replicaId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const leases: Leases = { ...DEFAULT_LEASES, ...opts.leases };
-  const store: CloudStore = new SqliteStore(config.store.path);
+  const store: CloudStore = await openStore(config.store, {
+    onIdleError: (e) =>
+      logger.warn({ event: 'store_connection_lost', err: e }, 'idle store connection failed'),
+  });
   let seeded: SeedReport;
   let master: MasterData;
+  let unfollow: () => Promise<void>;
   try {
     seeded = await seed(store, config, new Date(now()).toISOString());
     master = await MasterData.load(store);
+    // Replicas on one database: a master-data change through any of them reloads this one.
+    unfollow = await followMasterData(store, master, componentLogger(logger, 'master-data'));
   } catch (e) {
     await store.close();
     throw e;
@@ -137,7 +144,7 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
     }),
   ];
   logger.info(
-    { event: 'ready', httpPort: server.port, url: server.url, store: config.store.path, replicaId },
+    { event: 'ready', httpPort: server.port, url: server.url, store: storeLocation(config.store), replicaId },
     'cloud ready',
   );
 
@@ -155,6 +162,7 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
         // A run in progress finishes its current unit's transaction before the store closes.
         await runner.idle();
         await poster.close();
+        await unfollow();
         await store.close();
         logger.info({ event: 'stopped' }, 'cloud stopped');
       })();

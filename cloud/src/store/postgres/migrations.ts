@@ -197,6 +197,28 @@ export const PG_MIGRATIONS: PgMigration[] = [
   CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
   `,
   },
+  {
+    version: 2,
+    name: 'allocation versions, claims with leases, job ticks (as SQLite migration 3)',
+    sql: `
+  ALTER TABLE allocations ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+  -- Who works on shared work (consolidate:<unitId>, post:<allocationId>) until expires_ms.
+  CREATE TABLE claims (
+    resource TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    expires_ms BIGINT NOT NULL
+  );
+  -- Which replica ran each scheduled tick: the primary key lets exactly one insert win.
+  CREATE TABLE job_ticks (
+    job TEXT NOT NULL,
+    tick TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    claimed_at TEXT NOT NULL,
+    PRIMARY KEY (job, tick)
+  );
+  CREATE INDEX job_ticks_age ON job_ticks (job, claimed_at);
+  `,
+  },
 ];
 
 /** Any constant: the advisory lock every migrating process takes (one at a time per database). */

@@ -31,19 +31,27 @@ import type {
 } from '@ironledger/contracts';
 import { IronLedgerError } from '@ironledger/errors';
 import type pg from 'pg';
-import type { PostingOutcomePosted, UsageFigure } from '../../posting/types.js';
+import type { UsageFigure } from '../../domain/types.js';
 import type {
+  AllocationChange,
+  AllocationExpect,
   AllocationPatch,
   AllocationRecord,
   AuditRecord,
+  CloudStore,
   ConflictFilter,
   ConflictRecord,
+  ConsolidationResult,
   ConsolidationWrite,
+  DecisionsResult,
   DirtyUnit,
   GatewayActivity,
   HeldReading,
   IngestBatch,
   IngestResult,
+  Lease,
+  MarkPosted,
+  MarkPostedResult,
   MasterDataSeed,
   MasterKind,
   NewAllocation,
@@ -59,7 +67,7 @@ import type {
   UsageFilter,
 } from '../store.js';
 import { currentVersion, migratePostgres, PG_SCHEMA_VERSION } from './migrations.js';
-import { createPgPool } from './pool.js';
+import { createPgClient, createPgPool } from './pool.js';
 
 type Row = Record<string, unknown>;
 type Q = Pick<pg.ClientBase, 'query'>;
@@ -149,6 +157,7 @@ function allocationValue(k: string, v: unknown): Record<string, unknown> {
 function toAllocation(r: Row): AllocationRecord {
   return {
     id: String(r.id),
+    version: r.version as number,
     key: r.key as string,
     kind: r.kind as 'normal' | 'adjustment',
     adjusts: (r.adjusts as string | null) ?? null,
@@ -196,8 +205,11 @@ function isId(id: string): boolean {
   return /^\d{1,15}$/.test(id);
 }
 
-export class PostgresStore {
-  private constructor(private readonly pool: pg.Pool) {}
+export class PostgresStore implements CloudStore {
+  private constructor(
+    private readonly pool: pg.Pool,
+    private readonly url: string,
+  ) {}
 
   /** Opens the pool and brings (or checks) the schema to this binary's version. */
   static async open(opts: PostgresStoreOptions): Promise<PostgresStore> {
@@ -228,7 +240,7 @@ export class PostgresStore {
         retryable: false,
       });
     }
-    return new PostgresStore(pool);
+    return new PostgresStore(pool, opts.url);
   }
 
   private async q(sql: string, args: unknown[] = [], c: Q = this.pool): Promise<Row[]> {
@@ -281,9 +293,19 @@ export class PostgresStore {
     );
   }
 
+  /**
+   * Transaction-level locks on units, in one round trip, taken in the order of their lock keys
+   * so that two transactions locking overlapping sets never wait on each other in a cycle.
+   */
   private async lockUnits(c: Q, unitIds: Iterable<string>): Promise<void> {
-    for (const u of [...new Set(unitIds)].sort())
-      await this.q('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK.unit, u], c);
+    const units = [...new Set(unitIds)];
+    if (units.length === 0) return;
+    await this.q(
+      `SELECT pg_advisory_xact_lock($1, k) FROM
+         (SELECT DISTINCT hashtext(u) AS k FROM unnest($2::text[]) AS u ORDER BY 1) AS keys`,
+      [LOCK.unit, units],
+      c,
+    );
   }
 
   // ---- ingest --------------------------------------------------------------------------
@@ -314,8 +336,7 @@ export class PostgresStore {
         batch.readings.map((r) => r.reading.unitId),
       );
       const counts = await this.storeReadings(c, batch);
-      const touched = [...counts.touched.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-      for (const [unitId, sinceMs] of touched) await this.markDirtyIn(c, unitId, sinceMs, batch.storedAt);
+      await this.markDirtyMany(c, counts.touched, batch.storedAt);
       await this.q(
         'UPDATE batches SET accepted = $2, duplicates = $3, conflicts = $4, held = $5 WHERE batch_id = $1',
         [batch.batchId, counts.accepted, counts.duplicates, counts.conflicts, counts.held],
@@ -648,6 +669,7 @@ export class PostgresStore {
       await this.lockUnits(c, [peek.unit_id as string]);
       const row = (await this.readingRow(op.id, c, true))!;
       if (row.status !== 'held') return { kind: 'not_held', reading: toReadingRecord(row) };
+      if (row.ts !== op.expectTs) return { kind: 'stale', reading: toReadingRecord(row) };
       const tsMs = Date.parse(op.ts);
       if (tsMs !== row.ts_ms) {
         const taken = await this.one(
@@ -757,14 +779,71 @@ export class PostgresStore {
 
   // ---- master data -----------------------------------------------------------------------
 
-  /** An admin API write: a record it changes (or creates) is the API's from now on. */
+  /**
+   * An admin API write: a record it changes (or creates) is the API's from now on. Every
+   * replica hears of it (NOTIFY, delivered when the transaction commits) and reloads.
+   */
   private async upsertBody(table: string, idCol: string, id: string, body: unknown): Promise<void> {
-    await this.q(
-      `INSERT INTO ${table} (${idCol}, body, source) VALUES ($1, $2::jsonb, 'api')
-       ON CONFLICT (${idCol}) DO UPDATE SET body = excluded.body, source = 'api'
-       WHERE ${table}.body IS DISTINCT FROM excluded.body`,
-      [id, JSON.stringify(body)],
-    );
+    await this.tx(async (c) => {
+      const changed = await this.q(
+        `INSERT INTO ${table} (${idCol}, body, source) VALUES ($1, $2::jsonb, 'api')
+         ON CONFLICT (${idCol}) DO UPDATE SET body = excluded.body, source = 'api'
+         WHERE ${table}.body IS DISTINCT FROM excluded.body
+         RETURNING ${idCol}`,
+        [id, JSON.stringify(body)],
+        c,
+      );
+      if (changed.length > 0) await this.notifyMasterData(c, table);
+    });
+  }
+
+  private async notifyMasterData(c: Q, what: string): Promise<void> {
+    await this.q('SELECT pg_notify($1, $2)', [MASTER_DATA_CHANNEL, what], c);
+  }
+
+  /**
+   * Calls `onChange` whenever master data changes through any replica (LISTEN on a dedicated
+   * connection), and once more after that connection was lost and re-established (a change
+   * may have been missed meanwhile). Returns a function that stops listening.
+   */
+  async watchMasterData(onChange: () => void, onError?: (e: Error) => void): Promise<() => Promise<void>> {
+    let stopped = false;
+    let client: pg.Client | null = null;
+    let retryTimer: NodeJS.Timeout | null = null;
+    const connect = async (again: boolean): Promise<void> => {
+      const c = createPgClient(this.url);
+      c.on('notification', (m) => {
+        if (m.channel === MASTER_DATA_CHANNEL) onChange();
+      });
+      c.on('error', (e) => {
+        onError?.(e);
+        c.end().catch(() => {});
+        if (client === c) client = null;
+        if (!stopped) retryTimer = setTimeout(() => void connect(true).catch(() => {}), 1000); // 1 s
+      });
+      try {
+        await c.connect();
+        await c.query(`LISTEN ${MASTER_DATA_CHANNEL}`);
+      } catch (e) {
+        onError?.(e as Error);
+        await c.end().catch(() => {});
+        if (!stopped) retryTimer = setTimeout(() => void connect(true).catch(() => {}), 1000); // 1 s
+        return;
+      }
+      if (stopped) {
+        await c.end().catch(() => {});
+        return;
+      }
+      client = c;
+      if (again) onChange();
+    };
+    await connect(false);
+    return async () => {
+      stopped = true;
+      if (retryTimer) clearTimeout(retryTimer);
+      await client?.end().catch(() => {});
+      client = null;
+    };
   }
 
   async seedMasterData(seed: MasterDataSeed): Promise<SeedReport> {
@@ -802,6 +881,7 @@ export class PostgresStore {
       for (const x of seed.projects) await one('project', 'projects', 'project_id', x.projectId, x);
       for (const x of seed.units) await one('unit', 'units', 'unit_id', x.unitId, x);
       for (const x of seed.rates) await one('rate', 'rates', 'rate_id', x.rateId, x);
+      if (report.inserted.length + report.updated.length > 0) await this.notifyMasterData(c, 'seed');
       return report;
     });
   }
@@ -850,17 +930,26 @@ export class PostgresStore {
     );
   }
 
+  /** markDirtyIn for many units in one statement (in unit order, as row locks are taken). */
+  private async markDirtyMany(c: Q, sinceByUnit: Map<string, number>, at: string): Promise<void> {
+    if (sinceByUnit.size === 0) return;
+    const units = [...sinceByUnit.keys()].sort();
+    await this.q(
+      `INSERT INTO dirty_units (unit_id, since_ms, marked_at, generation)
+       SELECT u, s, $3, 1 FROM unnest($1::text[], $2::bigint[]) AS x(u, s) ORDER BY u
+       ON CONFLICT (unit_id) DO UPDATE SET since_ms = LEAST(dirty_units.since_ms, excluded.since_ms),
+         generation = dirty_units.generation + 1`,
+      [units, units.map((u) => sinceByUnit.get(u)), at],
+      c,
+    );
+  }
+
   markDirty(unitId: string, sinceMs: number, at: string): Promise<void> {
     return this.markDirtyIn(this.pool, unitId, sinceMs, at);
   }
 
   async dirtyUnits(): Promise<DirtyUnit[]> {
-    return (await this.q('SELECT * FROM dirty_units ORDER BY marked_at, unit_id')).map((r) => ({
-      unitId: r.unit_id as string,
-      sinceMs: r.since_ms as number,
-      markedAt: r.marked_at as string,
-      generation: r.generation as number,
-    }));
+    return (await this.q('SELECT * FROM dirty_units ORDER BY marked_at, unit_id')).map(toDirtyUnit);
   }
 
   async lastUsableReadingBefore(unitId: string, ms: number): Promise<number | null> {
@@ -906,7 +995,17 @@ export class PostgresStore {
     }));
   }
 
-  async applyConsolidation(w: ConsolidationWrite): Promise<{ rowsWritten: number }> {
+  async applyConsolidation(w: ConsolidationWrite): Promise<ConsolidationResult> {
+    try {
+      return await this.consolidationTx(w);
+    } catch (e) {
+      // Thrown inside the transaction, so nothing of this write was kept.
+      if (e instanceof StaleWrite) return { kind: 'stale', reason: e.message };
+      throw e;
+    }
+  }
+
+  private async consolidationTx(w: ConsolidationWrite): Promise<ConsolidationResult> {
     return this.tx(async (c) => {
       const existing = new Map(
         (w.since
@@ -985,45 +1084,154 @@ export class PostgresStore {
         [w.consolidatedAt],
         c,
       );
-      return { rowsWritten };
+      if (w.claimOwner) await this.releaseClaim(c, `${CONSOLIDATE}${w.unitId}`, w.claimOwner);
+      return { kind: 'applied', rowsWritten };
     });
   }
 
+  /** Inside a transaction: throws StaleWrite (rolling it back) when a premise no longer holds. */
   private async applyAllocationChanges(
     c: Q,
     ch: ConsolidationWrite['allocations'],
     at: string,
   ): Promise<void> {
-    for (const a of ch.create) await this.insertAllocation(c, a);
-    for (const u of ch.update) await this.patchAllocation(c, u.id, u.patch);
+    for (const a of ch.create) {
+      // The unique key is the last word: one created meanwhile by another replica is stale.
+      const id = await this.insertAllocation(c, a);
+      if (id === null) throw new StaleWrite(`allocation ${a.key} was created meanwhile`);
+    }
+    for (const u of ch.update)
+      if (!(await this.patchAllocation(c, u.id, u.patch, u.expect)))
+        throw new StaleWrite(
+          `allocation ${u.id} changed after version ${u.expect.version} (${u.expect.status})`,
+        );
     for (const e of ch.audit) await this.insertAudit(c, e, at);
   }
 
-  private async insertAllocation(c: Q, a: NewAllocation): Promise<string> {
-    const cols: Record<string, unknown> = {};
+  /** The new id, or null when an allocation with its key exists. */
+  private async insertAllocation(c: Q, a: NewAllocation): Promise<string | null> {
+    const cols: Record<string, unknown> = { version: 1 };
     for (const [k, v] of Object.entries(a)) Object.assign(cols, allocationValue(k, v));
     const names = Object.keys(cols);
+    const values = names.map((n, i) => (n === 'evidence' ? `$${i + 1}::jsonb` : `$${i + 1}`)).join(', ');
     const r = await this.one(
-      `INSERT INTO allocations (${names.join(', ')}) VALUES (${names
-        .map((n, i) => (n === 'evidence' ? `$${i + 1}::jsonb` : `$${i + 1}`))
-        .join(', ')}) RETURNING id`,
+      `INSERT INTO allocations (${names.join(', ')}) VALUES (${values}) ON CONFLICT (key) DO NOTHING RETURNING id`,
       names.map((n) => cols[n]),
       c,
     );
-    return String(r!.id);
+    return r ? String(r.id) : null;
   }
 
-  private async patchAllocation(c: Q, id: string, patch: AllocationPatch, where = ''): Promise<number> {
+  /**
+   * Every change bumps the version. With `expect`, a compare-and-set: applied only while the
+   * allocation is at that version and status (checked by the UPDATE itself, which under READ
+   * COMMITTED re-reads a row another transaction changed before deciding); false otherwise.
+   */
+  private async patchAllocation(
+    c: Q,
+    id: string,
+    patch: AllocationPatch,
+    expect?: AllocationExpect,
+  ): Promise<boolean> {
+    if (!isId(id)) return false;
     const cols: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(patch)) Object.assign(cols, allocationValue(k, v));
     const names = Object.keys(cols);
-    if (names.length === 0 || !isId(id)) return 0;
-    const set = names.map((n, i) => `${n} = $${i + 2}${n === 'evidence' ? '::jsonb' : ''}`).join(', ');
-    const r = await c.query(`UPDATE allocations SET ${set} WHERE id = $1${where}`, [
-      Number(id),
-      ...names.map((n) => cols[n]),
+    const args: unknown[] = [Number(id), ...names.map((n) => cols[n])];
+    const set = [
+      ...names.map((n, i) => `${n} = $${i + 2}${n === 'evidence' ? '::jsonb' : ''}`),
+      'version = version + 1',
+    ].join(', ');
+    let where = 'id = $1';
+    if (expect) {
+      args.push(expect.version, expect.status);
+      where += ` AND version = $${args.length - 1} AND status = $${args.length}`;
+    }
+    return (await this.q(`UPDATE allocations SET ${set} WHERE ${where} RETURNING id`, args, c)).length === 1;
+  }
+
+  // ---- claims ----------------------------------------------------------------------------
+
+  /** Takes `resource` for `owner` unless another owner holds a lease that has not expired. */
+  private async claim(c: Q, resource: string, lease: Lease): Promise<boolean> {
+    const r = await this.q(
+      `INSERT INTO claims (resource, owner, expires_ms) VALUES ($1, $2, $3)
+       ON CONFLICT (resource) DO UPDATE SET owner = excluded.owner, expires_ms = excluded.expires_ms
+       WHERE claims.expires_ms <= $4 OR claims.owner = excluded.owner
+       RETURNING resource`,
+      [resource, lease.owner, lease.nowMs + lease.leaseMs, lease.nowMs],
+      c,
+    );
+    return r.length > 0;
+  }
+
+  private async releaseClaim(c: Q, resource: string, owner?: string): Promise<void> {
+    if (owner === undefined) await this.q('DELETE FROM claims WHERE resource = $1', [resource], c);
+    else await this.q('DELETE FROM claims WHERE resource = $1 AND owner = $2', [resource, owner], c);
+  }
+
+  async claimDirtyUnit(lease: Lease): Promise<DirtyUnit | null> {
+    // SKIP LOCKED: replicas claiming at the same moment take different units instead of queueing.
+    // A candidate another replica claimed between this statement's snapshot and its row lock
+    // fails the claim's own check, and the next candidate is tried.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const got = await this.tx(async (c) => {
+        const r = await this.one(
+          `SELECT d.* FROM dirty_units d LEFT JOIN claims cl ON cl.resource = $1 || d.unit_id
+           WHERE cl.resource IS NULL OR cl.expires_ms <= $2 OR cl.owner = $3
+           ORDER BY d.marked_at, d.unit_id LIMIT 1 FOR UPDATE OF d SKIP LOCKED`,
+          [CONSOLIDATE, lease.nowMs, lease.owner],
+          c,
+        );
+        if (!r) return null;
+        return (await this.claim(c, `${CONSOLIDATE}${r.unit_id}`, lease)) ? toDirtyUnit(r) : 'taken';
+      });
+      if (got !== 'taken') return got;
+    }
+    return null;
+  }
+
+  async releaseDirtyUnit(unitId: string, owner: string): Promise<void> {
+    await this.releaseClaim(this.pool, `${CONSOLIDATE}${unitId}`, owner);
+  }
+
+  async claimForPosting(ids: string[], lease: Lease): Promise<AllocationRecord[]> {
+    // In id order, so two replicas claiming overlapping sets never wait on each other in a cycle.
+    const sorted = [...new Set(ids)].filter(isId).sort((a, b) => Number(a) - Number(b));
+    return this.tx(async (c) => {
+      const out: AllocationRecord[] = [];
+      for (const id of sorted) {
+        const a = await this.getAllocation(id, c);
+        if (a?.status === 'approved' && (await this.claim(c, `${POST}${a.id}`, lease))) out.push(a);
+      }
+      return out;
+    });
+  }
+
+  async releasePostingClaims(ids: string[], owner: string): Promise<void> {
+    await this.q('DELETE FROM claims WHERE resource = ANY($1::text[]) AND owner = $2', [
+      ids.map((id) => `${POST}${id}`),
+      owner,
     ]);
-    return r.rowCount ?? 0;
+  }
+
+  async claimJobTick(job: string, tick: string, owner: string, at: string): Promise<boolean> {
+    return this.tx(async (c) => {
+      const won = await this.q(
+        `INSERT INTO job_ticks (job, tick, owner, claimed_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (job, tick) DO NOTHING RETURNING tick`,
+        [job, tick, owner, at],
+        c,
+      );
+      // Ticks older than a week say nothing any more.
+      if (won.length > 0)
+        await this.q(
+          'DELETE FROM job_ticks WHERE job = $1 AND claimed_at < $2',
+          [job, new Date(Date.parse(at) - 7 * DAY_MS).toISOString()],
+          c,
+        );
+      return won.length > 0;
+    });
   }
 
   async listUsage(filter: UsageFilter): Promise<UsageRow[]> {
@@ -1117,40 +1325,84 @@ export class PostgresStore {
     return out;
   }
 
-  async applyDecisions(
-    changes: Array<{ id: string; patch: AllocationPatch }>,
-    audit: AuditRecord[],
-  ): Promise<void> {
-    const at = new Date().toISOString();
-    await this.tx(async (c) => {
-      for (const ch of changes) await this.patchAllocation(c, ch.id, ch.patch);
-      for (const e of audit) await this.insertAudit(c, e, at);
+  async applyDecisions(changes: AllocationChange[], at: string): Promise<DecisionsResult> {
+    return this.tx(async (c) => {
+      const res: DecisionsResult = { applied: [], stale: [] };
+      for (const ch of changes) {
+        if (await this.patchAllocation(c, ch.id, ch.patch, ch.expect)) {
+          for (const e of ch.audit) await this.insertAudit(c, e, at);
+          res.applied.push(ch.id);
+        } else res.stale.push({ id: ch.id, current: await this.getAllocation(ch.id, c) });
+      }
+      return res;
     });
   }
 
   // ---- posting ledger ---------------------------------------------------------------------
 
-  async markPosted(id: string, outcome: PostingOutcomePosted, at: string, actor: string): Promise<void> {
-    await this.tx(async (c) => {
-      const a = await this.getAllocation(id, c);
-      if (!a) throw new IronLedgerError('NOT_FOUND', `allocation ${id} not found`);
-      await this.patchAllocation(c, id, {
+  async markPosted(op: MarkPosted): Promise<MarkPostedResult> {
+    const { id, sent, outcome, at, actor } = op;
+    if (!isId(id)) return { kind: 'not_found' };
+    return this.tx(async (c): Promise<MarkPostedResult> => {
+      // The row lock orders this after (or before) a decision or consolidation in flight.
+      const row = await this.one('SELECT * FROM allocations WHERE id = $1 FOR UPDATE', [Number(id)], c);
+      if (!row) return { kind: 'not_found' };
+      const a = toAllocation(row);
+      await this.releaseClaim(c, `${POST}${id}`);
+      if (a.status === 'posted') return { kind: 'already_posted', allocation: a };
+      const unchanged = a.version === sent.version && a.status === 'approved';
+      // The record keeps what Odoo holds: the figures sent, whatever happened meanwhile.
+      const patch: AllocationPatch = {
         status: 'posted',
         postedAt: at,
         holdReason: null,
         odoo:
           outcome.odooId === null ? null : { model: outcome.model, id: outcome.odooId, date: outcome.date },
-      });
+      };
+      if (!unchanged)
+        Object.assign(patch, {
+          engineHours: sent.engineHours,
+          idleHours: sent.idleHours,
+          workingHours: sent.workingHours,
+          workingRateMinor: sent.workingRateMinor,
+          idleRateMinor: sent.idleRateMinor,
+          amountMinor: sent.amountMinor,
+          currency: sent.currency,
+          updatedAt: at,
+        });
+      await this.patchAllocation(c, id, patch, { version: a.version, status: a.status });
       await this.q(
         'UPDATE dead_letters SET resolved_at = $1 WHERE allocation_id = $2 AND resolved_at IS NULL',
         [at, id],
         c,
       );
+      // What changed meanwhile is now a difference to what is posted: the next consolidation of
+      // the unit books it as an adjustment (from the day before, as days are site-local).
+      if (!unchanged) await this.markDirtyIn(c, a.unitId, Date.parse(`${a.day}T00:00:00Z`) - DAY_MS, at);
+      const meanwhile = unchanged
+        ? {}
+        : {
+            changedMeanwhile: {
+              version: a.version,
+              status: a.status,
+              engineHours: a.engineHours,
+              amountMinor: a.amountMinor,
+            },
+          };
       await this.insertAudit(
         c,
-        { actor, action: 'allocation.post', target: a.key, detail: JSON.stringify({ id, ...outcome }) },
+        {
+          actor,
+          action: 'allocation.post',
+          target: a.key,
+          detail: JSON.stringify({ id, ...outcome, sent, ...meanwhile }),
+        },
         at,
       );
+      const posted = (await this.getAllocation(id, c))!;
+      return unchanged
+        ? { kind: 'posted', allocation: posted }
+        : { kind: 'posted_changed', allocation: posted, meanwhile: a };
     });
   }
 
@@ -1158,6 +1410,7 @@ export class PostgresStore {
     await this.tx(async (c) => {
       const a = await this.getAllocation(id, c);
       const key = a?.key ?? id;
+      await this.releaseClaim(c, `${POST}${id}`);
       // The partial unique index keeps one open dead letter per allocation across replicas.
       await this.q(
         `INSERT INTO dead_letters (allocation_id, key, code, message, attempts, created_at, last_attempt_at)
@@ -1178,6 +1431,7 @@ export class PostgresStore {
   async hold(id: string, reason: string, at: string, actor: string): Promise<void> {
     await this.tx(async (c) => {
       const a = await this.getAllocation(id, c);
+      await this.releaseClaim(c, `${POST}${id}`);
       await this.patchAllocation(c, id, { holdReason: reason, updatedAt: at });
       await this.insertAudit(
         c,
@@ -1308,6 +1562,24 @@ export class PostgresStore {
 }
 
 const CONFLICT_REASON = 'conflict: same (unitId, ts), different content';
+/** NOTIFY channel: master data changed (payload: the table, or 'seed'). */
+const MASTER_DATA_CHANNEL = 'ironledger_master_data';
+const DAY_MS = 24 * 3600 * 1000;
+/** Claim resources: a dirty unit's consolidation, an allocation's posting. */
+const CONSOLIDATE = 'consolidate:';
+const POST = 'post:';
+
+/** A compare-and-set premise failed inside a transaction; thrown to roll it back. */
+class StaleWrite extends Error {}
+
+function toDirtyUnit(r: Row): DirtyUnit {
+  return {
+    unitId: r.unit_id as string,
+    sinceMs: r.since_ms as number,
+    markedAt: r.marked_at as string,
+    generation: r.generation as number,
+  };
+}
 
 function sqlState(e: unknown): string | undefined {
   const code = (e as { code?: unknown })?.code;
@@ -1316,7 +1588,7 @@ function sqlState(e: unknown): string | undefined {
 
 /** Normalises a driver error at the store's boundary; IronLedgerErrors pass through. */
 function storeError(e: unknown): Error {
-  if (e instanceof IronLedgerError) return e;
+  if (e instanceof IronLedgerError || e instanceof StaleWrite) return e;
   const code = sqlState(e);
   // Class 08 (connection), 57P (shutdown/cancel), 53 (resources): worth retrying later.
   const retryable = !code || /^(08|57P|53|40)/.test(code);
