@@ -279,8 +279,8 @@ export interface CloudStore {
   dirtyUnits(): Promise<DirtyUnit[]>;
   markDirty(unitId: string, sinceMs: number, at: string): Promise<void>;
   /**
-   * Claims the oldest dirty unit nobody holds a live claim on (or whose claimant's lease has
-   * expired) for consolidation; null when there is none. The claim ends with
+   * Claims the oldest dirty unit nobody holds a live claim on, the caller included (or whose
+   * claimant's lease has expired), for consolidation; null when there is none. The claim ends with
    * `applyConsolidation({claimOwner})`, `releaseDirtyUnit`, or when its lease runs out.
    */
   claimDirtyUnit(lease: Lease): Promise<DirtyUnit | null>;
@@ -313,7 +313,8 @@ export interface CloudStore {
   // ---- posting ledger -----------------------------------------------------------------
   /**
    * Claims approved allocations among `ids` for posting: those no one else holds a live claim
-   * on; returns them as stored now (approved, with the version to send). A claim ends with
+   * on (the caller's own claims are renewed); returns them as stored now (approved, with the
+   * version to send). A claim ends with
    * markPosted / deadLetter / hold, `releasePostingClaims`, or when its lease runs out.
    */
   claimForPosting(ids: string[], lease: Lease): Promise<AllocationRecord[]>;

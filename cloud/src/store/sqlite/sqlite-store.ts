@@ -804,10 +804,10 @@ export class SqliteStore implements CloudStore {
       const r = this.db
         .prepare(
           `SELECT d.* FROM dirty_units d LEFT JOIN claims c ON c.resource = ? || d.unit_id
-           WHERE c.resource IS NULL OR c.expires_ms <= ? OR c.owner = ?
+           WHERE c.resource IS NULL OR c.expires_ms <= ?
            ORDER BY d.marked_at, d.unit_id LIMIT 1`,
         )
-        .get(CONSOLIDATE, lease.nowMs, lease.owner) as Row | undefined;
+        .get(CONSOLIDATE, lease.nowMs) as Row | undefined;
       if (!r || !this.claim(`${CONSOLIDATE}${r.unit_id}`, lease)) return null;
       return toDirtyUnit(r);
     });
