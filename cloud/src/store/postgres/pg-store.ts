@@ -1171,16 +1171,17 @@ export class PostgresStore implements CloudStore {
   }
 
   async claimDirtyUnit(lease: Lease): Promise<DirtyUnit | null> {
-    // SKIP LOCKED: replicas claiming at the same moment take different units instead of queueing.
+    // Claimable: nobody, the caller included, holds a live claim on it. SKIP LOCKED: replicas
+    // claiming at the same moment take different units instead of queueing.
     // A candidate another replica claimed between this statement's snapshot and its row lock
     // fails the claim's own check, and the next candidate is tried.
     for (let attempt = 0; attempt < 3; attempt++) {
       const got = await this.tx(async (c) => {
         const r = await this.one(
           `SELECT d.* FROM dirty_units d LEFT JOIN claims cl ON cl.resource = $1 || d.unit_id
-           WHERE cl.resource IS NULL OR cl.expires_ms <= $2 OR cl.owner = $3
+           WHERE cl.resource IS NULL OR cl.expires_ms <= $2
            ORDER BY d.marked_at, d.unit_id LIMIT 1 FOR UPDATE OF d SKIP LOCKED`,
-          [CONSOLIDATE, lease.nowMs, lease.owner],
+          [CONSOLIDATE, lease.nowMs],
           c,
         );
         if (!r) return null;
