@@ -59,7 +59,12 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
     opts.logger ?? createLogger({ service: 'ironledger-cloud', version: VERSION, level: config.log.level });
   const now = opts.now ?? Date.now;
   const replicaId = opts.replicaId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
-  const leases: Leases = { ...DEFAULT_LEASES, ...opts.leases };
+  const leases: Leases = {
+    ...DEFAULT_LEASES,
+    consolidationMs: config.store.consolidationLeaseMs,
+    postingMs: config.store.postingLeaseMs,
+    ...opts.leases,
+  };
   const store: CloudStore = await openStore(config.store, {
     onIdleError: (e) =>
       logger.warn({ event: 'store_connection_lost', err: e }, 'idle store connection failed'),

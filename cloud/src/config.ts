@@ -58,6 +58,25 @@ export const StoreConfigSchema = z
       .int()
       .min(0)
       .default(60 * 1000), // 60 s
+    /**
+     * How long a replica's claim on a dirty unit's consolidation lasts; a replica that dies
+     * mid-run leaves the unit to another after this (ms).
+     */
+    consolidationLeaseMs: z
+      .number()
+      .int()
+      .min(1000)
+      .default(2 * 60 * 1000), // 2 min
+    /**
+     * How long a replica's claim on an allocation's posting lasts: longer than Odoo's slowest
+     * answer with its retries; a replica that dies mid-post leaves the allocation to another,
+     * which looks it up in Odoo by its ref before sending it again (ms).
+     */
+    postingLeaseMs: z
+      .number()
+      .int()
+      .min(1000)
+      .default(10 * 60 * 1000), // 10 min
   })
   .strict();
 export type StoreConfig = z.output<typeof StoreConfigSchema>;
@@ -67,6 +86,8 @@ const STORE_DEFAULTS = {
   poolMax: 10,
   migrateOnStart: true,
   statementTimeoutMs: 60 * 1000,
+  consolidationLeaseMs: 2 * 60 * 1000,
+  postingLeaseMs: 10 * 60 * 1000,
 };
 
 export const CloudConfigSchema = z

@@ -6,7 +6,14 @@ describe('store config', () => {
   it('defaults to SQLite and chooses PostgreSQL by store.url, DATABASE_URL or the prefixed variable', () => {
     const d = CloudConfigSchema.parse({});
     expect(storeBackend(d.store)).toBe('sqlite');
-    expect(d.store).toMatchObject({ url: '', poolMax: 10, migrateOnStart: true, statementTimeoutMs: 60_000 });
+    expect(d.store).toMatchObject({
+      url: '',
+      poolMax: 10,
+      migrateOnStart: true,
+      statementTimeoutMs: 60_000,
+      consolidationLeaseMs: 120_000,
+      postingLeaseMs: 600_000,
+    });
     const url = 'postgres://app:s3cret@db.internal:5432/ironledger';
     const viaEnv = loadCloudConfig(undefined, { DATABASE_URL: url });
     expect(storeBackend(viaEnv.store)).toBe('postgres');
