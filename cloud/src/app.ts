@@ -43,6 +43,8 @@ export interface StartCloudOptions {
   replicaId?: string | undefined;
   /** Claim leases (tests shorten them). */
   leases?: Partial<Leases> | undefined;
+  /** Wraps the store the cloud uses (tests interpose on it to interleave operations). */
+  wrapStore?: ((store: CloudStore) => CloudStore) | undefined;
 }
 
 export interface RunningCloud {
@@ -65,10 +67,11 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
     postingMs: config.store.postingLeaseMs,
     ...opts.leases,
   };
-  const store: CloudStore = await openStore(config.store, {
+  const opened: CloudStore = await openStore(config.store, {
     onIdleError: (e) =>
       logger.warn({ event: 'store_connection_lost', err: e }, 'idle store connection failed'),
   });
+  const store = opts.wrapStore ? opts.wrapStore(opened) : opened;
   let seeded: SeedReport;
   let master: MasterData;
   let unfollow: () => Promise<void>;
@@ -76,7 +79,7 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
     seeded = await seed(store, config, new Date(now()).toISOString());
     master = await MasterData.load(store);
     // Replicas on one database: a master-data change through any of them reloads this one.
-    unfollow = await followMasterData(store, master, componentLogger(logger, 'master-data'));
+    unfollow = await followMasterData(opened, master, componentLogger(logger, 'master-data'));
   } catch (e) {
     await store.close();
     throw e;

@@ -7,7 +7,7 @@ import { gzipSync } from 'node:zlib';
 import { silentLogger } from '@ironledger/logger';
 import { tempDir } from '@ironledger/testkit';
 import { request } from 'undici';
-import { type RunningCloud, startCloud } from '../app.js';
+import { type RunningCloud, type StartCloudOptions, startCloud } from '../app.js';
 import { type CloudConfigInput, parseCloudConfig } from '../config.js';
 import { hashToken } from '../http/auth.js';
 
@@ -75,11 +75,22 @@ export interface Answer {
 }
 
 export async function startTestCloud(
-  opts: { dir?: string; config?: Partial<CloudConfigInput>; now?: () => number } = {},
+  opts: {
+    dir?: string;
+    config?: Partial<CloudConfigInput>;
+    now?: () => number;
+    /** More options for startCloud (a replica id, a wrapped store). */
+    cloud?: Partial<StartCloudOptions>;
+  } = {},
 ): Promise<TestCloud> {
   const dir = opts.dir ?? tempDir('ironledger-cloud-');
   const config = parseCloudConfig(baseConfig(dir, opts.config));
-  const cloud = await startCloud(config, { logger: silentLogger(), adminToken: TOKENS.admin, now: opts.now });
+  const cloud = await startCloud(config, {
+    logger: silentLogger(),
+    adminToken: TOKENS.admin,
+    now: opts.now,
+    ...opts.cloud,
+  });
   const send = async (
     method: 'GET' | 'POST' | 'DELETE',
     path: string,
