@@ -29,7 +29,8 @@ import { createMetrics } from './metrics.js';
 import { registerOperatorMetrics } from './operator-metrics.js';
 import { createPoster } from './posting/index.js';
 import { newReplicaId, recoverDeadClaims } from './replica.js';
-import { SqliteStore } from './store/sqlite/sqlite-store.js';
+import { storeLocation } from './store/migrate.js';
+import { followMasterData, openStore } from './store/open-store.js';
 import type { CloudStore, SeedReport } from './store/store.js';
 import { VERSION } from './version.js';
 
@@ -63,16 +64,27 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
     opts.logger ?? createLogger({ service: 'ironledger-cloud', version: VERSION, level: config.log.level });
   const now = opts.now ?? Date.now;
   const replicaId = opts.replicaId ?? newReplicaId();
-  const leases: Leases = { ...DEFAULT_LEASES, ...opts.leases };
-  const opened: CloudStore = new SqliteStore(config.store.path);
+  const leases: Leases = {
+    ...DEFAULT_LEASES,
+    consolidationMs: config.store.consolidationLeaseMs,
+    postingMs: config.store.postingLeaseMs,
+    ...opts.leases,
+  };
+  const opened: CloudStore = await openStore(config.store, {
+    onIdleError: (e) =>
+      logger.warn({ event: 'store_connection_lost', err: e }, 'idle store connection failed'),
+  });
   const store = opts.wrapStore ? opts.wrapStore(opened) : opened;
   let seeded: SeedReport;
   let master: MasterData;
+  let unfollow: () => Promise<void>;
   try {
     seeded = await seed(store, config, new Date(now()).toISOString());
     // A predecessor on this host that crashed left claims: take its work over now.
     await recoverDeadClaims(store, replicaId, componentLogger(logger, 'claims'));
     master = await MasterData.load(store);
+    // Replicas on one database: a master-data change through any of them reloads this one.
+    unfollow = await followMasterData(opened, master, componentLogger(logger, 'master-data'));
   } catch (e) {
     await store.close();
     throw e;
@@ -147,7 +159,7 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
     }),
   ];
   logger.info(
-    { event: 'ready', httpPort: server.port, url: server.url, store: config.store.path, replicaId },
+    { event: 'ready', httpPort: server.port, url: server.url, store: storeLocation(config.store), replicaId },
     'cloud ready',
   );
 
@@ -166,6 +178,7 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
         // A run in progress finishes its current unit's transaction before the store closes.
         await runner.idle();
         await poster.close();
+        await unfollow();
         await store.close();
         logger.info({ event: 'stopped' }, 'cloud stopped');
       })();

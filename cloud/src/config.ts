@@ -1,6 +1,7 @@
 /**
  * The cloud's configuration: one strict zod schema with defaults. Precedence is
- * defaults < file < environment (`IRONLEDGER_CLOUD_A__B` → `a.b`; ODOO_* → posting.odoo.*).
+ * defaults < file < environment (`IRONLEDGER_CLOUD_A__B` → `a.b`; ODOO_* → posting.odoo.*;
+ * DATABASE_URL → store.url).
  * Validated once at start-up; every problem is listed by its key; the result is frozen.
  */
 import { formatIssues, loadConfig } from '@ironledger/config';
@@ -32,6 +33,63 @@ export const GatewayConfigSchema = z
   .strict();
 export type GatewayConfig = z.infer<typeof GatewayConfigSchema>;
 
+/**
+ * Where the cloud keeps its state. Without `url`, one SQLite file at `path` (one process).
+ * With `url: postgres://…`, PostgreSQL, and any number of replicas may share it.
+ */
+export const StoreConfigSchema = z
+  .object({
+    path: z.string().min(1).default('./var/cloud.db'),
+    /** postgres://user:password@host:5432/db; empty = SQLite at `path`. Also DATABASE_URL. */
+    url: z
+      .string()
+      .default('')
+      .refine(
+        (u) => u === '' || /^postgres(ql)?:\/\/[^\s]+$/.test(u),
+        'a postgres:// or postgresql:// URL, or empty for SQLite',
+      ),
+    /** Connections per replica (PostgreSQL only). */
+    poolMax: z.number().int().min(1).max(100).default(10),
+    /** Apply pending schema migrations at start-up (else only `ironledger-cloud migrate` does). */
+    migrateOnStart: z.boolean().default(true),
+    /** A PostgreSQL statement running longer than this is cancelled (ms; 0 = no limit). */
+    statementTimeoutMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(60 * 1000), // 60 s
+    /**
+     * How long a replica's claim on a dirty unit's consolidation lasts; a replica that dies
+     * mid-run leaves the unit to another after this (ms).
+     */
+    consolidationLeaseMs: z
+      .number()
+      .int()
+      .min(1000)
+      .default(2 * 60 * 1000), // 2 min
+    /**
+     * How long a replica's claim on an allocation's posting lasts: longer than Odoo's slowest
+     * answer with its retries; a replica that dies mid-post leaves the allocation to another,
+     * which looks it up in Odoo by its ref before sending it again (ms).
+     */
+    postingLeaseMs: z
+      .number()
+      .int()
+      .min(1000)
+      .default(10 * 60 * 1000), // 10 min
+  })
+  .strict();
+export type StoreConfig = z.output<typeof StoreConfigSchema>;
+const STORE_DEFAULTS = {
+  path: './var/cloud.db',
+  url: '',
+  poolMax: 10,
+  migrateOnStart: true,
+  statementTimeoutMs: 60 * 1000,
+  consolidationLeaseMs: 2 * 60 * 1000,
+  postingLeaseMs: 10 * 60 * 1000,
+};
+
 export const CloudConfigSchema = z
   .object({
     http: z
@@ -57,10 +115,7 @@ export const CloudConfigSchema = z
         maxConcurrentIngests: 8,
         retryAfterS: 5,
       }),
-    store: z
-      .object({ path: z.string().min(1).default('./var/cloud.db') })
-      .strict()
-      .default({ path: './var/cloud.db' }),
+    store: StoreConfigSchema.default(STORE_DEFAULTS),
     gateways: z.array(GatewayConfigSchema).default([]),
     auth: z
       .object({
@@ -178,6 +233,7 @@ export const ENV_MAP: Record<string, string> = {
   ODOO_DB: 'posting.odoo.db',
   ODOO_LOGIN: 'posting.odoo.login',
   ODOO_API_KEY: 'posting.odoo.apiKey',
+  DATABASE_URL: 'store.url',
 };
 
 export function loadCloudConfig(file: string | undefined, env: NodeJS.ProcessEnv): CloudConfig {
