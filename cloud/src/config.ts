@@ -48,6 +48,10 @@ export const CloudConfigSchema = z
         maxConcurrentIngests: z.number().int().positive().default(8),
         /** Seconds a client is told to wait when the cloud is overloaded. */
         retryAfterS: z.number().int().positive().default(5),
+        /** A request body not fully received within this is answered 408 and the connection closed (ms). */
+        bodyTimeoutMs: z.number().int().positive().default(30_000), // 30 s
+        /** Ingests one gateway may have in flight; the rest of the slots stay free for the others. */
+        maxIngestsPerGateway: z.number().int().positive().default(2),
       })
       .strict()
       .default({
@@ -56,6 +60,8 @@ export const CloudConfigSchema = z
         bodyLimitBytes: 16 * 1024 * 1024,
         maxConcurrentIngests: 8,
         retryAfterS: 5,
+        bodyTimeoutMs: 30_000,
+        maxIngestsPerGateway: 2,
       }),
     store: z
       .object({ path: z.string().min(1).default('./var/cloud.db') })

@@ -6,6 +6,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '@ironledger/logger';
 import type { Metrics } from '../metrics.js';
+import { AuthFailures } from './auth-failures.js';
 import { HttpProblem, PROBLEM_CONTENT_TYPE, toHttpProblem } from './problem.js';
 import type { Reply, RequestContext, Router } from './router.js';
 
@@ -23,6 +24,11 @@ export async function startHttpServer(opts: {
   metrics: Metrics;
 }): Promise<HttpServer> {
   const { router, logger, metrics } = opts;
+  const authFailures = new AuthFailures(logger, metrics.registry);
+  // Answers being held back because their source keeps failing authentication: bounded, so
+  // slowing a flood down cannot itself pile up sockets without end.
+  const MAX_DELAYED_ANSWERS = 1000;
+  let delayedAnswers = 0;
   const server = http.createServer({ requestTimeout: 120_000 /* 120 s: a slow edge link */ }, (req, res) => {
     void handle(req, res);
   });
@@ -34,7 +40,7 @@ export async function startHttpServer(opts: {
     let route = '(unmatched)';
     let reply: Reply;
     try {
-      const url = new URL(req.url ?? '/', 'http://localhost');
+      const url = requestUrl(req.url);
       const m = router.match(method, url.pathname);
       route = m.route;
       const ctx: RequestContext = {
@@ -56,6 +62,19 @@ export async function startHttpServer(opts: {
         body: p.toProblem(req.url),
         headers: { ...p.extra.headers, 'content-type': PROBLEM_CONTENT_TYPE },
       };
+      if (p.status === 401) {
+        const source = req.socket.remoteAddress ?? 'unknown';
+        const delayMs = authFailures.fail(source, String(p.code), { method, route });
+        if (delayMs > 0) {
+          if (delayedAnswers >= MAX_DELAYED_ANSWERS) {
+            req.socket.destroy();
+            return;
+          }
+          delayedAnswers++;
+          await new Promise((r) => setTimeout(r, delayMs));
+          delayedAnswers--;
+        }
+      }
     }
     send(req, res, reply);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
@@ -77,6 +96,7 @@ export async function startHttpServer(opts: {
     url: `http://${hostForUrl.includes(':') ? `[${hostForUrl}]` : hostForUrl}:${port}`,
     close: () =>
       new Promise<void>((resolve) => {
+        authFailures.close();
         server.close(() => resolve());
         server.closeIdleConnections();
         // In-flight requests get a grace period; then sockets are cut.
@@ -101,4 +121,14 @@ function send(req: http.IncomingMessage, res: http.ServerResponse, reply: Reply)
   if (!req.complete) headers.connection = 'close';
   res.writeHead(reply.status, headers);
   res.end(req.method === 'HEAD' ? undefined : payload);
+}
+
+function requestUrl(target: string | undefined): URL {
+  try {
+    return new URL(target ?? '/', 'http://localhost');
+  } catch {
+    throw new HttpProblem(400, 'PATH_INVALID', 'the request target is not a valid path', {
+      title: 'malformed path',
+    });
+  }
 }

@@ -4,7 +4,7 @@
  * for each role. Talks to it over HTTP with undici, gzip included.
  */
 import { gzipSync } from 'node:zlib';
-import { silentLogger } from '@ironledger/logger';
+import { type Logger, silentLogger } from '@ironledger/logger';
 import { tempDir } from '@ironledger/testkit';
 import { request } from 'undici';
 import { type RunningCloud, startCloud } from '../app.js';
@@ -75,11 +75,15 @@ export interface Answer {
 }
 
 export async function startTestCloud(
-  opts: { dir?: string; config?: Partial<CloudConfigInput>; now?: () => number } = {},
+  opts: { dir?: string; config?: Partial<CloudConfigInput>; now?: () => number; logger?: Logger } = {},
 ): Promise<TestCloud> {
   const dir = opts.dir ?? tempDir('ironledger-cloud-');
   const config = parseCloudConfig(baseConfig(dir, opts.config));
-  const cloud = await startCloud(config, { logger: silentLogger(), adminToken: TOKENS.admin, now: opts.now });
+  const cloud = await startCloud(config, {
+    logger: opts.logger ?? silentLogger(),
+    adminToken: TOKENS.admin,
+    now: opts.now,
+  });
   const send = async (
     method: 'GET' | 'POST' | 'DELETE',
     path: string,
