@@ -274,7 +274,8 @@ export class TestUnit {
     private readonly topicUnitId = unitId,
   ) {
     this.client = mqtt.connect(url, {
-      clientId: `unit-${unitId}-${randomBytes(3).toString('hex')}`,
+      // A unit connects as itself: the embedded broker refuses another unit's client id.
+      clientId: unitId,
       username: unitId,
       password: secret,
       clean: true,
