@@ -52,6 +52,11 @@ export const CloudConfigSchema = z
         bodyTimeoutMs: z.number().int().positive().default(30_000), // 30 s
         /** Ingests one gateway may have in flight; the rest of the slots stay free for the others. */
         maxIngestsPerGateway: z.number().int().positive().default(2),
+        /** Serve HTTPS with these PEM files instead of plain HTTP. */
+        tls: z
+          .object({ certFile: z.string().min(1), keyFile: z.string().min(1) })
+          .strict()
+          .optional(),
       })
       .strict()
       .default({

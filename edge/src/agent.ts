@@ -131,6 +131,7 @@ export async function startAgent(
       config.cloud.token,
       config.cloud.timeoutMs,
       `ironledger-edge/${VERSION}`,
+      config.cloud.caFile,
     );
     cleanups.push(() => client.close());
     const forwarder = new Forwarder({

@@ -129,6 +129,8 @@ const CloudSchema = z
     maxBatchAgeMs: z.number().int().min(0).default(5000),
     timeoutMs: z.number().int().min(100).default(30_000),
     heartbeatIntervalMs: z.number().int().min(100).default(60_000),
+    /** PEM CA bundle that issued the cloud's certificate (https:// URL), beside the system CAs. */
+    caFile: z.string().min(1).optional(),
     backoff: BackoffSchema.default(BackoffSchema.parse({})),
   })
   .strict();

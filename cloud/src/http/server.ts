@@ -2,7 +2,9 @@
  * The HTTP server: node:http, one router, JSON in and out, every error as problem+json.
  * A handler's thrown HttpProblem becomes its answer; anything else is a logged 500.
  */
+import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '@ironledger/logger';
 import type { Metrics } from '../metrics.js';
@@ -19,6 +21,8 @@ export interface HttpServer {
 export async function startHttpServer(opts: {
   host: string;
   port: number;
+  /** PEM certificate and key: HTTPS instead of HTTP. */
+  tls?: { certFile: string; keyFile: string } | undefined;
   router: Router;
   logger: Logger;
   metrics: Metrics;
@@ -29,9 +33,16 @@ export async function startHttpServer(opts: {
   // slowing a flood down cannot itself pile up sockets without end.
   const MAX_DELAYED_ANSWERS = 1000;
   let delayedAnswers = 0;
-  const server = http.createServer({ requestTimeout: 120_000 /* 120 s: a slow edge link */ }, (req, res) => {
+  const serverOpts = { requestTimeout: 120_000 /* 120 s: a slow edge link */ };
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
     void handle(req, res);
-  });
+  };
+  const server = opts.tls
+    ? https.createServer(
+        { ...serverOpts, cert: fs.readFileSync(opts.tls.certFile), key: fs.readFileSync(opts.tls.keyFile) },
+        onRequest,
+      )
+    : http.createServer(serverOpts, onRequest);
   server.keepAliveTimeout = 5_000; // 5 s
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -93,7 +104,7 @@ export async function startHttpServer(opts: {
   const hostForUrl = opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host;
   return {
     port,
-    url: `http://${hostForUrl.includes(':') ? `[${hostForUrl}]` : hostForUrl}:${port}`,
+    url: `${opts.tls ? 'https' : 'http'}://${hostForUrl.includes(':') ? `[${hostForUrl}]` : hostForUrl}:${port}`,
     close: () =>
       new Promise<void>((resolve) => {
         authFailures.close();
