@@ -154,7 +154,7 @@ describe('repeated authentication failures', () => {
     const took: number[] = [];
     for (let i = 0; i < 8; i++) {
       const started = Date.now();
-      const r = await rawRequest(port, 'GET', '/v1/status', { authorization: 'Bearer guess-' + i });
+      const r = await rawRequest(port, 'GET', '/v1/status', { authorization: `Bearer guess-${i}` });
       expect(r.status).toBe(401);
       took.push(Date.now() - started);
     }
