@@ -141,6 +141,7 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
     server = await startHttpServer({
       host: config.http.host,
       port: config.http.port,
+      tls: config.http.tls,
       router,
       logger: componentLogger(logger, 'http'),
       metrics,

@@ -106,6 +106,15 @@ export const CloudConfigSchema = z
         maxConcurrentIngests: z.number().int().positive().default(8),
         /** Seconds a client is told to wait when the cloud is overloaded. */
         retryAfterS: z.number().int().positive().default(5),
+        /** A request body not fully received within this is answered 408 and the connection closed (ms). */
+        bodyTimeoutMs: z.number().int().positive().default(30_000), // 30 s
+        /** Ingests one gateway may have in flight; the rest of the slots stay free for the others. */
+        maxIngestsPerGateway: z.number().int().positive().default(2),
+        /** Serve HTTPS with these PEM files instead of plain HTTP. */
+        tls: z
+          .object({ certFile: z.string().min(1), keyFile: z.string().min(1) })
+          .strict()
+          .optional(),
       })
       .strict()
       .default({
@@ -114,6 +123,8 @@ export const CloudConfigSchema = z
         bodyLimitBytes: 16 * 1024 * 1024,
         maxConcurrentIngests: 8,
         retryAfterS: 5,
+        bodyTimeoutMs: 30_000,
+        maxIngestsPerGateway: 2,
       }),
     store: StoreConfigSchema.default(STORE_DEFAULTS),
     gateways: z.array(GatewayConfigSchema).default([]),

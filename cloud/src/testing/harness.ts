@@ -4,7 +4,7 @@
  * for each role. Talks to it over HTTP with undici, gzip included.
  */
 import { gzipSync } from 'node:zlib';
-import { silentLogger } from '@ironledger/logger';
+import { type Logger, silentLogger } from '@ironledger/logger';
 import { createPgSchema, tempDir } from '@ironledger/testkit';
 import { request } from 'undici';
 import { type RunningCloud, type StartCloudOptions, startCloud } from '../app.js';
@@ -100,6 +100,7 @@ export async function startTestCloud(
     dir?: string;
     config?: Partial<CloudConfigInput>;
     now?: () => number;
+    logger?: Logger;
     /** More options for startCloud (a replica id, a wrapped store). */
     cloud?: Partial<StartCloudOptions>;
   } = {},
@@ -109,7 +110,7 @@ export async function startTestCloud(
   const input = baseConfig(dir, opts.config);
   const config = parseCloudConfig(pgStore ? { ...input, store: { ...input.store, ...pgStore } } : input);
   const cloud = await startCloud(config, {
-    logger: silentLogger(),
+    logger: opts.logger ?? silentLogger(),
     adminToken: TOKENS.admin,
     now: opts.now,
     ...opts.cloud,

@@ -3,6 +3,7 @@
  * processes (spawned, waited on, killed with SIGKILL), and waitFor for conditions.
  */
 
+export * from './fault-proxy.js';
 export * from './odoo-double/index.js';
 export * from './paths.js';
 export * from './pg.js';

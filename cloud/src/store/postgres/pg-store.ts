@@ -901,8 +901,33 @@ export class PostgresStore implements CloudStore {
   listProjects(): Promise<Project[]> {
     return this.listBodies('projects', 'project_id');
   }
-  upsertUnit(unit: Unit): Promise<void> {
-    return this.upsertBody('units', 'unit_id', unit.unitId, unit);
+  /**
+   * Registers the unit and, in the same transaction, lets its readings held as `unknown_unit`
+   * join usage, marking the unit dirty from the earliest of them.
+   */
+  async upsertUnit(unit: Unit): Promise<void> {
+    await this.tx(async (c) => {
+      const changed = await this.q(
+        `INSERT INTO units (unit_id, body, source) VALUES ($1, $2::jsonb, 'api')
+         ON CONFLICT (unit_id) DO UPDATE SET body = excluded.body, source = 'api'
+         WHERE units.body IS DISTINCT FROM excluded.body
+         RETURNING unit_id`,
+        [unit.unitId, JSON.stringify(unit)],
+        c,
+      );
+      if (changed.length > 0) await this.notifyMasterData(c, 'units');
+      const released = await this.q(
+        `UPDATE readings SET status = 'ok', hold_reason = NULL
+         WHERE unit_id = $1 AND status = 'held' AND hold_reason LIKE 'unknown_unit%'
+         RETURNING ts_ms`,
+        [unit.unitId],
+        c,
+      );
+      if (released.length > 0) {
+        const since = Math.min(...released.map((r) => Number(r.ts_ms)));
+        await this.markDirtyIn(c, unit.unitId, since, new Date().toISOString());
+      }
+    });
   }
   listUnits(): Promise<Unit[]> {
     return this.listBodies('units', 'unit_id');

@@ -553,7 +553,10 @@ export class SqliteStore implements CloudStore {
       };
       for (const x of seed.sites) one('site', 'sites', 'site_id', x.siteId, x);
       for (const x of seed.projects) one('project', 'projects', 'project_id', x.projectId, x);
-      for (const x of seed.units) one('unit', 'units', 'unit_id', x.unitId, x);
+      for (const x of seed.units) {
+        one('unit', 'units', 'unit_id', x.unitId, x);
+        this.releaseUnknownUnitInTx(x.unitId);
+      }
       for (const x of seed.rates) one('rate', 'rates', 'rate_id', x.rateId, x);
       return report;
     });
@@ -577,7 +580,29 @@ export class SqliteStore implements CloudStore {
     return this.listBodies('projects', 'project_id');
   }
   async upsertUnit(unit: Unit): Promise<void> {
-    this.upsertBody('units', 'unit_id', unit.unitId, unit);
+    this.tx(() => {
+      this.upsertBody('units', 'unit_id', unit.unitId, unit);
+      this.releaseUnknownUnitInTx(unit.unitId);
+    });
+  }
+  /**
+   * A unit just registered: its readings held as `unknown_unit` join usage (in the same
+   * transaction as the registration), and the unit is marked dirty from the earliest of them.
+   */
+  private releaseUnknownUnitInTx(unitId: string): number {
+    const since = this.db
+      .prepare(
+        "SELECT min(ts_ms) AS since FROM readings WHERE unit_id = ? AND status = 'held' AND hold_reason LIKE 'unknown_unit%'",
+      )
+      .get(unitId) as { since: number | null };
+    if (since.since === null) return 0;
+    const n = this.db
+      .prepare(
+        "UPDATE readings SET status = 'ok', hold_reason = NULL WHERE unit_id = ? AND status = 'held' AND hold_reason LIKE 'unknown_unit%'",
+      )
+      .run(unitId).changes;
+    this.markDirtyInTx(unitId, since.since, new Date().toISOString());
+    return n;
   }
   async listUnits(): Promise<Unit[]> {
     return this.listBodies('units', 'unit_id');
