@@ -5,6 +5,8 @@
  */
 import type { ConsolidateResponse } from '@ironledger/contracts';
 import { componentLogger, createLogger, type Logger } from '@ironledger/logger';
+import { aempFeedRoutes, startAempFeeds } from './aemp/feeds.js';
+import { aempRoutes } from './aemp/serve.js';
 import { allocationKey, priceUsage } from './allocation/allocate.js';
 import type { CloudConfig } from './config.js';
 import type { AppContext } from './context.js';
@@ -99,6 +101,9 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
   heldRoutes(router, app);
   postingRoutes(router, app, poster, ledger);
   adminRoutes(router, app, runner);
+  const aempFeeds = startAempFeeds(app, { autoStart: false });
+  aempRoutes(router, app);
+  aempFeedRoutes(router, app, aempFeeds);
 
   let server: Awaited<ReturnType<typeof startHttpServer>>;
   try {
@@ -117,6 +122,7 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
   const jobs: Job[] = [
     startConsolidationJob(config.consolidation.cron, runner, componentLogger(logger, 'jobs')),
   ];
+  for (const p of aempFeeds.pollers) p.start();
   logger.info(
     { event: 'ready', httpPort: server.port, url: server.url, store: config.store.path },
     'cloud ready',
@@ -132,6 +138,7 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
       stopped ??= (async () => {
         app.stopping.value = true;
         await server.close();
+        await aempFeeds.stop();
         for (const j of jobs) await j.stop();
         // A run in progress finishes its current unit's transaction before the store closes.
         await runner.idle();

@@ -332,4 +332,23 @@ export interface CloudStore {
   }): AuditEntry[];
 
   close(): void;
+
+  // ---- AEMP feeds and endpoint (Contract 3) ----------------------------------------------
+  // Either result shape: a synchronous backend answers directly, an asynchronous one with a
+  // promise; callers always await.
+  /**
+   * Compare-and-set of a meta value (a feed's poll cursor): written only when the stored value
+   * is still `expected` (null: no value yet). False when another writer got there first.
+   */
+  casMeta(key: string, expected: string | null, value: string): boolean | Promise<boolean>;
+  /** A unit's usable readings with fromMs <= ts <= toMs by ts, `limit` of them from `offset`; ts as used. */
+  usableReadingBodies(
+    unitId: string,
+    fromMs: number,
+    toMs: number,
+    limit: number,
+    offset: number,
+  ): ForwardedReading[] | Promise<ForwardedReading[]>;
+  /** A unit's latest usable reading (ts as used), or null. */
+  latestUsableReading(unitId: string): ForwardedReading | null | Promise<ForwardedReading | null>;
 }

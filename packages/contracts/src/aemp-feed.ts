@@ -564,3 +564,35 @@ function stripAt(x: unknown): unknown {
     Object.entries(x).map(([k, v]) => [k.startsWith('@') ? k.slice(1) : k, stripAt(v)]),
   );
 }
+
+// ---- feed status (GET /v1/aemp/feeds, viewer; one line per feed in `ironledger status`) ----------
+
+export const AempFeedStatusSchema = z.object({
+  /** The feed's virtual gateway id. */
+  feedId: z.string(),
+  /** The feed's base URL (never its credentials). */
+  url: z.string(),
+  dialect: z.string(),
+  state: z.enum(['idle', 'polling', 'rate_limited', 'stopped']),
+  lastPollAt: z.string().nullable(),
+  /** ok, failed (see lastError) or partial (stopped by a quota wait past the limit). */
+  lastPollOutcome: z.enum(['ok', 'failed', 'partial']).nullable(),
+  nextPollAt: z.string().nullable(),
+  /** Requests the feed says are left (X-RateLimit-Remaining), else the client budget's. */
+  quotaLeft: z.number().nullable(),
+  requests: z.number().int(),
+  rateLimited: z.number().int(),
+  errors: z.number().int(),
+  lastError: z.object({ at: z.string(), code: z.string(), message: z.string() }).nullable(),
+  /** Machines the last snapshot listed, and those matching no unit (by serial number / PIN). */
+  equipment: z.number().int(),
+  unmatched: z.array(z.string()),
+  readingsAccepted: z.number().int(),
+  duplicates: z.number().int(),
+  refused: z.number().int(),
+  /** Latest reading time read for any of the feed's units (the persisted cursor's front). */
+  cursorTs: z.string().nullable(),
+});
+export type AempFeedStatus = z.infer<typeof AempFeedStatusSchema>;
+export const AempFeedsResponseSchema = z.object({ feeds: z.array(AempFeedStatusSchema) });
+export type AempFeedsResponse = z.infer<typeof AempFeedsResponseSchema>;
