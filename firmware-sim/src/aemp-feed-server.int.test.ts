@@ -36,6 +36,7 @@ async function serve(dialectName: Parameters<typeof aempDialect>[0], extra: { si
     simNow: extra.simNow ?? (() => plan.endMs),
     quota: { requests: 1000, perMs: 1000, urlIntervalMs: 60_000 },
     pageSize: 2,
+    seriesPageSize: 2,
     auth: { basic: 'oem:pw' },
     logger: silentLogger(),
   });

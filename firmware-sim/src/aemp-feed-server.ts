@@ -36,7 +36,9 @@ export interface AempServeOptions {
   /** Sim instant now (ms): readings due by then are on the feed. */
   simNow: () => number;
   quota: { requests: number; perMs: number; urlIntervalMs: number };
+  /** Machines per fleet page, and instants per time-series page. */
   pageSize: number;
+  seriesPageSize: number;
   /** `user:password` for HTTP Basic, or a Bearer token; none: open. */
   auth: { basic?: string | null; token?: string | null };
   logger: Logger;
@@ -152,22 +154,20 @@ export async function startAempFeedServer(o: AempServeOptions): Promise<AempFeed
       const pages = Math.max(1, Math.ceil(machines.length / o.pageSize));
       const lastPage = dataFirst + pages - 1;
       if (d.indexPage && page === 0)
-        return res
-          .writeHead(200, headers)
-          .end(
-            renderAempIndex(
-              {
-                snapshotTime,
-                links: {
-                  self: `${base}/Fleet/0`,
-                  next: `${base}/Fleet/1`,
-                  last: `${base}/Fleet/${lastPage}`,
-                },
-                pages,
+        return res.writeHead(200, headers).end(
+          renderAempIndex(
+            {
+              snapshotTime,
+              links: {
+                self: `${base}/Fleet/0`,
+                next: `${base}/Fleet/1`,
+                last: `${base}/Fleet/${lastPage}`,
               },
-              d,
-            ),
-          );
+              pages,
+            },
+            d,
+          ),
+        );
       if (page < dataFirst || page > lastPage) return fail(404, `no page ${page}`);
       const slice = machines.slice((page - dataFirst) * o.pageSize, (page - dataFirst + 1) * o.pageSize);
       const links: Record<string, string> = {
@@ -230,7 +230,7 @@ export async function startAempFeedServer(o: AempServeOptions): Promise<AempFeed
       const links: Record<string, string> = {
         self: `${base}/Fleet/Equipment/${id}/${element}/${start}/${end}/${page}`,
       };
-      if ((i + 1) * o.pageSize < list.length)
+      if ((i + 1) * o.seriesPageSize < list.length)
         links.next = `${base}/Fleet/Equipment/${id}/${element}/${start}/${end}/${page + 1}`;
       if (i > 0) links.prev = `${base}/Fleet/Equipment/${id}/${element}/${start}/${end}/${page - 1}`;
       return res.writeHead(200, headers).end(
@@ -241,7 +241,7 @@ export async function startAempFeedServer(o: AempServeOptions): Promise<AempFeed
             equipment: [
               {
                 header: m.header,
-                readings: list.slice(i * o.pageSize, (i + 1) * o.pageSize),
+                readings: list.slice(i * o.seriesPageSize, (i + 1) * o.seriesPageSize),
                 elements: [element as AempElement],
               },
             ],
@@ -325,6 +325,7 @@ export async function runAempFeed(o: {
     simNow,
     quota: o.flags.quota,
     pageSize: o.flags.pageSize,
+    seriesPageSize: o.flags.seriesPageSize,
     auth: { basic: o.flags.basic, token: o.flags.token },
     logger: o.logger,
   });

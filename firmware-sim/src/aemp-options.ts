@@ -13,6 +13,7 @@ export const AEMP_STRING_FLAGS = [
   'aemp-quota',
   'aemp-url-interval',
   'aemp-page-size',
+  'aemp-series-page-size',
   'aemp-basic',
   'aemp-token',
 ] as const;
@@ -24,7 +25,8 @@ export const AEMP_USAGE = `AEMP feed (instead of MQTT)
   --aemp-port <p>             port (default 0: a free one; the aemp.ready line says which)
   --aemp-quota <n>/<dur>      requests per client per window, e.g. 50/1s (default 50/1s)
   --aemp-url-interval <dur>   one request per URL per this long (default 15m)
-  --aemp-page-size <n>        machines per fleet page, instants per series page (default 100)
+  --aemp-page-size <n>        machines per fleet page (default 100)
+  --aemp-series-page-size <n> instants per time-series page (default 100)
   --aemp-basic <user:pass>    require HTTP Basic with these credentials
   --aemp-token <t>            require this Bearer token
 `;
@@ -36,6 +38,7 @@ export interface AempServeFlags {
   port: number;
   quota: { requests: number; perMs: number; urlIntervalMs: number };
   pageSize: number;
+  seriesPageSize: number;
   basic: string | null;
   token: string | null;
 }
@@ -68,6 +71,9 @@ export function parseAempFlags(
   const pageSize = Number(s('aemp-page-size') ?? '100');
   if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 10_000)
     fail(`--aemp-page-size: "${s('aemp-page-size')}" is not a whole number from 1 to 10000`);
+  const seriesPageSize = Number(s('aemp-series-page-size') ?? '100');
+  if (!Number.isInteger(seriesPageSize) || seriesPageSize < 1 || seriesPageSize > 10_000)
+    fail(`--aemp-series-page-size: "${s('aemp-series-page-size')}" is not a whole number from 1 to 10000`);
   const basic = s('aemp-basic') ?? null;
   if (basic !== null && !/^[^:]+:.+$/.test(basic)) fail('--aemp-basic: give user:password');
   return {
@@ -77,6 +83,7 @@ export function parseAempFlags(
     port,
     quota: { requests, perMs, urlIntervalMs: duration('aemp-url-interval', s('aemp-url-interval') ?? '15m') },
     pageSize,
+    seriesPageSize,
     basic,
     token: s('aemp-token') ?? null,
   };
