@@ -4,6 +4,7 @@ import {
   type AempDialectName,
   aempComparable,
   aempDialect,
+  checkAempXml,
   equipmentReadings,
   parseAempDocument,
   type Reading,
@@ -75,6 +76,8 @@ describe('the AEMP 2.0 endpoint', () => {
     const p1 = await get(`${t.url}/aemp/2.0/Fleet/1`, TOKENS.viewer);
     expect(p1.status).toBe(200);
     expect(p1.type).toMatch(/^application\/xml/);
+    // The XML conforms to the pinned element structure, in the ISO namespace.
+    expect(checkAempXml(p1.text)).toEqual([]);
     const d1 = parseAempDocument(p1.text);
     expect(d1.links).toEqual({
       self: `${t.url}/aemp/2.0/Fleet/1`,
@@ -122,6 +125,7 @@ describe('the AEMP 2.0 endpoint', () => {
     while (url) {
       const page = await get(url, TOKENS.viewer);
       expect(page.status).toBe(200);
+      expect(checkAempXml(page.text)).toEqual([]);
       const doc = parseAempDocument(page.text);
       expect(Object.keys(doc.equipment[0]!.points)).toEqual(['CumulativeOperatingHours']);
       hours.push(...doc.equipment[0]!.points.CumulativeOperatingHours!.map((p) => p.hour));

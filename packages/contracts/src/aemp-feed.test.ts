@@ -8,9 +8,11 @@ import {
   AempDocumentError,
   aempComparable,
   aempDialect,
+  checkAempXml,
   equipmentReadings,
   parseAempDocument,
   renderAempDocument,
+  renderAempIndex,
 } from './aemp-feed.js';
 import type { Reading } from './reading.js';
 
@@ -314,4 +316,36 @@ describe('rendering', () => {
       expect(readingsOf(text, d).readings).toEqual(EXPECTED);
     },
   );
+});
+
+describe('the pinned element structure', () => {
+  it('the ISO fixture and everything rendered conform; other shapes are named', () => {
+    expect(checkAempXml(fixture('iso.xml'))).toEqual([]);
+    expect(
+      checkAempXml(
+        renderAempIndex(
+          { snapshotTime: '2026-11-03T10:00:00.000Z', links: { next: 'http://h/Fleet/1' }, pages: 1 },
+          aempDialect(),
+        ),
+      ),
+    ).toEqual([]);
+    // A maker's own index page has more than ours.
+    expect(checkAempXml(fixture('index-page-0.xml'))).toEqual([
+      'Fleet/EquipmentCount is not allowed (Links, Equipment, PageCount)',
+    ]);
+    expect(checkAempXml(fixture('draft-namespace.xml'))).toEqual([
+      'root must be one Fleet, found aemp:Fleet',
+    ]);
+    expect(
+      checkAempXml(
+        fixture('iso.xml')
+          .replace('<Hour>4521.35</Hour>', '<Hour>4521.35</Hour><Minutes>3</Minutes>')
+          .replace(' datetime="2026-11-03T09:50:00Z"><Running>', '><Running>'),
+      ),
+    ).toEqual([
+      'Fleet/Equipment/CumulativeOperatingHours/Minutes is not allowed (Hour)',
+      'Fleet/Equipment/EngineStatus needs a datetime attribute',
+    ]);
+    expect(checkAempXml('<Fleet>')[0]).toMatch(/^not well-formed/);
+  });
 });

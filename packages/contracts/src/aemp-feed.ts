@@ -596,3 +596,84 @@ export const AempFeedStatusSchema = z.object({
 export type AempFeedStatus = z.infer<typeof AempFeedStatusSchema>;
 export const AempFeedsResponseSchema = z.object({ feeds: z.array(AempFeedStatusSchema) });
 export type AempFeedsResponse = z.infer<typeof AempFeedsResponseSchema>;
+
+// ---- element structure (what the served XML must be) ----------------------------------------
+
+/**
+ * The XML element structure IronLedger serves and tests pin: each element's allowed children.
+ * Leaves map to null. Attributes: `xmlns`, `version`, `snapshotTime` on Fleet; `datetime` on
+ * every element of Equipment but the header.
+ */
+export const AEMP_XML_STRUCTURE: Record<string, readonly string[] | null> = {
+  Fleet: ['Links', 'Equipment', 'PageCount'],
+  Links: ['rel', 'href'],
+  Equipment: ['EquipmentHeader', ...AEMP_ELEMENTS],
+  EquipmentHeader: ['OEMName', 'Model', 'EquipmentID', 'SerialNumber', 'PIN'],
+  Location: ['Latitude', 'Longitude'],
+  CumulativeOperatingHours: ['Hour'],
+  CumulativeIdleHours: ['Hour'],
+  FuelUsed: ['FuelUnits', 'FuelConsumed'],
+  Distance: ['OdometerUnits', 'Odometer'],
+  EngineStatus: ['Running'],
+};
+
+const orderedParser = new XMLParser({
+  preserveOrder: true,
+  ignoreAttributes: false,
+  attributeNamePrefix: '@',
+  parseTagValue: false,
+});
+
+/**
+ * Problems of an XML document against AEMP_XML_STRUCTURE and the namespace: empty when it
+ * conforms. Checks well-formedness, the root, every element's place, and the attributes.
+ */
+export function checkAempXml(xml: string, namespace: string = AEMP_NAMESPACE): string[] {
+  const problems: string[] = [];
+  let nodes: Array<Record<string, unknown>>;
+  try {
+    nodes = orderedParser.parse(xml, true) as Array<Record<string, unknown>>;
+  } catch (e) {
+    return [`not well-formed: ${(e as Error).message}`];
+  }
+  const elementsOf = (list: Array<Record<string, unknown>>) =>
+    list
+      .map((n) => {
+        const name = Object.keys(n).find((k) => k !== ':@');
+        return name && name !== '#text' && !name.startsWith('?')
+          ? {
+              name,
+              children: n[name] as Array<Record<string, unknown>>,
+              attrs: (n[':@'] ?? {}) as Record<string, string>,
+            }
+          : null;
+      })
+      .filter((x): x is NonNullable<typeof x> => x !== null);
+  const roots = elementsOf(nodes);
+  if (roots.length !== 1 || roots[0]?.name !== 'Fleet')
+    return [`root must be one Fleet, found ${roots.map((r) => r.name).join(', ')}`];
+  const root = roots[0];
+  if (root.attrs['@xmlns'] !== namespace) problems.push(`Fleet xmlns must be ${namespace}`);
+  for (const a of ['@version', '@snapshotTime'])
+    if (!root.attrs[a]) problems.push(`Fleet needs ${a.slice(1)}`);
+  const walk = (
+    el: { name: string; children: Array<Record<string, unknown>>; attrs: Record<string, string> },
+    path: string,
+  ) => {
+    const allowed = AEMP_XML_STRUCTURE[el.name];
+    const kids = elementsOf(el.children ?? []);
+    if (allowed === undefined || allowed === null) {
+      if (kids.length > 0) problems.push(`${path} is a leaf but has ${kids.map((k) => k.name).join(', ')}`);
+      return;
+    }
+    if ((AEMP_ELEMENTS as readonly string[]).includes(el.name) && !el.attrs['@datetime'])
+      problems.push(`${path} needs a datetime attribute`);
+    for (const k of kids) {
+      if (!allowed.includes(k.name))
+        problems.push(`${path}/${k.name} is not allowed (${allowed.join(', ')})`);
+      else walk(k, `${path}/${k.name}`);
+    }
+  };
+  walk(root, 'Fleet');
+  return problems;
+}
