@@ -6,6 +6,8 @@
 
 import type { ConsolidateResponse } from '@ironledger/contracts';
 import { componentLogger, createLogger, type Logger } from '@ironledger/logger';
+import { aempFeedRoutes, startAempFeeds } from './aemp/feeds.js';
+import { aempRoutes } from './aemp/serve.js';
 import { allocationKey, priceUsage } from './allocation/allocate.js';
 import type { CloudConfig } from './config.js';
 import { ConsolidationRunner } from './consolidation/consolidation-runner.js';
@@ -135,6 +137,9 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
   postingRoutes(router, app, poster, ledger);
   adminRoutes(router, app, runner);
   openApiRoutes(router);
+  const aempFeeds = startAempFeeds(app, { autoStart: false });
+  aempRoutes(router, app);
+  aempFeedRoutes(router, app, aempFeeds);
 
   let server: Awaited<ReturnType<typeof startHttpServer>>;
   try {
@@ -159,6 +164,7 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
       now: Date.now,
     }),
   ];
+  for (const p of aempFeeds.pollers) p.start();
   logger.info(
     { event: 'ready', httpPort: server.port, url: server.url, store: storeLocation(config.store), replicaId },
     'cloud ready',
@@ -175,6 +181,7 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
       stopped ??= (async () => {
         app.stopping.value = true;
         await server.close();
+        await aempFeeds.stop();
         for (const j of jobs) await j.stop();
         // A run in progress finishes its current unit's transaction before the store closes.
         await runner.idle();

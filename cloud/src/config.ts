@@ -16,6 +16,7 @@ import {
 import { IronLedgerError } from '@ironledger/errors';
 import cron from 'node-cron';
 import { z } from 'zod';
+import { AempConfigSchema } from './aemp/config.js';
 import { PostingConfigSlot } from './posting-config.js';
 
 export const TOKEN_HASH_PATTERN = /^sha256:[0-9a-f]{64}$/;
@@ -158,6 +159,8 @@ export const CloudConfigSchema = z
       .strict()
       .default({ cron: '*/5 * * * *', silentUnitAfterS: 6 * 3600 }),
     posting: PostingConfigSlot,
+    /** Contract 3: the AEMP 2.0 endpoint served and the makers' feeds polled. */
+    aemp: AempConfigSchema,
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -211,6 +214,26 @@ export const CloudConfigSchema = z
           message: `unknown site ${g.siteId}`,
         });
     });
+    const gatewayIds = new Set(c.gateways.map((g) => g.gatewayId));
+    c.aemp.feeds.forEach((f, i) => {
+      if (gatewayIds.has(f.feedId))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['aemp', 'feeds', i, 'feedId'],
+          message: `feed ${f.feedId} has a configured gateway's id`,
+        });
+      if (f.siteId !== undefined && !siteIds.has(f.siteId))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['aemp', 'feeds', i, 'siteId'],
+          message: `unknown site ${f.siteId}`,
+        });
+    });
+    dup(
+      c.aemp.feeds.map((f) => f.feedId),
+      'aemp',
+      'feeds.feedId',
+    );
     c.units.forEach((u, i) => {
       if (u.siteId !== undefined && !siteIds.has(u.siteId))
         ctx.addIssue({ code: 'custom', path: ['units', i, 'siteId'], message: `unknown site ${u.siteId}` });

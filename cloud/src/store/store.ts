@@ -357,4 +357,21 @@ export interface CloudStore {
   }): Promise<AuditEntry[]>;
 
   close(): Promise<void>;
+
+  // ---- AEMP feeds and endpoint (Contract 3) ----------------------------------------------
+  /**
+   * Compare-and-set of a meta value (a feed's poll cursor): written only when the stored value
+   * is still `expected` (null: no value yet). False when another writer got there first.
+   */
+  casMeta(key: string, expected: string | null, value: string): Promise<boolean>;
+  /** A unit's usable readings with fromMs <= ts <= toMs by ts, `limit` of them from `offset`; ts as used. */
+  usableReadingBodies(
+    unitId: string,
+    fromMs: number,
+    toMs: number,
+    limit: number,
+    offset: number,
+  ): Promise<ForwardedReading[]>;
+  /** A unit's latest usable reading (ts as used), or null. */
+  latestUsableReading(unitId: string): Promise<ForwardedReading | null>;
 }

@@ -1585,6 +1585,46 @@ export class PostgresStore implements CloudStore {
   async close(): Promise<void> {
     await this.pool.end().catch(() => {});
   }
+
+  // ---- AEMP feeds and endpoint (Contract 3) ------------------------------------------------
+
+  async casMeta(key: string, expected: string | null, value: string): Promise<boolean> {
+    const rows =
+      expected === null
+        ? await this.q(
+            'INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING RETURNING key',
+            [key, value],
+          )
+        : await this.q('UPDATE meta SET value = $1 WHERE key = $2 AND value = $3 RETURNING key', [
+            value,
+            key,
+            expected,
+          ]);
+    return rows.length === 1;
+  }
+
+  async usableReadingBodies(
+    unitId: string,
+    fromMs: number,
+    toMs: number,
+    limit: number,
+    offset: number,
+  ): Promise<ForwardedReading[]> {
+    const rows = await this.q(
+      `SELECT ts, body FROM readings WHERE unit_id = $1 AND status = 'ok' AND ts_ms >= $2 AND ts_ms <= $3
+       ORDER BY ts_ms, id LIMIT $4 OFFSET $5`,
+      [unitId, fromMs, toMs, limit, offset],
+    );
+    return rows.map((r) => ({ ...(r.body as ForwardedReading), ts: r.ts as string }));
+  }
+
+  async latestUsableReading(unitId: string): Promise<ForwardedReading | null> {
+    const r = await this.one(
+      `SELECT ts, body FROM readings WHERE unit_id = $1 AND status = 'ok' ORDER BY ts_ms DESC, id DESC LIMIT 1`,
+      [unitId],
+    );
+    return r ? { ...(r.body as ForwardedReading), ts: r.ts as string } : null;
+  }
 }
 
 const CONFLICT_REASON = 'conflict: same (unitId, ts), different content';

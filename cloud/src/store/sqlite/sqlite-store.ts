@@ -1247,6 +1247,46 @@ export class SqliteStore implements CloudStore {
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }
+
+  // ---- AEMP feeds and endpoint ------------------------------------------------------------
+
+  async casMeta(key: string, expected: string | null, value: string): Promise<boolean> {
+    return this.tx(() => {
+      const r =
+        expected === null
+          ? this.db
+              .prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING')
+              .run(key, value)
+          : this.db
+              .prepare('UPDATE meta SET value = ? WHERE key = ? AND value = ?')
+              .run(value, key, expected);
+      return r.changes === 1;
+    });
+  }
+
+  usableReadingBodies(
+    unitId: string,
+    fromMs: number,
+    toMs: number,
+    limit: number,
+    offset: number,
+  ): Promise<ForwardedReading[]> {
+    const rows = this.db
+      .prepare(
+        "SELECT ts, body FROM readings WHERE unit_id = ? AND status = 'ok' AND ts_ms >= ? AND ts_ms <= ? ORDER BY ts_ms, id LIMIT ? OFFSET ?",
+      )
+      .all(unitId, fromMs, toMs, limit, offset) as Array<{ ts: string; body: string }>;
+    return rows.map((r) => ({ ...(JSON.parse(r.body) as ForwardedReading), ts: r.ts }));
+  }
+
+  async latestUsableReading(unitId: string): Promise<ForwardedReading | null> {
+    const r = this.db
+      .prepare(
+        "SELECT ts, body FROM readings WHERE unit_id = ? AND status = 'ok' ORDER BY ts_ms DESC, id DESC LIMIT 1",
+      )
+      .get(unitId) as { ts: string; body: string } | undefined;
+    return r ? { ...(JSON.parse(r.body) as ForwardedReading), ts: r.ts } : null;
+  }
 }
 
 const CONFLICT_REASON = 'conflict: same (unitId, ts), different content';
