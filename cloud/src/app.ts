@@ -5,7 +5,8 @@
  */
 import type { ConsolidateResponse } from '@ironledger/contracts';
 import { componentLogger, createLogger, type Logger } from '@ironledger/logger';
-import { allocationKey, priceUsage } from './allocation/allocate.js';
+import { allocationKey, priceFigure } from './allocation/allocate.js';
+import { BILL_UNVERIFIED_ACTION, UnverifiedDecisions } from './allocation/unverified-decisions.js';
 import type { CloudConfig } from './config.js';
 import type { AppContext } from './context.js';
 import { StoreLedger } from './domain/store-ledger.js';
@@ -14,6 +15,7 @@ import { Router } from './http/router.js';
 import { adminRoutes } from './http/routes/admin.js';
 import { allocationRoutes } from './http/routes/allocations.js';
 import { batchRoutes } from './http/routes/batches.js';
+import { evidenceRoutes } from './http/routes/evidence.js';
 import { healthRoutes } from './http/routes/health.js';
 import { heldRoutes } from './http/routes/held.js';
 import { postingRoutes } from './http/routes/posting.js';
@@ -77,10 +79,15 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
     stopping: { value: false },
   };
 
+  const decisions = new UnverifiedDecisions().load(store.listAudit({ action: BILL_UNVERIFIED_ACTION }));
   const runner = new ConsolidationRunner({
     store,
     master,
-    pricing: { price: priceUsage, key: allocationKey },
+    // Contractor pricing on the master data's rates as they are now (reloaded on admin changes).
+    pricing: {
+      price: (fig, unit) => priceFigure(fig, unit, master.rates, decisions.get(fig)),
+      key: allocationKey,
+    },
     logger: componentLogger(logger, 'consolidation'),
     metrics,
     now,
@@ -97,6 +104,7 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
   statusRoutes(router, app, runner);
   allocationRoutes(router, app);
   heldRoutes(router, app);
+  evidenceRoutes(router, app, { runner, decisions });
   postingRoutes(router, app, poster, ledger);
   adminRoutes(router, app, runner);
 

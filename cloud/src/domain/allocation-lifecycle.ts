@@ -125,6 +125,8 @@ export function planAllocations(input: PlanInput): Plan {
       anomalies: fig.anomalies,
       meterFrom: fig.meterFrom,
       meterTo: fig.meterTo,
+      // Contractor pricing's detail (status hours, rate lines, readings' hash), if it gave one.
+      ...('billing' in p ? { billing: p.billing } : {}),
     };
     if (!p.ok)
       return {

@@ -98,6 +98,7 @@ export class ConsolidationRunner {
           readings,
           sites: master.sites,
           unitSiteId: unit?.siteId ?? null,
+          projects: master.projects,
         });
         const figures = since ? out1.figures.filter((f) => f.day >= since.fromDay) : out1.figures;
         const anomalies = since ? out1.anomalies.filter((a) => a.ts > since.afterTs) : out1.anomalies;

@@ -2,6 +2,7 @@ export * from './admin.js';
 export * from './aemp.js';
 export * from './batch.js';
 export * from './cloud.js';
+export * from './evidence.js';
 export * from './master.js';
 export * from './reading.js';
 export * from './sim.js';
