@@ -2,7 +2,7 @@
  * Evidence behind one allocation and the integrity check over all posted ones (README
  * "Billing rules"), spoken by the cloud and the `ironledger` CLI:
  *
- *   GET  /v1/evidence/{key}                    viewer    EvidenceResponse
+ *   GET  /v1/evidence/{key or id}              viewer    EvidenceResponse
  *   POST /v1/evidence/{key}/bill-unverified    approver  BillUnverifiedRequest → BillUnverifiedResponse
  *   GET  /v1/verify?from&to                    viewer    VerifyResponse
  *
@@ -71,13 +71,12 @@ export const EvidenceReadingSchema = z.object({
 });
 export type EvidenceReading = z.infer<typeof EvidenceReadingSchema>;
 
-export const EvidenceResponseSchema = z.object({
-  allocation: AllocationSchema,
+/** The allocation (every field of GET /v1/allocations/{id}) and the evidence behind it. */
+export const EvidenceResponseSchema = AllocationSchema.extend({
   billing: BillingEvidenceSchema.nullable(),
   readings: z.array(EvidenceReadingSchema),
   geofenceChanges: z.array(z.object({ ts: z.string(), fromProjectId: z.string(), toProjectId: z.string() })),
   resets: z.array(AnomalySchema),
-  anomalies: z.array(AnomalySchema),
   sha256: z.object({ stored: z.string().nullable(), current: z.string().nullable(), matches: z.boolean() }),
   unverifiedDecision: z
     .object({ hours: z.number(), by: z.string(), at: z.string(), reason: z.string() })

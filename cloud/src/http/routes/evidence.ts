@@ -1,7 +1,7 @@
 /**
  * The evidence behind an allocation, the approver's decision on its unverified hours, and the
  * integrity check over posted allocations (README "Billing rules"):
- *   GET  /v1/evidence/{key}                    viewer    readings, deltas, geofence changes, gaps, resets, lines, hash
+ *   GET  /v1/evidence/{key or id}              viewer    readings, deltas, geofence changes, gaps, resets, lines, hash
  *   POST /v1/evidence/{key}/bill-unverified    approver  bill the unverified hours the approver saw (audited)
  *   GET  /v1/verify?from&to                    viewer    every posted allocation's readings still hash the same
  *
@@ -122,12 +122,11 @@ export async function buildEvidence(
   const stored = billing?.readingsSha256 ?? null;
   const current = check?.current ?? null;
   return {
-    allocation: toWireAllocation(a),
+    ...toWireAllocation(a),
     billing,
     readings,
     geofenceChanges,
     resets: a.evidence.anomalies.filter((x) => x.kind === 'meter_reset'),
-    anomalies: a.evidence.anomalies,
     sha256: { stored, current, matches: stored !== null && stored === current },
     unverifiedDecision: decisions.get(a) ?? null,
     generatedAt: new Date(app.now()).toISOString(),
@@ -141,8 +140,9 @@ export function evidenceRoutes(
 ): void {
   router.on('GET', '/v1/evidence/:key', async (ctx) => {
     requireRole(ctx.req, app.tokens, 'viewer');
-    const a = await app.store.getAllocationByKey(ctx.params.key!);
-    if (!a) throw HttpProblem.from('NOT_FOUND', `allocation ${ctx.params.key} not found`);
+    const ref = ctx.params.key!;
+    const a = (await app.store.getAllocationByKey(ref)) ?? (await app.store.getAllocation(ref));
+    if (!a) throw HttpProblem.from('NOT_FOUND', `allocation ${ref} not found`);
     return { status: 200, body: await buildEvidence(app, a, deps.decisions) };
   });
 
