@@ -3,12 +3,16 @@
  * jobs, and starts the HTTP server. `startCloud(config)` → `{ url, port, stop() }`; stop is
  * ordered: refuse new ingests, close HTTP (in-flight requests finish), stop jobs, close store.
  */
+
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { ConsolidateResponse } from '@ironledger/contracts';
 import { componentLogger, createLogger, type Logger } from '@ironledger/logger';
 import { allocationKey, priceFigure } from './allocation/allocate.js';
 import { BILL_UNVERIFIED_ACTION, UnverifiedDecisions } from './allocation/unverified-decisions.js';
 import type { CloudConfig } from './config.js';
-import type { AppContext } from './context.js';
+import { ConsolidationRunner } from './consolidation/consolidation-runner.js';
+import { type AppContext, DEFAULT_LEASES, type Leases } from './context.js';
 import { StoreLedger } from './domain/store-ledger.js';
 import { hashToken } from './http/auth.js';
 import { Router } from './http/router.js';
@@ -18,6 +22,7 @@ import { batchRoutes } from './http/routes/batches.js';
 import { evidenceRoutes } from './http/routes/evidence.js';
 import { healthRoutes } from './http/routes/health.js';
 import { heldRoutes } from './http/routes/held.js';
+import { openApiRoutes } from './http/routes/openapi.js';
 import { postingRoutes } from './http/routes/posting.js';
 import { statusRoutes } from './http/routes/status.js';
 import { startHttpServer } from './http/server.js';
@@ -28,7 +33,6 @@ import { createMetrics } from './metrics.js';
 import { createPoster } from './posting/index.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
 import type { CloudStore, SeedReport } from './store/store.js';
-import { ConsolidationRunner } from './usage/consolidation-runner.js';
 import { VERSION } from './version.js';
 
 export interface StartCloudOptions {
@@ -37,6 +41,10 @@ export interface StartCloudOptions {
   now?: () => number;
   /** A bootstrap admin token (plain; only its hash is kept). */
   adminToken?: string | undefined;
+  /** Names this replica's claims on shared work (default: host, pid and a random suffix). */
+  replicaId?: string | undefined;
+  /** Claim leases (tests shorten them). */
+  leases?: Partial<Leases> | undefined;
 }
 
 export interface RunningCloud {
@@ -45,6 +53,8 @@ export interface RunningCloud {
   store: CloudStore;
   /** Runs consolidation now (what `POST /v1/consolidate` does). */
   consolidate(): Promise<ConsolidateResponse>;
+  /** The routes the HTTP server answers, as registered (`/v1/openapi.json` describes each). */
+  routes(): Array<{ method: string; pattern: string }>;
   stop(): Promise<void>;
 }
 
@@ -52,18 +62,21 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
   const logger =
     opts.logger ?? createLogger({ service: 'ironledger-cloud', version: VERSION, level: config.log.level });
   const now = opts.now ?? Date.now;
-  const store = new SqliteStore(config.store.path);
+  const replicaId = opts.replicaId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  const leases: Leases = { ...DEFAULT_LEASES, ...opts.leases };
+  const store: CloudStore = new SqliteStore(config.store.path);
   let seeded: SeedReport;
+  let master: MasterData;
   try {
-    seeded = seed(store, config, new Date(now()).toISOString());
+    seeded = await seed(store, config, new Date(now()).toISOString());
+    master = await MasterData.load(store);
   } catch (e) {
-    store.close();
+    await store.close();
     throw e;
   }
-  const master = new MasterData(store);
   const metrics = createMetrics({
-    lagSeconds: () => {
-      const oldest = store.dirtyUnits()[0];
+    lagSeconds: async () => {
+      const oldest = (await store.dirtyUnits())[0];
       return oldest ? Math.max(0, (now() - Date.parse(oldest.markedAt)) / 1000) : 0;
     },
   });
@@ -77,9 +90,11 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
     gatewayByTokenHash: new Map(config.gateways.map((g) => [g.tokenHash, g])),
     now,
     stopping: { value: false },
+    replicaId,
+    leases,
   };
 
-  const decisions = new UnverifiedDecisions().load(store.listAudit({ action: BILL_UNVERIFIED_ACTION }));
+  const decisions = new UnverifiedDecisions().load(await store.listAudit({ action: BILL_UNVERIFIED_ACTION }));
   const runner = new ConsolidationRunner({
     store,
     master,
@@ -91,10 +106,16 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
     logger: componentLogger(logger, 'consolidation'),
     metrics,
     now,
+    replicaId,
+    leases,
+    // Another replica may have recorded a decision since: every run prices with all of them.
+    beforeRun: async () => {
+      decisions.load(await store.listAudit({ action: BILL_UNVERIFIED_ACTION }));
+    },
   });
   logSeed(logger, seeded);
   // A config change to a site, unit or rate changes attribution or prices of stored readings.
-  if ([...seeded.inserted, ...seeded.updated].some((x) => x.kind !== 'project')) runner.markAll();
+  if ([...seeded.inserted, ...seeded.updated].some((x) => x.kind !== 'project')) await runner.markAll();
   const ledger = new StoreLedger(store, now, componentLogger(logger, 'ledger'));
   const poster = createPoster(config.posting, { logger: componentLogger(logger, 'posting'), ledger });
 
@@ -107,6 +128,7 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
   evidenceRoutes(router, app, { runner, decisions });
   postingRoutes(router, app, poster, ledger);
   adminRoutes(router, app, runner);
+  openApiRoutes(router);
 
   let server: Awaited<ReturnType<typeof startHttpServer>>;
   try {
@@ -119,14 +141,19 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
     });
   } catch (e) {
     await poster.close();
-    store.close();
+    await store.close();
     throw e;
   }
   const jobs: Job[] = [
-    startConsolidationJob(config.consolidation.cron, runner, componentLogger(logger, 'jobs')),
+    // Ticks follow the wall clock cron fires on, not the (possibly pinned) app clock.
+    startConsolidationJob(config.consolidation.cron, runner, componentLogger(logger, 'jobs'), {
+      store,
+      owner: replicaId,
+      now: Date.now,
+    }),
   ];
   logger.info(
-    { event: 'ready', httpPort: server.port, url: server.url, store: config.store.path },
+    { event: 'ready', httpPort: server.port, url: server.url, store: config.store.path, replicaId },
     'cloud ready',
   );
 
@@ -136,6 +163,7 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
     port: server.port,
     store,
     consolidate: () => runner.run(),
+    routes: () => router.list(),
     stop: () => {
       stopped ??= (async () => {
         app.stopping.value = true;
@@ -144,7 +172,7 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
         // A run in progress finishes its current unit's transaction before the store closes.
         await runner.idle();
         await poster.close();
-        store.close();
+        await store.close();
         logger.info({ event: 'stopped' }, 'cloud stopped');
       })();
       return stopped;
@@ -158,15 +186,15 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
  * it is (the API's edit wins, at every restart). Config tokens are inserted once (never
  * un-revoked).
  */
-function seed(store: CloudStore, config: CloudConfig, at: string): SeedReport {
-  const report = store.seedMasterData({
+async function seed(store: CloudStore, config: CloudConfig, at: string): Promise<SeedReport> {
+  const report = await store.seedMasterData({
     sites: config.sites,
     projects: config.projects,
     units: config.units,
     rates: config.rates,
   });
   for (const t of config.auth.tokens)
-    store.seedToken({
+    await store.seedToken({
       id: `config:${t.name}`,
       name: t.name,
       role: t.role,

@@ -19,4 +19,20 @@ export interface AppContext {
   now: () => number;
   /** Set once shutdown begins: readiness fails and new ingests get 503. */
   stopping: { value: boolean };
+  /** This process among the replicas sharing the store: names its claims. */
+  replicaId: string;
+  /** How long a claim on shared work lasts before another replica may take it over. */
+  leases: Leases;
 }
+
+export interface Leases {
+  /** A dirty unit's consolidation. */
+  consolidationMs: number;
+  /** An allocation's posting (covers Odoo's slowest answer with its retries). */
+  postingMs: number;
+}
+
+export const DEFAULT_LEASES: Leases = {
+  consolidationMs: 2 * 60 * 1000, // 2 min
+  postingMs: 10 * 60 * 1000, // 10 min
+};

@@ -18,7 +18,7 @@ export interface Metrics {
   ingestsInFlight: client.Gauge;
 }
 
-export function createMetrics(opts: { lagSeconds: () => number }): Metrics {
+export function createMetrics(opts: { lagSeconds: () => Promise<number> }): Metrics {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry, prefix: 'ironledger_cloud_' });
   const r = [registry];
@@ -77,8 +77,8 @@ export function createMetrics(opts: { lagSeconds: () => number }): Metrics {
       name: 'ironledger_cloud_consolidation_lag_seconds',
       help: 'Age of the oldest stored reading change not yet consolidated (0 when none)',
       registers: r,
-      collect() {
-        this.set(opts.lagSeconds());
+      async collect() {
+        this.set(await opts.lagSeconds());
       },
     }),
     ingestsInFlight: new client.Gauge({

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { RateCard, UnitInfo, UsageFigure } from '../posting/types.js';
+import type { RateCard, UnitInfo, UsageFigure } from '../domain/types.js';
 import { allocationKey, priceUsage, rateInForce } from './allocate.js';
 
 const unit: UnitInfo = { unitId: 'EXC-0042', equipmentClass: 'excavator', serialNo: 'CAT0320X42' };

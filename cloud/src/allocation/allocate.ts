@@ -8,7 +8,7 @@
  *   reason instead of guessing.
  */
 import type { Rate } from '@ironledger/contracts';
-import type { PriceResult, RateCard, UnitInfo, UsageFigure } from '../posting/types.js';
+import type { PriceResult, RateCard, UnitInfo, UsageFigure } from '../domain/types.js';
 import type { ConsolidatedFigure, FigureBilling } from '../usage/consolidate.js';
 import { amountMinorFor, toMilliHours } from './money.js';
 import { cardInForce, type DayPrice, priceDay, type RateLine, toPriceCard } from './rate-engine.js';

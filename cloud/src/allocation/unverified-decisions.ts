@@ -19,8 +19,9 @@ export const figureTarget = (f: { unitId: string; projectId: string; day: string
 export class UnverifiedDecisions {
   private readonly byTarget = new Map<string, UnverifiedDecision>();
 
-  /** Replays audit entries oldest first; the latest decision for a figure wins. */
+  /** Replaces what is known with the audit entries, oldest first; the latest decision for a figure wins. */
   load(entries: readonly AuditEntry[]): this {
+    this.byTarget.clear();
     const sorted = [...entries].filter((e) => e.action === BILL_UNVERIFIED_ACTION);
     sorted.sort((a, b) => a.at.localeCompare(b.at));
     for (const e of sorted) {

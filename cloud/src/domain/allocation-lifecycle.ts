@@ -14,8 +14,16 @@
  * - no rate in force (or an unknown unit): pending with `holdReason`; approval is refused.
  */
 import type { Rate, Unit } from '@ironledger/contracts';
-import type { PriceResult, RateCard, UnitInfo, UsageFigure } from '../posting/types.js';
-import type { AllocationChanges, AllocationPatch, AllocationRecord, NewAllocation } from '../store/store.js';
+import type {
+  AllocationChanges,
+  AllocationPatch,
+  AllocationRecord,
+  NewAllocation,
+  PriceResult,
+  RateCard,
+  UnitInfo,
+  UsageFigure,
+} from './types.js';
 
 export interface Pricing {
   price(fig: UsageFigure, unit: UnitInfo, rates: readonly RateCard[]): PriceResult;
@@ -222,11 +230,15 @@ export function planAllocations(input: PlanInput): Plan {
             detail: `usage changed after ${a.status === 'approved' ? 'approval' : 'rejection'}: engine ${a.engineHours} → ${v.engineHours} h, amount ${a.amountMinor} → ${v.amountMinor}`,
           });
       }
-      plan.update.push({ id: a.id, patch });
+      plan.update.push({ id: a.id, expect: { version: a.version, status: a.status }, patch });
     };
 
     const supersede = (a: AllocationRecord, why: string) => {
-      plan.update.push({ id: a.id, patch: { status: 'superseded', updatedAt: now } });
+      plan.update.push({
+        id: a.id,
+        expect: { version: a.version, status: a.status },
+        patch: { status: 'superseded', updatedAt: now },
+      });
       plan.audit.push({ actor: 'consolidation', action: 'allocation.supersede', target: a.key, detail: why });
     };
 

@@ -5,12 +5,46 @@
  * A rejection is final until an approver reopens it, with a reason: it is pending again.
  */
 import type { DecisionResponse } from '@ironledger/contracts';
-import type { AllocationPatch, AllocationRecord, AuditRecord } from '../store/store.js';
+import type { AllocationChange, AllocationPatch, AllocationRecord, AuditRecord } from './types.js';
 
+/** The answer to give, and the compare-and-set changes (each on the version it was read at). */
 export interface Decision {
   response: DecisionResponse;
-  changes: Array<{ id: string; patch: AllocationPatch }>;
-  audit: AuditRecord[];
+  changes: AllocationChange[];
+}
+
+function change(a: AllocationRecord, patch: AllocationPatch, audit: AuditRecord): AllocationChange {
+  return { id: a.id, expect: { version: a.version, status: a.status }, patch, audit: [audit] };
+}
+
+/**
+ * Applies the store's answer to a decision: a change whose allocation moved on since it was
+ * read (consolidation recomputed it, another approver acted) is refused, never applied to
+ * figures nobody saw.
+ */
+export function settleDecision(
+  d: Decision,
+  stale: Array<{ id: string; current: AllocationRecord | null }>,
+): DecisionResponse {
+  if (stale.length === 0) return d.response;
+  const staleIds = new Set(stale.map((s) => s.id));
+  const read = new Map(d.changes.map((c) => [c.id, c.expect]));
+  return {
+    ...d.response,
+    changed: d.response.changed.filter((id) => !staleIds.has(id)),
+    refused: [
+      ...d.response.refused,
+      ...stale.map(({ id, current }) => {
+        const was = read.get(id);
+        return {
+          id,
+          reason: current
+            ? `changed meanwhile (version ${was?.version} ${was?.status} → version ${current.version} ${current.status}, engine ${current.engineHours} h, amount ${current.amountMinor}): list it again and decide`
+            : 'no longer exists',
+        };
+      }),
+    ],
+  };
 }
 
 export function periodOf(day: string): string {
@@ -18,7 +52,7 @@ export function periodOf(day: string): string {
 }
 
 function empty(): Decision {
-  return { response: { changed: [], unchanged: [], refused: [], notFound: [] }, changes: [], audit: [] };
+  return { response: { changed: [], unchanged: [], refused: [], notFound: [] }, changes: [] };
 }
 
 export function decideApprove(
@@ -40,21 +74,24 @@ export function decideApprove(
     else if (a.holdReason) d.response.refused.push({ id: a.id, reason: `held: ${a.holdReason}` });
     else {
       d.response.changed.push(a.id);
-      d.changes.push({
-        id: a.id,
-        patch: { status: 'approved', approvedBy: ctx.actor, approvedAt: ctx.now, updatedAt: ctx.now },
-      });
-      d.audit.push({
-        actor: ctx.actor,
-        action: 'allocation.approve',
-        target: a.key,
-        detail: JSON.stringify({
-          id: a.id,
-          engineHours: a.engineHours,
-          amountMinor: a.amountMinor,
-          currency: a.currency,
-        }),
-      });
+      d.changes.push(
+        change(
+          a,
+          { status: 'approved', approvedBy: ctx.actor, approvedAt: ctx.now, updatedAt: ctx.now },
+          {
+            actor: ctx.actor,
+            action: 'allocation.approve',
+            target: a.key,
+            detail: JSON.stringify({
+              id: a.id,
+              version: a.version,
+              engineHours: a.engineHours,
+              amountMinor: a.amountMinor,
+              currency: a.currency,
+            }),
+          },
+        ),
+      );
     }
   }
   return d;
@@ -77,19 +114,21 @@ export function decideReject(
       d.response.refused.push({ id: a.id, reason: `period ${periodOf(a.day)} is locked` });
     else {
       d.response.changed.push(a.id);
-      d.changes.push({
-        id: a.id,
-        patch: {
-          status: 'rejected',
-          rejectedBy: ctx.actor,
-          rejectedAt: ctx.now,
-          rejectReason: ctx.reason,
-          approvedBy: null,
-          approvedAt: null,
-          updatedAt: ctx.now,
-        },
-      });
-      d.audit.push({ actor: ctx.actor, action: 'allocation.reject', target: a.key, detail: ctx.reason });
+      d.changes.push(
+        change(
+          a,
+          {
+            status: 'rejected',
+            rejectedBy: ctx.actor,
+            rejectedAt: ctx.now,
+            rejectReason: ctx.reason,
+            approvedBy: null,
+            approvedAt: null,
+            updatedAt: ctx.now,
+          },
+          { actor: ctx.actor, action: 'allocation.reject', target: a.key, detail: ctx.reason },
+        ),
+      );
     }
   }
   return d;
@@ -113,26 +152,22 @@ export function decideReopen(
       d.response.refused.push({ id: a.id, reason: `period ${periodOf(a.day)} is locked` });
     else {
       d.response.changed.push(a.id);
-      d.changes.push({
-        id: a.id,
-        patch: {
-          status: 'pending',
-          rejectedBy: null,
-          rejectedAt: null,
-          rejectReason: null,
-          updatedAt: ctx.now,
-        },
-      });
-      d.audit.push({
-        actor: ctx.actor,
-        action: 'allocation.reopen',
-        target: a.key,
-        detail: JSON.stringify({
-          reason: ctx.reason,
-          rejectedBy: a.rejectedBy,
-          rejectReason: a.rejectReason,
-        }),
-      });
+      d.changes.push(
+        change(
+          a,
+          { status: 'pending', rejectedBy: null, rejectedAt: null, rejectReason: null, updatedAt: ctx.now },
+          {
+            actor: ctx.actor,
+            action: 'allocation.reopen',
+            target: a.key,
+            detail: JSON.stringify({
+              reason: ctx.reason,
+              rejectedBy: a.rejectedBy,
+              rejectReason: a.rejectReason,
+            }),
+          },
+        ),
+      );
     }
   }
   return d;

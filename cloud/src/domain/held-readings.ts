@@ -11,7 +11,8 @@ import {
   readingKey,
 } from '@ironledger/contracts';
 import { toIngestReading } from '../ingest/parse-batch.js';
-import type { ConflictRecord, ReadingRecord, ReleaseHeld, ResolveConflict } from '../store/store.js';
+import type { ReleaseHeld, ResolveConflict } from '../store/store.js';
+import type { ConflictRecord, ReadingRecord } from './types.js';
 
 export type Refusal = {
   refused: true;
@@ -53,6 +54,7 @@ export function decideRelease(
   const at = new Date(ctx.nowMs).toISOString();
   return {
     id: reading.id,
+    expectTs: reading.ts,
     ts,
     at,
     audit: {

@@ -1,14 +1,19 @@
 /**
  * The PostingLedger the poster reports to: each outcome is one store transaction (allocation
- * status + dead letter + audit together), so a crash never leaves "posted" half-recorded.
- * Posting runs are serialized, so `actor` names who started the run in progress.
+ * status + dead letter + audit + the end of its posting claim together), so a crash never
+ * leaves "posted" half-recorded. `actor` names who started the run in progress.
+ *
+ * What is recorded is exactly what was sent (figures and the version they were read at). When
+ * the allocation changed while Odoo was answering, the posted record still keeps what Odoo
+ * got, and the store marks the unit dirty so consolidation books the difference as an
+ * adjustment that goes through approval (logged as `allocation.changed_while_posting`).
  *
  * Each posted allocation is logged once as `allocation.posted` with its key (Odoo's `ref`),
  * the Odoo record, and the batch ids of the readings behind it: the correlation from the
  * unit's readings through the gateway's batches to the Odoo record.
  */
 import type { Logger } from '@ironledger/logger';
-import type { PostingLedger, PostingOutcomePosted } from '../posting/types.js';
+import type { PostableAllocation, PostingLedger, PostingOutcomePosted } from '../posting/types.js';
 import type { CloudStore } from '../store/store.js';
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -26,10 +31,39 @@ export class StoreLedger implements PostingLedger {
     return new Date(this.now()).toISOString();
   }
 
-  markPosted(id: string, outcome: PostingOutcomePosted): void {
-    this.store.markPosted(id, outcome, this.at(), this.actor);
-    const a = this.logger ? this.store.getAllocation(id) : null;
-    if (!a || !this.logger) return;
+  async markPosted(sent: PostableAllocation, outcome: PostingOutcomePosted): Promise<void> {
+    const r = await this.store.markPosted({
+      id: sent.id,
+      sent: {
+        version: sent.version,
+        engineHours: sent.engineHours,
+        idleHours: sent.idleHours,
+        workingHours: sent.workingHours,
+        workingRateMinor: sent.workingRateMinor,
+        idleRateMinor: sent.idleRateMinor,
+        amountMinor: sent.amountMinor,
+        currency: sent.currency,
+      },
+      outcome,
+      at: this.at(),
+      actor: this.actor,
+    });
+    if (!this.logger || r.kind === 'not_found' || r.kind === 'already_posted') return;
+    const a = r.allocation;
+    if (r.kind === 'posted_changed')
+      this.logger.warn(
+        {
+          event: 'allocation.changed_while_posting',
+          allocationKey: a.key,
+          sentVersion: sent.version,
+          meanwhileVersion: r.meanwhile.version,
+          sentEngineHours: sent.engineHours,
+          meanwhileEngineHours: r.meanwhile.engineHours,
+          sentAmountMinor: sent.amountMinor,
+          meanwhileAmountMinor: r.meanwhile.amountMinor,
+        },
+        'allocation changed while it was being posted: the difference becomes an adjustment',
+      );
     // The day is site-local: readings from a day either side (UTC) cover every time zone.
     const dayMs = Date.parse(`${a.day}T00:00:00Z`);
     this.logger.info(
@@ -44,17 +78,17 @@ export class StoreLedger implements PostingLedger {
         odooId: outcome.odooId,
         odooDate: outcome.date,
         alreadyInOdoo: outcome.alreadyInOdoo,
-        batchIds: this.store.batchIdsBetween(a.unitId, dayMs - DAY_MS, dayMs + 2 * DAY_MS),
+        batchIds: await this.store.batchIdsBetween(a.unitId, dayMs - DAY_MS, dayMs + 2 * DAY_MS),
       },
       'allocation posted',
     );
   }
 
-  deadLetter(id: string, code: string, message: string): void {
-    this.store.deadLetter(id, code, message, this.at(), this.actor);
+  async deadLetter(id: string, code: string, message: string): Promise<void> {
+    await this.store.deadLetter(id, code, message, this.at(), this.actor);
   }
 
-  hold(id: string, reason: string): void {
-    this.store.hold(id, reason, this.at(), this.actor);
+  async hold(id: string, reason: string): Promise<void> {
+    await this.store.hold(id, reason, this.at(), this.actor);
   }
 }

@@ -36,11 +36,11 @@ export interface Principal {
 
 export interface TokenDirectory {
   /** The principal for a token hash, or null when unknown or revoked. */
-  lookup(tokenHash: string): Principal | null;
+  lookup(tokenHash: string): Promise<Principal | null>;
 }
 
-export function requireRole(req: IncomingMessage, dir: TokenDirectory, role: Role): Principal {
-  const p = dir.lookup(hashToken(bearerToken(req)));
+export async function requireRole(req: IncomingMessage, dir: TokenDirectory, role: Role): Promise<Principal> {
+  const p = await dir.lookup(hashToken(bearerToken(req)));
   if (!p) throw HttpProblem.from('AUTH_INVALID');
   if (ROLE_RANK[p.role] < ROLE_RANK[role])
     throw HttpProblem.from('AUTH_FORBIDDEN', `this needs the ${role} role; token "${p.name}" is ${p.role}`);

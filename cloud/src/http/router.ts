@@ -50,6 +50,11 @@ export class Router {
     return this;
   }
 
+  /** Every registered route, in registration order (the OpenAPI document must describe each). */
+  list(): Array<{ method: string; pattern: string }> {
+    return this.routes.map(({ method, pattern }) => ({ method, pattern }));
+  }
+
   match(method: string, path: string): { handler: Handler; params: Record<string, string>; route: string } {
     const allowed: string[] = [];
     for (const r of this.routes) {

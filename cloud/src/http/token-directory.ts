@@ -12,10 +12,10 @@ export class StoreTokenDirectory implements TokenDirectory {
     private readonly bootstrapHash: string | null,
   ) {}
 
-  lookup(tokenHash: string): Principal | null {
+  async lookup(tokenHash: string): Promise<Principal | null> {
     if (this.bootstrapHash && sameHash(tokenHash, this.bootstrapHash))
       return { id: 'bootstrap', name: 'bootstrap-admin', role: 'admin' };
-    const t = this.store.findTokenByHash(tokenHash);
+    const t = await this.store.findTokenByHash(tokenHash);
     if (!t || t.revokedAt) return null;
     return { id: t.id, name: t.name, role: t.role };
   }

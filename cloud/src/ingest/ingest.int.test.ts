@@ -31,7 +31,7 @@ describe('POST /v1/batches', () => {
     const again = await t.postBatch(b);
     expect(again.status).toBe(200);
     expect(again.json).toEqual(first.json);
-    expect(readingsStored()).toBe(2);
+    expect(await readingsStored()).toBe(2);
   });
 
   it('accepts identity encoding too', async () => {
@@ -74,7 +74,7 @@ describe('POST /v1/batches', () => {
     );
     const r = await t.postBatch(batch([['EXC-1', '2026-06-01T09:00:00Z', 150]]));
     expect(r.json).toMatchObject({ accepted: 1, duplicates: 0, conflicts: 1 });
-    expect(readingsStored()).toBe(4);
+    expect(await readingsStored()).toBe(4);
     await t.cloud.consolidate();
     const usage = (await t.api('GET', '/v1/usage')).json;
     expect(usage.rows[0].engineHours).toBeCloseTo(2, 9); // 08:00 → 10:00 without the disputed 09:00
@@ -119,8 +119,8 @@ describe('POST /v1/batches', () => {
       expect(String(r.headers['content-type'])).toContain('application/problem+json');
       return ProblemSchema.parse(r.json);
     };
-    afterEach(() => {
-      expect(readingsStored()).toBe(0);
+    afterEach(async () => {
+      expect(await readingsStored()).toBe(0);
     });
 
     it('wrong types → 400 naming the field', async () => {

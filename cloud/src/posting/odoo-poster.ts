@@ -127,7 +127,7 @@ export async function postToOdoo(
     else if (lock && a.day <= lock)
       reason = `period locked in Odoo: ${a.day} is on or before the lock date ${lock}; Odoo would move the entry to a later date`;
     if (reason) {
-      ledger.hold(a.id, reason);
+      await ledger.hold(a.id, reason);
       res.held.push({ id: a.id, reason });
       continue;
     }
@@ -174,8 +174,8 @@ export async function postToOdoo(
     return dates;
   };
 
-  const record = (a: PostableAllocation, odooId: number, date: string, already: boolean) => {
-    ledger.markPosted(a.id, { model, odooId, date, alreadyInOdoo: already });
+  const record = async (a: PostableAllocation, odooId: number, date: string, already: boolean) => {
+    await ledger.markPosted(a, { model, odooId, date, alreadyInOdoo: already });
     if (already) res.alreadyInOdoo.push(a.id);
     else res.posted.push({ id: a.id, key: a.key, odooId });
     if (date !== a.day)
@@ -185,9 +185,9 @@ export async function postToOdoo(
       );
   };
 
-  const deadLetter = (a: PostableAllocation, e: IronLedgerError) => {
+  const deadLetter = async (a: PostableAllocation, e: IronLedgerError) => {
     const message = String(e.details?.odooMessage || e.message);
-    ledger.deadLetter(a.id, e.code, message);
+    await ledger.deadLetter(a.id, e.code, message);
     res.failed.push({ id: a.id, code: e.code, message, deadLettered: true });
     log.error(
       { event: 'posting.dead_letter', allocationKey: a.key, code: e.code, odooMessage: message },
@@ -228,7 +228,7 @@ export async function postToOdoo(
         for (const a of batch) await createBatch([a], attemptsLeft);
         return;
       }
-      deadLetter(batch[0] as PostableAllocation, err);
+      await deadLetter(batch[0] as PostableAllocation, err);
       return;
     }
     let dates = new Map<number, string>();
@@ -247,9 +247,8 @@ export async function postToOdoo(
         });
       return;
     }
-    batch.forEach((a, i) => {
-      record(a, ids[i] as number, dates.get(ids[i] as number) ?? a.day, false);
-    });
+    for (const [i, a] of batch.entries())
+      await record(a, ids[i] as number, dates.get(ids[i] as number) ?? a.day, false);
   };
 
   const recordFound = async (batch: PostableAllocation[], found: Map<string, Found>) => {
@@ -261,7 +260,7 @@ export async function postToOdoo(
     const dates = drafts.length > 0 ? await finishMoves(drafts.map((f) => f.id)) : new Map<number, string>();
     for (const a of batch) {
       const f = found.get(a.key) as Found;
-      record(a, f.id, dates.get(f.id) ?? f.date, true);
+      await record(a, f.id, dates.get(f.id) ?? f.date, true);
     }
   };
 

@@ -189,11 +189,11 @@ for (const target of ['analytic', 'move'] as const) {
 
       it('a crash between Odoo create and the ledger write never makes a second record', async () => {
         const crashing: PostingLedger = {
-          markPosted: () => {
+          markPosted: async () => {
             throw new Error('store crashed');
           },
-          deadLetter: () => {},
-          hold: () => {},
+          deadLetter: async () => {},
+          hold: async () => {},
         };
         await expect(poster(target, api, crashing).post(allocs(), {})).rejects.toThrow('store crashed');
         const createsBefore = odoo.count('create', model);

@@ -91,7 +91,7 @@ export function createPoster(cfg: PostingConfig, deps: PosterDeps): Poster {
     for (const a of allocations) {
       const already = known.has(a.key);
       if (markPosted)
-        deps.ledger.markPosted(a.id, { model, odooId: null, date: a.day, alreadyInOdoo: already });
+        await deps.ledger.markPosted(a, { model, odooId: null, date: a.day, alreadyInOdoo: already });
       if (already) res.alreadyInOdoo.push(a.id);
       else res.posted.push({ id: a.id, key: a.key, odooId: null });
     }

@@ -5,13 +5,13 @@ export class MemoryLedger implements PostingLedger {
   posted = new Map<string, PostingOutcomePosted>();
   dead = new Map<string, { code: string; message: string }>();
   held = new Map<string, string>();
-  markPosted(id: string, outcome: PostingOutcomePosted): void {
-    this.posted.set(id, outcome);
+  async markPosted(sent: PostableAllocation, outcome: PostingOutcomePosted): Promise<void> {
+    this.posted.set(sent.id, outcome);
   }
-  deadLetter(id: string, code: string, message: string): void {
+  async deadLetter(id: string, code: string, message: string): Promise<void> {
     this.dead.set(id, { code, message });
   }
-  hold(id: string, reason: string): void {
+  async hold(id: string, reason: string): Promise<void> {
     this.held.set(id, reason);
   }
 }
@@ -21,6 +21,7 @@ export function allocation(over: Partial<PostableAllocation> & { id: string }): 
   const projectId = over.projectId ?? 'RIVERSIDE';
   const day = over.day ?? '2026-11-23';
   return {
+    version: 1,
     key: `IL-${unitId}-${projectId}-${day.replaceAll('-', '')}-1`,
     kind: 'normal',
     unitId,

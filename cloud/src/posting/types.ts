@@ -3,51 +3,16 @@
  * Pricing (allocation/) is pure; posting (posting/) talks to Odoo (or a dry-run journal) and
  * reports each outcome to a PostingLedger, which the store implements durably.
  */
-import type { Anomaly, PostResponse, ReconcileResponse } from '@ironledger/contracts';
+import type { PostResponse, ReconcileResponse } from '@ironledger/contracts';
+import type { PostingOutcomePosted } from '../domain/types.js';
 
-/** One consolidated usage figure: a unit on a project on a site-local day. */
-export interface UsageFigure {
-  unitId: string;
-  projectId: string;
-  siteId: string;
-  day: string; // YYYY-MM-DD, site-local
-  engineHours: number;
-  idleHours: number;
-  workingHours: number; // engine − idle
-  distanceKm: number | null;
-  readings: number;
-  anomalies: Anomaly[];
-  meterFrom: number | null;
-  meterTo: number | null;
-}
-
-export interface RateCard {
-  id: string;
-  /** Exactly one of unitId / equipmentClass; a unit rate wins over a class rate. */
-  unitId?: string | undefined;
-  equipmentClass?: string | undefined;
-  workingRateMinor: number; // per hour, minor units
-  idleRateMinor: number; // per hour, minor units
-  currency: string; // ISO 4217
-  effectiveFrom: string; // YYYY-MM-DD, inclusive
-}
-
-export interface UnitInfo {
-  unitId: string;
-  equipmentClass: string;
-  serialNo?: string | undefined;
-}
-
-export type PriceResult =
-  | {
-      ok: true;
-      rateId: string;
-      workingRateMinor: number;
-      idleRateMinor: number;
-      currency: string;
-      amountMinor: number;
-    }
-  | { ok: false; holdReason: string };
+export type {
+  PostingOutcomePosted,
+  PriceResult,
+  RateCard,
+  UnitInfo,
+  UsageFigure,
+} from '../domain/types.js';
 
 /** What IronLedger's own master data says about a project's place in Odoo. */
 export interface ProjectHint {
@@ -58,6 +23,8 @@ export interface ProjectHint {
 /** An approved allocation handed to the poster. */
 export interface PostableAllocation {
   id: string;
+  /** The allocation's version this was read at: what is sent is recorded against it. */
+  version: number;
   key: string; // goes into Odoo `ref`
   kind: 'normal' | 'adjustment';
   unitId: string;
@@ -76,20 +43,14 @@ export interface PostableAllocation {
   correlationId?: string | undefined; // batch ids / reading identities behind it, for logs
 }
 
-export interface PostingOutcomePosted {
-  model: string;
-  odooId: number | null; // null in dry-run
-  date: string | null; // the date Odoo booked (may differ from `day` around lock dates)
-  alreadyInOdoo: boolean;
-}
-
 /** Durable record of what happened to each allocation; implemented by the store. */
 export interface PostingLedger {
-  markPosted(id: string, outcome: PostingOutcomePosted): void;
+  /** Records `sent` (exactly what Odoo received, at the version read) as posted. */
+  markPosted(sent: PostableAllocation, outcome: PostingOutcomePosted): Promise<void>;
   /** A failure retrying can't fix: goes to the dead-letter list with Odoo's message. */
-  deadLetter(id: string, code: string, message: string): void;
+  deadLetter(id: string, code: string, message: string): Promise<void>;
   /** Held back with a reason (e.g. project has no analytic account, period locked). */
-  hold(id: string, reason: string): void;
+  hold(id: string, reason: string): Promise<void>;
 }
 
 export interface Poster {

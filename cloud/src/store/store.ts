@@ -1,13 +1,21 @@
 /**
- * The cloud's repository interface. All SQL lives behind it (store/sqlite/ today; a
- * PostgreSQL backend can implement the same interface). Operations are coarse: each one that
- * changes state is one transaction, so a 2xx or a returned value means the change is durable.
+ * The cloud's repository interface. All SQL lives behind it (store/sqlite/ on one machine;
+ * store/postgres/ for several replicas). Every method is one unit of work: each one that
+ * changes state is one transaction, so a resolved promise means the change is durable, and no
+ * transaction spans two calls.
  *
- * The interface is synchronous because better-sqlite3 is; every operation is a whole unit of
- * work (no transaction spans calls), so an async backend is a mechanical port.
+ * Concurrency is explicit. A write that depends on something read earlier says what it read
+ * and applies only if that is still so (compare-and-set): allocation changes carry the
+ * `version` and status they were decided on, consolidation clears a unit's dirty mark only at
+ * the generation it consolidated, a conflict resolution names the versions it chose among, a
+ * release names the held reading's ts. A write whose premise no longer holds changes nothing
+ * and answers `stale`. Work several replicas share (a dirty unit's consolidation, an
+ * allocation's posting, a scheduled job's tick) is claimed in the store with a lease: one
+ * claimant at a time, and a claimant that dies leaves a lease that expires.
+ *
+ * store.contract.ts states these promises as tests every implementation passes.
  */
 import type {
-  Allocation,
   AllocationFilter,
   AllocationStatus,
   Anomaly,
@@ -23,10 +31,37 @@ import type {
   Unit,
   UsageRow,
 } from '@ironledger/contracts';
-import type { PostingOutcomePosted, UsageFigure } from '../posting/types.js';
+import type {
+  AllocationChange,
+  AllocationChanges,
+  AllocationRecord,
+  AuditRecord,
+  ConflictRecord,
+  DirtyUnit,
+  HeldReading,
+  PostingOutcomePosted,
+  ReadingRecord,
+  SentFigures,
+  StoredReading,
+  UsageFigure,
+} from '../domain/types.js';
 
-/** ok = used for usage; held, conflict = kept out until released/resolved; superseded = a losing conflict version. */
-export type ReadingStatus = 'ok' | 'held' | 'conflict' | 'superseded';
+export type {
+  AllocationChange,
+  AllocationChanges,
+  AllocationExpect,
+  AllocationPatch,
+  AllocationRecord,
+  AuditRecord,
+  ConflictRecord,
+  DirtyUnit,
+  HeldReading,
+  NewAllocation,
+  ReadingRecord,
+  ReadingStatus,
+  SentFigures,
+  StoredReading,
+} from '../domain/types.js';
 
 export interface IngestReading {
   reading: ForwardedReading;
@@ -52,68 +87,10 @@ export type IngestResult =
   | { kind: 'replayed'; accepted: number; duplicates: number; conflicts: number; held: number }
   | { kind: 'batch_id_taken'; byGatewayId: string };
 
-export interface StoredReading {
-  unitId: string;
-  ts: string;
-  tsMs: number;
-  engineHours: number;
-  idleHours: number | null;
-  odometerKm: number | null;
-  position: { lat: number; lon: number } | null;
-  siteId: string | null;
-  receivedAt: string;
-  batchId: string;
-  gatewayId: string;
-}
-
-export interface HeldReading {
-  id: string;
-  unitId: string;
-  ts: string;
-  status: 'held' | 'conflict';
-  reason: string;
-  engineHours: number;
-  receivedAt: string;
-  batchId: string;
-  conflictId: string | null;
-}
-
-/** One stored version of a reading, whatever its status. */
-export interface ReadingRecord {
-  id: string;
-  unitId: string;
-  /** The ts the reading is used with (rebased when released with a new ts). */
-  ts: string;
-  /** The ts the unit reported. */
-  reportedTs: string;
-  /** A person released it from hold (as-is or rebased): its clock is vouched for. */
-  released: boolean;
-  status: ReadingStatus;
-  holdReason: string | null;
-  engineHours: number;
-  idleHours: number | null;
-  /** The forwarded reading as received (flags included). */
-  body: ForwardedReading;
-  receivedAt: string;
-  storedAt: string;
-  batchId: string;
-  gatewayId: string;
-  conflictId: string | null;
-}
-
-export interface ConflictRecord {
-  id: string;
-  unitId: string;
-  ts: string;
-  status: 'open' | 'resolved';
-  openedAt: string;
-  /** Every version that took part, in arrival order. */
-  versions: ReadingRecord[];
-  resolution: { keep: ConflictKeep; readingId: string; by: string; at: string; reason: string } | null;
-}
-
 export interface ReleaseHeld {
   id: string;
+  /** The ts the reading had when the decision was made: a reading changed since is `stale`. */
+  expectTs: string;
   /** The ts to use from now on: the reported one (as-is) or a rebased one. */
   ts: string;
   at: string;
@@ -124,6 +101,7 @@ export type ReleaseResult =
   | { kind: 'released'; reading: ReadingRecord }
   | { kind: 'not_found' }
   | { kind: 'not_held'; reading: ReadingRecord }
+  | { kind: 'stale'; reading: ReadingRecord }
   | { kind: 'identity_taken'; by: ReadingRecord };
 
 export interface ResolveConflict {
@@ -179,42 +157,6 @@ export interface UnitActivity {
   lastReceivedAt: string | null;
 }
 
-export interface DirtyUnit {
-  unitId: string;
-  /** Earliest reading time touched since the last consolidation (ms since epoch). */
-  sinceMs: number;
-  /** When the unit was first marked (ISO); drives the consolidation-lag metric. */
-  markedAt: string;
-  /** Bumped on every mark; a consolidation clears the mark only if nothing arrived since. */
-  generation: number;
-}
-
-/** A stored allocation: the wire Allocation plus bookkeeping the wire does not show. */
-export interface AllocationRecord extends Allocation {
-  siteId: string;
-  seq: number;
-  rateId: string | null;
-  updatedAt: string;
-}
-
-export type NewAllocation = Omit<AllocationRecord, 'id'>;
-export type AllocationPatch = Partial<
-  Omit<AllocationRecord, 'id' | 'key' | 'kind' | 'unitId' | 'projectId' | 'day'>
->;
-
-export interface AuditRecord {
-  actor: string;
-  action: string;
-  target: string;
-  detail: string | null;
-}
-
-export interface AllocationChanges {
-  create: NewAllocation[];
-  update: Array<{ id: string; patch: AllocationPatch }>;
-  audit: AuditRecord[];
-}
-
 export interface ConsolidationWrite {
   unitId: string;
   figures: UsageFigure[];
@@ -229,6 +171,54 @@ export interface ConsolidationWrite {
    * after `afterTs`; earlier usage and anomalies are kept as stored. Absent: everything.
    */
   since?: { fromDay: string; afterTs: string } | undefined;
+  /** The claimant whose consolidation claim on the unit this write ends (released with it). */
+  claimOwner?: string | undefined;
+}
+
+/**
+ * `stale`: an allocation changed after it was read (or one with the same key was created):
+ * nothing was written, the dirty mark stays, and the unit is consolidated again from a fresh read.
+ */
+export type ConsolidationResult =
+  | { kind: 'applied'; rowsWritten: number }
+  | { kind: 'stale'; reason: string };
+
+export interface DecisionsResult {
+  /** Ids whose change was applied (with its audit entries). */
+  applied: string[];
+  /** Ids that changed after they were read (or vanished): nothing applied; `current` as stored now. */
+  stale: Array<{ id: string; current: AllocationRecord | null }>;
+}
+
+export interface MarkPosted {
+  id: string;
+  /** What Odoo received: the posted record keeps exactly this. */
+  sent: SentFigures;
+  outcome: PostingOutcomePosted;
+  at: string;
+  actor: string;
+  /** The posting claim this ends (released in the same transaction). */
+  claimOwner?: string | undefined;
+}
+
+/**
+ * `posted`: the allocation was still the version that was sent. `posted_changed`: it changed
+ * while Odoo was answering; it is posted with the figures that were sent (what Odoo holds),
+ * and its unit is marked dirty, so the next consolidation books the difference as an
+ * adjustment that needs approval. `already_posted`: recorded before (nothing changed).
+ */
+export type MarkPostedResult =
+  | { kind: 'posted'; allocation: AllocationRecord }
+  | { kind: 'posted_changed'; allocation: AllocationRecord; meanwhile: AllocationRecord }
+  | { kind: 'already_posted'; allocation: AllocationRecord }
+  | { kind: 'not_found' };
+
+/** A claim on shared work: held by `owner` until `nowMs + leaseMs` unless released before. */
+export interface Lease {
+  /** Who claims: a replica's id (stable for its lifetime). */
+  owner: string;
+  nowMs: number;
+  leaseMs: number;
 }
 
 export interface TokenRecord {
@@ -250,86 +240,112 @@ export interface UsageFilter {
 
 export interface CloudStore {
   // ---- ingest ------------------------------------------------------------------------
-  ingestBatch(batch: IngestBatch): IngestResult;
-  recordHeartbeat(gatewayId: string, heartbeat: Heartbeat, at: string): void;
-  gatewayActivity(): GatewayActivity[];
-  unitActivity(): UnitActivity[];
-  countReadings(): number;
+  ingestBatch(batch: IngestBatch): Promise<IngestResult>;
+  recordHeartbeat(gatewayId: string, heartbeat: Heartbeat, at: string): Promise<void>;
+  gatewayActivity(): Promise<GatewayActivity[]>;
+  unitActivity(): Promise<UnitActivity[]>;
+  countReadings(): Promise<number>;
   heldReadings(filter: {
     unit?: string | undefined;
     from?: string | undefined;
     to?: string | undefined;
-  }): HeldReading[];
-  getReading(id: string): ReadingRecord | null;
-  /** Held → ok at op.ts, marks the unit dirty and audits, in one transaction. */
-  releaseHeld(op: ReleaseHeld): ReleaseResult;
-  listConflicts(filter: ConflictFilter): ConflictRecord[];
-  getConflict(id: string): ConflictRecord | null;
+  }): Promise<HeldReading[]>;
+  getReading(id: string): Promise<ReadingRecord | null>;
+  /** Held → ok at op.ts, marks the unit dirty and audits, in one transaction; `stale` if its ts moved. */
+  releaseHeld(op: ReleaseHeld): Promise<ReleaseResult>;
+  listConflicts(filter: ConflictFilter): Promise<ConflictRecord[]>;
+  getConflict(id: string): Promise<ConflictRecord | null>;
   /** Kept version usable (or held), the others superseded, unit dirty, audited: one transaction. */
-  resolveConflict(op: ResolveConflict): ResolveResult;
+  resolveConflict(op: ResolveConflict): Promise<ResolveResult>;
 
   // ---- master data ---------------------------------------------------------------------
   /**
    * Config at start: inserts what is missing, updates what config still owns, and leaves
    * records changed through the admin API (the upsert methods below) as they are.
    */
-  seedMasterData(seed: MasterDataSeed): SeedReport;
+  seedMasterData(seed: MasterDataSeed): Promise<SeedReport>;
   /** Admin API writes: the record is the API's from now on (config no longer overwrites it). */
-  upsertSite(site: Site): void;
-  listSites(): Site[];
-  upsertProject(project: Project): void;
-  listProjects(): Project[];
-  upsertUnit(unit: Unit): void;
-  listUnits(): Unit[];
-  getUnit(unitId: string): Unit | null;
-  upsertRate(rate: Rate): void;
-  listRates(): Rate[];
+  upsertSite(site: Site): Promise<void>;
+  listSites(): Promise<Site[]>;
+  upsertProject(project: Project): Promise<void>;
+  listProjects(): Promise<Project[]>;
+  upsertUnit(unit: Unit): Promise<void>;
+  listUnits(): Promise<Unit[]>;
+  getUnit(unitId: string): Promise<Unit | null>;
+  upsertRate(rate: Rate): Promise<void>;
+  listRates(): Promise<Rate[]>;
 
   // ---- consolidation -----------------------------------------------------------------
-  dirtyUnits(): DirtyUnit[];
-  markDirty(unitId: string, sinceMs: number, at: string): void;
+  dirtyUnits(): Promise<DirtyUnit[]>;
+  markDirty(unitId: string, sinceMs: number, at: string): Promise<void>;
+  /**
+   * Claims the oldest dirty unit nobody holds a live claim on (or whose claimant's lease has
+   * expired) for consolidation; null when there is none. The claim ends with
+   * `applyConsolidation({claimOwner})`, `releaseDirtyUnit`, or when its lease runs out.
+   */
+  claimDirtyUnit(lease: Lease): Promise<DirtyUnit | null>;
+  releaseDirtyUnit(unitId: string, owner: string): Promise<void>;
   /** A unit's usable readings by ts; with `fromMs`, from the last one strictly before it on (all when none is). */
-  usableReadings(unitId: string, fromMs?: number): StoredReading[];
+  usableReadings(unitId: string, fromMs?: number): Promise<StoredReading[]>;
   /** Distinct batch ids of a unit's usable readings with fromMs <= ts < toMs (for the posting trace). */
-  batchIdsBetween(unitId: string, fromMs: number, toMs: number): string[];
+  batchIdsBetween(unitId: string, fromMs: number, toMs: number): Promise<string[]>;
   /** ts (ms) of the unit's last usable reading strictly before `ms`, or null. */
-  lastUsableReadingBefore(unitId: string, ms: number): number | null;
-  applyConsolidation(write: ConsolidationWrite): { rowsWritten: number };
-  listUsage(filter: UsageFilter): UsageRow[];
-  listAnomalies(filter: UsageFilter): Anomaly[];
-  getMeta(key: string): string | null;
+  lastUsableReadingBefore(unitId: string, ms: number): Promise<number | null>;
+  /** Usage, anomalies and allocation changes in one transaction, or nothing when `stale`. */
+  applyConsolidation(write: ConsolidationWrite): Promise<ConsolidationResult>;
+  listUsage(filter: UsageFilter): Promise<UsageRow[]>;
+  listAnomalies(filter: UsageFilter): Promise<Anomaly[]>;
+  getMeta(key: string): Promise<string | null>;
 
   // ---- allocations ---------------------------------------------------------------------
-  allocationsForUnit(unitId: string): AllocationRecord[];
-  listAllocations(filter: AllocationFilter & { ids?: string[] | undefined }): AllocationRecord[];
-  getAllocation(id: string): AllocationRecord | null;
-  getAllocationByKey(key: string): AllocationRecord | null;
-  countAllocationsByStatus(): Record<AllocationStatus, number>;
-  /** Applies decisions computed from a fresh read, all in one transaction. */
-  applyDecisions(changes: Array<{ id: string; patch: AllocationPatch }>, audit: AuditRecord[]): void;
+  allocationsForUnit(unitId: string): Promise<AllocationRecord[]>;
+  listAllocations(filter: AllocationFilter & { ids?: string[] | undefined }): Promise<AllocationRecord[]>;
+  getAllocation(id: string): Promise<AllocationRecord | null>;
+  getAllocationByKey(key: string): Promise<AllocationRecord | null>;
+  countAllocationsByStatus(): Promise<Record<AllocationStatus, number>>;
+  /**
+   * Approve, reject, reopen: each change is a compare-and-set on the version and status it was
+   * decided on, applied with its audit entries; changes whose allocation moved on are `stale`.
+   * One transaction.
+   */
+  applyDecisions(changes: AllocationChange[], at: string): Promise<DecisionsResult>;
 
   // ---- posting ledger -----------------------------------------------------------------
-  markPosted(id: string, outcome: PostingOutcomePosted, at: string, actor: string): void;
-  deadLetter(id: string, code: string, message: string, at: string, actor: string): void;
-  hold(id: string, reason: string, at: string, actor: string): void;
-  listDeadLetters(opts?: { includeResolved?: boolean }): DeadLetter[];
+  /**
+   * Claims approved allocations among `ids` for posting: those no one else holds a live claim
+   * on; returns them as stored now (approved, with the version to send). A claim ends with
+   * markPosted / deadLetter / hold, `releasePostingClaims`, or when its lease runs out.
+   */
+  claimForPosting(ids: string[], lease: Lease): Promise<AllocationRecord[]>;
+  releasePostingClaims(ids: string[], owner: string): Promise<void>;
+  markPosted(op: MarkPosted): Promise<MarkPostedResult>;
+  deadLetter(id: string, code: string, message: string, at: string, actor: string): Promise<void>;
+  hold(id: string, reason: string, at: string, actor: string): Promise<void>;
+  listDeadLetters(opts?: { includeResolved?: boolean }): Promise<DeadLetter[]>;
+
+  // ---- scheduled jobs ------------------------------------------------------------------
+  /**
+   * The first replica to claim (job, tick) runs that tick; every other gets false. `tick`
+   * names the scheduled instant (e.g. its ISO second), the same on every replica.
+   */
+  claimJobTick(job: string, tick: string, owner: string, at: string): Promise<boolean>;
 
   // ---- periods, tokens, audit ------------------------------------------------------------
-  lockedPeriods(): string[];
-  setPeriodLock(period: string, locked: boolean, actor: string, at: string): boolean;
-  listTokens(): TokenRecord[];
-  findTokenByHash(tokenHash: string): TokenRecord | null;
-  createToken(t: TokenRecord, actor: string): void;
+  lockedPeriods(): Promise<string[]>;
+  setPeriodLock(period: string, locked: boolean, actor: string, at: string): Promise<boolean>;
+  listTokens(): Promise<TokenRecord[]>;
+  findTokenByHash(tokenHash: string): Promise<TokenRecord | null>;
+  createToken(t: TokenRecord, actor: string): Promise<void>;
   /** Seeds a token if no token with this id exists yet (never un-revokes). */
-  seedToken(t: TokenRecord): void;
-  revokeToken(id: string, actor: string, at: string): 'revoked' | 'already' | 'not_found';
-  audit(entry: AuditRecord, at: string): void;
+  seedToken(t: TokenRecord): Promise<void>;
+  revokeToken(id: string, actor: string, at: string): Promise<'revoked' | 'already' | 'not_found'>;
+  audit(entry: AuditRecord, at: string): Promise<void>;
   listAudit(filter: {
     from?: string | undefined;
     to?: string | undefined;
     actor?: string | undefined;
     action?: string | undefined;
-  }): AuditEntry[];
+  }): Promise<AuditEntry[]>;
 
-  close(): void;
+  close(): Promise<void>;
 }

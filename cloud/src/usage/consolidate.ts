@@ -47,7 +47,7 @@ import {
   type StatusHours,
   ZERO_STATUS_HOURS,
 } from '../allocation/status-hours.js';
-import type { UsageFigure } from '../posting/types.js';
+import type { UsageFigure } from '../domain/types.js';
 import { placeAt } from './geofence.js';
 import { localDay, splitByLocalDay } from './local-time.js';
 

@@ -109,6 +109,8 @@ export type AllocationStatus = z.infer<typeof AllocationStatusSchema>;
 
 export const AllocationSchema = z.object({
   id: z.string(),
+  /** Bumped by every change; a change decided on an older version is refused as stale. */
+  version: z.number().int().positive(),
   /** Stable key that goes into Odoo's `ref`, e.g. `IL-EXC-0042-P-RIVERSIDE-2026-11-23-1`. */
   key: z.string(),
   kind: z.enum(['normal', 'adjustment']),

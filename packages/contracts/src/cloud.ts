@@ -205,3 +205,26 @@ export const ReopenRequestSchema = z.object({
   reason: z.string().trim().min(1, 'reopening a rejection needs a reason'),
 });
 export type ReopenRequest = z.infer<typeof ReopenRequestSchema>;
+
+// ---- query strings (validated by the cloud's routes, described in /v1/openapi.json) ------
+export const UsageQuerySchema = z
+  .object({
+    from: DaySchema.optional(),
+    to: DaySchema.optional(),
+    project: z.string().optional(),
+    unit: z.string().optional(),
+    site: z.string().optional(),
+  })
+  .strict();
+export const HeldQuerySchema = z
+  .object({ unit: z.string().optional(), from: z.string().optional(), to: z.string().optional() })
+  .strict();
+export const AuditQuerySchema = z
+  .object({
+    from: z.string().optional(),
+    to: z.string().optional(),
+    actor: z.string().optional(),
+    action: z.string().optional(),
+  })
+  .strict();
+export const PeriodQuerySchema = z.object({ period: PeriodSchema }).strict();

@@ -31,6 +31,8 @@ export interface SpawnOptions {
   cwd?: string;
   /** Echo output to the test's stderr (debugging). */
   echo?: boolean;
+  /** Its own process group (signal it with `process.kill(-pid, sig)`, as a shell's job control does). */
+  detached?: boolean;
 }
 
 const live = new Set<ChildProcess>();
@@ -48,6 +50,7 @@ export function spawnCommand(cmd: string, args: string[] = [], opts: SpawnOption
     cwd: opts.cwd,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: opts.detached,
   });
   live.add(child);
   const name = opts.name ?? cmd;

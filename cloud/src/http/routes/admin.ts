@@ -14,8 +14,8 @@ import {
   type UpsertResponse,
 } from '@ironledger/contracts';
 import { z } from 'zod';
+import type { ConsolidationRunner } from '../../consolidation/consolidation-runner.js';
 import type { AppContext } from '../../context.js';
-import type { ConsolidationRunner } from '../../usage/consolidation-runner.js';
 import { hashToken, requireRole } from '../auth.js';
 import { readJson, readQuery } from '../json.js';
 import { HttpProblem } from '../problem.js';
@@ -31,25 +31,25 @@ export function adminRoutes(router: Router, app: AppContext, runner: Consolidati
     schema: S,
     idOf: (x: z.output<S>) => string,
     exists: (id: string) => boolean,
-    upsert: (x: z.output<S>) => void,
-    list: () => unknown[],
+    upsert: (x: z.output<S>) => Promise<void>,
+    list: () => Promise<unknown[]>,
     validate: (x: z.output<S>) => string | null,
     reopensAll: boolean,
   ) => {
-    router.on('GET', path, (ctx) => {
-      requireRole(ctx.req, app.tokens, 'viewer');
-      return { status: 200, body: { [listKey]: list() } };
+    router.on('GET', path, async (ctx) => {
+      await requireRole(ctx.req, app.tokens, 'viewer');
+      return { status: 200, body: { [listKey]: await list() } };
     });
     router.on('POST', path, async (ctx) => {
-      const who = requireRole(ctx.req, app.tokens, 'admin');
+      const who = await requireRole(ctx.req, app.tokens, 'admin');
       const item = await readJson(ctx, schema);
       const problem = validate(item);
       if (problem)
         throw new HttpProblem(422, 'MASTER_DATA_INVALID', problem, { title: 'inconsistent master data' });
       const id = idOf(item);
       const created = !exists(id);
-      upsert(item);
-      app.store.audit(
+      await upsert(item);
+      await app.store.audit(
         {
           actor: who.name,
           action: `${kind}.${created ? 'create' : 'update'}`,
@@ -58,8 +58,8 @@ export function adminRoutes(router: Router, app: AppContext, runner: Consolidati
         },
         at(),
       );
-      app.master.reload();
-      if (reopensAll) runner.markAll();
+      await app.master.reload();
+      if (reopensAll) await runner.markAll();
       const body: UpsertResponse = { kind, id, created };
       return { status: created ? 201 : 200, body };
     });
@@ -121,57 +121,57 @@ export function adminRoutes(router: Router, app: AppContext, runner: Consolidati
   );
 
   // ---- tokens --------------------------------------------------------------------------
-  router.on('GET', '/v1/tokens', (ctx) => {
-    requireRole(ctx.req, app.tokens, 'admin');
-    const tokens = app.store.listTokens().map(({ tokenHash: _h, ...t }) => t);
+  router.on('GET', '/v1/tokens', async (ctx) => {
+    await requireRole(ctx.req, app.tokens, 'admin');
+    const tokens = (await app.store.listTokens()).map(({ tokenHash: _h, ...t }) => t);
     return { status: 200, body: { tokens } };
   });
   router.on('POST', '/v1/tokens', async (ctx) => {
-    const who = requireRole(ctx.req, app.tokens, 'admin');
+    const who = await requireRole(ctx.req, app.tokens, 'admin');
     const req = await readJson(ctx, TokenCreateRequestSchema);
     // 32 random bytes: the token is shown once; only its hash is stored.
     const token = `il_${randomBytes(32).toString('base64url')}`;
     const id = `tok_${randomBytes(6).toString('hex')}`;
-    app.store.createToken(
+    await app.store.createToken(
       { id, name: req.name, role: req.role, tokenHash: hashToken(token), createdAt: at(), revokedAt: null },
       who.name,
     );
     return { status: 201, body: { id, name: req.name, role: req.role, token } };
   });
-  router.on('DELETE', '/v1/tokens/:id', (ctx) => {
-    const who = requireRole(ctx.req, app.tokens, 'admin');
+  router.on('DELETE', '/v1/tokens/:id', async (ctx) => {
+    const who = await requireRole(ctx.req, app.tokens, 'admin');
     const id = ctx.params.id!;
     if (id === 'bootstrap')
       throw HttpProblem.from(
         'CONFLICT',
         'the bootstrap token comes from IRONLEDGER_ADMIN_TOKEN; unset it and restart',
       );
-    const r = app.store.revokeToken(id, who.name, at());
+    const r = await app.store.revokeToken(id, who.name, at());
     if (r === 'not_found') throw HttpProblem.from('NOT_FOUND', `token ${id} not found`);
     return { status: 200, body: { id, revoked: true, changed: r === 'revoked' } };
   });
 
   // ---- periods -------------------------------------------------------------------------
-  router.on('GET', '/v1/periods', (ctx) => {
-    requireRole(ctx.req, app.tokens, 'viewer');
-    return { status: 200, body: { locked: app.store.lockedPeriods().map((period) => ({ period })) } };
+  router.on('GET', '/v1/periods', async (ctx) => {
+    await requireRole(ctx.req, app.tokens, 'viewer');
+    return { status: 200, body: { locked: (await app.store.lockedPeriods()).map((period) => ({ period })) } };
   });
   for (const action of ['lock', 'unlock'] as const) {
-    router.on('POST', `/v1/periods/:period/${action}`, (ctx) => {
-      const who = requireRole(ctx.req, app.tokens, 'admin');
+    router.on('POST', `/v1/periods/:period/${action}`, async (ctx) => {
+      const who = await requireRole(ctx.req, app.tokens, 'admin');
       const p = PeriodSchema.safeParse(ctx.params.period);
       if (!p.success)
         throw new HttpProblem(400, 'REQUEST_INVALID', `period: ${p.error.issues[0]!.message}`, {
           errors: [{ path: 'period', message: p.error.issues[0]!.message }],
         });
-      const changed = app.store.setPeriodLock(p.data, action === 'lock', who.name, at());
+      const changed = await app.store.setPeriodLock(p.data, action === 'lock', who.name, at());
       return { status: 200, body: { period: p.data, locked: action === 'lock', changed } };
     });
   }
 
   // ---- audit ---------------------------------------------------------------------------
-  router.on('GET', '/v1/audit', (ctx) => {
-    requireRole(ctx.req, app.tokens, 'viewer');
+  router.on('GET', '/v1/audit', async (ctx) => {
+    await requireRole(ctx.req, app.tokens, 'viewer');
     const q = readQuery(
       ctx,
       z
@@ -183,6 +183,6 @@ export function adminRoutes(router: Router, app: AppContext, runner: Consolidati
         })
         .strict(),
     );
-    return { status: 200, body: { entries: app.store.listAudit(q) } };
+    return { status: 200, body: { entries: await app.store.listAudit(q) } };
   });
 }

@@ -6,7 +6,13 @@ import {
   ReopenRequestSchema,
 } from '@ironledger/contracts';
 import type { AppContext } from '../../context.js';
-import { decideApprove, decideReject, decideReopen } from '../../domain/decisions.js';
+import {
+  type Decision,
+  decideApprove,
+  decideReject,
+  decideReopen,
+  settleDecision,
+} from '../../domain/decisions.js';
 import type { AllocationRecord } from '../../store/store.js';
 import { requireRole } from '../auth.js';
 import { readJson, readQuery } from '../json.js';
@@ -15,89 +21,107 @@ import type { Router } from '../router.js';
 import { toWireAllocation } from './status.js';
 
 export function allocationRoutes(router: Router, app: AppContext): void {
-  router.on('GET', '/v1/allocations', (ctx) => {
-    requireRole(ctx.req, app.tokens, 'viewer');
+  router.on('GET', '/v1/allocations', async (ctx) => {
+    await requireRole(ctx.req, app.tokens, 'viewer');
     const filter = readQuery(ctx, AllocationFilterSchema.strict());
-    return { status: 200, body: { allocations: app.store.listAllocations(filter).map(toWireAllocation) } };
+    return {
+      status: 200,
+      body: { allocations: (await app.store.listAllocations(filter)).map(toWireAllocation) },
+    };
   });
 
-  router.on('GET', '/v1/allocations/:id', (ctx) => {
-    requireRole(ctx.req, app.tokens, 'viewer');
-    const a = app.store.getAllocation(ctx.params.id!);
+  router.on('GET', '/v1/allocations/:id', async (ctx) => {
+    await requireRole(ctx.req, app.tokens, 'viewer');
+    const a = await app.store.getAllocation(ctx.params.id!);
     if (!a) throw HttpProblem.from('NOT_FOUND', `allocation ${ctx.params.id} not found`);
     return { status: 200, body: toWireAllocation(a) };
   });
 
   router.on('POST', '/v1/allocations/approve', async (ctx) => {
-    const who = requireRole(ctx.req, app.tokens, 'approver');
+    const who = await requireRole(ctx.req, app.tokens, 'approver');
     const req = await readJson(ctx, ApproveRequestSchema);
     let found: AllocationRecord[];
     let notFound: string[] = [];
     if (req.ids && req.ids.length > 0) {
-      ({ found, notFound } = byIds(app, req.ids));
+      ({ found, notFound } = await byIds(app, req.ids));
     } else if (req.filter) {
-      found = app.store.listAllocations({ ...req.filter, status: req.filter.status ?? 'pending' });
+      found = await app.store.listAllocations({ ...req.filter, status: req.filter.status ?? 'pending' });
     } else {
-      found = app.store.listAllocations({ status: 'pending' });
+      found = await app.store.listAllocations({ status: 'pending' });
     }
     const now = new Date(app.now()).toISOString();
     const d = decideApprove(found, notFound, {
       actor: who.name,
       now,
-      lockedPeriods: new Set(app.store.lockedPeriods()),
+      lockedPeriods: new Set(await app.store.lockedPeriods()),
     });
-    app.store.applyDecisions(d.changes, d.audit);
+    const response = await apply(app, d, now);
     app.logger.info(
-      { event: 'allocations_approved', actor: who.name, changed: d.response.changed.length },
+      { event: 'allocations_approved', actor: who.name, changed: response.changed.length },
       'approve',
     );
-    return { status: 200, body: d.response };
+    return { status: 200, body: response };
   });
 
   router.on('POST', '/v1/allocations/reject', async (ctx) => {
-    const who = requireRole(ctx.req, app.tokens, 'approver');
+    const who = await requireRole(ctx.req, app.tokens, 'approver');
     const req = await readJson(ctx, RejectRequestSchema);
-    const { found, notFound } = byIds(app, req.ids);
+    const { found, notFound } = await byIds(app, req.ids);
     const now = new Date(app.now()).toISOString();
     const d = decideReject(found, notFound, {
       actor: who.name,
       now,
       reason: req.reason,
-      lockedPeriods: new Set(app.store.lockedPeriods()),
+      lockedPeriods: new Set(await app.store.lockedPeriods()),
     });
-    app.store.applyDecisions(d.changes, d.audit);
+    const response = await apply(app, d, now);
     app.logger.info(
-      { event: 'allocations_rejected', actor: who.name, changed: d.response.changed.length },
+      { event: 'allocations_rejected', actor: who.name, changed: response.changed.length },
       'reject',
     );
-    return { status: 200, body: d.response };
+    return { status: 200, body: response };
   });
 
   router.on('POST', '/v1/allocations/reopen', async (ctx) => {
-    const who = requireRole(ctx.req, app.tokens, 'approver');
+    const who = await requireRole(ctx.req, app.tokens, 'approver');
     const req = await readJson(ctx, ReopenRequestSchema);
-    const { found, notFound } = byIds(app, req.ids);
+    const { found, notFound } = await byIds(app, req.ids);
+    const now = new Date(app.now()).toISOString();
     const d = decideReopen(found, notFound, {
       actor: who.name,
-      now: new Date(app.now()).toISOString(),
+      now,
       reason: req.reason,
-      lockedPeriods: new Set(app.store.lockedPeriods()),
+      lockedPeriods: new Set(await app.store.lockedPeriods()),
     });
-    app.store.applyDecisions(d.changes, d.audit);
+    const response = await apply(app, d, now);
     app.logger.info(
-      { event: 'allocations_reopened', actor: who.name, changed: d.response.changed.length },
+      { event: 'allocations_reopened', actor: who.name, changed: response.changed.length },
       'reopen',
     );
-    return { status: 200, body: d.response };
+    return { status: 200, body: response };
   });
 }
 
+/** Compare-and-set: what moved on since it was read is refused as changed meanwhile. */
+async function apply(app: AppContext, d: Decision, now: string) {
+  const { stale } = await app.store.applyDecisions(d.changes, now);
+  if (stale.length > 0)
+    app.logger.info(
+      { event: 'allocations_stale', ids: stale.map((x) => x.id) },
+      'allocations changed while being decided',
+    );
+  return settleDecision(d, stale);
+}
+
 /** Ids as given (numeric id or allocation key); unknown ones are reported, not fatal. */
-export function byIds(app: AppContext, ids: string[]): { found: AllocationRecord[]; notFound: string[] } {
+export async function byIds(
+  app: AppContext,
+  ids: string[],
+): Promise<{ found: AllocationRecord[]; notFound: string[] }> {
   const found: AllocationRecord[] = [];
   const notFound: string[] = [];
   for (const id of [...new Set(ids)]) {
-    const a = app.store.getAllocation(id) ?? app.store.getAllocationByKey(id);
+    const a = (await app.store.getAllocation(id)) ?? (await app.store.getAllocationByKey(id));
     if (a) found.push(a);
     else notFound.push(id);
   }

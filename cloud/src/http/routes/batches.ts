@@ -76,7 +76,7 @@ export function batchRoutes(router: Router, app: AppContext): void {
       });
     }
     const at = new Date(app.now()).toISOString();
-    app.store.recordHeartbeat(gw.gatewayId, r.data, at);
+    await app.store.recordHeartbeat(gw.gatewayId, r.data, at);
     return { status: 200, body: { gatewayId: gw.gatewayId, receivedAt: at } };
   });
 }
@@ -96,7 +96,7 @@ async function ingest(app: AppContext, ctx: RequestContext): Promise<Reply> {
   if (unknown) throw unknown;
   const nowMs = app.now();
   const siteId = gw.siteId ?? null;
-  const result = app.store.ingestBatch({
+  const result = await app.store.ingestBatch({
     gatewayId: gw.gatewayId,
     batchId: batch.batchId,
     siteId,

@@ -20,10 +20,10 @@ import {
   type VerifyResponse,
 } from '@ironledger/contracts';
 import { decideBillUnverified, type UnverifiedDecisions } from '../../allocation/unverified-decisions.js';
+import type { ConsolidationRunner } from '../../consolidation/consolidation-runner.js';
 import type { AppContext } from '../../context.js';
 import type { AllocationRecord, StoredReading } from '../../store/store.js';
 import { readingDigest, readingsDigest } from '../../usage/consolidate.js';
-import type { ConsolidationRunner } from '../../usage/consolidation-runner.js';
 import { placeAt } from '../../usage/geofence.js';
 import { requireRole } from '../auth.js';
 import { readJson, readQuery } from '../json.js';
@@ -139,7 +139,7 @@ export function evidenceRoutes(
   deps: { runner: ConsolidationRunner; decisions: UnverifiedDecisions },
 ): void {
   router.on('GET', '/v1/evidence/:key', async (ctx) => {
-    requireRole(ctx.req, app.tokens, 'viewer');
+    await requireRole(ctx.req, app.tokens, 'viewer');
     const ref = ctx.params.key!;
     const a = (await app.store.getAllocationByKey(ref)) ?? (await app.store.getAllocation(ref));
     if (!a) throw HttpProblem.from('NOT_FOUND', `allocation ${ref} not found`);
@@ -147,7 +147,7 @@ export function evidenceRoutes(
   });
 
   router.on('POST', '/v1/evidence/:key/bill-unverified', async (ctx) => {
-    const who = requireRole(ctx.req, app.tokens, 'approver');
+    const who = await requireRole(ctx.req, app.tokens, 'approver');
     const req = await readJson(ctx, BillUnverifiedRequestSchema);
     const key = ctx.params.key!;
     const now = new Date(app.now()).toISOString();
@@ -181,7 +181,7 @@ export function evidenceRoutes(
   });
 
   router.on('GET', '/v1/verify', async (ctx) => {
-    requireRole(ctx.req, app.tokens, 'viewer');
+    await requireRole(ctx.req, app.tokens, 'viewer');
     const q = readQuery(ctx, VerifyQuerySchema);
     const posted = await app.store.listAllocations({ status: 'posted', from: q.from, to: q.to });
     const res: VerifyResponse = { checked: 0, withoutEvidence: 0, failed: [] };

@@ -5,11 +5,11 @@ import type { Router } from '../router.js';
 
 export function healthRoutes(router: Router, app: AppContext): void {
   router.on('GET', '/healthz', () => ({ status: 200, body: { ok: true } }));
-  router.on('GET', '/readyz', () => {
+  router.on('GET', '/readyz', async () => {
     if (app.stopping.value)
       throw new HttpProblem(503, 'NOT_READY', 'shutting down', { headers: { 'Retry-After': '5' } });
     try {
-      app.store.countReadings();
+      await app.store.countReadings();
     } catch (e) {
       throw new HttpProblem(503, 'NOT_READY', `store unavailable: ${(e as Error).message}`);
     }

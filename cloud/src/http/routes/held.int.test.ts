@@ -175,7 +175,7 @@ describe('conflicts', () => {
     expect(await held()).toEqual([]);
     expect(await conflicts()).toEqual([]);
     expect((await conflicts('?status=resolved')).map((x) => x.id)).toEqual([c!.id]);
-    expect(t.cloud.store.countReadings()).toBe(4);
+    expect(await t.cloud.store.countReadings()).toBe(4);
 
     const audit = AuditResponseSchema.parse((await t.api('GET', '/v1/audit?action=conflict.resolve')).json);
     expect(audit.entries).toHaveLength(1);

@@ -48,32 +48,38 @@ export function toWireConflict(c: ConflictRecord): Conflict {
 }
 
 export function heldRoutes(router: Router, app: AppContext): void {
-  router.on('GET', '/v1/held', (ctx) => {
-    requireRole(ctx.req, app.tokens, 'viewer');
+  router.on('GET', '/v1/held', async (ctx) => {
+    await requireRole(ctx.req, app.tokens, 'viewer');
     const q = readQuery(
       ctx,
       z
         .object({ unit: z.string().optional(), from: z.string().optional(), to: z.string().optional() })
         .strict(),
     );
-    return { status: 200, body: { readings: app.store.heldReadings(q) } };
+    return { status: 200, body: { readings: await app.store.heldReadings(q) } };
   });
 
   router.on('POST', '/v1/held/:id/release', async (ctx) => {
-    const who = requireRole(ctx.req, app.tokens, 'approver');
+    const who = await requireRole(ctx.req, app.tokens, 'approver');
     const req = await readJson(ctx, HeldReleaseRequestSchema);
     const id = ctx.params.id!;
-    const reading = app.store.getReading(id);
+    const reading = await app.store.getReading(id);
     if (!reading) throw HttpProblem.from('NOT_FOUND', `reading ${id} not found`);
     const nowMs = app.now();
     const op = decideRelease(reading, req, { actor: who.name, nowMs });
     if (isRefusal(op)) throw refusal(op);
-    const r = app.store.releaseHeld(op);
+    const r = await app.store.releaseHeld(op);
     switch (r.kind) {
       case 'not_found':
         throw HttpProblem.from('NOT_FOUND', `reading ${id} not found`);
       case 'not_held':
         throw new HttpProblem(409, 'READING_NOT_HELD', `reading ${id} is ${r.reading.status}, not held`);
+      case 'stale':
+        throw new HttpProblem(
+          409,
+          'READING_CHANGED',
+          `reading ${id} changed meanwhile (now at ${r.reading.ts}): read it again and decide`,
+        );
       case 'identity_taken':
         throw new HttpProblem(
           409,
@@ -107,21 +113,21 @@ export function heldRoutes(router: Router, app: AppContext): void {
     return { status: 200, body };
   });
 
-  router.on('GET', '/v1/conflicts', (ctx) => {
-    requireRole(ctx.req, app.tokens, 'viewer');
+  router.on('GET', '/v1/conflicts', async (ctx) => {
+    await requireRole(ctx.req, app.tokens, 'viewer');
     const q = readQuery(ctx, ConflictsQuerySchema);
-    return { status: 200, body: { conflicts: app.store.listConflicts(q).map(toWireConflict) } };
+    return { status: 200, body: { conflicts: (await app.store.listConflicts(q)).map(toWireConflict) } };
   });
 
   router.on('POST', '/v1/conflicts/:id/resolve', async (ctx) => {
-    const who = requireRole(ctx.req, app.tokens, 'approver');
+    const who = await requireRole(ctx.req, app.tokens, 'approver');
     const req = await readJson(ctx, ConflictResolveRequestSchema);
     const id = ctx.params.id!;
-    const conflict = app.store.getConflict(id);
+    const conflict = await app.store.getConflict(id);
     if (!conflict) throw HttpProblem.from('NOT_FOUND', `conflict ${id} not found`);
     const op = decideResolve(conflict, req, { actor: who.name, nowMs: app.now() });
     if (isRefusal(op)) throw refusal(op);
-    const r = app.store.resolveConflict(op);
+    const r = await app.store.resolveConflict(op);
     if (r === 'not_found') throw HttpProblem.from('NOT_FOUND', `conflict ${id} not found`);
     if (r === 'already_resolved')
       throw new HttpProblem(409, 'CONFLICT_RESOLVED', `conflict ${id} was resolved meanwhile`);
@@ -143,6 +149,6 @@ export function heldRoutes(router: Router, app: AppContext): void {
       },
       'conflict resolved',
     );
-    return { status: 200, body: toWireConflict(app.store.getConflict(id)!) };
+    return { status: 200, body: toWireConflict((await app.store.getConflict(id))!) };
   });
 }

@@ -1,7 +1,10 @@
 /**
  * Posting to Odoo (approver) and reading back (viewer): post, dead letters and replay,
- * reconciliation. Posting runs are serialized: two runs never hand the same allocation to
- * the poster at once (exactly-once relies on it together with the poster's lookup by ref).
+ * reconciliation. A run claims each allocation in the store before handing it to the poster
+ * (a lease, so a killed replica's claims expire): two runs, in this process or in another
+ * replica, never send the same allocation at once (exactly-once relies on it together with
+ * the poster's lookup by ref). The claim returns the allocation as stored at that moment; its
+ * version is what the posted record is checked against.
  */
 import {
   PeriodSchema,
@@ -38,6 +41,7 @@ export function postingRoutes(router: Router, app: AppContext, poster: Poster, l
 
   const toPostable = (a: AllocationRecord): PostableAllocation => ({
     id: a.id,
+    version: a.version,
     key: a.key,
     kind: a.kind,
     unitId: a.unitId,
@@ -56,16 +60,34 @@ export function postingRoutes(router: Router, app: AppContext, poster: Poster, l
   });
 
   /** Hands approved allocations in unlocked periods to the poster; the rest is reported held. */
+  let runs = 0;
   async function post(candidates: AllocationRecord[], dryRun: boolean, actor: string): Promise<PostResponse> {
-    const locked = new Set(app.store.lockedPeriods());
+    const locked = new Set(await app.store.lockedPeriods());
     const held: PostResponse['held'] = [];
-    const postable: PostableAllocation[] = [];
+    let chosen: AllocationRecord[] = [];
     for (const a of candidates) {
       if (a.status !== 'approved') held.push({ id: a.id, reason: `not approved (${a.status})` });
       else if (locked.has(periodOf(a.day)))
         held.push({ id: a.id, reason: `period ${periodOf(a.day)} is locked` });
-      else postable.push(toPostable(a));
+      else chosen.push(a);
     }
+    // A preview changes nothing: no claim. Anything that records (Odoo, or the journal standing
+    // in for it) claims first and sends the allocation as the claim read it.
+    const owner = `${app.replicaId}/post-${++runs}`;
+    const claimed: string[] = [];
+    if (!dryRun && chosen.length > 0) {
+      const fresh = await app.store.claimForPosting(
+        chosen.map((a) => a.id),
+        { owner, nowMs: app.now(), leaseMs: app.leases.postingMs },
+      );
+      const got = new Set(fresh.map((a) => a.id));
+      for (const a of chosen)
+        if (!got.has(a.id))
+          held.push({ id: a.id, reason: 'being posted by another run, or no longer approved' });
+      chosen = fresh;
+      claimed.push(...got);
+    }
+    const postable: PostableAllocation[] = chosen.map(toPostable);
     ledger.actor = actor;
     try {
       const res = postable.length > 0 || dryRun ? await poster.post(postable, { dryRun }) : emptyResponse();
@@ -85,6 +107,8 @@ export function postingRoutes(router: Router, app: AppContext, poster: Poster, l
       return res;
     } finally {
       ledger.actor = 'poster';
+      // What was recorded ended its claim already; the rest (transient failures) is free again.
+      if (claimed.length > 0) await app.store.releasePostingClaims(claimed, owner);
     }
   }
 
@@ -104,13 +128,13 @@ export function postingRoutes(router: Router, app: AppContext, poster: Poster, l
   }
 
   router.on('POST', '/v1/post', async (ctx) => {
-    const who = requireRole(ctx.req, app.tokens, 'approver');
+    const who = await requireRole(ctx.req, app.tokens, 'approver');
     const req = await readJson(ctx, PostRequestSchema);
     const body = await serialized(async () => {
       let candidates: AllocationRecord[];
       let notFound: string[] = [];
-      if (req.ids && req.ids.length > 0) ({ found: candidates, notFound } = byIds(app, req.ids));
-      else candidates = app.store.listAllocations({ status: 'approved' });
+      if (req.ids && req.ids.length > 0) ({ found: candidates, notFound } = await byIds(app, req.ids));
+      else candidates = await app.store.listAllocations({ status: 'approved' });
       const res = await post(candidates, req.dryRun ?? false, who.name);
       for (const id of notFound) res.held.push({ id, reason: 'not found' });
       return res;
@@ -118,27 +142,27 @@ export function postingRoutes(router: Router, app: AppContext, poster: Poster, l
     return { status: 200, body };
   });
 
-  router.on('GET', '/v1/deadletters', (ctx) => {
-    requireRole(ctx.req, app.tokens, 'viewer');
-    return { status: 200, body: { deadLetters: app.store.listDeadLetters() } };
+  router.on('GET', '/v1/deadletters', async (ctx) => {
+    await requireRole(ctx.req, app.tokens, 'viewer');
+    return { status: 200, body: { deadLetters: await app.store.listDeadLetters() } };
   });
 
   router.on('POST', '/v1/deadletters/replay', async (ctx) => {
-    const who = requireRole(ctx.req, app.tokens, 'approver');
+    const who = await requireRole(ctx.req, app.tokens, 'approver');
     const req = await readJson(ctx, ReplayRequestSchema);
     if (!req.all && !(req.ids && req.ids.length > 0))
       throw new HttpProblem(400, 'REQUEST_INVALID', 'name dead letters by ids, or all: true', {
         errors: [{ path: 'ids', message: 'name dead letters by ids, or all: true' }],
       });
     const body = await serialized(async () => {
-      const letters = app.store.listDeadLetters();
+      const letters = await app.store.listDeadLetters();
       const chosen = req.all
         ? letters
         : letters.filter((d) => req.ids!.includes(d.id) || req.ids!.includes(d.allocationId));
-      const candidates = chosen
-        .map((d) => app.store.getAllocation(d.allocationId))
-        .filter((a): a is AllocationRecord => a !== null);
-      app.store.audit(
+      const candidates = (
+        await Promise.all(chosen.map((d) => app.store.getAllocation(d.allocationId)))
+      ).filter((a): a is AllocationRecord => a !== null);
+      await app.store.audit(
         {
           actor: who.name,
           action: 'deadletter.replay',
@@ -153,12 +177,13 @@ export function postingRoutes(router: Router, app: AppContext, poster: Poster, l
   });
 
   router.on('GET', '/v1/reconcile', async (ctx) => {
-    requireRole(ctx.req, app.tokens, 'viewer');
+    await requireRole(ctx.req, app.tokens, 'viewer');
     const { period } = readQuery(ctx, z.object({ period: PeriodSchema }).strict());
     const { from, to } = periodRange(period);
-    const local = app.store
-      .listAllocations({ status: 'posted', from, to })
-      .map((a) => ({ ...toPostable(a), odooId: a.odoo?.id ?? null }));
+    const local = (await app.store.listAllocations({ status: 'posted', from, to })).map((a) => ({
+      ...toPostable(a),
+      odooId: a.odoo?.id ?? null,
+    }));
     return { status: 200, body: await poster.reconcile(period, local) };
   });
 }

@@ -2,28 +2,20 @@
 import {
   type AllocationStatus,
   ConsolidateRequestSchema,
-  DaySchema,
   PeriodSchema,
   type ReportResponse,
   type StatusResponse,
+  UsageQuerySchema,
   type UsageResponse,
 } from '@ironledger/contracts';
 import { z } from 'zod';
+import type { ConsolidationRunner } from '../../consolidation/consolidation-runner.js';
 import type { AppContext } from '../../context.js';
-import type { ConsolidationRunner } from '../../usage/consolidation-runner.js';
 import { requireRole } from '../auth.js';
 import { readJson, readQuery } from '../json.js';
 import type { Router } from '../router.js';
 
-const UsageQuery = z
-  .object({
-    from: DaySchema.optional(),
-    to: DaySchema.optional(),
-    project: z.string().optional(),
-    unit: z.string().optional(),
-    site: z.string().optional(),
-  })
-  .strict();
+const UsageQuery = UsageQuerySchema;
 
 export function periodRange(period: string): { from: string; to: string } {
   const [y, m] = period.split('-').map(Number) as [number, number];
@@ -32,11 +24,11 @@ export function periodRange(period: string): { from: string; to: string } {
 }
 
 export function statusRoutes(router: Router, app: AppContext, runner: ConsolidationRunner): void {
-  router.on('GET', '/v1/status', (ctx) => {
-    requireRole(ctx.req, app.tokens, 'viewer');
+  router.on('GET', '/v1/status', async (ctx) => {
+    await requireRole(ctx.req, app.tokens, 'viewer');
     const nowMs = app.now();
     const silentAfterMs = app.config.consolidation.silentUnitAfterS * 1000;
-    const activity = new Map(app.store.gatewayActivity().map((g) => [g.gatewayId, g]));
+    const activity = new Map((await app.store.gatewayActivity()).map((g) => [g.gatewayId, g]));
     const ids = new Set([...app.config.gateways.map((g) => g.gatewayId), ...activity.keys()]);
     const gateways = [...ids].sort().map((id) => {
       const a = activity.get(id);
@@ -58,7 +50,7 @@ export function statusRoutes(router: Router, app: AppContext, runner: Consolidat
         stale: !last || nowMs - Date.parse(last) > silentAfterMs,
       };
     });
-    const unitAct = new Map(app.store.unitActivity().map((u) => [u.unitId, u]));
+    const unitAct = new Map((await app.store.unitActivity()).map((u) => [u.unitId, u]));
     const silentUnits = [...app.master.units.keys()]
       .map((unitId) => {
         const u = unitAct.get(unitId);
@@ -71,40 +63,40 @@ export function statusRoutes(router: Router, app: AppContext, runner: Consolidat
         };
       })
       .filter((u) => u.silentForS === null || u.silentForS * 1000 > silentAfterMs);
-    const dirty = app.store.dirtyUnits();
+    const dirty = await app.store.dirtyUnits();
     const oldestDirty = dirty.reduce<string | null>(
       (m, d) => (m === null || d.markedAt < m ? d.markedAt : m),
       null,
     );
-    const allocations: Record<AllocationStatus, number> = app.store.countAllocationsByStatus();
+    const allocations: Record<AllocationStatus, number> = await app.store.countAllocationsByStatus();
     const body: StatusResponse = {
       now: new Date(nowMs).toISOString(),
       gateways,
       silentUnits,
       pipeline: {
-        readings: app.store.countReadings(),
-        lastConsolidatedAt: app.store.getMeta('lastConsolidatedAt'),
+        readings: await app.store.countReadings(),
+        lastConsolidatedAt: await app.store.getMeta('lastConsolidatedAt'),
         consolidationLagS: oldestDirty
           ? Math.max(0, Math.round((nowMs - Date.parse(oldestDirty)) / 1000))
           : 0,
         allocations,
       },
-      deadLetters: app.store.listDeadLetters().length,
+      deadLetters: (await app.store.listDeadLetters()).length,
     };
     return { status: 200, body };
   });
 
-  router.on('GET', '/v1/usage', (ctx) => {
-    requireRole(ctx.req, app.tokens, 'viewer');
+  router.on('GET', '/v1/usage', async (ctx) => {
+    await requireRole(ctx.req, app.tokens, 'viewer');
     const q = readQuery(ctx, UsageQuery);
-    const body: UsageResponse = { rows: app.store.listUsage(q), anomalies: anomaliesFor(app, q) };
+    const body: UsageResponse = { rows: await app.store.listUsage(q), anomalies: await anomaliesFor(app, q) };
     return { status: 200, body };
   });
 
   router.on('POST', '/v1/consolidate', async (ctx) => {
-    const who = requireRole(ctx.req, app.tokens, 'approver');
+    const who = await requireRole(ctx.req, app.tokens, 'approver');
     const req = await readJson(ctx, ConsolidateRequestSchema);
-    if (req.all) runner.markAll();
+    if (req.all) await runner.markAll();
     app.logger.info(
       { event: 'consolidate_requested', actor: who.name, all: req.all ?? false },
       'consolidation requested',
@@ -112,11 +104,11 @@ export function statusRoutes(router: Router, app: AppContext, runner: Consolidat
     return { status: 200, body: await runner.run() };
   });
 
-  router.on('GET', '/v1/report', (ctx) => {
-    requireRole(ctx.req, app.tokens, 'viewer');
+  router.on('GET', '/v1/report', async (ctx) => {
+    await requireRole(ctx.req, app.tokens, 'viewer');
     const { period } = readQuery(ctx, z.object({ period: PeriodSchema }).strict());
     const { from, to } = periodRange(period);
-    const rows = app.store.listUsage({ from, to });
+    const rows = await app.store.listUsage({ from, to });
     const byPD = new Map<string, ReportResponse['byProjectDay'][number] & { unitSet: Set<string> }>();
     const byUnit = new Map<string, { engineHours: number; idleHours: number }>();
     for (const r of rows) {
@@ -141,7 +133,7 @@ export function statusRoutes(router: Router, app: AppContext, runner: Consolidat
       u.idleHours += r.idleHours;
       byUnit.set(r.unitId, u);
     }
-    const allocations = app.store.listAllocations({ from, to });
+    const allocations = await app.store.listAllocations({ from, to });
     const cost = new Map<string, ReportResponse['costByProject'][number]>();
     for (const a of allocations) {
       if (a.status === 'rejected' || a.status === 'superseded' || a.holdReason) continue;
@@ -165,7 +157,7 @@ export function statusRoutes(router: Router, app: AppContext, runner: Consolidat
       from,
       to,
       generatedAt: new Date(app.now()).toISOString(),
-      locked: app.store.lockedPeriods().includes(period),
+      locked: (await app.store.lockedPeriods()).includes(period),
       rows,
       byProjectDay: [...byPD.values()].map(({ unitSet: _, ...e }) => e),
       idleShareByUnit: [...byUnit].map(([unitId, u]) => ({
@@ -175,28 +167,32 @@ export function statusRoutes(router: Router, app: AppContext, runner: Consolidat
       })),
       costByProject: [...cost.values()].sort((a, b) => a.projectId.localeCompare(b.projectId)),
       allocations: allocations.map(toWireAllocation),
-      anomalies: anomaliesFor(app, { from, to }),
+      anomalies: await anomaliesFor(app, { from, to }),
     };
     return { status: 200, body };
   });
 }
 
 /** Meter anomalies from consolidation plus held and conflicting readings, as the CLI lists them. */
-function anomaliesFor(
+async function anomaliesFor(
   app: AppContext,
   q: { from?: string | undefined; to?: string | undefined; unit?: string | undefined },
 ) {
-  const held = app.store
-    .heldReadings({ unit: q.unit, from: q.from, to: q.to ? `${q.to}T23:59:59.999Z` : undefined })
-    .map((h) => ({
-      unitId: h.unitId,
-      kind: h.status === 'conflict' ? ('conflict' as const) : ('clock_invalid' as const),
-      ts: h.ts,
-      detail: `${h.reason} (batch ${h.batchId}, received ${h.receivedAt})`,
-      before: null,
-      after: h.engineHours,
-    }));
-  return [...app.store.listAnomalies(q), ...held];
+  const held = (
+    await app.store.heldReadings({
+      unit: q.unit,
+      from: q.from,
+      to: q.to ? `${q.to}T23:59:59.999Z` : undefined,
+    })
+  ).map((h) => ({
+    unitId: h.unitId,
+    kind: h.status === 'conflict' ? ('conflict' as const) : ('clock_invalid' as const),
+    ts: h.ts,
+    detail: `${h.reason} (batch ${h.batchId}, received ${h.receivedAt})`,
+    before: null,
+    after: h.engineHours,
+  }));
+  return [...(await app.store.listAnomalies(q)), ...held];
 }
 
 /** The wire Allocation: the store record without its bookkeeping fields. */

@@ -13,6 +13,12 @@
  * usable and the others 'superseded' (stored as evidence, never used). Master data rows get
  * `source`: 'config' rows follow the config file at start, 'api' rows were changed through the
  * admin API and the config no longer overwrites them.
+ *
+ * Migration 3: concurrency made explicit. `allocations.version` is bumped by every change, and
+ * every change that depends on what was read is a compare-and-set on it (existing rows start
+ * at 1). `claims` holds who works on shared work (resource `consolidate:<unitId>` or
+ * `post:<allocationId>`) until `expires_ms` (ms since epoch), so one replica at a time does it
+ * and a dead replica's lease runs out. `job_ticks` records which replica ran each scheduled tick.
  */
 export const MIGRATIONS: string[] = [
   `
@@ -226,5 +232,20 @@ export const MIGRATIONS: string[] = [
     (SELECT target FROM audit WHERE action IN ('unit.create', 'unit.update'));
   UPDATE rates SET source = 'api' WHERE rate_id IN
     (SELECT target FROM audit WHERE action IN ('rate.create', 'rate.update'));
+  `,
+  `
+  ALTER TABLE allocations ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+  CREATE TABLE claims (
+    resource TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    expires_ms INTEGER NOT NULL
+  );
+  CREATE TABLE job_ticks (
+    job TEXT NOT NULL,
+    tick TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    claimed_at TEXT NOT NULL,
+    PRIMARY KEY (job, tick)
+  );
   `,
 ];

@@ -1,7 +1,10 @@
 /**
  * CloudStore on one SQLite file (better-sqlite3), WAL with synchronous=FULL: a method that
- * returns has committed, and a committed transaction survives a power cut. Every mutating
- * method is one transaction.
+ * resolves has committed, and a committed transaction survives a power cut. Every mutating
+ * method is one transaction (BEGIN IMMEDIATE: writers queue on the file lock, so processes
+ * sharing the file serialize their writes; busy_timeout 5 s). better-sqlite3 is synchronous:
+ * each method does its work before its promise is returned, so no other call interleaves
+ * with a transaction in this process.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -22,20 +25,27 @@ import type {
 } from '@ironledger/contracts';
 import { IronLedgerError } from '@ironledger/errors';
 import Database from 'better-sqlite3';
-import type { PostingOutcomePosted, UsageFigure } from '../../posting/types.js';
+import type { UsageFigure } from '../../domain/types.js';
 import type {
+  AllocationChange,
+  AllocationExpect,
   AllocationPatch,
   AllocationRecord,
   AuditRecord,
   CloudStore,
   ConflictFilter,
   ConflictRecord,
+  ConsolidationResult,
   ConsolidationWrite,
+  DecisionsResult,
   DirtyUnit,
   GatewayActivity,
   HeldReading,
   IngestBatch,
   IngestResult,
+  Lease,
+  MarkPosted,
+  MarkPostedResult,
   MasterDataSeed,
   MasterKind,
   NewAllocation,
@@ -100,6 +110,7 @@ function allocationValue(k: string, v: unknown): Record<string, unknown> {
 function toAllocation(r: Row): AllocationRecord {
   return {
     id: String(r.id),
+    version: r.version as number,
     key: r.key as string,
     kind: r.kind as 'normal' | 'adjustment',
     adjusts: (r.adjusts as string | null) ?? null,
@@ -186,7 +197,7 @@ export class SqliteStore implements CloudStore {
 
   // ---- ingest --------------------------------------------------------------------------
 
-  ingestBatch(batch: IngestBatch): IngestResult {
+  async ingestBatch(batch: IngestBatch): Promise<IngestResult> {
     return this.tx(() => {
       const prior = this.db.prepare('SELECT * FROM batches WHERE batch_id = ?').get(batch.batchId) as
         | Row
@@ -311,7 +322,7 @@ export class SqliteStore implements CloudStore {
     });
   }
 
-  recordHeartbeat(gatewayId: string, heartbeat: Heartbeat, at: string): void {
+  async recordHeartbeat(gatewayId: string, heartbeat: Heartbeat, at: string): Promise<void> {
     this.db
       .prepare(
         `INSERT INTO gateways (gateway_id, heartbeat, last_heartbeat_at) VALUES (?, ?, ?)
@@ -320,7 +331,7 @@ export class SqliteStore implements CloudStore {
       .run(gatewayId, JSON.stringify(heartbeat), at);
   }
 
-  gatewayActivity(): GatewayActivity[] {
+  async gatewayActivity(): Promise<GatewayActivity[]> {
     return (this.db.prepare('SELECT * FROM gateways ORDER BY gateway_id').all() as Row[]).map((r) => ({
       gatewayId: r.gateway_id as string,
       heartbeat: r.heartbeat ? (JSON.parse(r.heartbeat as string) as Heartbeat) : null,
@@ -329,7 +340,7 @@ export class SqliteStore implements CloudStore {
     }));
   }
 
-  unitActivity(): UnitActivity[] {
+  async unitActivity(): Promise<UnitActivity[]> {
     return (
       this.db
         .prepare(
@@ -343,11 +354,11 @@ export class SqliteStore implements CloudStore {
     }));
   }
 
-  countReadings(): number {
+  async countReadings(): Promise<number> {
     return (this.db.prepare('SELECT COUNT(*) AS n FROM readings').get() as { n: number }).n;
   }
 
-  heldReadings(filter: { unit?: string; from?: string; to?: string }): HeldReading[] {
+  async heldReadings(filter: { unit?: string; from?: string; to?: string }): Promise<HeldReading[]> {
     const where = ["status IN ('held', 'conflict')"];
     const args: unknown[] = [];
     if (filter.unit) {
@@ -384,16 +395,17 @@ export class SqliteStore implements CloudStore {
     return this.db.prepare('SELECT * FROM readings WHERE id = ?').get(Number(id)) as Row | undefined;
   }
 
-  getReading(id: string): ReadingRecord | null {
+  async getReading(id: string): Promise<ReadingRecord | null> {
     const r = this.readingRow(id);
     return r ? toReadingRecord(r) : null;
   }
 
-  releaseHeld(op: ReleaseHeld): ReleaseResult {
+  async releaseHeld(op: ReleaseHeld): Promise<ReleaseResult> {
     return this.tx(() => {
       const row = this.readingRow(op.id);
       if (!row) return { kind: 'not_found' };
       if (row.status !== 'held') return { kind: 'not_held', reading: toReadingRecord(row) };
+      if (row.ts !== op.expectTs) return { kind: 'stale', reading: toReadingRecord(row) };
       const tsMs = Date.parse(op.ts);
       if (tsMs !== row.ts_ms) {
         // Any stored version at the new identity, even superseded evidence, makes the move ambiguous.
@@ -415,7 +427,7 @@ export class SqliteStore implements CloudStore {
     });
   }
 
-  listConflicts(filter: ConflictFilter): ConflictRecord[] {
+  async listConflicts(filter: ConflictFilter): Promise<ConflictRecord[]> {
     const where: string[] = [];
     const args: unknown[] = [];
     const status = filter.status ?? 'open';
@@ -437,7 +449,7 @@ export class SqliteStore implements CloudStore {
     return (this.db.prepare(sql).all(...args) as Row[]).map((c) => this.toConflict(c));
   }
 
-  getConflict(id: string): ConflictRecord | null {
+  async getConflict(id: string): Promise<ConflictRecord | null> {
     if (!/^\d+$/.test(id)) return null;
     const c = this.db.prepare('SELECT * FROM conflicts WHERE id = ?').get(Number(id)) as Row | undefined;
     return c ? this.toConflict(c) : null;
@@ -470,7 +482,7 @@ export class SqliteStore implements CloudStore {
     };
   }
 
-  resolveConflict(op: ResolveConflict): ResolveResult {
+  async resolveConflict(op: ResolveConflict): Promise<ResolveResult> {
     return this.tx(() => {
       const c = this.db.prepare('SELECT * FROM conflicts WHERE id = ?').get(Number(op.id)) as Row | undefined;
       if (!c) return 'not_found';
@@ -517,7 +529,7 @@ export class SqliteStore implements CloudStore {
       .run(id, json);
   }
 
-  seedMasterData(seed: MasterDataSeed): SeedReport {
+  async seedMasterData(seed: MasterDataSeed): Promise<SeedReport> {
     return this.tx(() => {
       const report: SeedReport = { inserted: [], updated: [], keptApiEdits: [] };
       const one = (kind: MasterKind, table: string, idCol: string, id: string, body: unknown) => {
@@ -552,34 +564,34 @@ export class SqliteStore implements CloudStore {
       this.db.prepare(`SELECT body FROM ${table} ORDER BY ${idCol}`).all() as Array<{ body: string }>
     ).map((r) => JSON.parse(r.body) as T);
   }
-  upsertSite(site: Site): void {
+  async upsertSite(site: Site): Promise<void> {
     this.upsertBody('sites', 'site_id', site.siteId, site);
   }
-  listSites(): Site[] {
+  async listSites(): Promise<Site[]> {
     return this.listBodies('sites', 'site_id');
   }
-  upsertProject(project: Project): void {
+  async upsertProject(project: Project): Promise<void> {
     this.upsertBody('projects', 'project_id', project.projectId, project);
   }
-  listProjects(): Project[] {
+  async listProjects(): Promise<Project[]> {
     return this.listBodies('projects', 'project_id');
   }
-  upsertUnit(unit: Unit): void {
+  async upsertUnit(unit: Unit): Promise<void> {
     this.upsertBody('units', 'unit_id', unit.unitId, unit);
   }
-  listUnits(): Unit[] {
+  async listUnits(): Promise<Unit[]> {
     return this.listBodies('units', 'unit_id');
   }
-  getUnit(unitId: string): Unit | null {
+  async getUnit(unitId: string): Promise<Unit | null> {
     const r = this.db.prepare('SELECT body FROM units WHERE unit_id = ?').get(unitId) as
       | { body: string }
       | undefined;
     return r ? (JSON.parse(r.body) as Unit) : null;
   }
-  upsertRate(rate: Rate): void {
+  async upsertRate(rate: Rate): Promise<void> {
     this.upsertBody('rates', 'rate_id', rate.rateId, rate);
   }
-  listRates(): Rate[] {
+  async listRates(): Promise<Rate[]> {
     return this.listBodies('rates', 'rate_id');
   }
 
@@ -594,29 +606,28 @@ export class SqliteStore implements CloudStore {
       .run(unitId, sinceMs, at);
   }
 
-  markDirty(unitId: string, sinceMs: number, at: string): void {
+  async markDirty(unitId: string, sinceMs: number, at: string): Promise<void> {
     this.markDirtyInTx(unitId, sinceMs, at);
   }
 
-  dirtyUnits(): DirtyUnit[] {
+  async dirtyUnits(): Promise<DirtyUnit[]> {
     return (this.db.prepare('SELECT * FROM dirty_units ORDER BY marked_at, unit_id').all() as Row[]).map(
-      (r) => ({
-        unitId: r.unit_id as string,
-        sinceMs: r.since_ms as number,
-        markedAt: r.marked_at as string,
-        generation: r.generation as number,
-      }),
+      toDirtyUnit,
     );
   }
 
-  lastUsableReadingBefore(unitId: string, ms: number): number | null {
+  async lastUsableReadingBefore(unitId: string, ms: number): Promise<number | null> {
+    return this.lastUsableBefore(unitId, ms);
+  }
+
+  private lastUsableBefore(unitId: string, ms: number): number | null {
     const r = this.db
       .prepare("SELECT MAX(ts_ms) AS ts_ms FROM readings WHERE unit_id = ? AND status = 'ok' AND ts_ms < ?")
       .get(unitId, ms) as { ts_ms: number | null };
     return r.ts_ms ?? null;
   }
 
-  batchIdsBetween(unitId: string, fromMs: number, toMs: number): string[] {
+  async batchIdsBetween(unitId: string, fromMs: number, toMs: number): Promise<string[]> {
     return (
       this.db
         .prepare(
@@ -626,8 +637,8 @@ export class SqliteStore implements CloudStore {
     ).map((r) => r.batch_id);
   }
 
-  usableReadings(unitId: string, fromMs?: number): StoredReading[] {
-    const start = fromMs === undefined ? null : this.lastUsableReadingBefore(unitId, fromMs);
+  async usableReadings(unitId: string, fromMs?: number): Promise<StoredReading[]> {
+    const start = fromMs === undefined ? null : this.lastUsableBefore(unitId, fromMs);
     const rows =
       start === null
         ? this.db
@@ -653,7 +664,17 @@ export class SqliteStore implements CloudStore {
     }));
   }
 
-  applyConsolidation(w: ConsolidationWrite): { rowsWritten: number } {
+  async applyConsolidation(w: ConsolidationWrite): Promise<ConsolidationResult> {
+    try {
+      return this.consolidationTx(w);
+    } catch (e) {
+      // Thrown inside the transaction, so nothing of this write was kept.
+      if (e instanceof StaleWrite) return { kind: 'stale', reason: e.message };
+      throw e;
+    }
+  }
+
+  private consolidationTx(w: ConsolidationWrite): ConsolidationResult {
     return this.tx(() => {
       const existing = new Map(
         (
@@ -707,18 +728,28 @@ export class SqliteStore implements CloudStore {
           "INSERT INTO meta (key, value) VALUES ('lastConsolidatedAt', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         )
         .run(w.consolidatedAt);
-      return { rowsWritten };
+      if (w.claimOwner) this.releaseClaim(`${CONSOLIDATE}${w.unitId}`, w.claimOwner);
+      return { kind: 'applied', rowsWritten };
     });
   }
 
+  /** Inside a transaction: throws StaleWrite (rolling it back) when a premise no longer holds. */
   private applyAllocationChanges(c: ConsolidationWrite['allocations'], at: string): void {
-    for (const a of c.create) this.insertAllocation(a);
-    for (const u of c.update) this.patchAllocation(u.id, u.patch);
+    for (const a of c.create) {
+      const taken = this.db.prepare('SELECT id FROM allocations WHERE key = ?').get(a.key);
+      if (taken) throw new StaleWrite(`allocation ${a.key} was created meanwhile`);
+      this.insertAllocation(a);
+    }
+    for (const u of c.update)
+      if (!this.patchAllocation(u.id, u.patch, u.expect))
+        throw new StaleWrite(
+          `allocation ${u.id} changed after version ${u.expect.version} (${u.expect.status})`,
+        );
     for (const e of c.audit) this.insertAudit(e, at);
   }
 
   private insertAllocation(a: NewAllocation): string {
-    const cols: Record<string, unknown> = {};
+    const cols: Record<string, unknown> = { version: 1 };
     for (const [k, v] of Object.entries(a)) Object.assign(cols, allocationValue(k, v));
     const names = Object.keys(cols);
     const info = this.db
@@ -729,17 +760,96 @@ export class SqliteStore implements CloudStore {
     return String(info.lastInsertRowid);
   }
 
-  private patchAllocation(id: string, patch: AllocationPatch): void {
+  /**
+   * Every change bumps the version. With `expect`, a compare-and-set: applied only while the
+   * allocation is at that version and status; false when it is not (nothing changed).
+   */
+  private patchAllocation(id: string, patch: AllocationPatch, expect?: AllocationExpect): boolean {
+    if (!/^\d+$/.test(id)) return false;
     const cols: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(patch)) Object.assign(cols, allocationValue(k, v));
     const names = Object.keys(cols);
-    if (names.length === 0) return;
-    this.db
-      .prepare(`UPDATE allocations SET ${names.map((n) => `${n} = @${n}`).join(', ')} WHERE id = @__id`)
-      .run({ ...cols, __id: Number(id) });
+    const set = [...names.map((n) => `${n} = @${n}`), 'version = version + 1'].join(', ');
+    const where = expect ? 'id = @__id AND version = @__version AND status = @__status' : 'id = @__id';
+    return (
+      this.db
+        .prepare(`UPDATE allocations SET ${set} WHERE ${where}`)
+        .run({ ...cols, __id: Number(id), __version: expect?.version, __status: expect?.status }).changes ===
+      1
+    );
   }
 
-  listUsage(filter: UsageFilter): UsageRow[] {
+  // ---- claims ----------------------------------------------------------------------------
+
+  /** Takes `resource` for `owner` unless another owner holds a lease that has not expired. */
+  private claim(resource: string, lease: Lease): boolean {
+    return (
+      this.db
+        .prepare(
+          `INSERT INTO claims (resource, owner, expires_ms) VALUES (?, ?, ?)
+           ON CONFLICT (resource) DO UPDATE SET owner = excluded.owner, expires_ms = excluded.expires_ms
+           WHERE claims.expires_ms <= ? OR claims.owner = excluded.owner`,
+        )
+        .run(resource, lease.owner, lease.nowMs + lease.leaseMs, lease.nowMs).changes > 0
+    );
+  }
+
+  private releaseClaim(resource: string, owner?: string): void {
+    if (owner === undefined) this.db.prepare('DELETE FROM claims WHERE resource = ?').run(resource);
+    else this.db.prepare('DELETE FROM claims WHERE resource = ? AND owner = ?').run(resource, owner);
+  }
+
+  async claimDirtyUnit(lease: Lease): Promise<DirtyUnit | null> {
+    return this.tx(() => {
+      const r = this.db
+        .prepare(
+          `SELECT d.* FROM dirty_units d LEFT JOIN claims c ON c.resource = ? || d.unit_id
+           WHERE c.resource IS NULL OR c.expires_ms <= ? OR c.owner = ?
+           ORDER BY d.marked_at, d.unit_id LIMIT 1`,
+        )
+        .get(CONSOLIDATE, lease.nowMs, lease.owner) as Row | undefined;
+      if (!r || !this.claim(`${CONSOLIDATE}${r.unit_id}`, lease)) return null;
+      return toDirtyUnit(r);
+    });
+  }
+
+  async releaseDirtyUnit(unitId: string, owner: string): Promise<void> {
+    this.releaseClaim(`${CONSOLIDATE}${unitId}`, owner);
+  }
+
+  async claimForPosting(ids: string[], lease: Lease): Promise<AllocationRecord[]> {
+    return this.tx(() => {
+      const out: AllocationRecord[] = [];
+      for (const id of new Set(ids)) {
+        const a = this.allocationById(id);
+        if (a?.status === 'approved' && this.claim(`${POST}${a.id}`, lease)) out.push(a);
+      }
+      return out;
+    });
+  }
+
+  async releasePostingClaims(ids: string[], owner: string): Promise<void> {
+    this.tx(() => {
+      for (const id of ids) this.releaseClaim(`${POST}${id}`, owner);
+    });
+  }
+
+  async claimJobTick(job: string, tick: string, owner: string, at: string): Promise<boolean> {
+    return this.tx(() => {
+      const won =
+        this.db
+          .prepare('INSERT OR IGNORE INTO job_ticks (job, tick, owner, claimed_at) VALUES (?, ?, ?, ?)')
+          .run(job, tick, owner, at).changes > 0;
+      // Ticks older than a week say nothing any more.
+      if (won)
+        this.db
+          .prepare('DELETE FROM job_ticks WHERE job = ? AND claimed_at < ?')
+          .run(job, new Date(Date.parse(at) - 7 * DAY_MS).toISOString());
+      return won;
+    });
+  }
+
+  async listUsage(filter: UsageFilter): Promise<UsageRow[]> {
     const { where, args } = usageWhere(filter, 'day');
     return (
       this.db.prepare(`SELECT * FROM usage ${where} ORDER BY day, unit_id, project_id`).all(...args) as Row[]
@@ -757,7 +867,7 @@ export class SqliteStore implements CloudStore {
     }));
   }
 
-  listAnomalies(filter: UsageFilter): Anomaly[] {
+  async listAnomalies(filter: UsageFilter): Promise<Anomaly[]> {
     const where: string[] = [];
     const args: unknown[] = [];
     if (filter.unit) {
@@ -784,7 +894,7 @@ export class SqliteStore implements CloudStore {
     }));
   }
 
-  getMeta(key: string): string | null {
+  async getMeta(key: string): Promise<string | null> {
     const r = this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as
       | { value: string }
       | undefined;
@@ -793,7 +903,7 @@ export class SqliteStore implements CloudStore {
 
   // ---- allocations ------------------------------------------------------------------------
 
-  allocationsForUnit(unitId: string): AllocationRecord[] {
+  async allocationsForUnit(unitId: string): Promise<AllocationRecord[]> {
     return (
       this.db
         .prepare('SELECT * FROM allocations WHERE unit_id = ? ORDER BY day, project_id, seq')
@@ -801,7 +911,7 @@ export class SqliteStore implements CloudStore {
     ).map(toAllocation);
   }
 
-  listAllocations(filter: AllocationFilter & { ids?: string[] }): AllocationRecord[] {
+  async listAllocations(filter: AllocationFilter & { ids?: string[] }): Promise<AllocationRecord[]> {
     const where: string[] = [];
     const args: unknown[] = [];
     if (filter.ids) {
@@ -833,18 +943,22 @@ export class SqliteStore implements CloudStore {
     return (this.db.prepare(sql).all(...args) as Row[]).map(toAllocation);
   }
 
-  getAllocation(id: string): AllocationRecord | null {
+  async getAllocation(id: string): Promise<AllocationRecord | null> {
+    return this.allocationById(id);
+  }
+
+  private allocationById(id: string): AllocationRecord | null {
     if (!/^\d+$/.test(id)) return null;
     const r = this.db.prepare('SELECT * FROM allocations WHERE id = ?').get(Number(id)) as Row | undefined;
     return r ? toAllocation(r) : null;
   }
 
-  getAllocationByKey(key: string): AllocationRecord | null {
+  async getAllocationByKey(key: string): Promise<AllocationRecord | null> {
     const r = this.db.prepare('SELECT * FROM allocations WHERE key = ?').get(key) as Row | undefined;
     return r ? toAllocation(r) : null;
   }
 
-  countAllocationsByStatus(): Record<AllocationStatus, number> {
+  async countAllocationsByStatus(): Promise<Record<AllocationStatus, number>> {
     const out: Record<AllocationStatus, number> = {
       pending: 0,
       approved: 0,
@@ -859,46 +973,90 @@ export class SqliteStore implements CloudStore {
     return out;
   }
 
-  applyDecisions(changes: Array<{ id: string; patch: AllocationPatch }>, audit: AuditRecord[]): void {
-    const at = new Date().toISOString();
-    this.tx(() => {
-      for (const c of changes) this.patchAllocation(c.id, c.patch);
-      for (const e of audit) this.insertAudit(e, at);
+  async applyDecisions(changes: AllocationChange[], at: string): Promise<DecisionsResult> {
+    return this.tx(() => {
+      const res: DecisionsResult = { applied: [], stale: [] };
+      for (const c of changes) {
+        if (this.patchAllocation(c.id, c.patch, c.expect)) {
+          for (const e of c.audit) this.insertAudit(e, at);
+          res.applied.push(c.id);
+        } else res.stale.push({ id: c.id, current: this.allocationById(c.id) });
+      }
+      return res;
     });
   }
 
   // ---- posting ledger ---------------------------------------------------------------------
 
-  markPosted(id: string, outcome: PostingOutcomePosted, at: string, actor: string): void {
-    this.tx(() => {
-      const a = this.getAllocation(id);
-      if (!a) throw new IronLedgerError('NOT_FOUND', `allocation ${id} not found`);
-      this.patchAllocation(id, {
+  async markPosted(op: MarkPosted): Promise<MarkPostedResult> {
+    const { id, sent, outcome, at, actor } = op;
+    return this.tx((): MarkPostedResult => {
+      const a = this.allocationById(id);
+      if (!a) return { kind: 'not_found' };
+      this.releaseClaim(`${POST}${id}`);
+      if (a.status === 'posted') return { kind: 'already_posted', allocation: a };
+      const unchanged = a.version === sent.version && a.status === 'approved';
+      // The record keeps what Odoo holds: the figures sent, whatever happened meanwhile.
+      const patch: AllocationPatch = {
         status: 'posted',
         postedAt: at,
         holdReason: null,
         odoo:
           outcome.odooId === null ? null : { model: outcome.model, id: outcome.odooId, date: outcome.date },
-      });
+      };
+      if (!unchanged)
+        Object.assign(patch, {
+          engineHours: sent.engineHours,
+          idleHours: sent.idleHours,
+          workingHours: sent.workingHours,
+          workingRateMinor: sent.workingRateMinor,
+          idleRateMinor: sent.idleRateMinor,
+          amountMinor: sent.amountMinor,
+          currency: sent.currency,
+          updatedAt: at,
+        });
+      this.patchAllocation(id, patch, { version: a.version, status: a.status });
       this.db
         .prepare('UPDATE dead_letters SET resolved_at = ? WHERE allocation_id = ? AND resolved_at IS NULL')
         .run(at, id);
+      // What changed meanwhile is now a difference to what is posted: the next consolidation of
+      // the unit books it as an adjustment (from the day before, as days are site-local).
+      if (!unchanged) this.markDirtyInTx(a.unitId, Date.parse(`${a.day}T00:00:00Z`) - DAY_MS, at);
       this.insertAudit(
         {
           actor,
           action: 'allocation.post',
           target: a.key,
-          detail: JSON.stringify({ id, ...outcome }),
+          detail: JSON.stringify({
+            id,
+            ...outcome,
+            sent,
+            ...(unchanged
+              ? {}
+              : {
+                  changedMeanwhile: {
+                    version: a.version,
+                    status: a.status,
+                    engineHours: a.engineHours,
+                    amountMinor: a.amountMinor,
+                  },
+                }),
+          }),
         },
         at,
       );
+      const posted = this.allocationById(id)!;
+      return unchanged
+        ? { kind: 'posted', allocation: posted }
+        : { kind: 'posted_changed', allocation: posted, meanwhile: a };
     });
   }
 
-  deadLetter(id: string, code: string, message: string, at: string, actor: string): void {
+  async deadLetter(id: string, code: string, message: string, at: string, actor: string): Promise<void> {
     this.tx(() => {
-      const a = this.getAllocation(id);
+      const a = this.allocationById(id);
       const key = a?.key ?? id;
+      this.releaseClaim(`${POST}${id}`);
       const open = this.db
         .prepare('SELECT id FROM dead_letters WHERE allocation_id = ? AND resolved_at IS NULL')
         .get(id) as { id: number } | undefined;
@@ -921,15 +1079,16 @@ export class SqliteStore implements CloudStore {
     });
   }
 
-  hold(id: string, reason: string, at: string, actor: string): void {
+  async hold(id: string, reason: string, at: string, actor: string): Promise<void> {
     this.tx(() => {
-      const a = this.getAllocation(id);
+      const a = this.allocationById(id);
+      this.releaseClaim(`${POST}${id}`);
       this.patchAllocation(id, { holdReason: reason, updatedAt: at });
       this.insertAudit({ actor, action: 'allocation.hold', target: a?.key ?? id, detail: reason }, at);
     });
   }
 
-  listDeadLetters(opts: { includeResolved?: boolean } = {}): DeadLetter[] {
+  async listDeadLetters(opts: { includeResolved?: boolean } = {}): Promise<DeadLetter[]> {
     const sql = `SELECT * FROM dead_letters ${opts.includeResolved ? '' : 'WHERE resolved_at IS NULL'} ORDER BY id`;
     return (this.db.prepare(sql).all() as Row[]).map((r) => ({
       id: String(r.id),
@@ -945,13 +1104,13 @@ export class SqliteStore implements CloudStore {
 
   // ---- periods, tokens, audit ---------------------------------------------------------------
 
-  lockedPeriods(): string[] {
+  async lockedPeriods(): Promise<string[]> {
     return (
       this.db.prepare('SELECT period FROM period_locks ORDER BY period').all() as Array<{ period: string }>
     ).map((r) => r.period);
   }
 
-  setPeriodLock(period: string, locked: boolean, actor: string, at: string): boolean {
+  async setPeriodLock(period: string, locked: boolean, actor: string, at: string): Promise<boolean> {
     return this.tx(() => {
       const changed = locked
         ? this.db
@@ -967,16 +1126,16 @@ export class SqliteStore implements CloudStore {
     });
   }
 
-  listTokens(): TokenRecord[] {
+  async listTokens(): Promise<TokenRecord[]> {
     return (this.db.prepare('SELECT * FROM tokens ORDER BY created_at, id').all() as Row[]).map(toToken);
   }
 
-  findTokenByHash(tokenHash: string): TokenRecord | null {
+  async findTokenByHash(tokenHash: string): Promise<TokenRecord | null> {
     const r = this.db.prepare('SELECT * FROM tokens WHERE token_hash = ?').get(tokenHash) as Row | undefined;
     return r ? toToken(r) : null;
   }
 
-  createToken(t: TokenRecord, actor: string): void {
+  async createToken(t: TokenRecord, actor: string): Promise<void> {
     this.tx(() => {
       this.db
         .prepare(
@@ -990,7 +1149,7 @@ export class SqliteStore implements CloudStore {
     });
   }
 
-  seedToken(t: TokenRecord): void {
+  async seedToken(t: TokenRecord): Promise<void> {
     this.db
       .prepare(
         `INSERT INTO tokens (id, name, role, token_hash, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, NULL)
@@ -999,7 +1158,7 @@ export class SqliteStore implements CloudStore {
       .run(t.id, t.name, t.role, t.tokenHash, t.createdAt);
   }
 
-  revokeToken(id: string, actor: string, at: string): 'revoked' | 'already' | 'not_found' {
+  async revokeToken(id: string, actor: string, at: string): Promise<'revoked' | 'already' | 'not_found'> {
     return this.tx(() => {
       const r = this.db.prepare('SELECT * FROM tokens WHERE id = ?').get(id) as Row | undefined;
       if (!r) return 'not_found';
@@ -1010,11 +1169,16 @@ export class SqliteStore implements CloudStore {
     });
   }
 
-  audit(entry: AuditRecord, at: string): void {
+  async audit(entry: AuditRecord, at: string): Promise<void> {
     this.insertAudit(entry, at);
   }
 
-  listAudit(filter: { from?: string; to?: string; actor?: string; action?: string }): AuditEntry[] {
+  async listAudit(filter: {
+    from?: string;
+    to?: string;
+    actor?: string;
+    action?: string;
+  }): Promise<AuditEntry[]> {
     const where: string[] = [];
     const args: unknown[] = [];
     if (filter.from) {
@@ -1043,12 +1207,28 @@ export class SqliteStore implements CloudStore {
     }));
   }
 
-  close(): void {
+  async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }
 }
 
 const CONFLICT_REASON = 'conflict: same (unitId, ts), different content';
+const DAY_MS = 24 * 3600 * 1000;
+/** Claim resources: a dirty unit's consolidation, an allocation's posting. */
+const CONSOLIDATE = 'consolidate:';
+const POST = 'post:';
+
+/** A compare-and-set premise failed inside a transaction; thrown to roll it back. */
+class StaleWrite extends Error {}
+
+function toDirtyUnit(r: Row): DirtyUnit {
+  return {
+    unitId: r.unit_id as string,
+    sinceMs: r.since_ms as number,
+    markedAt: r.marked_at as string,
+    generation: r.generation as number,
+  };
+}
 
 function toReadingRecord(r: Row): ReadingRecord {
   return {

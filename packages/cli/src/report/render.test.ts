@@ -37,6 +37,7 @@ const alloc = (
   currency = 'USD',
 ): Allocation => ({
   id,
+  version: 1,
   key: `IL-${id}`,
   kind: 'normal',
   adjusts: null,

@@ -1,8 +1,11 @@
 /**
  * Contract: the double answers every recorded exchange with a real Odoo 19 the way Odoo did.
- * Each transcript's request is replayed, in file order, against one fresh double (started
- * with the recording's database, user and the `<api-key>` placeholder as its API key, and
- * "today" = the recording day), and the answer's status and body are compared.
+ * Each transcript's request is replayed, in file order, against a fresh double started with
+ * the recording's database, user and the `<api-key>` placeholder as its API key, and "today" =
+ * the recording day, and the answer's status and body are compared. 01–116 were recorded in
+ * `odoolab` from a fresh database; 120–178 in `odoolab_rec`, a copy with its own starting
+ * state (ODOOLAB_REC_SEED) whose ids restart, so they run against a second double seeded with
+ * it, whose clock stands at the second of the recorded write (164).
  *
  * Normalisations, each because the value is volatile by nature, not by behaviour:
  * - `debug` of an error (a server traceback; the recording holds a placeholder);
@@ -20,6 +23,7 @@ import path from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ODOO_TRANSCRIPTS_DIR } from '../paths.js';
+import { ODOOLAB_REC_SEED } from './seeds.js';
 import { type OdooDouble, startOdooDouble } from './server.js';
 
 interface Transcript {
@@ -47,12 +51,13 @@ function normaliseDebug(v: unknown): unknown {
 }
 
 describe.skipIf(files.length === 0)('Odoo double answers like the recorded Odoo 19', () => {
-  let odoo: OdooDouble;
+  let first: OdooDouble;
+  let rec: OdooDouble;
   let recordedSession: string | undefined;
   let doubleSession: string | undefined;
 
   beforeAll(async () => {
-    odoo = await startOdooDouble({
+    first = await startOdooDouble({
       db: 'odoolab',
       login: 'admin',
       password: 'admin',
@@ -60,17 +65,29 @@ describe.skipIf(files.length === 0)('Odoo double answers like the recorded Odoo 
       today: '2026-11-23',
       analyticGroup: false,
     });
+    rec = await startOdooDouble({
+      db: 'odoolab_rec',
+      login: 'admin',
+      password: 'admin',
+      apiKey: '<api-key>',
+      today: '2026-11-30',
+      now: '2026-11-30 23:08:54',
+      seed: ODOOLAB_REC_SEED,
+    });
   });
   afterAll(async () => {
-    await odoo?.stop();
+    await first?.stop();
+    await rec?.stop();
   });
 
-  it('has all 90 transcripts', () => {
-    expect(files.length).toBe(90);
+  it('has all 149 transcripts (90 in odoolab, 59 in odoolab_rec)', () => {
+    expect(files.length).toBe(149);
+    expect(files.filter((f) => Number.parseInt(f, 10) >= 120).length).toBe(59);
   });
 
   for (const file of files) {
     it(file, async () => {
+      const odoo = Number.parseInt(file, 10) >= 120 ? rec : first;
       const t = JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as Transcript;
       const [line, ...headerLines] = t.request.request_line_and_headers;
       const [method, target] = (line as string).split(' ') as [string, string];

@@ -1,4 +1,5 @@
 export { OdooFault } from './orm.js';
+export { ODOOLAB_REC_SEED } from './seeds.js';
 export {
   type CallRecord,
   type Fault,
@@ -6,4 +7,4 @@ export {
   type OdooDoubleOptions,
   startOdooDouble,
 } from './server.js';
-export { ADMIN_UID, ANALYTIC_GROUP_ID, OdooWorld, planColumn } from './world.js';
+export { ADMIN_UID, ANALYTIC_GROUP_ID, type OdooSeed, OdooWorld, planColumn } from './world.js';

@@ -31,6 +31,8 @@ export interface FieldDef {
   /** Computed on read (not stored). */
   compute?: (rec: Rec, db: Db) => unknown;
   default?: (db: Db) => unknown;
+  /** Float precision: a `decimal.precision` name (read when a value is stored) or fixed digits. */
+  digits?: string | [number, number];
 }
 
 export type Rec = Record<string, unknown> & { id: number };
@@ -60,6 +62,8 @@ export interface ModelDef {
   displayName?: (rec: Rec, db: Db) => string;
   /** Access check before any operation (e.g. the analytic group). */
   access?: (db: Db) => void;
+  /** Keep `write_date` (UTC "YYYY-MM-DD HH:MM:SS", whole seconds) on every create and write. */
+  trackWriteDate?: boolean;
 }
 
 export class Db {
@@ -69,7 +73,46 @@ export class Db {
   /** Hooks a model can set: after create, on methods. */
   readonly afterCreate = new Map<string, (rec: Rec, db: Db) => void>();
 
-  constructor(public today: () => string) {}
+  /** Records inserted since `begin()`, removed again by `rollback()` (ids stay used). */
+  private txInserts: Array<[string, number]> | undefined;
+
+  constructor(
+    public today: () => string,
+    /** The server's clock as Odoo stores datetimes: UTC "YYYY-MM-DD HH:MM:SS". */
+    public now: () => string = () => new Date().toISOString().slice(0, 19).replace('T', ' '),
+  ) {}
+
+  /** Starts an all-or-nothing unit of work (one RPC call is one transaction in Odoo). */
+  begin(): void {
+    this.txInserts = [];
+  }
+
+  commit(): void {
+    this.txInserts = undefined;
+  }
+
+  /** Undoes the inserts since `begin()`; the sequences keep the ids they handed out. */
+  rollback(): void {
+    for (const [model, id] of (this.txInserts ?? []).reverse()) this.tables.get(model)?.delete(id);
+    this.txInserts = undefined;
+  }
+
+  /** The digits a float field rounds to, or undefined when it keeps full precision. */
+  digitsOf(f: FieldDef): [number, number] | undefined {
+    if (Array.isArray(f.digits)) return f.digits;
+    if (typeof f.digits !== 'string') return undefined;
+    const name = f.digits;
+    const p = [...(this.tables.get('decimal.precision')?.values() ?? [])].find((r) => r.name === name);
+    return [16, typeof p?.digits === 'number' ? p.digits : 2];
+  }
+
+  /** A value as the column stores it: floats rounded half away from zero to their digits. */
+  private store(f: FieldDef, v: unknown, current: unknown): unknown {
+    const out = normaliseValue(f, v, current);
+    const digits = f.type === 'float' ? this.digitsOf(f) : undefined;
+    if (digits && typeof out === 'number') return roundHalfUp(out, digits[1]);
+    return out;
+  }
 
   define(
     name: string,
@@ -158,9 +201,10 @@ export class Db {
     const rec: Rec = { id };
     for (const [name, f] of m.fields) {
       if (name === 'id' || name === 'display_name' || f.compute || f.type === 'one2many') continue;
-      if (name in vals) rec[name] = normaliseValue(f, vals[name], rec[name]);
+      if (name in vals) rec[name] = this.store(f, vals[name], rec[name]);
       else if (f.default) rec[name] = f.default(this);
     }
+    if (m.trackWriteDate) rec.write_date = this.now();
     for (const [name, f] of m.fields) {
       const v = rec[name];
       if (
@@ -181,6 +225,7 @@ export class Db {
       }
     }
     this.table(model).set(id, rec);
+    this.txInserts?.push([model, id]);
     this.afterCreate.get(model)?.(rec, this);
     return rec;
   }
@@ -191,8 +236,9 @@ export class Db {
     for (const [k, v] of Object.entries(vals)) {
       const f = m.fields.get(k) as FieldDef;
       if (f.compute || f.type === 'one2many') continue;
-      rec[k] = normaliseValue(f, v, rec[k]);
+      rec[k] = this.store(f, v, rec[k]);
     }
+    if (m.trackWriteDate) rec.write_date = this.now();
   }
 
   /** The raw value of a field (computed fields computed, one2many as ids). */
@@ -249,7 +295,11 @@ export class Db {
     opts: { order?: string; limit?: number; offset?: number } = {},
   ): Rec[] {
     const m = this.model(model);
-    const recs = [...this.table(model).values()].filter((r) => this.matches(model, r, domain));
+    // Odoo's active_test: archived records are left out unless the domain speaks of `active`.
+    const activeTest = m.fields.has('active') && !mentionsField(domain, 'active');
+    const recs = [...this.table(model).values()].filter(
+      (r) => (!activeTest || r.active !== false) && this.matches(model, r, domain),
+    );
     const sorted = this.sort(model, recs, opts.order || m.order);
     const off = opts.offset ?? 0;
     return sorted.slice(off, opts.limit ? off + opts.limit : undefined);
@@ -292,8 +342,27 @@ export class Db {
   }
 
   private leaf(model: string, rec: Rec, [path, op, value]: [string, string, unknown]): boolean {
-    const values = this.resolvePath(model, [rec], path.split('.'));
     const o = op.toLowerCase();
+    const f = path.includes('.') ? undefined : this.models.get(model)?.fields.get(path);
+    if (f?.type === 'json' && path === 'analytic_distribution') {
+      // Odoo 19 compares analytic_distribution through its analytic-account index:
+      // `!= false` holds for every line, `= false` for none, `in [ids]` when a key names one.
+      if (value === false && (o === '!=' || o === '=')) return o === '!=';
+      if (o === 'in' || o === 'not in') {
+        const dist = rec[path];
+        const ids = new Set(
+          dist && typeof dist === 'object' ? Object.keys(dist).flatMap((k) => k.split(',').map(Number)) : [],
+        );
+        const hit = Array.isArray(value) && value.some((v) => ids.has(Number(v)));
+        return o === 'in' ? hit : !hit;
+      }
+    }
+    if ((f?.type === 'one2many' || f?.type === 'many2many') && value === false) {
+      const n = ((this.raw(model, rec, path) as unknown[] | undefined) ?? []).length;
+      if (o === '!=') return n > 0;
+      if (o === '=') return n === 0;
+    }
+    const values = this.resolvePath(model, [rec], path.split('.'));
     const test = (v: unknown): boolean => compareLeaf(v, o, value);
     if (o === '!=' || o === 'not in' || o === 'not like' || o === 'not ilike') {
       // Negative operators hold when no value matches the positive form.
@@ -356,6 +425,18 @@ export function applyX2manyCommands(current: number[], v: unknown): number[] {
     }
   }
   return ids;
+}
+
+/** Float rounding as Odoo's float_round does it (half away from zero), on the decimal value. */
+export function roundHalfUp(v: number, digits: number): number {
+  const f = 10 ** digits;
+  const r = Math.round(Math.abs(v) * f + 1e-9 * Math.max(1, Math.abs(v) * f)) / f;
+  return v < 0 ? -r : r;
+}
+
+/** Whether any leaf of a domain names `field`. */
+function mentionsField(domain: unknown[], field: string): boolean {
+  return domain.some((it) => Array.isArray(it) && it[0] === field);
 }
 
 function scalar(v: unknown): unknown {

@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { OdooFault, type Rec } from './orm.js';
-import { ADMIN_UID, type MethodSpec, OdooWorld, type WorldOptions } from './world.js';
+import { ADMIN_UID, type MethodSpec, type OdooSeed, OdooWorld, type WorldOptions } from './world.js';
 
 export interface OdooDoubleOptions {
   db?: string;
@@ -29,6 +29,10 @@ export interface OdooDoubleOptions {
   version?: number;
   /** Serve /json/2 (default: when version ≥ 19). */
   json2?: boolean;
+  /** The server's clock for `write_date`, UTC "YYYY-MM-DD HH:MM:SS"; default the real clock. */
+  now?: string | (() => string);
+  /** Records the database starts with beyond a fresh one's (e.g. ODOOLAB_REC_SEED). */
+  seed?: OdooSeed;
 }
 
 export interface Fault {
@@ -85,8 +89,10 @@ export async function startOdooDouble(opts: OdooDoubleOptions = {}): Promise<Odo
     login: opts.login ?? 'admin',
     password: opts.password ?? 'admin',
     apiKey: opts.apiKey ?? randomBytes(20).toString('hex'),
-    analyticGroup: opts.analyticGroup ?? true,
+    analyticGroup: opts.analyticGroup ?? opts.seed?.analyticGroup ?? true,
     ...(opts.today !== undefined ? { today: opts.today } : {}),
+    ...(opts.now !== undefined ? { now: opts.now } : {}),
+    ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
   };
   const world = new OdooWorld(worldOpts);
   const major = opts.version ?? 19;

@@ -36,6 +36,17 @@ export interface WorldOptions {
   today?: string | (() => string);
   /** Give admin the Analytic Accounting group from the start (a fresh database has not). */
   analyticGroup?: boolean;
+  /** The server's clock for `write_date` (UTC "YYYY-MM-DD HH:MM:SS"); default the real clock. */
+  now?: string | (() => string);
+  /** Records the database holds from the start, beyond a fresh database's (see seeds.ts). */
+  seed?: OdooSeed;
+}
+
+/** A database's starting state: records with fixed ids, in the order they are stored. */
+export interface OdooSeed {
+  /** Give admin the Analytic Accounting group. */
+  analyticGroup?: boolean;
+  records: Array<{ model: string; values: Rec }>;
 }
 
 export interface MethodContext {
@@ -90,8 +101,17 @@ const GENERIC: Record<string, MethodSpec> = {
     run: ({ world, model, args }) => {
       const single = !Array.isArray(args.vals_list);
       const list = (single ? [args.vals_list] : args.vals_list) as Array<Record<string, unknown>>;
-      const ids = list.map((v) => world.create(model, v ?? {}).id);
-      return single ? ids[0] : ids;
+      // One call is one transaction: a bad record fails the batch and none of it stays,
+      // though the ids handed out are used up (168–171).
+      world.db.begin();
+      try {
+        const ids = list.map((v) => world.create(model, v ?? {}).id);
+        world.db.commit();
+        return single ? ids[0] : ids;
+      } catch (e) {
+        world.db.rollback();
+        throw e;
+      }
     },
   },
   write: {
@@ -218,12 +238,19 @@ export class OdooWorld {
 
   constructor(readonly opts: WorldOptions) {
     const today = opts.today;
+    const now = opts.now;
     this.db = new Db(
       typeof today === 'function' ? today : () => today ?? new Date().toISOString().slice(0, 10),
+      typeof now === 'function'
+        ? now
+        : now !== undefined
+          ? () => now
+          : () => new Date().toISOString().slice(0, 19).replace('T', ' '),
     );
     this.apiKeys.add(opts.apiKey);
     defineModels(this);
-    seed(this, opts.analyticGroup ?? false);
+    seed(this, opts.analyticGroup ?? opts.seed?.analyticGroup ?? false);
+    if (opts.seed) applySeed(this, opts.seed);
   }
 
   today(): string {
@@ -260,6 +287,24 @@ export class OdooWorld {
     if (model === 'account.move') {
       for (const r of recs) {
         if (r.state === 'posted') this.checkLock(String(r.date));
+      }
+      for (const r of recs) {
+        if (r.state === 'posted' && 'line_ids' in vals)
+          throw userError('You cannot modify the following readonly fields on a posted move: line_ids');
+      }
+    }
+    if (model === 'account.move.line' && ('debit' in vals || 'credit' in vals)) {
+      // A posted entry must stay balanced line by line: a one-sided amount edit fails (140–141).
+      for (const r of recs) {
+        const move = this.db.get('account.move', r.move_id as number);
+        if (move?.state !== 'posted') continue;
+        const cents = (x: unknown) => Math.round(((x as number) ?? 0) * 100);
+        let balance = 0;
+        for (const l of this.moveLines(move.id)) {
+          const v = l.id === r.id ? { ...l, ...vals } : l;
+          balance += cents(v.debit) - cents(v.credit);
+        }
+        if (balance !== 0) throw userError('The entry is not balanced.');
       }
     }
     for (const r of recs) this.db.update(model, r, vals);
@@ -302,6 +347,10 @@ export class OdooWorld {
         else if (a === 'string' || a === 'type') d[a] = f[a];
         else if (a === 'relation' && f.relation) d[a] = f.relation;
         else if (a === 'help' && f.help) d[a] = f.help;
+        else if (a === 'digits' && f.type === 'float') {
+          const digits = this.db.digitsOf(f);
+          if (digits) d[a] = digits;
+        }
       }
       out[name] = d;
     }
@@ -577,6 +626,20 @@ export class OdooWorld {
   }
 }
 
+/** Stores a seed's records as they are (ids fixed); a root plan adds its analytic-line column. */
+function applySeed(w: OdooWorld, seed: OdooSeed): void {
+  for (const { model, values } of seed.records) {
+    const existing = w.db.get(model, values.id);
+    if (existing) Object.assign(existing, values);
+    else w.db.seed(model, values);
+    if (model === 'account.analytic.plan' && !values.parent_id && values.id !== 1) {
+      w.db.models
+        .get('account.analytic.line')
+        ?.fields.set(planColumn(values.id), m2o('account.analytic.account', String(values.name)));
+    }
+  }
+}
+
 /** The analytic line column of a root plan: the first plan ("Project") is `account_id`. */
 export function planColumn(planId: number): string {
   return planId === 1 ? 'account_id' : `x_plan${planId}_id`;
@@ -661,6 +724,15 @@ function defineModels(w: OdooWorld): void {
       }),
     ],
   ]);
+  db.define(
+    'decimal.precision',
+    'Decimal Precision',
+    [
+      ['name', f('char', 'Usage', { required: true })],
+      ['digits', f('integer', 'Digits', { required: true })],
+    ],
+    { order: 'name' },
+  );
   db.define('res.partner', 'Contact', [
     ['name', f('char', 'Name')],
     ['email', f('char', 'Email')],
@@ -818,7 +890,11 @@ function defineModels(w: OdooWorld): void {
         }),
       ],
       ['analytic_distribution', f('json', 'Analytic Distribution')],
-      ['quantity', f('float', 'Quantity', { default: () => 1 })],
+      ['quantity', f('float', 'Quantity', { default: () => 1, digits: 'Product Unit' })],
+      [
+        'analytic_line_ids',
+        f('one2many', 'Analytic lines', { relation: 'account.analytic.line', inverse: 'move_line_id' }),
+      ],
       [
         'parent_state',
         f('selection', 'Status', {
@@ -866,8 +942,9 @@ function defineModels(w: OdooWorld): void {
       ['serial_no', f('char', 'Serial Number')],
       ['category_id', m2o('maintenance.equipment.category', 'Equipment Category')],
       ['active', f('boolean', 'Active', { default: () => true })],
+      ['write_date', f('datetime', 'Last Updated on', { readonly: true })],
     ],
-    { order: 'name' },
+    { order: 'name', trackWriteDate: true },
   );
   db.define(
     'project.project',
@@ -877,8 +954,9 @@ function defineModels(w: OdooWorld): void {
       ['account_id', m2o('account.analytic.account', 'Analytic Account')],
       ['allow_timesheets', f('boolean', 'Timesheets', { default: () => true })],
       ['active', f('boolean', 'Active', { default: () => true })],
+      ['write_date', f('datetime', 'Last Updated on', { readonly: true })],
     ],
-    { order: 'id' },
+    { order: 'id', trackWriteDate: true },
   );
   db.afterCreate.set('project.project', (p, d) => {
     // hr_timesheet gives a project with timesheets its own Project-plan analytic account.
@@ -899,6 +977,18 @@ function seed(w: OdooWorld, analyticGroup: boolean): void {
     purchase_lock_date: false,
     tax_lock_date: false,
     hard_lock_date: false,
+  });
+  const precisions: Array<[string, number]> = [
+    ['Product Unit', 2],
+    ['Percentage Analytic', 2],
+    ['Product Price', 2],
+    ['Discount', 2],
+    ['Stock Weight', 2],
+    ['Volume', 2],
+    ['Payment Terms', 6],
+  ];
+  precisions.forEach(([name, digits], i) => {
+    db.seed('decimal.precision', { id: i + 1, name, digits });
   });
   db.seed('res.partner', { id: 2, name: 'OdooBot', email: 'odoobot@example.com' });
   db.seed('res.partner', { id: 3, name: 'Administrator', email: false });
