@@ -98,6 +98,37 @@ describe('billed hours hold to the truth through every meter fault', () => {
     }
     expect(off).toEqual([]);
 
+    // Every reset is carried on the allocation of the reading that showed the new meter: its
+    // starting value as unverified hours (not billed), or, when no running engine could have
+    // made it in the elapsed time, flagged as such; no allocation bills unverified hours.
+    const listed = JSON.parse((await pl.cli(['allocations', 'list', '--json'])).stdout) as {
+      allocations: Array<{
+        key: string;
+        unitId: string;
+        status: string;
+        evidence: {
+          anomalies: Anomaly[];
+          billing?: { unverifiedHours: number; unverifiedBilledHours: number };
+        };
+      }>;
+    };
+    const live = listed.allocations.filter((a) => a.status !== 'superseded');
+    for (const r of truth.meterResets.filter((x) => x.after > 0)) {
+      const a = live.find(
+        (x) =>
+          x.unitId === r.unitId &&
+          x.evidence.anomalies.some(
+            (an) => an.kind === 'meter_reset' && an.after === r.after && an.detail.startsWith('engineHours'),
+          ),
+      );
+      expect(a, `allocation carrying the reset of ${r.unitId}`).toBeDefined();
+      const an = a!.evidence.anomalies.find((x) => x.kind === 'meter_reset' && x.after === r.after)!;
+      if (an.detail.includes('unverified'))
+        expect(a!.evidence.billing!.unverifiedHours).toBeGreaterThanOrEqual(r.after - 1e-9);
+      else expect(an.detail).toContain('exceeds');
+    }
+    expect(live.every((a) => (a.evidence.billing?.unverifiedBilledHours ?? 0) === 0)).toBe(true);
+
     // Every reset is shown, with the new meter's starting value as unverified hours.
     const shown = usage.anomalies.filter(
       (a) => a.kind === 'meter_reset' && a.detail.startsWith('engineHours'),

@@ -8,7 +8,8 @@ import type { ConsolidateResponse } from '@ironledger/contracts';
 import { componentLogger, createLogger, type Logger } from '@ironledger/logger';
 import { aempFeedRoutes, startAempFeeds } from './aemp/feeds.js';
 import { aempRoutes } from './aemp/serve.js';
-import { allocationKey, priceUsage } from './allocation/allocate.js';
+import { allocationKey, priceFigure } from './allocation/allocate.js';
+import { BILL_UNVERIFIED_ACTION, UnverifiedDecisions } from './allocation/unverified-decisions.js';
 import type { CloudConfig } from './config.js';
 import { ConsolidationRunner } from './consolidation/consolidation-runner.js';
 import { type AppContext, DEFAULT_LEASES, type Leases } from './context.js';
@@ -18,6 +19,7 @@ import { Router } from './http/router.js';
 import { adminRoutes } from './http/routes/admin.js';
 import { allocationRoutes } from './http/routes/allocations.js';
 import { batchRoutes } from './http/routes/batches.js';
+import { evidenceRoutes } from './http/routes/evidence.js';
 import { healthRoutes } from './http/routes/health.js';
 import { heldRoutes } from './http/routes/held.js';
 import { openApiRoutes } from './http/routes/openapi.js';
@@ -112,15 +114,24 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
   };
   registerOperatorMetrics(app);
 
+  const decisions = new UnverifiedDecisions().load(await store.listAudit({ action: BILL_UNVERIFIED_ACTION }));
   const runner = new ConsolidationRunner({
     store,
     master,
-    pricing: { price: priceUsage, key: allocationKey },
+    // Contractor pricing on the master data's rates as they are now (reloaded on admin changes).
+    pricing: {
+      price: (fig, unit) => priceFigure(fig, unit, master.rates, decisions.get(fig)),
+      key: allocationKey,
+    },
     logger: componentLogger(logger, 'consolidation'),
     metrics,
     now,
     replicaId,
     leases,
+    // Another replica may have recorded a decision since: every run prices with all of them.
+    beforeRun: async () => {
+      decisions.load(await store.listAudit({ action: BILL_UNVERIFIED_ACTION }));
+    },
   });
   logSeed(logger, seeded);
   // A config change to a site, unit or rate changes attribution or prices of stored readings.
@@ -134,6 +145,7 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
   statusRoutes(router, app, runner);
   allocationRoutes(router, app);
   heldRoutes(router, app);
+  evidenceRoutes(router, app, { runner, decisions });
   postingRoutes(router, app, poster, ledger);
   adminRoutes(router, app, runner);
   openApiRoutes(router);

@@ -7,8 +7,11 @@
  * - no rate, or two rates equally in force (an ambiguous rate card), holds the figure with a
  *   reason instead of guessing.
  */
+import type { Rate } from '@ironledger/contracts';
 import type { PriceResult, RateCard, UnitInfo, UsageFigure } from '../domain/types.js';
+import type { ConsolidatedFigure, FigureBilling } from '../usage/consolidate.js';
 import { amountMinorFor, toMilliHours } from './money.js';
+import { cardInForce, type DayPrice, priceDay, type RateLine, toPriceCard } from './rate-engine.js';
 
 export type RateChoice = { ok: true; rate: RateCard } | { ok: false; holdReason: string };
 
@@ -90,4 +93,100 @@ export function allocationKey(parts: AllocationKeyParts): string {
     return s.replace(/[^A-Za-z0-9_.-]/g, '_');
   };
   return `IL-${safe(parts.unitId)}-${safe(parts.projectId)}-${parts.day.replaceAll('-', '')}-${parts.seq}`;
+}
+
+/** What the contractor pricing adds to an allocation's evidence. */
+export interface BillingEvidence {
+  model: 'contractor' | 'legacy';
+  /** The scope the card was found in (e.g. `project P-B class excavator`). */
+  scope: string | null;
+  statusHours: { working: number; idle: number; standby: number; offHours: number };
+  unverifiedHours: number;
+  /** Unverified hours an approver decided to bill (at most what the figure shows now). */
+  unverifiedBilledHours: number;
+  inferredHours: number;
+  gaps: FigureBilling['gaps'];
+  lines: RateLine[];
+  readings: FigureBilling['readings'];
+  readingsSha256: string | null;
+}
+
+export type FigurePrice = PriceResult & { billing: BillingEvidence };
+
+/** An approver's decision to bill a figure's unverified hours, up to `hours`. */
+export interface UnverifiedDecision {
+  hours: number;
+  by: string;
+  at: string;
+  reason: string;
+}
+
+/**
+ * Prices one figure with the contractor model (rate-engine.ts): its status hours (from
+ * consolidation; a figure without them is all working/idle) at the card in force for the
+ * unit on the project that day. Unverified hours are billed only under an approver's
+ * decision, and then at most the hours that decision saw, as working time.
+ */
+export function priceFigure(
+  fig: UsageFigure,
+  unit: UnitInfo,
+  rates: readonly Rate[],
+  decision?: UnverifiedDecision,
+): FigurePrice {
+  const detail = (fig as Partial<ConsolidatedFigure>).billing;
+  const hours = detail?.statusHours ?? {
+    working: fig.workingHours,
+    idle: fig.idleHours,
+    standby: 0,
+    offHours: 0,
+  };
+  const unverified = detail?.unverifiedHours ?? 0;
+  const billedUnverified = decision ? Math.min(decision.hours, unverified) : 0;
+  const billing: BillingEvidence = {
+    model: 'legacy',
+    scope: null,
+    statusHours: hours,
+    unverifiedHours: unverified,
+    unverifiedBilledHours: billedUnverified,
+    inferredHours: detail?.inferredHours ?? 0,
+    gaps: detail?.gaps ?? [],
+    lines: [],
+    readings: detail?.readings ?? [],
+    readingsSha256: detail?.readingsSha256 ?? null,
+  };
+  if (fig.unitId !== unit.unitId)
+    return {
+      ok: false,
+      holdReason: `usage is for unit ${fig.unitId} but unit info is for ${unit.unitId}`,
+      billing,
+    };
+  const choice = cardInForce(unit, fig.projectId, fig.day, rates.map(toPriceCard));
+  if (!choice.ok) return { ...choice, billing };
+  let priced: DayPrice;
+  try {
+    priced = priceDay(
+      {
+        working: toMilliHours(hours.working + billedUnverified),
+        idle: toMilliHours(hours.idle),
+        standby: toMilliHours(hours.standby),
+        offHours: toMilliHours(hours.offHours),
+      },
+      choice.card,
+    );
+  } catch (e) {
+    return { ok: false, holdReason: `cannot price: ${(e as Error).message}`, billing };
+  }
+  if (billedUnverified > 0) {
+    const working = priced.lines.find((l) => l.status === 'working');
+    if (working) working.note = `includes ${billedUnverified} h unverified, billed by ${decision!.by}`;
+  }
+  return {
+    ok: true,
+    rateId: priced.rateId,
+    workingRateMinor: priced.workingRateMinor,
+    idleRateMinor: priced.idleRateMinor,
+    currency: priced.currency,
+    amountMinor: priced.amountMinor,
+    billing: { ...billing, model: choice.card.model, scope: choice.scope, lines: priced.lines },
+  };
 }

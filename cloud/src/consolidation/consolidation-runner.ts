@@ -37,6 +37,8 @@ export class ConsolidationRunner {
       /** Names this replica's claims. */
       replicaId: string;
       leases: Pick<Leases, 'consolidationMs'>;
+      /** Re-reads what pricing depends on beyond master data (approvers' decisions) before a run. */
+      beforeRun?: () => Promise<void>;
     },
   ) {}
 
@@ -106,6 +108,7 @@ export class ConsolidationRunner {
       readings,
       sites: master.sites,
       unitSiteId: unit?.siteId ?? null,
+      projects: master.projects,
     });
     const figures = since ? out1.figures.filter((f) => f.day >= since.fromDay) : out1.figures;
     const anomalies = since ? out1.anomalies.filter((a) => a.ts > since.afterTs) : out1.anomalies;
@@ -150,6 +153,7 @@ export class ConsolidationRunner {
     };
     const owner = `${this.deps.replicaId}/consolidate`;
     try {
+      await this.deps.beforeRun?.();
       // Units dirty now, plus room for retries after a stale write and for units re-marked
       // while this run works; the rest waits for the next run.
       let budget = (await store.dirtyUnits()).length + 16;

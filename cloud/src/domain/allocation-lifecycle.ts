@@ -107,8 +107,18 @@ function zeroFigure(unitId: string, projectId: string, day: string, siteId: stri
   };
 }
 
-function isZero(f: UsageFigure): boolean {
-  return Math.abs(f.engineHours) < HOURS_EPSILON && Math.abs(f.idleHours) < HOURS_EPSILON;
+/**
+ * Nothing to allocate: no hours, no unverified hours to decide on, and nothing the rate card
+ * charges (a contractor card also prices standby and off-hours).
+ */
+function isZero(f: UsageFigure, p?: PriceResult): boolean {
+  const unverified = (f as { billing?: { unverifiedHours?: number } }).billing?.unverifiedHours ?? 0;
+  return (
+    Math.abs(f.engineHours) < HOURS_EPSILON &&
+    Math.abs(f.idleHours) < HOURS_EPSILON &&
+    unverified < HOURS_EPSILON &&
+    !(p?.ok && p.amountMinor !== 0)
+  );
 }
 
 export function planAllocations(input: PlanInput): Plan {
@@ -133,6 +143,8 @@ export function planAllocations(input: PlanInput): Plan {
       anomalies: fig.anomalies,
       meterFrom: fig.meterFrom,
       meterTo: fig.meterTo,
+      // Contractor pricing's detail (status hours, rate lines, readings' hash), if it gave one.
+      ...('billing' in p ? { billing: p.billing } : {}),
     };
     if (!p.ok)
       return {
@@ -242,16 +254,17 @@ export function planAllocations(input: PlanInput): Plan {
 
     if (posted.length === 0) {
       const normal = [...list].reverse().find((a) => a.kind === 'normal');
+      const p = price(fig);
       if (!normal) {
-        if (!isZero(fig)) create('normal', values(fig, price(fig)), null);
+        if (!isZero(fig, p)) create('normal', values(fig, p), null);
         continue;
       }
-      if (isZero(fig)) {
+      if (isZero(fig, p)) {
         if (normal.status === 'pending' || normal.status === 'approved')
           supersede(normal, 'usage is now zero');
         continue;
       }
-      refresh(normal, values(fig, price(fig)));
+      refresh(normal, values(fig, p));
       continue;
     }
 

@@ -361,3 +361,95 @@ describe('consolidate (properties)', () => {
     );
   });
 });
+
+describe('billing detail per figure', () => {
+  const hourly = (fromIso: string, n: number, perHour: (k: number) => number, idle = 0) => {
+    const out: UsageReading[] = [];
+    let meter = 100;
+    let idleMeter = 10;
+    for (let k = 0; k <= n; k++) {
+      if (k > 0) {
+        meter += perHour(k);
+        idleMeter += Math.min(idle, perHour(k));
+      }
+      out.push(reading(new Date(Date.parse(fromIso) + k * H).toISOString(), meter, { idleHours: idleMeter }));
+    }
+    return out;
+  };
+
+  it('splits the day into working, idle, standby and off-hours by the project calendar', () => {
+    // Mon 2 Nov 2026, London (GMT), hourly readings 00:00 → 24:00; engine runs 09:00–13:00,
+    // 0.25 h of each of those hours idle. Default calendar: Mon–Fri 07:00–17:00.
+    const readings = hourly('2026-11-02T00:00:00Z', 24, (k) => (k >= 10 && k <= 13 ? 1 : 0), 0.25);
+    const { figures } = consolidate({ unitId: 'U1', sites, unitSiteId: 'LDN', readings });
+    const f = figures.find((x) => x.day === '2026-11-02')!;
+    const s = f.billing.statusHours;
+    expect(s.working).toBeCloseTo(3, 9);
+    expect(s.idle).toBeCloseTo(1, 9);
+    expect(s.standby).toBeCloseTo(6, 9); // 10 h window − 4 h running
+    expect(s.offHours).toBeCloseTo(14, 9);
+    expect(f.billing.gaps).toEqual([]);
+    // A project with its own calendar: Mon–Fri 08:00–12:00 → 4 h window, all running.
+    const own = consolidate({
+      unitId: 'U1',
+      sites,
+      unitSiteId: 'LDN',
+      readings,
+      projects: new Map([
+        [
+          'P-LDN',
+          {
+            projectId: 'P-LDN',
+            name: 'x',
+            calendar: { days: ['mon'], start: '09:00', end: '13:00', holidays: [] },
+          },
+        ],
+      ]),
+    }).figures.find((x) => x.day === '2026-11-02')!;
+    expect(own.billing.statusHours.standby).toBeCloseTo(0, 9);
+    expect(own.billing.statusHours.offHours).toBeCloseTo(20, 9);
+  });
+
+  it('carries a new meter’s starting value as unverified and counts no status time across the reset', () => {
+    const readings = [
+      reading('2026-11-02T08:00:00Z', 500),
+      reading('2026-11-02T09:00:00Z', 501),
+      reading('2026-11-02T10:00:00Z', 0.3), // new ECU, 0.3 h on it
+      reading('2026-11-02T11:00:00Z', 1.3),
+    ];
+    const { figures } = consolidate({ unitId: 'U1', sites, unitSiteId: 'LDN', readings });
+    const f = figures[0]!;
+    expect(f.engineHours).toBeCloseTo(2, 9);
+    expect(f.billing.unverifiedHours).toBeCloseTo(0.3, 9);
+    const s = f.billing.statusHours;
+    expect(s.working + s.idle + s.standby + s.offHours).toBeCloseTo(2, 9); // the reset hour counts nothing
+  });
+
+  it('marks hours a long gap spreads over days as inferred, and shows the gap', () => {
+    const readings = [
+      reading('2026-11-02T16:00:00Z', 100),
+      reading('2026-11-03T10:00:00Z', 106), // 18 h offline over midnight, 6 h run
+      reading('2026-11-03T10:05:00Z', 106.05),
+      reading('2026-11-03T12:05:00Z', 107), // 2 h gap within the day and project: shown, not inferred
+    ];
+    const { figures } = consolidate({ unitId: 'U1', sites, unitSiteId: 'LDN', readings });
+    const [d2, d3] = figures;
+    expect(d2!.billing.inferredHours).toBeCloseTo(6 * (8 / 18), 6);
+    expect(d3!.billing.inferredHours).toBeCloseTo(6 * (10 / 18), 6);
+    expect(d3!.billing.gaps.map((g) => [g.fromTs, g.inferred, g.days])).toEqual([
+      ['2026-11-02T16:00:00.000Z', true, ['2026-11-02', '2026-11-03']],
+      ['2026-11-03T10:05:00.000Z', false, ['2026-11-03']],
+    ]);
+  });
+
+  it('hashes the readings a figure rests on, and the hash moves with any of them', () => {
+    const readings = hourly('2026-11-02T08:00:00Z', 4, () => 1);
+    const base = consolidate({ unitId: 'U1', sites, unitSiteId: 'LDN', readings }).figures[0]!;
+    expect(base.billing.readings.map((r) => r.ts)).toEqual(readings.map((r) => r.ts));
+    const again = consolidate({ unitId: 'U1', sites, unitSiteId: 'LDN', readings: [...readings].reverse() });
+    expect(again.figures[0]!.billing.readingsSha256).toBe(base.billing.readingsSha256);
+    const altered = readings.map((r, k) => (k === 2 ? { ...r, engineHours: r.engineHours + 0.01 } : r));
+    const changed = consolidate({ unitId: 'U1', sites, unitSiteId: 'LDN', readings: altered }).figures[0]!;
+    expect(changed.billing.readingsSha256).not.toBe(base.billing.readingsSha256);
+  });
+});

@@ -21,8 +21,32 @@
  * - The idle meter follows the same rules; an interval's idle hours never exceed its engine
  *   hours (working = engine − idle ≥ 0). Distance comes from odometer deltas where both
  *   readings have one (null when none does).
+ *
+ * Billing detail per figure (`billing`, README "Billing rules"):
+ * - status hours (working, idle, standby, off-hours) from the project's calendar
+ *   (allocation/status-hours.ts); an interval with a reset or jump counts no status time;
+ * - unverified hours: a reset's new-meter starting value, when the elapsed time allows it,
+ *   on the figure of the reading that showed it: never counted, billed only by an approver;
+ * - gaps: intervals longer than INFERRED_GAP_MS; the hours of one that is spread over more
+ *   than one day or lands on another project than the one before it are *inferred*;
+ * - the readings the figure rests on (both ends of every interval counted on it) with a
+ *   sha256 of each and one over them all, which `verify` recomputes from the store.
  */
-import type { Anomaly, Position, Site } from '@ironledger/contracts';
+import { createHash } from 'node:crypto';
+import {
+  type Anomaly,
+  DEFAULT_PROJECT_CALENDAR,
+  type Position,
+  type Project,
+  type Site,
+} from '@ironledger/contracts';
+import {
+  addStatusHours,
+  classifyPiece,
+  operatingWindow,
+  type StatusHours,
+  ZERO_STATUS_HOURS,
+} from '../allocation/status-hours.js';
 import type { UsageFigure } from '../domain/types.js';
 import { placeAt } from './geofence.js';
 import { localDay, splitByLocalDay } from './local-time.js';
@@ -44,11 +68,71 @@ export interface ConsolidateInput {
   sites: ReadonlyMap<string, Site>;
   /** The unit's own site, used when a reading carries none. */
   unitSiteId: string | null;
+  /** Projects, for their operating calendars; a project not here gets the default calendar. */
+  projects?: ReadonlyMap<string, Project> | undefined;
+}
+
+/** An offline stretch between two consecutive readings. */
+export interface UsageGap {
+  fromTs: string;
+  toTs: string;
+  elapsedHours: number;
+  /** Engine hours the meter rose over it (all of them, before any split). */
+  engineHours: number;
+  fromProjectId: string;
+  toProjectId: string;
+  /** Site-local days it spans. */
+  days: string[];
+  /** Its hours had to be spread over days or moved to another project. */
+  inferred: boolean;
+}
+
+export interface FigureBilling {
+  statusHours: StatusHours;
+  /** A reset's new-meter starting value: shown, never counted, billed only by an approver. */
+  unverifiedHours: number;
+  /** Hours placed on this day and project by spreading a gap (see UsageGap.inferred). */
+  inferredHours: number;
+  gaps: UsageGap[];
+  /** The readings this figure rests on, by ts, each with the sha256 of its content. */
+  readings: Array<{ ts: string; sha256: string }>;
+  /** sha256 over the readings' hashes in ts order. */
+  readingsSha256: string;
+}
+
+export interface ConsolidatedFigure extends UsageFigure {
+  billing: FigureBilling;
 }
 
 export interface ConsolidateOutput {
-  figures: UsageFigure[];
+  figures: ConsolidatedFigure[];
   anomalies: Anomaly[];
+}
+
+/**
+ * An interval longer than this is an offline gap: 12 missed 5-minute reports, or a missed
+ * report of an hourly AEMP feed. Hours within one shorter interval are never called inferred.
+ */
+export const INFERRED_GAP_MS = 60 * 60_000; // 1 h
+
+/** The content of a reading that usage rests on, hashed: what `verify` holds the store to. */
+export function readingDigest(unitId: string, r: UsageReading): string {
+  const canonical = JSON.stringify([
+    unitId,
+    r.ts,
+    r.engineHours,
+    r.idleHours,
+    r.odometerKm,
+    r.position ? [r.position.lat, r.position.lon] : null,
+    r.siteId,
+  ]);
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+export function readingsDigest(hashes: readonly string[]): string {
+  const h = createHash('sha256');
+  for (const x of hashes) h.update(x);
+  return h.digest('hex');
 }
 
 /** Readings that no site can place are attributed here (UTC days), visible and never priced by accident. */
@@ -130,6 +214,11 @@ function round6(x: number): number {
 interface Acc {
   fig: UsageFigure;
   distanceKnown: boolean;
+  status: StatusHours;
+  unverifiedHours: number;
+  inferredHours: number;
+  gaps: UsageGap[];
+  readingIdx: Set<number>;
 }
 
 export function consolidate(input: ConsolidateInput): ConsolidateOutput {
@@ -163,6 +252,11 @@ export function consolidate(input: ConsolidateInput): ConsolidateOutput {
           meterTo: null,
         },
         distanceKnown: false,
+        status: { ...ZERO_STATUS_HOURS },
+        unverifiedHours: 0,
+        inferredHours: 0,
+        gaps: [],
+        readingIdx: new Set(),
       };
       acc.set(k, a);
     }
@@ -170,10 +264,15 @@ export function consolidate(input: ConsolidateInput): ConsolidateOutput {
     return a;
   };
 
+  const calendarOf = (projectId: string) =>
+    input.projects?.get(projectId)?.calendar ?? DEFAULT_PROJECT_CALENDAR;
+  const places = readings.map((r) => placeAt(sites.values(), r.position, homeOf(r)));
+
   readings.forEach((cur, i) => {
-    const { site, projectId } = placeAt(sites.values(), cur.position, homeOf(cur));
+    const { site, projectId } = places[i]!;
     const home = figure(localDay(cur.tsMs, site.timeZone), projectId, site.siteId);
     home.fig.readings++;
+    home.readingIdx.add(i);
     const prev = i > 0 ? readings[i - 1]! : null;
     if (!prev) return;
 
@@ -224,11 +323,48 @@ export function consolidate(input: ConsolidateInput): ConsolidateOutput {
     }
     anomalies.push(...stepAnomalies);
     home.fig.anomalies.push(...stepAnomalies);
+    // The new meter's starting value, if the elapsed time allows it: unverified, not counted.
+    if (engine.anomaly?.kind === 'meter_reset' && cur.engineHours > 0 && cur.engineHours <= limit)
+      home.unverifiedHours += cur.engineHours;
 
     const totalMs = cur.tsMs - prev.tsMs;
-    for (const piece of splitByLocalDay(prev.tsMs, cur.tsMs, site.timeZone)) {
+    const pieces = splitByLocalDay(prev.tsMs, cur.tsMs, site.timeZone);
+    let gap: UsageGap | null = null;
+    if (totalMs > INFERRED_GAP_MS) {
+      const fromProjectId = places[i - 1]!.projectId;
+      gap = {
+        fromTs: prev.ts,
+        toTs: cur.ts,
+        elapsedHours: round6(elapsedH),
+        engineHours: round6(engine.counted),
+        fromProjectId,
+        toProjectId: projectId,
+        days: pieces.map((p) => p.day),
+        inferred: pieces.length > 1 || fromProjectId !== projectId,
+      };
+    }
+    let pieceStartMs = prev.tsMs;
+    for (const piece of pieces) {
       const share = totalMs > 0 ? piece.ms / totalMs : 1;
       const a = figure(piece.day, projectId, site.siteId);
+      a.status = addStatusHours(
+        a.status,
+        classifyPiece({
+          startMs: pieceStartMs,
+          endMs: pieceStartMs + piece.ms,
+          engineHours: engine.counted * share,
+          idleHours: idle * share,
+          window: operatingWindow(piece.day, site.timeZone, calendarOf(projectId)),
+          known: engine.anomaly === null,
+        }),
+      );
+      pieceStartMs += piece.ms;
+      a.readingIdx.add(i - 1);
+      a.readingIdx.add(i);
+      if (gap) {
+        a.gaps.push(gap);
+        if (gap.inferred) a.inferredHours += engine.counted * share;
+      }
       a.fig.engineHours += engine.counted * share;
       a.fig.idleHours += idle * share;
       if (distance !== null) {
@@ -241,7 +377,22 @@ export function consolidate(input: ConsolidateInput): ConsolidateOutput {
   });
 
   const figures = [...acc.values()]
-    .map(({ fig }) => ({ ...fig, workingHours: Math.max(0, fig.engineHours - fig.idleHours) }))
+    .map((a): ConsolidatedFigure => {
+      const idx = [...a.readingIdx].sort((x, y) => x - y);
+      const hashes = idx.map((j) => ({ ts: readings[j]!.ts, sha256: readingDigest(unitId, readings[j]!) }));
+      return {
+        ...a.fig,
+        workingHours: Math.max(0, a.fig.engineHours - a.fig.idleHours),
+        billing: {
+          statusHours: a.status,
+          unverifiedHours: round6(a.unverifiedHours),
+          inferredHours: round6(a.inferredHours),
+          gaps: a.gaps,
+          readings: hashes,
+          readingsSha256: readingsDigest(hashes.map((h) => h.sha256)),
+        },
+      };
+    })
     .sort((a, b) => (a.day === b.day ? a.projectId.localeCompare(b.projectId) : a.day.localeCompare(b.day)));
   return { figures, anomalies };
 }

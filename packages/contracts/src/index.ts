@@ -3,6 +3,7 @@ export * from './aemp.js';
 export * from './aemp-feed.js';
 export * from './batch.js';
 export * from './cloud.js';
+export * from './evidence.js';
 export * from './master.js';
 export * from './reading.js';
 export * from './sim.js';

@@ -68,6 +68,33 @@ export const SiteSchema = z
   .strict();
 export type Site = z.infer<typeof SiteSchema>;
 
+export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
+export type Weekday = (typeof WEEKDAYS)[number];
+const ClockTimeSchema = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a local time as HH:MM (24 h)');
+
+/**
+ * A project's operating hours (billing rules: standby is engine-off time on a project during
+ * these hours; engine-off time outside them is off-hours). Site-local times, one window a
+ * day on the listed weekdays, none on holidays. Default: Monday to Friday 07:00–17:00, the
+ * common single-shift construction day.
+ */
+export const ProjectCalendarSchema = z
+  .object({
+    days: z.array(z.enum(WEEKDAYS)).default(['mon', 'tue', 'wed', 'thu', 'fri']),
+    start: ClockTimeSchema.default('07:00'),
+    end: ClockTimeSchema.default('17:00'),
+    holidays: z.array(DaySchema).default([]),
+  })
+  .strict()
+  .refine((c) => c.start < c.end, { message: 'start must be before end (one window within the day)' });
+export type ProjectCalendar = z.output<typeof ProjectCalendarSchema>;
+export const DEFAULT_PROJECT_CALENDAR: ProjectCalendar = Object.freeze({
+  days: ['mon', 'tue', 'wed', 'thu', 'fri'],
+  start: '07:00',
+  end: '17:00',
+  holidays: [],
+}) as ProjectCalendar;
+
 export const ProjectSchema = z
   .object({
     projectId: IdSchema,
@@ -76,6 +103,8 @@ export const ProjectSchema = z
     odooProjectId: z.number().int().positive().optional(),
     /** Odoo analytic account (Project plan) id, when known; else read from the project. */
     analyticAccountId: z.number().int().positive().optional(),
+    /** Operating hours for standby; absent = DEFAULT_PROJECT_CALENDAR. */
+    calendar: ProjectCalendarSchema.optional(),
   })
   .strict();
 export type Project = z.infer<typeof ProjectSchema>;
@@ -91,6 +120,14 @@ export const UnitSchema = z
   .strict();
 export type Unit = z.infer<typeof UnitSchema>;
 
+/** [owning factor, operating factor]; a factor has at most 3 decimals so it is exact in per-mille. */
+const FactorSchema = z
+  .number()
+  .min(0)
+  .max(10)
+  .refine((x) => Math.abs(Math.round(x * 1000) - x * 1000) < 1e-6, { message: 'at most 3 decimals' });
+export const RateFactorSchema = z.tuple([FactorSchema, FactorSchema]);
+
 export const RateSchema = z
   .object({
     rateId: IdSchema,
@@ -100,10 +137,42 @@ export const RateSchema = z
     idleRateMinor: z.number().int().nonnegative(),
     currency: CurrencySchema,
     effectiveFrom: DaySchema,
+    // ---- contractor rate card (billing rules); all optional, additive -----------------
+    /** Only on this project (a project override of a unit or class rate). */
+    projectId: IdSchema.optional(),
+    /** Last day in force, inclusive; absent = until a later card takes over. */
+    effectiveTo: DaySchema.optional(),
+    /**
+     * Owning (ownership: depreciation, interest, insurance) and operating (fuel, wear,
+     * repairs) components per hour, minor units. Given both, the card is priced per status
+     * with factors; without them, working/idle rates apply as before (no standby charge).
+     */
+    owningRateMinor: z.number().int().nonnegative().optional(),
+    operatingRateMinor: z.number().int().nonnegative().optional(),
+    /** Per status: [owning factor, operating factor], up to 3 decimals. Defaults: CLUE. */
+    factors: z
+      .object({
+        working: RateFactorSchema.optional(),
+        idle: RateFactorSchema.optional(),
+        standby: RateFactorSchema.optional(),
+        offHours: RateFactorSchema.optional(),
+      })
+      .strict()
+      .optional(),
+    /** Standby hours billed per site-local day at most (default 8, EquipmentWatch). */
+    standbyCapHours: z.number().min(0).max(24).optional(),
+    /** A day on the project is charged at least this (minor units), if set. */
+    minimumDailyMinor: z.number().int().nonnegative().optional(),
   })
   .strict()
   .refine((r) => (r.unitId === undefined) !== (r.equipmentClass === undefined), {
     message: 'a rate names exactly one of unitId or equipmentClass',
+  })
+  .refine((r) => (r.owningRateMinor === undefined) === (r.operatingRateMinor === undefined), {
+    message: 'owningRateMinor and operatingRateMinor go together',
+  })
+  .refine((r) => r.effectiveTo === undefined || r.effectiveTo >= r.effectiveFrom, {
+    message: 'effectiveTo must not be before effectiveFrom',
   });
 export type Rate = z.infer<typeof RateSchema>;
 

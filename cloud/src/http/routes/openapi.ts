@@ -18,6 +18,8 @@ import {
   AuditResponseSchema,
   BatchAnswerSchema,
   BatchSchema,
+  BillUnverifiedRequestSchema,
+  BillUnverifiedResponseSchema,
   ConflictResolveRequestSchema,
   ConflictSchema,
   ConflictsQuerySchema,
@@ -26,6 +28,7 @@ import {
   ConsolidateResponseSchema,
   DeadLettersResponseSchema,
   DecisionResponseSchema,
+  EvidenceResponseSchema,
   HeartbeatSchema,
   HeldQuerySchema,
   HeldReadingsResponseSchema,
@@ -58,6 +61,8 @@ import {
   UpsertResponseSchema,
   UsageQuerySchema,
   UsageResponseSchema,
+  VerifyQuerySchema,
+  VerifyResponseSchema,
 } from '@ironledger/contracts';
 import { z } from 'zod';
 import { VERSION } from '../../version.js';
@@ -147,6 +152,24 @@ export const OPERATIONS: Record<string, Operation> = {
     summary: 'One allocation by id or key',
     caller: 'viewer',
     answer: AllocationSchema,
+  },
+  'GET /v1/evidence/:key': {
+    summary:
+      'One allocation (by key or id) with the readings, gaps, resets, status hours and rate lines behind it',
+    caller: 'viewer',
+    answer: EvidenceResponseSchema,
+  },
+  'POST /v1/evidence/:key/bill-unverified': {
+    summary: "Bill an allocation's unverified hours (409 if they changed since the approver looked)",
+    caller: 'approver',
+    body: BillUnverifiedRequestSchema,
+    answer: BillUnverifiedResponseSchema,
+  },
+  'GET /v1/verify': {
+    summary: 'Every posted allocation: do the stored readings behind it still hash the same?',
+    caller: 'viewer',
+    query: VerifyQuerySchema,
+    answer: VerifyResponseSchema,
   },
   'POST /v1/allocations/approve': {
     summary: 'Approve allocations (ids, filter or all)',

@@ -6,6 +6,7 @@ import { completion } from './completion.js';
 import { conflicts } from './conflicts.js';
 import { consolidate } from './consolidate.js';
 import { deadletters } from './deadletters.js';
+import { allocationsBillUnverified, allocationsShow, verify } from './evidence.js';
 import { held } from './held.js';
 import { masterData } from './master-data.js';
 import { periods } from './periods.js';
@@ -22,9 +23,11 @@ export const COMMANDS: readonly CommandSpec[] = [
   ...held,
   ...conflicts,
   consolidate,
-  ...allocations,
+  ...allocations.map((c) => (c.name === allocationsShow.name ? allocationsShow : c)),
+  allocationsBillUnverified,
   post,
   reconcile,
+  verify,
   ...deadletters,
   audit,
   report,
