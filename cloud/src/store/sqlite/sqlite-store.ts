@@ -1264,7 +1264,7 @@ export class SqliteStore implements CloudStore {
     });
   }
 
-  usableReadingBodies(
+  async usableReadingBodies(
     unitId: string,
     fromMs: number,
     toMs: number,
