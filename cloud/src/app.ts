@@ -4,8 +4,6 @@
  * ordered: refuse new ingests, close HTTP (in-flight requests finish), stop jobs, close store.
  */
 
-import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
 import type { ConsolidateResponse } from '@ironledger/contracts';
 import { componentLogger, createLogger, type Logger } from '@ironledger/logger';
 import { allocationKey, priceUsage } from './allocation/allocate.js';
@@ -28,6 +26,7 @@ import { type Job, startConsolidationJob } from './jobs/consolidation-job.js';
 import { MasterData } from './master-data.js';
 import { createMetrics } from './metrics.js';
 import { createPoster } from './posting/index.js';
+import { newReplicaId, recoverDeadClaims } from './replica.js';
 import { storeLocation } from './store/migrate.js';
 import { followMasterData, openStore } from './store/open-store.js';
 import type { CloudStore, SeedReport } from './store/store.js';
@@ -60,7 +59,7 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
   const logger =
     opts.logger ?? createLogger({ service: 'ironledger-cloud', version: VERSION, level: config.log.level });
   const now = opts.now ?? Date.now;
-  const replicaId = opts.replicaId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  const replicaId = opts.replicaId ?? newReplicaId();
   const leases: Leases = {
     ...DEFAULT_LEASES,
     consolidationMs: config.store.consolidationLeaseMs,
@@ -77,6 +76,8 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
   let unfollow: () => Promise<void>;
   try {
     seeded = await seed(store, config, new Date(now()).toISOString());
+    // A predecessor on this host that crashed left claims: take its work over now.
+    await recoverDeadClaims(store, replicaId, componentLogger(logger, 'claims'));
     master = await MasterData.load(store);
     // Replicas on one database: a master-data change through any of them reloads this one.
     unfollow = await followMasterData(opened, master, componentLogger(logger, 'master-data'));

@@ -586,6 +586,25 @@ export function storeContract(name: string, hooks: StoreContractHooks): void {
       expect(await loser.claimForPosting([a.id], lease(lo, NOW_MS + 60_000))).toEqual([]);
     });
 
+    it("a dead replica's claims can be ended at once, and only its own", async () => {
+      const s = await open();
+      const t = await sibling(s);
+      const a = await approved(s);
+      const b = await approved(s, {}, 'U2');
+      await s.markDirty('U3', 0, NOW);
+      const lease = (owner: string) => ({ owner, nowMs: NOW_MS, leaseMs: 600_000 });
+      expect(await s.claimForPosting([a.id], lease('h:1:aa/post-1'))).toHaveLength(1);
+      expect(await s.claimDirtyUnit(lease('h:1:aa/consolidate'))).not.toBeNull();
+      expect(await s.claimForPosting([b.id], lease('h:1:aab/post-1'))).toHaveLength(1);
+      expect(await t.claimOwners()).toEqual(['h:1:aa/consolidate', 'h:1:aa/post-1', 'h:1:aab/post-1']);
+      expect(await t.releaseClaimsOf('h:1:aa')).toBe(2);
+      expect(await t.claimOwners()).toEqual(['h:1:aab/post-1']);
+      expect((await t.claimForPosting([a.id, b.id], lease('h:2:bb/post-1'))).map((x) => x.id)).toEqual([
+        a.id,
+      ]);
+      expect((await t.claimDirtyUnit(lease('h:2:bb/consolidate')))?.unitId).toBe('U3');
+    });
+
     it("a scheduled job's tick runs on one replica", async () => {
       const s = await open();
       const t = await sibling(s);

@@ -324,6 +324,14 @@ export interface CloudStore {
   hold(id: string, reason: string, at: string, actor: string): Promise<void>;
   listDeadLetters(opts?: { includeResolved?: boolean }): Promise<DeadLetter[]>;
 
+  /** Owners (`<replica id>/<purpose>`) of every claim held, live or expired. */
+  claimOwners(): Promise<string[]>;
+  /**
+   * Ends every claim of a replica known to be dead (owners `replicaId` and `replicaId/…`);
+   * returns how many ended.
+   */
+  releaseClaimsOf(replicaId: string): Promise<number>;
+
   // ---- scheduled jobs ------------------------------------------------------------------
   /**
    * The first replica to claim (job, tick) runs that tick; every other gets false. `tick`

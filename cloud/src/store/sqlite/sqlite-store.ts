@@ -834,6 +834,18 @@ export class SqliteStore implements CloudStore {
     });
   }
 
+  async claimOwners(): Promise<string[]> {
+    return (this.db.prepare('SELECT DISTINCT owner FROM claims ORDER BY owner').all() as Row[]).map(
+      (r) => r.owner as string,
+    );
+  }
+
+  async releaseClaimsOf(replicaId: string): Promise<number> {
+    return this.db
+      .prepare("DELETE FROM claims WHERE owner = ? OR substr(owner, 1, length(?) + 1) = ? || '/'")
+      .run(replicaId, replicaId, replicaId).changes;
+  }
+
   async claimJobTick(job: string, tick: string, owner: string, at: string): Promise<boolean> {
     return this.tx(() => {
       const won =
