@@ -48,7 +48,22 @@ export class StoreLedger implements PostingLedger {
       at: this.at(),
       actor: this.actor,
     });
-    if (!this.logger || r.kind === 'not_found' || r.kind === 'already_posted') return;
+    if (r.kind === 'not_found' || r.kind === 'already_posted') {
+      // Odoo has the record either way; nothing more to record here.
+      this.logger?.warn(
+        {
+          event: `allocation.post_${r.kind}`,
+          allocationId: sent.id,
+          allocationKey: sent.key,
+          odooId: outcome.odooId,
+        },
+        r.kind === 'not_found'
+          ? 'posted allocation is no longer stored'
+          : 'allocation was already recorded as posted',
+      );
+      return;
+    }
+    if (!this.logger) return;
     const a = r.allocation;
     if (r.kind === 'posted_changed')
       this.logger.warn(

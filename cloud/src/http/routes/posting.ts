@@ -59,8 +59,8 @@ export function postingRoutes(router: Router, app: AppContext, poster: Poster, l
     correlationId: `allocation:${a.id}`,
   });
 
-  /** Hands approved allocations in unlocked periods to the poster; the rest is reported held. */
   let runs = 0;
+  /** Hands approved allocations in unlocked periods to the poster; the rest is reported held. */
   async function post(candidates: AllocationRecord[], dryRun: boolean, actor: string): Promise<PostResponse> {
     const locked = new Set(await app.store.lockedPeriods());
     const held: PostResponse['held'] = [];
