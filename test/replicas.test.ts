@@ -220,7 +220,7 @@ describe.skipIf(!pgOn)('three cloud replicas on one PostgreSQL behind a round-ro
     edge = spawnNode(BIN.edge, ['--config', edgeConfigPath], { name: 'edge' });
     const edgeReady = await edge.waitForEvent('ready', {}, 30_000);
     edgeStatusUrl = `http://127.0.0.1:${edgeReady.httpPort as number}/v1/status`;
-  });
+  }, 300_000);
 
   afterAll(async () => {
     await edge?.stop().catch(() => {});
@@ -232,7 +232,9 @@ describe.skipIf(!pgOn)('three cloud replicas on one PostgreSQL behind a round-ro
     if (dir) removeDir(dir);
   });
 
-  it('stores every acknowledged reading once, through duplicated batches and a replica killed mid-ingest', async () => {
+  it('stores every acknowledged reading once, through duplicated batches and a replica killed mid-ingest', {
+    timeout: 300_000,
+  }, async () => {
     const sim = runSim([
       '--days',
       '1',
@@ -338,7 +340,9 @@ describe.skipIf(!pgOn)('three cloud replicas on one PostgreSQL behind a round-ro
     }
   });
 
-  it('posts every approved allocation to Odoo exactly once, from two replicas at once, one killed mid-post', async () => {
+  it('posts every approved allocation to Odoo exactly once, from two replicas at once, one killed mid-post', {
+    timeout: 300_000,
+  }, async () => {
     const approve = await cli(['allocations', 'approve', '--from', DAY, '--to', DAY, '--yes']);
     expect(approve.code, approve.stderr).toBe(0);
     const approved = (await allocations()).filter((a) => a.day === DAY && a.status === 'approved');

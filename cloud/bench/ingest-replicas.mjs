@@ -111,7 +111,7 @@ function sqliteCeiling() {
   const db = new Database(path.join(dir, 'raw.db'));
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL'); // as the store: a commit is fsynced
-  MIGRATIONS.forEach((m) => db.exec(m));
+  for (const m of MIGRATIONS) db.exec(m);
   const ins = db.prepare(
     `INSERT INTO readings (${COLS}) VALUES (${COLS.split(',')
       .map(() => '?')

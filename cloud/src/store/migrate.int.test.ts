@@ -35,7 +35,8 @@ async function run(args: string[], env: NodeJS.ProcessEnv = {}) {
 }
 
 describe('ironledger-cloud migrate (SQLite)', () => {
-  it('creates the schema at its latest version, then finds it current', async () => {
+  // Each spawns the real binary several times: generous on a loaded machine.
+  it('creates the schema at its latest version, then finds it current', { timeout: 120_000 }, async () => {
     const dir = tempDir();
     const file = path.join(dir, 'cloud.yaml');
     const dbPath = path.join(dir, 'var', 'cloud.db');
@@ -54,7 +55,9 @@ describe('ironledger-cloud migrate (SQLite)', () => {
 });
 
 describe.skipIf(!pgOn)('PostgreSQL migrations', () => {
-  it('ironledger-cloud migrate applies them once, with the URL from DATABASE_URL, and never prints the password', async () => {
+  it('ironledger-cloud migrate applies them once, with the URL from DATABASE_URL, and never prints the password', {
+    timeout: 120_000,
+  }, async () => {
     const db = await createTempPgDatabase();
     dbs.push(db);
     const dir = tempDir();

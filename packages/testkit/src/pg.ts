@@ -10,6 +10,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { waitFor } from './wait.js';
 
 export const DEFAULT_TEST_PG_URL = 'postgres://root:root@127.0.0.1:5432/postgres';
 
@@ -93,8 +94,16 @@ export async function createTempPgDatabase(
     async drop() {
       if (dropped) return;
       dropped = true;
-      // WITH (FORCE) (PostgreSQL 13+) ends sessions a killed child process left behind.
-      await adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      // WITH (FORCE) (PostgreSQL 13+) ends sessions a killed child process left behind. A role
+      // that is not a superuser cannot end an autovacuum worker that happens to be in the
+      // database (42501): that worker finishes within moments, so the drop is tried again.
+      await waitFor(
+        async () => {
+          await adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+          return true;
+        },
+        { timeoutMs: 15_000, intervalMs: 250, what: `database ${name} to be dropped` },
+      );
     },
   };
 }

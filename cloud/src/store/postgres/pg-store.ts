@@ -1241,6 +1241,20 @@ export class PostgresStore implements CloudStore {
     ]);
   }
 
+  async claimOwners(): Promise<string[]> {
+    return (await this.q('SELECT DISTINCT owner FROM claims ORDER BY owner')).map((r) => r.owner as string);
+  }
+
+  async releaseClaimsOf(replicaId: string): Promise<number> {
+    // starts_with, not LIKE: a replica id may hold characters LIKE treats as patterns.
+    return (
+      await this.q(
+        "DELETE FROM claims WHERE owner = $1 OR starts_with(owner, $1 || '/') RETURNING resource",
+        [replicaId],
+      )
+    ).length;
+  }
+
   async claimJobTick(job: string, tick: string, owner: string, at: string): Promise<boolean> {
     return this.tx(async (c) => {
       const won = await this.q(
