@@ -132,7 +132,9 @@ export class AempPoller {
     try {
       await this.pollOnce();
     } catch (e) {
-      if (e instanceof StopPoll) outcome = this.abort.signal.aborted ? null : 'partial';
+      if (this.abort.signal.aborted)
+        outcome = null; // stopping: the poll resumes at the next start
+      else if (e instanceof StopPoll) outcome = 'partial';
       else {
         outcome = 'failed';
         const code = e instanceof AempFeedError ? e.code : 'AEMP_POLL_FAILED';
@@ -223,7 +225,7 @@ export class AempPoller {
     for (;;) {
       await this.takeBudget();
       this.s.requests++;
-      const a: FeedAnswer = await this.client.get(url);
+      const a: FeedAnswer = await this.client.get(url, this.abort.signal);
       this.s.quotaLeft = a.quotaLeft ?? Math.floor(this.budget.tokens);
       if (a.kind === 'ok') return a.doc;
       this.s.rateLimited++;
