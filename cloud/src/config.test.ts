@@ -59,4 +59,24 @@ describe('cloud config', () => {
     expect(JSON.stringify(r.error?.issues)).toContain('unknown site nowhere');
     expect(CloudConfigSchema.safeParse({ htp: {} }).success).toBe(false);
   });
+
+  it('checks the AEMP feeds: http(s) URLs, known dialects, ids apart from gateways', () => {
+    const feed = { feedId: 'feed-a', url: 'https://oem.example/aemp' };
+    expect(CloudConfigSchema.safeParse({ aemp: { feeds: [feed] } }).success).toBe(true);
+    const problems = (input: unknown) =>
+      JSON.stringify(CloudConfigSchema.safeParse(input).error?.issues ?? []);
+    expect(problems({ aemp: { feeds: [{ ...feed, url: 'file:///etc/passwd' }] } })).toContain(
+      'http:// or https://',
+    );
+    expect(problems({ aemp: { feeds: [{ ...feed, dialect: 'klingon' }] } })).toContain('dialect');
+    expect(
+      problems({
+        gateways: [{ gatewayId: 'feed-a', tokenHash: `sha256:${'a'.repeat(64)}` }],
+        aemp: { feeds: [feed] },
+      }),
+    ).toContain("feed feed-a has a configured gateway's id");
+    expect(problems({ aemp: { feeds: [{ ...feed, elements: ['Location'] }] } })).toContain(
+      'must include CumulativeOperatingHours',
+    );
+  });
 });

@@ -350,3 +350,47 @@ describe('the poller against makers’ dialects', () => {
     30_000,
   );
 });
+
+describe('a listing longer than maxPages', () => {
+  it('moves the cursor only as far as it read: the next poll goes on from there, nothing skipped', async () => {
+    const readings = fullReadings('EXC-1', 10);
+    const feed = await fakeFeed('iso', readings, { 'EXC-1': 'PIN-1' });
+    const store = new SqliteStore(`${tempDir('ironledger-aemp-')}/cloud.db`);
+    stops.push(() => store.close());
+    const units = [{ unitId: 'EXC-1', equipmentClass: 'excavator' as const, serialNo: 'PIN-1' }];
+    store.seedMasterData({
+      sites: [{ siteId: 'LDN', timeZone: 'Europe/London', defaultProjectId: 'P', geofences: [] }],
+      projects: [{ projectId: 'P', name: 'P' }],
+      units,
+      rates: [],
+    });
+    const poller = new AempPoller({
+      feed: AempFeedConfigSchema.parse({ feedId: 'oem', url: feed.url, backfillHours: 24, maxPages: 1 }),
+      store,
+      units: () => units,
+      logger: silentLogger(),
+      now: Date.now,
+    });
+    const stored = () =>
+      (store.usableReadingBodies('EXC-1', 0, Date.UTC(2100, 0), 100, 0) as Reading[]).map(aempComparable);
+    expect(await poller.poll()).toBe('ok');
+    expect(stored()).toEqual(readings.slice(0, 4).map(aempComparable)); // one page of 4 per element
+    expect(await poller.poll()).toBe('ok');
+    expect(stored()).toEqual(readings.slice(0, 8).map(aempComparable));
+    expect(await poller.poll()).toBe('ok');
+    expect(stored()).toEqual(readings.map(aempComparable));
+  });
+});
+
+describe('the cursor store', () => {
+  it('casMeta writes only over the value the writer read', () => {
+    const store = new SqliteStore(`${tempDir('ironledger-cas-')}/cloud.db`);
+    stops.push(() => store.close());
+    expect(store.casMeta('aemp.cursor.f', null, 'a')).toBe(true);
+    expect(store.casMeta('aemp.cursor.f', null, 'b')).toBe(false); // another writer created it first
+    expect(store.casMeta('aemp.cursor.f', 'x', 'b')).toBe(false); // read a stale value
+    expect(store.getMeta('aemp.cursor.f')).toBe('a');
+    expect(store.casMeta('aemp.cursor.f', 'a', 'b')).toBe(true);
+    expect(store.getMeta('aemp.cursor.f')).toBe('b');
+  });
+});

@@ -13,6 +13,9 @@ import {
 } from '@ironledger/contracts';
 import { z } from 'zod';
 
+/** An http(s) URL (a feed's credentials never go anywhere else). */
+const HttpUrl = z.url().refine((u) => /^https?:\/\//i.test(u), 'an http:// or https:// URL');
+
 const secret = (what: string) =>
   z
     .object({ value: z.string().min(1).optional(), file: z.string().min(1).optional() })
@@ -30,7 +33,7 @@ export const AempAuthSchema = z.discriminatedUnion('kind', [
     .object({
       kind: z.literal('oauth2'),
       /** OAuth2 client-credentials token endpoint (RFC 6749 §4.4). */
-      tokenUrl: z.url(),
+      tokenUrl: HttpUrl,
       clientId: z.string().min(1),
       clientSecret: secret('clientSecret'),
       scope: z.string().optional(),
@@ -44,7 +47,7 @@ export const AempFeedConfigSchema = z
     /** The virtual gateway id the feed's readings are stored under (also its status line). */
     feedId: GatewayIdSchema,
     /** Base URL of the feed: `{url}/Fleet/{page}` is its fleet snapshot. */
-    url: z.url(),
+    url: HttpUrl,
     auth: AempAuthSchema.default({ kind: 'none' }),
     /** One of the named dialects (iso, json, zero-paged, index-page, idle-minutes, …). */
     dialect: z.enum(AEMP_DIALECT_NAMES as [AempDialectName, ...AempDialectName[]]).default('iso'),
@@ -94,7 +97,7 @@ export const AempConfigSchema = z
         /** Machines per fleet page and instants per time-series page (ISO: about 100). */
         pageSize: z.number().int().positive().max(1000).default(100),
         /** Absolute base of the Links hrefs; default: from the request's Host header. */
-        baseUrl: z.url().optional(),
+        baseUrl: HttpUrl.optional(),
       })
       .strict()
       .default({ enabled: true, pageSize: 100 }),

@@ -1,9 +1,13 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { aempDialect, renderAempDocument } from '@ironledger/contracts';
+import { silentLogger } from '@ironledger/logger';
+import { tempDir } from '@ironledger/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
+import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { AempFeedConfigSchema } from './config.js';
 import { AempFeedClient, AempFeedError, retryAfterMs } from './feed-client.js';
+import { AempPoller } from './poller.js';
 
 const servers: http.Server[] = [];
 afterEach(async () => {
@@ -106,4 +110,27 @@ describe('the AEMP feed client', () => {
     expect(retryAfterMs(undefined, now, 60_000)).toBe(60_000);
     expect(retryAfterMs('soon', now, 60_000)).toBe(60_000);
   });
+
+  it('a poller stopped while a feed hangs stops at once (the request is aborted)', async () => {
+    let arrived: () => void = () => {};
+    const asked = new Promise<void>((r) => {
+      arrived = r;
+    });
+    const base = await serve(() => arrived()); // never answers
+    const store = new SqliteStore(`${tempDir('ironledger-aemp-')}/cloud.db`);
+    const poller = new AempPoller({
+      feed: AempFeedConfigSchema.parse({ feedId: 'f', url: `${base}/aemp`, timeoutMs: 60_000 }),
+      store,
+      units: () => [],
+      logger: silentLogger(),
+      now: Date.now,
+    });
+    poller.start();
+    await asked;
+    const t = Date.now();
+    await poller.stop();
+    expect(Date.now() - t).toBeLessThan(2000);
+    expect(poller.status()).toMatchObject({ state: 'stopped', errors: 0 });
+    store.close();
+  }, 10_000);
 });

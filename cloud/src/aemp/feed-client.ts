@@ -84,7 +84,8 @@ export class AempFeedClient {
     return u.toString();
   }
 
-  async get(url: string): Promise<FeedAnswer> {
+  /** One GET; `signal` aborts it (the cloud stopping). */
+  async get(url: string, signal?: AbortSignal): Promise<FeedAnswer> {
     const headers: Record<string, string> = {
       accept: this.dialect.format === 'json' ? 'application/json' : 'application/xml',
     };
@@ -95,6 +96,7 @@ export class AempFeedClient {
       res = await request(url, {
         method: 'GET',
         headers,
+        ...(signal ? { signal } : {}),
         headersTimeout: this.feed.timeoutMs,
         bodyTimeout: this.feed.timeoutMs,
         ...(this.opts.dispatcher ? { dispatcher: this.opts.dispatcher } : {}),

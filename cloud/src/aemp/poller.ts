@@ -64,6 +64,8 @@ export class AempPoller {
   private readonly abort = new AbortController();
   private loop: Promise<void> | null = null;
   private budget: { tokens: number; atMs: number };
+  /** A feed's Retry-After that outlasted the poll: the next poll waits for it. */
+  private notBeforeMs = 0;
   private s: AempFeedStatus;
 
   constructor(private readonly deps: AempPollerDeps) {
@@ -103,10 +105,11 @@ export class AempPoller {
     this.loop = (async () => {
       while (!this.abort.signal.aborted) {
         await this.poll();
-        const next = this.deps.now() + this.feed.pollIntervalS * 1000;
+        const now = this.deps.now();
+        const next = Math.max(now + this.feed.pollIntervalS * 1000, this.notBeforeMs);
         this.s.nextPollAt = new Date(next).toISOString();
         try {
-          await sleep(this.feed.pollIntervalS * 1000, undefined, { signal: this.abort.signal });
+          await sleep(next - now, undefined, { signal: this.abort.signal });
         } catch {
           break;
         }
@@ -129,7 +132,9 @@ export class AempPoller {
     try {
       await this.pollOnce();
     } catch (e) {
-      if (e instanceof StopPoll) outcome = this.abort.signal.aborted ? null : 'partial';
+      if (this.abort.signal.aborted)
+        outcome = null; // stopping: the poll resumes at the next start
+      else if (e instanceof StopPoll) outcome = 'partial';
       else {
         outcome = 'failed';
         const code = e instanceof AempFeedError ? e.code : 'AEMP_POLL_FAILED';
@@ -191,11 +196,22 @@ export class AempPoller {
     return out;
   }
 
-  /** Pages of one listing along `Links next`, at most maxPages, never a page twice. */
-  private async *pages(first: string) {
+  /**
+   * Pages of one listing along `Links next`, at most maxPages, never a page twice. `cut.value`
+   * is set when pages remained unread (maxPages reached).
+   */
+  private async *pages(first: string, cut: { value: boolean } = { value: false }) {
     const seen = new Set<string>();
     let url: string | null = first;
-    while (url && seen.size < this.feed.maxPages) {
+    while (url) {
+      if (seen.size >= this.feed.maxPages) {
+        cut.value = true;
+        this.log.warn(
+          { event: 'aemp.pages_cut', maxPages: this.feed.maxPages, url },
+          'listing longer than maxPages',
+        );
+        return;
+      }
       seen.add(url);
       const doc = await this.fetch(url);
       yield doc;
@@ -209,12 +225,13 @@ export class AempPoller {
     for (;;) {
       await this.takeBudget();
       this.s.requests++;
-      const a: FeedAnswer = await this.client.get(url);
+      const a: FeedAnswer = await this.client.get(url, this.abort.signal);
       this.s.quotaLeft = a.quotaLeft ?? Math.floor(this.budget.tokens);
       if (a.kind === 'ok') return a.doc;
       this.s.rateLimited++;
       this.s.state = 'rate_limited';
       if (a.retryAfterMs > this.feed.maxRetryAfterS * 1000) {
+        this.notBeforeMs = this.deps.now() + a.retryAfterMs;
         this.log.warn(
           { event: 'aemp.rate_limited', retryAfterMs: a.retryAfterMs, url },
           'feed asks to wait past maxRetryAfterS; the poll stops here and resumes next time',
@@ -266,15 +283,26 @@ export class AempPoller {
     const id = snap.header.EquipmentID as string;
     const from = new Date(fromMs).toISOString();
     const to = new Date(endMs).toISOString();
+    // A series cut short (maxPages) moves the cursor only as far as every element was read.
+    let upTo = to;
     for (const element of this.feed.elements) {
       const list: AempPoint[] = [];
-      for await (const doc of this.pages(this.client.timeSeriesPage(id, element, from, to))) {
+      const cut = { value: false };
+      for await (const doc of this.pages(this.client.timeSeriesPage(id, element, from, to), cut)) {
         this.countRefused(doc.refused);
         for (const e of doc.equipment) list.push(...((e.points[element] ?? []) as AempPoint[]));
       }
       (eq.points as Record<string, AempPoint[]>)[element] = list;
+      if (cut.value) {
+        const last =
+          list
+            .map((p) => p.datetime)
+            .sort()
+            .at(-1) ?? from;
+        if (last < upTo) upTo = last;
+      }
     }
-    await this.storeReadings(unitId, eq, to);
+    await this.storeReadings(unitId, eq, upTo);
   }
 
   /** Maps, stores as one content-addressed batch, then moves the unit's cursor (CAS). */
@@ -285,6 +313,7 @@ export class AempPoller {
     const receivedAt = new Date(nowMs).toISOString();
     const readings: ForwardedReading[] = [];
     for (const r of mapped.readings) {
+      if (cursorTo !== null && r.ts > cursorTo) continue; // beyond what every element was read to
       const parsed = ReadingSchema.safeParse({
         ...restrictToElements(r as AempReading, this.feed.elements),
         unitId,

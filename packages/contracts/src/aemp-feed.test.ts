@@ -349,3 +349,19 @@ describe('the pinned element structure', () => {
     expect(checkAempXml('<Fleet>')[0]).toMatch(/^not well-formed/);
   });
 });
+
+describe('joining elements of one instant', () => {
+  it('elements within the tolerance join the nearest hour-meter instant; farther ones are left out', () => {
+    const xml = fixture('iso.xml')
+      .replace('<Location datetime="2026-11-03T09:55:00Z">', '<Location datetime="2026-11-03T09:55:40Z">')
+      .replace('<FuelUsed datetime="2026-11-03T09:55:00Z">', '<FuelUsed datetime="2026-11-03T09:53:00Z">');
+    const r = equipmentReadings(parseAempDocument(xml).equipment[0]!).readings[0]!;
+    expect(r.position).toEqual({ lat: 51.5007, lon: -0.1246 }); // 40 s off: within the 1 min default
+    expect(r.fuelUsedL).toBeUndefined(); // 2 min off: another instant
+    const strict = equipmentReadings(
+      parseAempDocument(xml).equipment[0]!,
+      aempDialect('iso', { joinToleranceMs: 0 }),
+    ).readings[0]!;
+    expect(strict.position).toBeUndefined();
+  });
+});

@@ -407,26 +407,36 @@ export function equipmentReadings(
     return { readings: [], refused };
   }
   const tol = dialect.joinToleranceMs;
-  const nearest = <P extends { datetime: string }>(list: P[] | undefined, ms: number): P | undefined => {
-    let best: P | undefined;
-    let bestD = Number.POSITIVE_INFINITY;
-    for (const p of list ?? []) {
-      const d = Math.abs(Date.parse(p.datetime) - ms);
-      if (d <= tol && d < bestD) {
-        best = p;
-        bestD = d;
-      }
+  // Each element's points sorted by time once; a join is a binary search (n log n, not n²).
+  const sorted = <P extends { datetime: string }>(list: P[] | undefined) =>
+    (list ?? []).map((p) => ({ ms: Date.parse(p.datetime), p })).sort((a, b) => a.ms - b.ms);
+  const nearestIn = <P>(list: Array<{ ms: number; p: P }>, ms: number): P | undefined => {
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((list[mid] as { ms: number }).ms < ms) lo = mid + 1;
+      else hi = mid;
     }
-    return best;
+    let best: { ms: number; p: P } | undefined;
+    for (const c of [list[lo - 1], list[lo]])
+      if (c && Math.abs(c.ms - ms) <= tol && (!best || Math.abs(c.ms - ms) < Math.abs(best.ms - ms)))
+        best = c;
+    return best?.p;
   };
+  const idleS = sorted(eq.points.CumulativeIdleHours);
+  const locS = sorted(eq.points.Location);
+  const fuelS = sorted(eq.points.FuelUsed);
+  const distS = sorted(eq.points.Distance);
+  const engS = sorted(eq.points.EngineStatus);
   const byTs = new Map<string, AempReading>();
   for (const h of hours) {
     const ms = Date.parse(h.datetime);
-    const idle = nearest(eq.points.CumulativeIdleHours, ms);
-    const loc = nearest(eq.points.Location, ms);
-    const fuel = nearest(eq.points.FuelUsed, ms);
-    const dist = nearest(eq.points.Distance, ms);
-    const eng = nearest(eq.points.EngineStatus, ms);
+    const idle = nearestIn(idleS, ms);
+    const loc = nearestIn(locS, ms);
+    const fuel = nearestIn(fuelS, ms);
+    const dist = nearestIn(distS, ms);
+    const eng = nearestIn(engS, ms);
     const r: AempReading = { v: 1, ts: h.datetime, engineHours: h.hour };
     if (idle) r.idleHours = dialect.idleUnit === 'minutes' ? round9(idle.hour / 60) : idle.hour;
     if (eng) r.engineOn = eng.running;
