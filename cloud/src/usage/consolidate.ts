@@ -266,6 +266,12 @@ export function consolidate(input: ConsolidateInput): ConsolidateOutput {
 
   const calendarOf = (projectId: string) =>
     input.projects?.get(projectId)?.calendar ?? DEFAULT_PROJECT_CALENDAR;
+  const windows = new Map<string, ReturnType<typeof operatingWindow>>();
+  const windowOf = (day: string, timeZone: string, projectId: string) => {
+    const k = `${day}|${timeZone}|${projectId}`;
+    if (!windows.has(k)) windows.set(k, operatingWindow(day, timeZone, calendarOf(projectId)));
+    return windows.get(k)!;
+  };
   const places = readings.map((r) => placeAt(sites.values(), r.position, homeOf(r)));
 
   readings.forEach((cur, i) => {
@@ -354,7 +360,7 @@ export function consolidate(input: ConsolidateInput): ConsolidateOutput {
           endMs: pieceStartMs + piece.ms,
           engineHours: engine.counted * share,
           idleHours: idle * share,
-          window: operatingWindow(piece.day, site.timeZone, calendarOf(projectId)),
+          window: windowOf(piece.day, site.timeZone, projectId),
           known: engine.anomaly === null,
         }),
       );

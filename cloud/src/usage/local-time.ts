@@ -30,6 +30,22 @@ const HOUR_MS = 3_600_000;
  */
 export function nextLocalDayStart(ms: number, timeZone: string): number {
   const day = localDay(ms, timeZone);
+  // The answer depends only on (zone, local day): remembered, as the bisection costs ~30
+  // Intl calls and consolidation asks once per interval (1 ms each on a loaded machine).
+  const key = `${timeZone}|${day}`;
+  const known = nextDayStarts.get(key);
+  if (known !== undefined) return known;
+  const found = bisectNextDayStart(ms, timeZone, day);
+  if (nextDayStarts.size >= NEXT_DAY_STARTS_MAX) nextDayStarts.clear();
+  nextDayStarts.set(key, found);
+  return found;
+}
+
+/** Bounded: zones × days seen; cleared when full (about 4 MB at most). */
+const NEXT_DAY_STARTS_MAX = 50_000;
+const nextDayStarts = new Map<string, number>();
+
+function bisectNextDayStart(ms: number, timeZone: string, day: string): number {
   let lo = ms; // on `day`
   let hi = ms + 27 * HOUR_MS; // past any local day's end (the longest is 25 h)
   while (localDay(hi, timeZone) === day) hi += 24 * HOUR_MS; // zones that skip a whole day
