@@ -172,6 +172,8 @@ export function buildProgram(c: Palette, select: (s: Selected) => void): Command
     .version(`ironledger ${VERSION}`, '--version', 'Print the version')
     .helpOption('-h, --help', 'Show help for the command')
     .helpCommand(false)
+    // Flags belong to the command word before them; each command also takes the global flags.
+    .enablePositionalOptions()
     .showSuggestionAfterError(true)
     .configureHelp(helpLayout(c))
     .addHelpText('after', ROOT_HELP_AFTER(c));
@@ -186,12 +188,21 @@ export function buildProgram(c: Palette, select: (s: Selected) => void): Command
       .description(spec.description ?? spec.summary)
       .usage(`${spec.args ? `${spec.args} ` : ''}[flags]`)
       .allowExcessArguments(true)
-      .configureHelp(helpLayout(c))
+      .configureHelp({ ...helpLayout(c), showGlobalOptions: false })
       .addHelpText('after', commandHelpText(spec, c));
     const names = addOptions(cmd, spec.options ?? {});
+    cmd.optionsGroup('GLOBAL FLAGS:');
+    const own = addOptions(cmd, GLOBAL_OPTIONS);
     cmd.action((_opts: unknown, self: Command) => {
-      const all = { ...valuesOf(self.optsWithGlobals(), globals), ...valuesOf(self.opts(), names) };
-      select({ spec, values: all, positionals: [...self.args] });
+      // Global flags before the command word are the program's; after it, the command's.
+      const values: Args['values'] = {};
+      for (const [opts, map] of [
+        [program.opts(), globals],
+        [self.opts(), own],
+        [self.opts(), names],
+      ] as const)
+        for (const [k, v] of Object.entries(valuesOf(opts, map))) if (v !== undefined) values[k] = v;
+      select({ spec, values, positionals: [...self.args] });
     });
     return cmd;
   };
@@ -209,6 +220,8 @@ export function buildProgram(c: Palette, select: (s: Selected) => void): Command
             .usage('<subcommand> [flags]')
             .configureHelp(helpLayout(c));
       cmd.commandsGroup('SUBCOMMANDS:').showSuggestionAfterError(true).helpCommand(false);
+      // `held --json` and `held release --json`: the group's own flags only before its sub-command.
+      cmd.enablePositionalOptions();
       for (const sub of COMMANDS.filter((k) => k.name.startsWith(`${word} `)))
         leaf(cmd, sub.name.slice(word.length + 1), sub);
     } else {
