@@ -3,9 +3,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { locate, run } from './cli.js';
+import { buildProgram, locate, run } from './cli.js';
 import type { Io } from './command.js';
 import { COMMANDS } from './commands/index.js';
+import { palette } from './format/colour.js';
 import { resolveConnection } from './profile.js';
 
 function memoryIo(env: NodeJS.ProcessEnv = {}): Io & { out: () => string; err: () => string } {
@@ -177,5 +178,43 @@ describe('profiles', () => {
       urlSource: '--url',
     });
     expect(() => resolveConnection({ profile: 'nope' }, env)).toThrow(/no profile 'nope'/);
+  });
+});
+
+describe('the commander program built from the definitions', () => {
+  const parse = async (argv: string[]) => {
+    let selected:
+      | { spec: { name: string }; values: Record<string, unknown>; positionals: string[] }
+      | undefined;
+    await buildProgram(palette(false), (s) => {
+      selected = s;
+    }).parseAsync(argv, { from: 'user' });
+    return selected!;
+  };
+
+  it('gives each command its own flags, global flags before or after the command word', async () => {
+    // `held` and `held release` both take --json: it belongs to the word it follows.
+    const release = await parse([
+      '--no-color',
+      'held',
+      'release',
+      '7',
+      '--reason',
+      'r',
+      '--json',
+      '--url',
+      'u',
+    ]);
+    expect(release.spec.name).toBe('held release');
+    expect(release.values).toEqual({ 'no-color': true, reason: 'r', json: true, url: 'u' });
+    expect(release.positionals).toEqual(['7']);
+    const list = await parse(['held', '--json', '--unit', 'EXC-1']);
+    expect(list.spec.name).toBe('held');
+    expect(list.values).toEqual({ json: true, unit: 'EXC-1' });
+  });
+
+  it('collects a repeatable flag', async () => {
+    const add = await parse(['sites', 'add', '--id', 'S', '--geofence', 'a', '--geofence', 'b']);
+    expect(add.values.geofence).toEqual(['a', 'b']);
   });
 });

@@ -1,14 +1,16 @@
 /**
- * The dispatcher: finds the command in argv, parses its options strictly (unknown options are
- * usage errors, never ignored), prints help, runs it and turns every failure into one line of
- * error plus a hint, with the stable exit codes of errors.ts. Stack traces only with --debug.
+ * The dispatcher, on commander: the command tree is built from the command definitions
+ * (COMMANDS: names, options, help, examples, role), commander parses strictly (an unknown
+ * option or command is a usage error, never ignored, with its "did you mean"), prints help,
+ * and hands the command its options and arguments. Every failure becomes one line of error
+ * plus a hint, with the stable exit codes of errors.ts. Stack traces only with --debug.
  */
-import { parseArgs } from 'node:util';
+import { Command, CommanderError, Option } from 'commander';
 import { type Args, type CommandSpec, Ctx, type GlobalFlags, type Io, type OptionSpec } from './command.js';
 import { COMMANDS, GROUPS } from './commands/index.js';
 import { CliError, EXIT, UsageError } from './errors.js';
-import { colourEnabled, palette } from './format/colour.js';
-import { parsePositiveInt, suggest } from './values.js';
+import { colourEnabled, type Palette, palette } from './format/colour.js';
+import { parsePositiveInt } from './values.js';
 
 export const VERSION = '0.1.0';
 
@@ -82,64 +84,207 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
   }
 }
 
+/** commander's flag syntax for an option: `-o, --out <file>`. */
+const flagsOf = (name: string, o: OptionSpec) =>
+  `${o.short ? `-${o.short}, ` : ''}--${name}${o.type === 'string' ? ` <${o.value ?? 'value'}>` : ''}`;
+
+/** Adds `options` to `cmd`; returns commander's attribute name → our option name. */
+function addOptions(cmd: Command, options: Record<string, OptionSpec>): Map<string, string> {
+  const names = new Map<string, string>();
+  for (const [name, o] of Object.entries(options)) {
+    if (name === 'help') continue; // commander's own -h, --help
+    const opt = new Option(flagsOf(name, o), `${o.description}${o.multiple ? ' (repeatable)' : ''}`);
+    if (o.multiple) opt.argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]);
+    cmd.addOption(opt);
+    names.set(opt.attributeName(), name);
+  }
+  return names;
+}
+
+/** commander's option values under our option names (`--no-color` → `'no-color': true`). */
+function valuesOf(opts: Record<string, unknown>, names: Map<string, string>): Args['values'] {
+  const values: Args['values'] = {};
+  for (const [attr, v] of Object.entries(opts)) {
+    const name = names.get(attr);
+    if (name === 'no-color') values[name] = v === false ? true : undefined;
+    else if (name !== undefined) values[name] = v as string | boolean | string[] | undefined;
+  }
+  return values;
+}
+
+function commandHelpText(spec: CommandSpec, c: Palette): string {
+  const lines = ['', c.bold('EXAMPLES')];
+  for (const [what, line] of spec.examples) lines.push(`  ${c.dim(`# ${what}`)}`, `  $ ${line}`, '');
+  lines.push(
+    c.bold('ROLE'),
+    `  needs ${spec.role === 'viewer' ? 'a' : 'an'} ${spec.role} token (viewer < approver < admin)`,
+    '',
+  );
+  return lines.join('\n');
+}
+
+const ROOT_HELP_AFTER = (c: Palette) =>
+  [
+    '',
+    c.bold('ENVIRONMENT'),
+    '  IRONLEDGER_URL, IRONLEDGER_TOKEN   server and token (flags and --profile win)',
+    '  IRONLEDGER_PROFILE                 profile to use from the config file',
+    '  IRONLEDGER_CONFIG                  config file (default ~/.config/ironledger/config.json)',
+    '  NO_COLOR                           no colour',
+    '',
+    c.bold('EXIT CODES'),
+    '  0 ok · 1 failure · 2 usage error · 3 partial (some of the work failed) · 130 interrupted',
+    '',
+    c.bold('EXAMPLES'),
+    '  $ ironledger status',
+    '  $ ironledger usage --from 2026-11-01 --to 2026-11-30 --project P-RIVERSIDE',
+    '  $ ironledger allocations approve --all',
+    '  $ ironledger post',
+    '',
+    "Run 'ironledger <command> --help' for a command's flags and examples.",
+    '',
+  ].join('\n');
+
+/** Help as the CLI always printed it: no re-wrapping of the definitions' own lines, bold titles. */
+const helpLayout = (c: Palette) => ({
+  showGlobalOptions: true,
+  sortSubcommands: false,
+  helpWidth: 10_000,
+  subcommandTerm: (cmd: Command) => cmd.name(),
+  styleTitle: (t: string) => c.bold(t.toUpperCase()),
+});
+
+interface Selected {
+  spec: CommandSpec;
+  values: Args['values'];
+  positionals: string[];
+}
+
+/**
+ * The command tree from COMMANDS: one commander command per definition, groups (`allocations`)
+ * as parents of their sub-commands; a group that is also a command (`held`) runs it when no
+ * sub-command follows. `select` receives the command the user asked for.
+ */
+export function buildProgram(c: Palette, select: (s: Selected) => void): Command {
+  const program = new Command('ironledger')
+    .description('ironledger: engine hours from the fleet to cost allocations in Odoo.')
+    .usage('<command> [subcommand] [flags]')
+    .version(`ironledger ${VERSION}`, '--version', 'Print the version')
+    .helpOption('-h, --help', 'Show help for the command')
+    .helpCommand(false)
+    // Flags belong to the command word before them; each command also takes the global flags.
+    .enablePositionalOptions()
+    .showSuggestionAfterError(true)
+    .configureHelp(helpLayout(c))
+    .addHelpText('after', ROOT_HELP_AFTER(c));
+  program.optionsGroup('GLOBAL FLAGS:');
+  const globals = addOptions(program, GLOBAL_OPTIONS);
+  const sectionOf = new Map(SECTIONS.flatMap(([title, words]) => words.map((w) => [w, title] as const)));
+
+  const leaf = (parent: Command, word: string, spec: CommandSpec) => {
+    const cmd = parent
+      .command(word)
+      .summary(spec.summary)
+      .description(spec.description ?? spec.summary)
+      .usage(`${spec.args ? `${spec.args} ` : ''}[flags]`)
+      .allowExcessArguments(true)
+      .configureHelp({ ...helpLayout(c), showGlobalOptions: false })
+      .addHelpText('after', commandHelpText(spec, c));
+    const names = addOptions(cmd, spec.options ?? {});
+    cmd.optionsGroup('GLOBAL FLAGS:');
+    const own = addOptions(cmd, GLOBAL_OPTIONS);
+    cmd.action((_opts: unknown, self: Command) => {
+      // Global flags before the command word are the program's; after it, the command's.
+      const values: Args['values'] = {};
+      for (const [opts, map] of [
+        [program.opts(), globals],
+        [self.opts(), own],
+        [self.opts(), names],
+      ] as const)
+        for (const [k, v] of Object.entries(valuesOf(opts, map))) if (v !== undefined) values[k] = v;
+      select({ spec, values, positionals: [...self.args] });
+    });
+    return cmd;
+  };
+
+  for (const word of [...new Set(COMMANDS.map((k) => k.name.split(' ')[0]!))]) {
+    const alone = COMMANDS.find((k) => k.name === word);
+    let cmd: Command;
+    if (GROUPS.has(word)) {
+      cmd = alone
+        ? leaf(program, word, alone)
+        : program
+            .command(word)
+            .summary(summaryOf(word))
+            .description(summaryOf(word))
+            .usage('<subcommand> [flags]')
+            .configureHelp(helpLayout(c));
+      cmd.commandsGroup('SUBCOMMANDS:').showSuggestionAfterError(true).helpCommand(false);
+      // `held --json` and `held release --json`: the group's own flags only before its sub-command.
+      cmd.enablePositionalOptions();
+      for (const sub of COMMANDS.filter((k) => k.name.startsWith(`${word} `)))
+        leaf(cmd, sub.name.slice(word.length + 1), sub);
+    } else {
+      cmd = leaf(program, word, alone!);
+    }
+    cmd.helpGroup(`${sectionOf.get(word) ?? 'COMMANDS'}:`);
+  }
+  return program;
+}
+
 async function dispatch(argv: readonly string[], io: Io, noColor: boolean): Promise<number> {
   const c = palette(colourEnabled(io.stdout, io.env, noColor));
   const loc = locate(argv);
-  if (loc.unknown) {
-    const candidates = loc.unknown.group
-      ? COMMANDS.filter((k) => k.name.startsWith(`${loc.unknown!.group} `)).map((k) => k.name.split(' ')[1]!)
-      : [...new Set(COMMANDS.map((k) => k.name.split(' ')[0]!))];
-    const near = suggest(loc.unknown.word, candidates);
-    const full = loc.unknown.group ? `${loc.unknown.group} ${loc.unknown.word}` : loc.unknown.word;
+  let selected: Selected | undefined;
+  let out = '';
+  let err = '';
+  const program = buildProgram(c, (s) => {
+    selected = s;
+  });
+  const capture = (cmd: Command) => {
+    cmd.exitOverride().configureOutput({
+      writeOut: (t) => {
+        out += t;
+      },
+      writeErr: (t) => {
+        err += t;
+      },
+      outputError: () => {}, // reported below, as one line and a hint
+    });
+    for (const sub of cmd.commands) capture(sub);
+  };
+  capture(program);
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+  } catch (e) {
+    if (!(e instanceof CommanderError)) throw e;
+    return commanderOutcome(e, loc, io, { out, err });
+  }
+  if (!selected) {
+    // No command word: the overview, on stdout.
+    io.stdout.write(program.helpInformation());
+    return EXIT.OK;
+  }
+  const { spec, values, positionals } = selected;
+  if (loc.unknown?.group === spec.name) {
+    // `held relase`: a group that is also a command got a word that is none of its sub-commands.
     throw new UsageError(
-      `unknown command '${full}'`,
-      `${near ? `did you mean '${loc.unknown.group ? `${loc.unknown.group} ` : ''}${near}'? ` : ''}run 'ironledger ${loc.unknown.group ?? ''}${loc.unknown.group ? ' ' : ''}--help' for the list`,
+      `unknown command '${loc.unknown.group} ${loc.unknown.word}'`,
+      `run 'ironledger ${loc.unknown.group} --help' for the list`,
     );
   }
-  if (!loc.command) {
-    const { values } = safeParse(
-      loc.rest,
-      { ...GLOBAL_OPTIONS, version: { type: 'boolean', description: '' } },
-      'ironledger',
-    );
-    if (values.version) {
-      io.stdout.write(`ironledger ${VERSION}\n`);
-      return EXIT.OK;
-    }
-    if (loc.group) {
-      // Asked for: help on stdout. A group without its sub-command is a usage error: stderr.
-      if (values.help) {
-        io.stdout.write(groupHelp(loc.group, c));
-        return EXIT.OK;
-      }
-      io.stderr.write(groupHelp(loc.group, palette(colourEnabled(io.stderr, io.env, noColor))));
-      return EXIT.USAGE;
-    }
-    io.stdout.write(rootHelp(c));
-    return EXIT.OK;
-  }
-  const cmd = loc.command;
-  const { values, positionals } = safeParse(
-    loc.rest,
-    { ...GLOBAL_OPTIONS, ...(cmd.options ?? {}) },
-    `ironledger ${cmd.name}`,
-  );
-  if (values.help) {
-    io.stdout.write(commandHelp(cmd, c));
-    return EXIT.OK;
-  }
-  const min = cmd.minPositionals ?? 0;
-  const max = cmd.maxPositionals ?? 0;
+  const min = spec.minPositionals ?? 0;
+  const max = spec.maxPositionals ?? 0;
   if (positionals.length < min) {
     throw new UsageError(
-      `'ironledger ${cmd.name}' needs ${cmd.args ?? 'an argument'}`,
-      `see 'ironledger ${cmd.name} --help'`,
+      `'ironledger ${spec.name}' needs ${spec.args ?? 'an argument'}`,
+      `see 'ironledger ${spec.name} --help'`,
     );
   }
   if (positionals.length > max) {
     throw new UsageError(
-      `unexpected argument '${positionals[max]}' for 'ironledger ${cmd.name}'`,
-      `see 'ironledger ${cmd.name} --help'`,
+      `unexpected argument '${positionals[max]}' for 'ironledger ${spec.name}'`,
+      `see 'ironledger ${spec.name} --help'`,
     );
   }
   const flags: GlobalFlags = {
@@ -150,42 +295,58 @@ async function dispatch(argv: readonly string[], io: Io, noColor: boolean): Prom
       typeof values.timeout === 'string' ? parsePositiveInt(values.timeout, 'timeout') * 1000 : undefined,
     debug: values.debug === true,
   };
-  const ctx = new Ctx(io, flags, c, palette(colourEnabled(io.stderr, io.env, noColor)), cmd, VERSION);
-  return cmd.run(ctx, { values, positionals } as Args);
+  const ctx = new Ctx(io, flags, c, palette(colourEnabled(io.stderr, io.env, noColor)), spec, VERSION);
+  return spec.run(ctx, { values, positionals });
 }
 
-function safeParse(args: string[], options: Record<string, OptionSpec>, where: string) {
-  const config: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {};
-  for (const [k, o] of Object.entries(options)) {
-    config[k] = {
-      type: o.type,
-      ...(o.short ? { short: o.short } : {}),
-      ...(o.multiple ? { multiple: true } : {}),
-    };
-  }
-  try {
-    return parseArgs({ args, options: config, allowPositionals: true, strict: true });
-  } catch (e) {
-    const err = e as { code?: string; message: string };
-    const opt = /'(-{1,2}[^' ]+)/.exec(err.message)?.[1];
-    if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
-      const near = opt ? suggest(opt.replace(/^-+/, ''), Object.keys(options)) : undefined;
+/** What commander stopped for: help and version (exit 0), or a usage error in our words. */
+function commanderOutcome(
+  e: CommanderError,
+  loc: Located,
+  io: Io,
+  written: { out: string; err: string },
+): number {
+  const where = loc.command
+    ? `ironledger ${loc.command.name}`
+    : loc.group
+      ? `ironledger ${loc.group}`
+      : 'ironledger';
+  const near = /\(Did you mean ([^?]+)\?\)/.exec(e.message)?.[1];
+  switch (e.code) {
+    case 'commander.helpDisplayed':
+    case 'commander.version':
+      io.stdout.write(written.out);
+      return EXIT.OK;
+    case 'commander.help':
+      // `ironledger` alone: the overview. A group without its sub-command: its help, as a usage error.
+      if (!loc.command && !loc.group) {
+        io.stdout.write(written.err);
+        return EXIT.OK;
+      }
+      io.stderr.write(written.err);
+      return EXIT.USAGE;
+    case 'commander.unknownCommand': {
+      const word = loc.unknown?.word ?? /'([^']+)'/.exec(e.message)?.[1] ?? '?';
+      const group = loc.unknown?.group;
+      const full = group ? `${group} ${word}` : word;
       throw new UsageError(
-        `unknown option '${opt ?? '?'}' for '${where}'`,
-        `${near ? `did you mean '--${near}'? ` : ''}see '${where} --help'`,
+        `unknown command '${full}'`,
+        `${near ? `did you mean '${group ? `${group} ` : ''}${near}'? ` : ''}run 'ironledger ${group ? `${group} ` : ''}--help' for the list`,
       );
     }
-    if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
-      const name = /--([a-z-]+)/.exec(err.message)?.[1];
-      const spec = name ? options[name] : undefined;
+    case 'commander.unknownOption': {
+      const opt = /'([^']+)'/.exec(e.message)?.[1] ?? '?';
       throw new UsageError(
-        spec?.type === 'string'
-          ? `option '--${name}' needs a value`
-          : `option '--${name ?? '?'}' does not take a value`,
-        `see '${where} --help'`,
+        `unknown option '${opt}' for '${where}'`,
+        `${near ? `did you mean '${near}'? ` : ''}see '${where} --help'`,
       );
     }
-    throw new UsageError(err.message.split('\n')[0]!, `see '${where} --help'`);
+    case 'commander.optionMissingArgument': {
+      const opt = /'(-{1,2}[^' ]+)/.exec(e.message.replace(/^error: option '(-\w, )?/, "'"))?.[1] ?? '?';
+      throw new UsageError(`option '${opt}' needs a value`, `see '${where} --help'`);
+    }
+    default:
+      throw new UsageError(e.message.replace(/^error: /, '').split('\n')[0]!, `see '${where} --help'`);
   }
 }
 
@@ -206,36 +367,6 @@ function report(e: unknown, io: Io, ec: ReturnType<typeof palette>, debug: boole
 }
 
 // ---- help ------------------------------------------------------------------------------
-
-function optionLines(options: Record<string, OptionSpec>): string[] {
-  const entries = Object.entries(options).map(([k, o]) => {
-    const left = `${o.short ? `-${o.short}, ` : '    '}--${k}${o.type === 'string' ? ` <${o.value ?? 'value'}>` : ''}`;
-    return [left, `${o.description}${o.multiple ? ' (repeatable)' : ''}`] as const;
-  });
-  const w = Math.max(0, ...entries.map(([l]) => l.length));
-  return entries.map(([l, d]) => `  ${l.padEnd(w)}  ${d}`);
-}
-
-export function commandHelp(cmd: CommandSpec, c: ReturnType<typeof palette>): string {
-  const lines: string[] = [];
-  lines.push(cmd.description ?? cmd.summary, '');
-  lines.push(
-    c.bold('USAGE'),
-    `  ironledger ${cmd.name}${cmd.args ? ` ${cmd.args}` : ''}${cmd.options && Object.keys(cmd.options).length ? ' [flags]' : ''}`,
-    '',
-  );
-  if (cmd.options && Object.keys(cmd.options).length)
-    lines.push(c.bold('FLAGS'), ...optionLines(cmd.options), '');
-  lines.push(c.bold('GLOBAL FLAGS'), ...optionLines(GLOBAL_OPTIONS), '');
-  lines.push(c.bold('EXAMPLES'));
-  for (const [what, line] of cmd.examples) lines.push(`  ${c.dim(`# ${what}`)}`, `  $ ${line}`, '');
-  lines.push(
-    c.bold('ROLE'),
-    `  needs ${cmd.role === 'viewer' ? 'a' : 'an'} ${cmd.role} token (viewer < approver < admin)`,
-    '',
-  );
-  return `${lines.join('\n')}`;
-}
 
 const SECTIONS: [string, string[]][] = [
   ['WATCH', ['status', 'usage', 'held', 'conflicts', 'audit', 'report']],
@@ -262,53 +393,3 @@ const GROUP_SUMMARY: Record<string, string> = {
   rates: 'Working and idle rates: list, add',
   tokens: 'API tokens: create, list, revoke',
 };
-
-export function rootHelp(c: ReturnType<typeof palette>): string {
-  const lines: string[] = [];
-  lines.push('ironledger: engine hours from the fleet to cost allocations in Odoo.', '');
-  lines.push(c.bold('USAGE'), '  ironledger <command> [subcommand] [flags]', '');
-  const w = Math.max(...SECTIONS.flatMap(([, ws]) => ws.map((x) => x.length)));
-  for (const [title, words] of SECTIONS) {
-    lines.push(c.bold(title));
-    for (const word of words) lines.push(`  ${word.padEnd(w)}  ${summaryOf(word)}`);
-    lines.push('');
-  }
-  lines.push(c.bold('GLOBAL FLAGS'), ...optionLines(GLOBAL_OPTIONS), '');
-  lines.push(
-    c.bold('ENVIRONMENT'),
-    '  IRONLEDGER_URL, IRONLEDGER_TOKEN   server and token (flags and --profile win)',
-    '  IRONLEDGER_PROFILE                 profile to use from the config file',
-    '  IRONLEDGER_CONFIG                  config file (default ~/.config/ironledger/config.json)',
-    '  NO_COLOR                           no colour',
-    '',
-    c.bold('EXIT CODES'),
-    '  0 ok · 1 failure · 2 usage error · 3 partial (some of the work failed) · 130 interrupted',
-    '',
-    c.bold('EXAMPLES'),
-    '  $ ironledger status',
-    '  $ ironledger usage --from 2026-11-01 --to 2026-11-30 --project P-RIVERSIDE',
-    '  $ ironledger allocations approve --all',
-    '  $ ironledger post',
-    '',
-    "Run 'ironledger <command> --help' for a command's flags and examples.",
-    '',
-  );
-  return lines.join('\n');
-}
-
-export function groupHelp(group: string, c: ReturnType<typeof palette>): string {
-  const subs = COMMANDS.filter((k) => k.name.startsWith(`${group} `));
-  const w = Math.max(...subs.map((k) => k.name.length - group.length - 1));
-  return [
-    GROUP_SUMMARY[group] ?? group,
-    '',
-    c.bold('USAGE'),
-    `  ironledger ${group} <subcommand> [flags]`,
-    '',
-    c.bold('SUBCOMMANDS'),
-    ...subs.map((k) => `  ${k.name.slice(group.length + 1).padEnd(w)}  ${k.summary}`),
-    '',
-    `Run 'ironledger ${group} <subcommand> --help' for details.`,
-    '',
-  ].join('\n');
-}

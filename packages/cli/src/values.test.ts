@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from './errors.js';
-import { checkRange, parseDay, parseMoneyMinor, parsePeriod, periodDays, suggest } from './values.js';
+import { checkRange, parseDay, parseMoneyMinor, parsePeriod, periodDays } from './values.js';
 
 describe('values', () => {
   it('accepts real days only', () => {
@@ -44,11 +44,5 @@ describe('values', () => {
     expect(parseMoneyMinor('1.5', 2, 'working')).toBe(150);
     expect(() => parseMoneyMinor('1.005', 2, 'working')).toThrow(UsageError);
     expect(() => parseMoneyMinor('-1', 2, 'working')).toThrow(UsageError);
-  });
-
-  it('suggests near commands', () => {
-    expect(suggest('stauts', ['status', 'usage'])).toBe('status');
-    expect(suggest('alloc', ['allocations', 'audit'])).toBe('allocations');
-    expect(suggest('zzzzzz', ['status', 'usage'])).toBeUndefined();
   });
 });
