@@ -1600,18 +1600,6 @@ export class PostgresStore implements CloudStore {
     await this.pool.end().catch(() => {});
   }
 
-  async claimOwners(): Promise<string[]> {
-    return (await this.q('SELECT DISTINCT owner FROM claims ORDER BY owner')).map((r) => r.owner as string);
-  }
-
-  async releaseClaimsOf(replicaId: string): Promise<number> {
-    const rows = await this.q('DELETE FROM claims WHERE owner = $1 OR starts_with(owner, $2) RETURNING owner', [
-      replicaId,
-      `${replicaId}/`,
-    ]);
-    return rows.length;
-  }
-
   // ---- AEMP feeds and endpoint (Contract 3) ------------------------------------------------
 
   async casMeta(key: string, expected: string | null, value: string): Promise<boolean> {
