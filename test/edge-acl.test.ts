@@ -66,7 +66,12 @@ describe.each(brokerModes('edge-acl'))('unit authentication and ACL ($mode broke
       const [a, b] = unitIds as [string, string];
 
       // Wrong secret: CONNACK refused.
-      const wrong = mqtt.connect(url, { username: a, password: 'not-the-secret', reconnectPeriod: 0 });
+      const wrong = mqtt.connect(url, {
+        clientId: a,
+        username: a,
+        password: 'not-the-secret',
+        reconnectPeriod: 0,
+      });
       const refused = await new Promise<string>((r) => {
         wrong.once('connect', () => r('connected'));
         wrong.once('error', (e) => r(e.message));
@@ -75,7 +80,12 @@ describe.each(brokerModes('edge-acl'))('unit authentication and ACL ($mode broke
       expect(refused).toMatch(/Bad username or password|Not authorized/i);
 
       // A publishes on B's topic with B's identity in the payload.
-      const ca = mqtt.connect(url, { username: a, password: creds.secrets[a], reconnectPeriod: 0 });
+      const ca = mqtt.connect(url, {
+        clientId: a,
+        username: a,
+        password: creds.secrets[a],
+        reconnectPeriod: 0,
+      });
       await new Promise<void>((r) => ca.once('connect', () => r()));
       ca.on('error', () => {});
       const forged = reading(b, 1);
@@ -91,7 +101,12 @@ describe.each(brokerModes('edge-acl'))('unit authentication and ACL ($mode broke
 
       // B may not listen to A's commands: embedded, SUBACK carries the failure code 0x80
       // [MQTT-3.9.3]; Mosquitto grants the SUBACK but its ACL delivers nothing.
-      const cb = mqtt.connect(url, { username: b, password: creds.secrets[b], reconnectPeriod: 0 });
+      const cb = mqtt.connect(url, {
+        clientId: b,
+        username: b,
+        password: creds.secrets[b],
+        reconnectPeriod: 0,
+      });
       await new Promise<void>((r) => cb.once('connect', () => r()));
       const subscribe = (topic: string) =>
         new Promise<number>((resolve) =>

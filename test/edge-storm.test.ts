@@ -69,7 +69,7 @@ describe.each(brokerModes('edge-storm'))('redelivery storm ($mode broker)', ({ m
     }
     // And QoS 1 redeliveries proper: the same PUBLISH again with DUP set [MQTT-3.3.1-1].
     const u0 = unitIds[0]!;
-    const raw = mqtt.connect(url, { username: u0, password: creds.secrets[u0], clean: true });
+    const raw = mqtt.connect(url, { clientId: '', username: u0, password: creds.secrets[u0], clean: true });
     await new Promise<void>((r) => raw.once('connect', () => r()));
     for (let i = 0; i < 20; i++) {
       await raw.publishAsync(`ironledger/v1/units/${u0}/telemetry`, JSON.stringify(reading(u0, i)), {

@@ -240,7 +240,7 @@ export async function publishAsUnit(
   readings: readonly object[],
 ): Promise<void> {
   const client = await mqtt.connectAsync(mqttUrl, {
-    clientId: `${unit.unitId}-test`,
+    clientId: unit.unitId, // a unit connects as itself (the edge refuses another unit's id)
     username: unit.unitId,
     password: unit.secret,
     protocolVersion: 4, // MQTT 3.1.1: what the site's units speak

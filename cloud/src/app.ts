@@ -4,10 +4,10 @@
  * ordered: refuse new ingests, close HTTP (in-flight requests finish), stop jobs, close store.
  */
 
-import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
 import type { ConsolidateResponse } from '@ironledger/contracts';
 import { componentLogger, createLogger, type Logger } from '@ironledger/logger';
+import { aempFeedRoutes, startAempFeeds } from './aemp/feeds.js';
+import { aempRoutes } from './aemp/serve.js';
 import { allocationKey, priceFigure } from './allocation/allocate.js';
 import { BILL_UNVERIFIED_ACTION, UnverifiedDecisions } from './allocation/unverified-decisions.js';
 import type { CloudConfig } from './config.js';
@@ -30,8 +30,11 @@ import { StoreTokenDirectory } from './http/token-directory.js';
 import { type Job, startConsolidationJob } from './jobs/consolidation-job.js';
 import { MasterData } from './master-data.js';
 import { createMetrics } from './metrics.js';
+import { registerOperatorMetrics } from './operator-metrics.js';
 import { createPoster } from './posting/index.js';
-import { SqliteStore } from './store/sqlite/sqlite-store.js';
+import { newReplicaId, recoverDeadClaims } from './replica.js';
+import { storeLocation } from './store/migrate.js';
+import { followMasterData, openStore } from './store/open-store.js';
 import type { CloudStore, SeedReport } from './store/store.js';
 import { VERSION } from './version.js';
 
@@ -45,6 +48,8 @@ export interface StartCloudOptions {
   replicaId?: string | undefined;
   /** Claim leases (tests shorten them). */
   leases?: Partial<Leases> | undefined;
+  /** Wraps the store the cloud uses (tests interpose on it to interleave operations). */
+  wrapStore?: ((store: CloudStore) => CloudStore) | undefined;
 }
 
 export interface RunningCloud {
@@ -62,14 +67,28 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
   const logger =
     opts.logger ?? createLogger({ service: 'ironledger-cloud', version: VERSION, level: config.log.level });
   const now = opts.now ?? Date.now;
-  const replicaId = opts.replicaId ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
-  const leases: Leases = { ...DEFAULT_LEASES, ...opts.leases };
-  const store: CloudStore = new SqliteStore(config.store.path);
+  const replicaId = opts.replicaId ?? newReplicaId();
+  const leases: Leases = {
+    ...DEFAULT_LEASES,
+    consolidationMs: config.store.consolidationLeaseMs,
+    postingMs: config.store.postingLeaseMs,
+    ...opts.leases,
+  };
+  const opened: CloudStore = await openStore(config.store, {
+    onIdleError: (e) =>
+      logger.warn({ event: 'store_connection_lost', err: e }, 'idle store connection failed'),
+  });
+  const store = opts.wrapStore ? opts.wrapStore(opened) : opened;
   let seeded: SeedReport;
   let master: MasterData;
+  let unfollow: () => Promise<void>;
   try {
     seeded = await seed(store, config, new Date(now()).toISOString());
+    // A predecessor on this host that crashed left claims: take its work over now.
+    await recoverDeadClaims(store, replicaId, componentLogger(logger, 'claims'));
     master = await MasterData.load(store);
+    // Replicas on one database: a master-data change through any of them reloads this one.
+    unfollow = await followMasterData(opened, master, componentLogger(logger, 'master-data'));
   } catch (e) {
     await store.close();
     throw e;
@@ -93,6 +112,7 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
     replicaId,
     leases,
   };
+  registerOperatorMetrics(app);
 
   const decisions = new UnverifiedDecisions().load(await store.listAudit({ action: BILL_UNVERIFIED_ACTION }));
   const runner = new ConsolidationRunner({
@@ -129,12 +149,16 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
   postingRoutes(router, app, poster, ledger);
   adminRoutes(router, app, runner);
   openApiRoutes(router);
+  const aempFeeds = startAempFeeds(app, { autoStart: false });
+  aempRoutes(router, app);
+  aempFeedRoutes(router, app, aempFeeds);
 
   let server: Awaited<ReturnType<typeof startHttpServer>>;
   try {
     server = await startHttpServer({
       host: config.http.host,
       port: config.http.port,
+      tls: config.http.tls,
       router,
       logger: componentLogger(logger, 'http'),
       metrics,
@@ -152,8 +176,9 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
       now: Date.now,
     }),
   ];
+  for (const p of aempFeeds.pollers) p.start();
   logger.info(
-    { event: 'ready', httpPort: server.port, url: server.url, store: config.store.path, replicaId },
+    { event: 'ready', httpPort: server.port, url: server.url, store: storeLocation(config.store), replicaId },
     'cloud ready',
   );
 
@@ -168,10 +193,12 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
       stopped ??= (async () => {
         app.stopping.value = true;
         await server.close();
+        await aempFeeds.stop();
         for (const j of jobs) await j.stop();
         // A run in progress finishes its current unit's transaction before the store closes.
         await runner.idle();
         await poster.close();
+        await unfollow();
         await store.close();
         logger.info({ event: 'stopped' }, 'cloud stopped');
       })();

@@ -14,6 +14,8 @@ describe('cloud config', () => {
     expect(c.gateways[0]?.siteId).toBe('riverside');
     expect(c.sites[0]?.geofences).toHaveLength(2);
     expect(c.consolidation.cron).toBe('*/5 * * * *');
+    expect(c.aemp.feeds[0]).toMatchObject({ feedId: 'feed-cat', dialect: 'iso', pollIntervalS: 900 });
+    expect(c.aemp.feeds[0]?.auth.kind).toBe('oauth2');
   });
 
   it('has defaults for everything', () => {

@@ -1,6 +1,7 @@
 /**
  * The cloud's configuration: one strict zod schema with defaults. Precedence is
- * defaults < file < environment (`IRONLEDGER_CLOUD_A__B` → `a.b`; ODOO_* → posting.odoo.*).
+ * defaults < file < environment (`IRONLEDGER_CLOUD_A__B` → `a.b`; ODOO_* → posting.odoo.*;
+ * DATABASE_URL → store.url).
  * Validated once at start-up; every problem is listed by its key; the result is frozen.
  */
 import { formatIssues, loadConfig } from '@ironledger/config';
@@ -15,6 +16,7 @@ import {
 import { IronLedgerError } from '@ironledger/errors';
 import cron from 'node-cron';
 import { z } from 'zod';
+import { AempConfigSchema } from './aemp/config.js';
 import { PostingConfigSlot } from './posting-config.js';
 
 export const TOKEN_HASH_PATTERN = /^sha256:[0-9a-f]{64}$/;
@@ -32,6 +34,63 @@ export const GatewayConfigSchema = z
   .strict();
 export type GatewayConfig = z.infer<typeof GatewayConfigSchema>;
 
+/**
+ * Where the cloud keeps its state. Without `url`, one SQLite file at `path` (one process).
+ * With `url: postgres://…`, PostgreSQL, and any number of replicas may share it.
+ */
+export const StoreConfigSchema = z
+  .object({
+    path: z.string().min(1).default('./var/cloud.db'),
+    /** postgres://user:password@host:5432/db; empty = SQLite at `path`. Also DATABASE_URL. */
+    url: z
+      .string()
+      .default('')
+      .refine(
+        (u) => u === '' || /^postgres(ql)?:\/\/[^\s]+$/.test(u),
+        'a postgres:// or postgresql:// URL, or empty for SQLite',
+      ),
+    /** Connections per replica (PostgreSQL only). */
+    poolMax: z.number().int().min(1).max(100).default(10),
+    /** Apply pending schema migrations at start-up (else only `ironledger-cloud migrate` does). */
+    migrateOnStart: z.boolean().default(true),
+    /** A PostgreSQL statement running longer than this is cancelled (ms; 0 = no limit). */
+    statementTimeoutMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(60 * 1000), // 60 s
+    /**
+     * How long a replica's claim on a dirty unit's consolidation lasts; a replica that dies
+     * mid-run leaves the unit to another after this (ms).
+     */
+    consolidationLeaseMs: z
+      .number()
+      .int()
+      .min(1000)
+      .default(2 * 60 * 1000), // 2 min
+    /**
+     * How long a replica's claim on an allocation's posting lasts: longer than Odoo's slowest
+     * answer with its retries; a replica that dies mid-post leaves the allocation to another,
+     * which looks it up in Odoo by its ref before sending it again (ms).
+     */
+    postingLeaseMs: z
+      .number()
+      .int()
+      .min(1000)
+      .default(10 * 60 * 1000), // 10 min
+  })
+  .strict();
+export type StoreConfig = z.output<typeof StoreConfigSchema>;
+const STORE_DEFAULTS = {
+  path: './var/cloud.db',
+  url: '',
+  poolMax: 10,
+  migrateOnStart: true,
+  statementTimeoutMs: 60 * 1000,
+  consolidationLeaseMs: 2 * 60 * 1000,
+  postingLeaseMs: 10 * 60 * 1000,
+};
+
 export const CloudConfigSchema = z
   .object({
     http: z
@@ -48,6 +107,15 @@ export const CloudConfigSchema = z
         maxConcurrentIngests: z.number().int().positive().default(8),
         /** Seconds a client is told to wait when the cloud is overloaded. */
         retryAfterS: z.number().int().positive().default(5),
+        /** A request body not fully received within this is answered 408 and the connection closed (ms). */
+        bodyTimeoutMs: z.number().int().positive().default(30_000), // 30 s
+        /** Ingests one gateway may have in flight; the rest of the slots stay free for the others. */
+        maxIngestsPerGateway: z.number().int().positive().default(2),
+        /** Serve HTTPS with these PEM files instead of plain HTTP. */
+        tls: z
+          .object({ certFile: z.string().min(1), keyFile: z.string().min(1) })
+          .strict()
+          .optional(),
       })
       .strict()
       .default({
@@ -56,11 +124,10 @@ export const CloudConfigSchema = z
         bodyLimitBytes: 16 * 1024 * 1024,
         maxConcurrentIngests: 8,
         retryAfterS: 5,
+        bodyTimeoutMs: 30_000,
+        maxIngestsPerGateway: 2,
       }),
-    store: z
-      .object({ path: z.string().min(1).default('./var/cloud.db') })
-      .strict()
-      .default({ path: './var/cloud.db' }),
+    store: StoreConfigSchema.default(STORE_DEFAULTS),
     gateways: z.array(GatewayConfigSchema).default([]),
     auth: z
       .object({
@@ -92,6 +159,8 @@ export const CloudConfigSchema = z
       .strict()
       .default({ cron: '*/5 * * * *', silentUnitAfterS: 6 * 3600 }),
     posting: PostingConfigSlot,
+    /** Contract 3: the AEMP 2.0 endpoint served and the makers' feeds polled. */
+    aemp: AempConfigSchema,
     log: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -145,6 +214,26 @@ export const CloudConfigSchema = z
           message: `unknown site ${g.siteId}`,
         });
     });
+    const gatewayIds = new Set(c.gateways.map((g) => g.gatewayId));
+    c.aemp.feeds.forEach((f, i) => {
+      if (gatewayIds.has(f.feedId))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['aemp', 'feeds', i, 'feedId'],
+          message: `feed ${f.feedId} has a configured gateway's id`,
+        });
+      if (f.siteId !== undefined && !siteIds.has(f.siteId))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['aemp', 'feeds', i, 'siteId'],
+          message: `unknown site ${f.siteId}`,
+        });
+    });
+    dup(
+      c.aemp.feeds.map((f) => f.feedId),
+      'aemp',
+      'feeds.feedId',
+    );
     c.units.forEach((u, i) => {
       if (u.siteId !== undefined && !siteIds.has(u.siteId))
         ctx.addIssue({ code: 'custom', path: ['units', i, 'siteId'], message: `unknown site ${u.siteId}` });
@@ -178,6 +267,7 @@ export const ENV_MAP: Record<string, string> = {
   ODOO_DB: 'posting.odoo.db',
   ODOO_LOGIN: 'posting.odoo.login',
   ODOO_API_KEY: 'posting.odoo.apiKey',
+  DATABASE_URL: 'store.url',
 };
 
 export function loadCloudConfig(file: string | undefined, env: NodeJS.ProcessEnv): CloudConfig {

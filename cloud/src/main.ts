@@ -9,6 +9,7 @@ import { createLogger } from '@ironledger/logger';
 import { startCloud } from './app.js';
 import { loadCloudConfig } from './config.js';
 import { hashToken } from './http/auth.js';
+import { migrateStore, storeBackend, storeLocation } from './store/migrate.js';
 import { VERSION } from './version.js';
 
 const EXIT_USAGE = 2;
@@ -20,6 +21,9 @@ Usage:
   ironledger-cloud [serve] --config <file>   run the ingestor (HTTP API, consolidation, posting)
   ironledger-cloud check-config --config <file>
                                             validate the configuration and exit
+  ironledger-cloud migrate --config <file>  bring the store's schema (SQLite or PostgreSQL) up to
+                                            this version and exit (serve also does it at start-up
+                                            unless store.migrateOnStart is false)
   ironledger-cloud hash-token <token>       print the sha256:<hex> form to put in the config
   ironledger-cloud --help | --version
 
@@ -29,6 +33,7 @@ Options:
 Environment:
   IRONLEDGER_CLOUD_<KEY>__<SUB>   overrides a config key, e.g. IRONLEDGER_CLOUD_HTTP__PORT=9090
   ODOO_URL, ODOO_DB, ODOO_LOGIN, ODOO_API_KEY (or ODOO_API_KEY_FILE)  → posting.odoo.*
+  DATABASE_URL (or DATABASE_URL_FILE)   → store.url: postgres://… runs on PostgreSQL
   IRONLEDGER_ADMIN_TOKEN          a bootstrap admin token (only its hash is kept)
 `;
 
@@ -59,7 +64,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${hashToken(token)}\n`);
     return 0;
   }
-  if (command !== 'serve' && command !== 'check-config') {
+  if (command !== 'serve' && command !== 'check-config' && command !== 'migrate') {
     process.stderr.write(`ironledger-cloud: unknown command "${command}"\n\n${HELP}`);
     return EXIT_USAGE;
   }
@@ -76,9 +81,23 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === 'check-config') {
     process.stdout.write(
-      `configuration ok: ${config.gateways.length} gateway(s), ${config.sites.length} site(s), ${config.units.length} unit(s), store ${config.store.path}\n`,
+      `configuration ok: ${config.gateways.length} gateway(s), ${config.sites.length} site(s), ${config.units.length} unit(s), store ${storeBackend(config.store)} ${storeLocation(config.store)}\n`,
     );
     return 0;
+  }
+  if (command === 'migrate') {
+    try {
+      const r = await migrateStore(config.store);
+      process.stdout.write(
+        r.from === r.to
+          ? `store ${r.backend} ${r.location}: schema ${r.to} is current\n`
+          : `store ${r.backend} ${r.location}: schema ${r.from} → ${r.to}\n`,
+      );
+      return 0;
+    } catch (e) {
+      process.stderr.write(`ironledger-cloud migrate: ${(e as Error).message}\n`);
+      return 1;
+    }
   }
 
   const logger = createLogger({ service: 'ironledger-cloud', version: VERSION, level: config.log.level });

@@ -81,7 +81,7 @@ function startUnit(i) {
       protocolId: 'MQTT',
       protocolVersion: 4,
       clean: true,
-      clientId: `bench-${unitId}`,
+      clientId: unitId, // the edge accepts only the unit's own id (or none)
       keepalive: 600,
       ...(secrets ? { username: unitId, password: Buffer.from(secrets[unitId]) } : {}),
     }),

@@ -80,6 +80,8 @@ export async function startAgent(
     gatewayId: config.gatewayId,
     diskBudgetBytes: Math.floor(config.buffer.diskBudgetMb * MiB),
     synchronous: config.buffer.synchronous,
+    quarantineMaxEntries: config.quarantine.maxEntries,
+    quarantineMaxPayloadBytes: config.quarantine.maxPayloadBytes,
   });
   const { from, to } = buffer.schema;
   // An upgrade of the file an older agent wrote is visible in the log, once, when it happens.
@@ -129,6 +131,7 @@ export async function startAgent(
       config.cloud.token,
       config.cloud.timeoutMs,
       `ironledger-edge/${VERSION}`,
+      config.cloud.caFile,
     );
     cleanups.push(() => client.close());
     const forwarder = new Forwarder({

@@ -42,6 +42,16 @@ const MqttSchema = z
     keepaliveS: z.number().int().min(0).default(30),
     /** External mode: pause between reconnect attempts, ms. */
     reconnectPeriodMs: z.number().int().min(100).default(1000),
+    /**
+     * Embedded: largest MQTT packet accepted, bytes. A bigger one is refused as soon as its
+     * fixed header announces it (connection closed), before its body is read.
+     */
+    maxPacketBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(256 * 1024 * 1024)
+      .default(128 * 1024), // 128 KiB
   })
   .strict();
 
@@ -80,6 +90,20 @@ const BufferSchema = z
   })
   .strict();
 
+const QuarantineSchema = z
+  .object({
+    /** Most quarantined messages kept; beyond it the oldest are evicted (counted). */
+    maxEntries: z.number().int().min(1).max(1_000_000).default(10_000),
+    /** Bytes of each quarantined payload kept; its full size and sha256 are kept too. */
+    maxPayloadBytes: z
+      .number()
+      .int()
+      .min(0)
+      .max(64 * 1024)
+      .default(4096), // 4 KiB
+  })
+  .strict();
+
 const BackoffSchema = z
   .object({
     baseMs: z.number().int().min(1).default(500),
@@ -105,6 +129,8 @@ const CloudSchema = z
     maxBatchAgeMs: z.number().int().min(0).default(5000),
     timeoutMs: z.number().int().min(100).default(30_000),
     heartbeatIntervalMs: z.number().int().min(100).default(60_000),
+    /** PEM CA bundle that issued the cloud's certificate (https:// URL), beside the system CAs. */
+    caFile: z.string().min(1).optional(),
     backoff: BackoffSchema.default(BackoffSchema.parse({})),
   })
   .strict();
@@ -134,6 +160,7 @@ export const EdgeConfigSchema = z
     mqtt: MqttSchema.default(MqttSchema.parse({})),
     auth: AuthSchema.default(AuthSchema.parse({})),
     buffer: BufferSchema.default(BufferSchema.parse({})),
+    quarantine: QuarantineSchema.default(QuarantineSchema.parse({})),
     cloud: CloudSchema,
     http: HttpSchema.default(HttpSchema.parse({})),
     housekeeping: HousekeepingSchema.default(HousekeepingSchema.parse({})),

@@ -70,6 +70,8 @@ async function openBuffer(file: string | undefined): Promise<SqliteBuffer> {
     gatewayId: c.gatewayId,
     diskBudgetBytes: c.buffer.diskBudgetMb * 1024 * 1024,
     synchronous: c.buffer.synchronous,
+    quarantineMaxEntries: c.quarantine.maxEntries,
+    quarantineMaxPayloadBytes: c.quarantine.maxPayloadBytes,
   });
   const { from, to } = buffer.schema;
   if (from !== 0 && from !== to)
@@ -169,7 +171,7 @@ async function quarantineList(
       process.stdout.write(`${'id'.padEnd(8)}${'received'.padEnd(26)}${'topic'.padEnd(48)}reason\n`);
       for (const e of entries) {
         process.stdout.write(
-          `${String(e.id).padEnd(8)}${e.receivedAt.padEnd(26)}${e.topic.slice(0, 46).padEnd(48)}${e.reason}${e.replayedAt ? ' (replayed)' : ''}\n`,
+          `${String(e.id).padEnd(8)}${e.receivedAt.padEnd(26)}${e.topic.slice(0, 46).padEnd(48)}${e.reason} [${e.size} B${e.size > e.payload.length ? `, first ${e.payload.length} kept` : ''}]${e.replayedAt ? ' (replayed)' : ''}\n`,
         );
       }
     }

@@ -37,13 +37,18 @@ export interface CloudHandle {
   gatewayStatus(): Promise<Record<string, unknown> | undefined>;
 }
 
-export async function startCloud(dir: string, unitIds: string[], gatewayId: string): Promise<CloudHandle> {
+export async function startCloud(
+  dir: string,
+  unitIds: string[],
+  gatewayId: string,
+  opts: { tls?: { certFile: string; keyFile: string } } = {},
+): Promise<CloudHandle> {
   const port = await freePort();
   const adminToken = randomBytes(16).toString('hex');
   const gatewayToken = randomBytes(16).toString('hex');
   const dbPath = path.join(dir, 'cloud.db');
   const cfg = {
-    http: { host: '127.0.0.1', port, retryAfterS: 1 },
+    http: { host: '127.0.0.1', port, retryAfterS: 1, ...(opts.tls ? { tls: opts.tls } : {}) },
     store: { path: dbPath },
     gateways: [{ gatewayId, tokenHash: sha256(gatewayToken), siteId: 'site-a' }],
     auth: { tokens: [{ name: 'test-admin', role: 'admin', tokenHash: sha256(adminToken) }] },
@@ -55,7 +60,7 @@ export async function startCloud(dir: string, unitIds: string[], gatewayId: stri
   const cfgPath = path.join(dir, 'cloud.config.json');
   fs.writeFileSync(cfgPath, JSON.stringify(cfg));
   const h: CloudHandle = {
-    url: `http://127.0.0.1:${port}`,
+    url: `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     port,
     dbPath,
     adminToken,
@@ -274,7 +279,8 @@ export class TestUnit {
     private readonly topicUnitId = unitId,
   ) {
     this.client = mqtt.connect(url, {
-      clientId: `unit-${unitId}-${randomBytes(3).toString('hex')}`,
+      // A unit connects as itself: the embedded broker refuses another unit's client id.
+      clientId: unitId,
       username: unitId,
       password: secret,
       clean: true,

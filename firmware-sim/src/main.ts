@@ -6,8 +6,9 @@
  */
 import fs from 'node:fs';
 import { createLogger } from '@ironledger/logger';
+import { runAempFeed } from './aemp-feed-server.js';
 import { deterministicSecrets, loadCredentials } from './credentials.js';
-import { runSimulation, VERSION } from './index.js';
+import { computeTruth, planFleet, runSimulation, serializeTruth, VERSION } from './index.js';
 import { parseOptions, USAGE, UsageError } from './options.js';
 import { formatSummaryTable } from './report.js';
 
@@ -62,6 +63,28 @@ async function main(argv: string[]): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
 
+  if (o.aemp) {
+    const plan = planFleet({
+      seed: o.seed,
+      units: o.units,
+      startMs: o.startMs,
+      days: o.days,
+      intervalMs: o.intervalMs,
+      format: 'canonical',
+      faults: o.faults,
+      world: o.world,
+    });
+    const code = await runAempFeed({
+      plan,
+      truthFile: o.truthFile,
+      writeTruth: (file, p) => fs.writeFileSync(file, serializeTruth(computeTruth(p))),
+      flags: o.aemp,
+      speed: o.pace.mode === 'speed' ? o.pace.speed : null,
+      logger,
+      signal: abort.signal,
+    });
+    return signalCode && code === 0 ? 0 : code;
+  }
   const summary = await runSimulation({
     seed: o.seed,
     units: o.units,

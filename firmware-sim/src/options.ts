@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { type World, WorldSchema } from '@ironledger/contracts';
+import { AEMP_STRING_FLAGS, AEMP_USAGE, type AempServeFlags, parseAempFlags } from './aemp-options.js';
 import { DEFAULT_FAULT_OPTIONS, FAULT_KINDS, type FaultKind, type FaultOptions } from './faults.js';
 import type { Pace } from './fleet.js';
 import type { Format } from './plan.js';
@@ -66,6 +67,7 @@ Faults (all off by default; each seeded)
   --malformed-rate <p>        per reading (default ${DEFAULT_FAULT_OPTIONS.malformedRate})
   --impersonate-rate <p>      per reading (default ${DEFAULT_FAULT_OPTIONS.impersonateRate})
 
+${AEMP_USAGE}
   --help                      this text
   --version                   the version
 
@@ -95,6 +97,8 @@ export interface SimOptions {
   qos: 0 | 1;
   giveUpAfterMs: number | null;
   logLevel: string;
+  /** --serve-aemp: serve the fleet as an AEMP feed instead of publishing over MQTT. */
+  aemp: AempServeFlags | null;
 }
 
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/;
@@ -158,6 +162,7 @@ const STRING_FLAGS = [
   'jump-hours',
   'malformed-rate',
   'impersonate-rate',
+  ...AEMP_STRING_FLAGS,
 ] as const;
 
 function parseInstant(flag: string, value: string, timeZone: string): number {
@@ -186,6 +191,7 @@ export function parseOptions(argv: string[]): SimOptions {
         ...Object.fromEntries(STRING_FLAGS.map((f) => [f, { type: 'string' as const }])),
         'as-fast-as-possible': { type: 'boolean' },
         'print-world': { type: 'boolean' },
+        'serve-aemp': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
       },
@@ -337,5 +343,13 @@ export function parseOptions(argv: string[]): SimOptions {
     qos: qosRaw === '1' ? 1 : 0,
     giveUpAfterMs: giveUp !== undefined ? parseDuration('give-up-after', giveUp, 'ms') : null,
     logLevel: s('log-level') ?? 'info',
+    aemp: parseAempFlags(
+      v['serve-aemp'] === true,
+      s,
+      (flag, value) => parseDuration(flag, value, 's'),
+      (m) => {
+        throw new UsageError(m);
+      },
+    ),
   });
 }

@@ -1,13 +1,22 @@
 /**
  * Reads a request body with a hard limit on the bytes received AND on the bytes after
  * decompression, so a small gzip bomb cannot expand past the limit in memory (413).
- * Accepts `Content-Encoding: gzip` or identity; anything else is 415.
+ * Accepts `Content-Encoding: gzip` or identity; anything else is 415. A body not complete
+ * within `timeoutMs` is 408: a slow or stalled upload gives its slot back (the server then
+ * closes the connection, as the body was not read to its end).
  */
 import type { IncomingMessage } from 'node:http';
 import zlib from 'node:zlib';
 import { HttpProblem } from './problem.js';
 
-export async function readBody(req: IncomingMessage, limitBytes: number): Promise<Buffer> {
+/** Default body-read deadline, ms. */
+export const BODY_TIMEOUT_MS = 30_000; // 30 s
+
+export async function readBody(
+  req: IncomingMessage,
+  limitBytes: number,
+  timeoutMs: number = BODY_TIMEOUT_MS,
+): Promise<Buffer> {
   const encoding = (req.headers['content-encoding'] ?? 'identity').toString().trim().toLowerCase();
   if (encoding !== 'gzip' && encoding !== 'identity' && encoding !== '')
     throw new HttpProblem(
@@ -27,10 +36,26 @@ export async function readBody(req: IncomingMessage, limitBytes: number): Promis
   await new Promise<void>((resolve, reject) => {
     let received = 0;
     let done = false;
+    const timer = setTimeout(
+      () =>
+        fail(
+          new HttpProblem(408, 'REQUEST_TIMEOUT', `request body not received within ${timeoutMs} ms`, {
+            title: 'request body timeout',
+          }),
+        ),
+      timeoutMs,
+    );
     const fail = (e: unknown) => {
+      clearTimeout(timer);
       if (done) return;
       done = true;
       reject(e);
+    };
+    const succeed = () => {
+      clearTimeout(timer);
+      if (done) return;
+      done = true;
+      resolve();
     };
     const gunzip = encoding === 'gzip' ? zlib.createGunzip() : null;
     const onPlain = (chunk: Buffer) => {
@@ -51,12 +76,7 @@ export async function readBody(req: IncomingMessage, limitBytes: number): Promis
           }),
         ),
       );
-      gunzip.on('end', () => {
-        if (!done) {
-          done = true;
-          resolve();
-        }
-      });
+      gunzip.on('end', succeed);
     }
     req.on('data', (chunk: Buffer) => {
       if (done) return;
@@ -71,10 +91,7 @@ export async function readBody(req: IncomingMessage, limitBytes: number): Promis
     req.on('end', () => {
       if (done) return;
       if (gunzip) gunzip.end();
-      else {
-        done = true;
-        resolve();
-      }
+      else succeed();
     });
     req.on('error', fail);
     req.on('aborted', () => fail(new HttpProblem(400, 'REQUEST_ABORTED', 'client aborted the request')));

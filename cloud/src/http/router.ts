@@ -66,7 +66,7 @@ export class Router {
       }
       const params: Record<string, string> = {};
       r.keys.forEach((k, i) => {
-        params[k] = decodeURIComponent(m[i + 1]!);
+        params[k] = decodePathSegment(m[i + 1]!);
       });
       return { handler: r.handler, params, route: r.pattern };
     }
@@ -76,5 +76,21 @@ export class Router {
         title: 'method not allowed',
       });
     throw HttpProblem.from('NOT_FOUND', `no route ${method} ${path}`);
+  }
+}
+
+/** A path parameter's percent-decoding; a malformed escape (`%`, `%zz`) is the client's error. */
+function decodePathSegment(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new HttpProblem(
+      400,
+      'PATH_INVALID',
+      `malformed percent-encoding in path segment ${JSON.stringify(raw.slice(0, 100))}`,
+      {
+        title: 'malformed path',
+      },
+    );
   }
 }

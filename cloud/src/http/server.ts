@@ -2,10 +2,13 @@
  * The HTTP server: node:http, one router, JSON in and out, every error as problem+json.
  * A handler's thrown HttpProblem becomes its answer; anything else is a logged 500.
  */
+import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '@ironledger/logger';
 import type { Metrics } from '../metrics.js';
+import { AuthFailures } from './auth-failures.js';
 import { HttpProblem, PROBLEM_CONTENT_TYPE, toHttpProblem } from './problem.js';
 import type { Reply, RequestContext, Router } from './router.js';
 
@@ -18,14 +21,28 @@ export interface HttpServer {
 export async function startHttpServer(opts: {
   host: string;
   port: number;
+  /** PEM certificate and key: HTTPS instead of HTTP. */
+  tls?: { certFile: string; keyFile: string } | undefined;
   router: Router;
   logger: Logger;
   metrics: Metrics;
 }): Promise<HttpServer> {
   const { router, logger, metrics } = opts;
-  const server = http.createServer({ requestTimeout: 120_000 /* 120 s: a slow edge link */ }, (req, res) => {
+  const authFailures = new AuthFailures(logger, metrics.registry);
+  // Answers being held back because their source keeps failing authentication: bounded, so
+  // slowing a flood down cannot itself pile up sockets without end.
+  const MAX_DELAYED_ANSWERS = 1000;
+  let delayedAnswers = 0;
+  const serverOpts = { requestTimeout: 120_000 /* 120 s: a slow edge link */ };
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
     void handle(req, res);
-  });
+  };
+  const server = opts.tls
+    ? https.createServer(
+        { ...serverOpts, cert: fs.readFileSync(opts.tls.certFile), key: fs.readFileSync(opts.tls.keyFile) },
+        onRequest,
+      )
+    : http.createServer(serverOpts, onRequest);
   server.keepAliveTimeout = 5_000; // 5 s
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -34,7 +51,7 @@ export async function startHttpServer(opts: {
     let route = '(unmatched)';
     let reply: Reply;
     try {
-      const url = new URL(req.url ?? '/', 'http://localhost');
+      const url = requestUrl(req.url);
       const m = router.match(method, url.pathname);
       route = m.route;
       const ctx: RequestContext = {
@@ -56,6 +73,19 @@ export async function startHttpServer(opts: {
         body: p.toProblem(req.url),
         headers: { ...p.extra.headers, 'content-type': PROBLEM_CONTENT_TYPE },
       };
+      if (p.status === 401) {
+        const source = req.socket.remoteAddress ?? 'unknown';
+        const delayMs = authFailures.fail(source, String(p.code), { method, route });
+        if (delayMs > 0) {
+          if (delayedAnswers >= MAX_DELAYED_ANSWERS) {
+            req.socket.destroy();
+            return;
+          }
+          delayedAnswers++;
+          await new Promise((r) => setTimeout(r, delayMs));
+          delayedAnswers--;
+        }
+      }
     }
     send(req, res, reply);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
@@ -74,9 +104,10 @@ export async function startHttpServer(opts: {
   const hostForUrl = opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host;
   return {
     port,
-    url: `http://${hostForUrl.includes(':') ? `[${hostForUrl}]` : hostForUrl}:${port}`,
+    url: `${opts.tls ? 'https' : 'http'}://${hostForUrl.includes(':') ? `[${hostForUrl}]` : hostForUrl}:${port}`,
     close: () =>
       new Promise<void>((resolve) => {
+        authFailures.close();
         server.close(() => resolve());
         server.closeIdleConnections();
         // In-flight requests get a grace period; then sockets are cut.
@@ -101,4 +132,14 @@ function send(req: http.IncomingMessage, res: http.ServerResponse, reply: Reply)
   if (!req.complete) headers.connection = 'close';
   res.writeHead(reply.status, headers);
   res.end(req.method === 'HEAD' ? undefined : payload);
+}
+
+function requestUrl(target: string | undefined): URL {
+  try {
+    return new URL(target ?? '/', 'http://localhost');
+  } catch {
+    throw new HttpProblem(400, 'PATH_INVALID', 'the request target is not a valid path', {
+      title: 'malformed path',
+    });
+  }
 }

@@ -140,15 +140,6 @@ describe('POST /v1/batches', () => {
       expect(p.detail).toMatch(/JSON/);
     });
 
-    it('unknown unit → 422 naming the reading', async () => {
-      const b = batch([
-        ['EXC-1', '2026-06-01T08:00:00Z', 1],
-        ['NOPE-9', '2026-06-01T08:00:00Z', 1],
-      ]);
-      const p = expectProblem(await t.postBatch(b), 422);
-      expect(p.errors).toEqual([{ path: 'readings[1].unitId', message: 'unknown unit NOPE-9' }]);
-    });
-
     it('a gateway posting as another → 403; missing or unknown token → 401', async () => {
       expectProblem(
         await t.postBatch(batch([['EXC-1', '2026-06-01T08:00:00Z', 1]], { gatewayId: 'gw2' })),

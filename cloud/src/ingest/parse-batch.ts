@@ -40,29 +40,25 @@ export function parseBatch(body: Buffer): Batch {
   return r.data;
 }
 
-/** Readings whose unit the cloud does not know: the whole batch is refused (422). */
-export function unknownUnits(batch: Batch, isKnown: (unitId: string) => boolean): HttpProblem | null {
-  const errors: Array<{ path: string; message: string }> = [];
-  batch.readings.forEach((r, i) => {
-    if (!isKnown(r.unitId) && errors.length < MAX_LISTED_ERRORS)
-      errors.push({ path: `readings[${i}].unitId`, message: `unknown unit ${r.unitId}` });
-  });
-  if (errors.length === 0) return null;
-  return new HttpProblem(422, 'BATCH_UNKNOWN_UNIT', `${errors[0]!.path}: ${errors[0]!.message}`, {
-    errors,
-    title: 'batch names units the cloud does not know',
-  });
-}
+/** Hold reason of a reading whose unit is not registered; released when the unit is. */
+export const UNKNOWN_UNIT_REASON_PREFIX = 'unknown_unit';
 
 /**
  * Decides how a reading is kept: a ts before 2000 or more than 5 min ahead of the cloud's
- * clock (Contract 1), or the edge's own clock_invalid flag, holds it out of usage.
+ * clock (Contract 1), or the edge's own clock_invalid flag, holds it out of usage; so does a
+ * unit the cloud does not know (stored, held `unknown_unit`, released on registration).
  */
-export function toIngestReading(r: ForwardedReading, nowMs: number): IngestReading {
+export function toIngestReading(
+  r: ForwardedReading,
+  nowMs: number,
+  isKnownUnit: (unitId: string) => boolean = () => true,
+): IngestReading {
   const flags = r.flags ?? [];
   let holdReason: string | null = null;
   if (flags.includes('clock_invalid')) holdReason = 'clock_invalid: flagged by the gateway';
   else if (isInvalidClock(r.ts, nowMs))
     holdReason = `clock_invalid: ts ${r.ts} is before 2000 or ahead of the cloud clock`;
+  else if (!isKnownUnit(r.unitId))
+    holdReason = `${UNKNOWN_UNIT_REASON_PREFIX}: unit ${r.unitId} is not registered; released when it is`;
   return { reading: r, content: readingContent(r), holdReason, flaggedConflict: flags.includes('conflict') };
 }

@@ -25,6 +25,23 @@ export function tickOf(nowMs: number): string {
   return new Date(Math.round(nowMs / 1000) * 1000).toISOString();
 }
 
+/** One firing: runs consolidation if this replica is the first to claim the tick. */
+export async function consolidationTick(
+  runner: Pick<ConsolidationRunner, 'run'>,
+  claim: TickClaim,
+): Promise<'ran' | 'claimed_elsewhere'> {
+  const nowMs = claim.now();
+  const won = await claim.store.claimJobTick(
+    'consolidation',
+    tickOf(nowMs),
+    claim.owner,
+    new Date(nowMs).toISOString(),
+  );
+  if (!won) return 'claimed_elsewhere';
+  await runner.run();
+  return 'ran';
+}
+
 export function startConsolidationJob(
   expression: string,
   runner: ConsolidationRunner,
@@ -32,19 +49,8 @@ export function startConsolidationJob(
   claim: TickClaim,
 ): Job {
   if (expression.trim() === '') return { stop: async () => {} };
-  const tick = async () => {
-    const nowMs = claim.now();
-    const won = await claim.store.claimJobTick(
-      'consolidation',
-      tickOf(nowMs),
-      claim.owner,
-      new Date(nowMs).toISOString(),
-    );
-    if (!won) return;
-    await runner.run();
-  };
   const task = cron.schedule(expression, () => {
-    tick().catch((e) => {
+    consolidationTick(runner, claim).catch((e) => {
       // A failed run is already logged by the runner; the next tick retries.
       logger.warn({ event: 'job_tick_failed', job: 'consolidation', err: e }, 'consolidation tick failed');
     });

@@ -279,8 +279,8 @@ export interface CloudStore {
   dirtyUnits(): Promise<DirtyUnit[]>;
   markDirty(unitId: string, sinceMs: number, at: string): Promise<void>;
   /**
-   * Claims the oldest dirty unit nobody holds a live claim on (or whose claimant's lease has
-   * expired) for consolidation; null when there is none. The claim ends with
+   * Claims the oldest dirty unit nobody holds a live claim on, the caller included (or whose
+   * claimant's lease has expired), for consolidation; null when there is none. The claim ends with
    * `applyConsolidation({claimOwner})`, `releaseDirtyUnit`, or when its lease runs out.
    */
   claimDirtyUnit(lease: Lease): Promise<DirtyUnit | null>;
@@ -313,7 +313,8 @@ export interface CloudStore {
   // ---- posting ledger -----------------------------------------------------------------
   /**
    * Claims approved allocations among `ids` for posting: those no one else holds a live claim
-   * on; returns them as stored now (approved, with the version to send). A claim ends with
+   * on (the caller's own claims are renewed); returns them as stored now (approved, with the
+   * version to send). A claim ends with
    * markPosted / deadLetter / hold, `releasePostingClaims`, or when its lease runs out.
    */
   claimForPosting(ids: string[], lease: Lease): Promise<AllocationRecord[]>;
@@ -322,6 +323,14 @@ export interface CloudStore {
   deadLetter(id: string, code: string, message: string, at: string, actor: string): Promise<void>;
   hold(id: string, reason: string, at: string, actor: string): Promise<void>;
   listDeadLetters(opts?: { includeResolved?: boolean }): Promise<DeadLetter[]>;
+
+  /** Owners (`<replica id>/<purpose>`) of every claim held, live or expired. */
+  claimOwners(): Promise<string[]>;
+  /**
+   * Ends every claim of a replica known to be dead (owners `replicaId` and `replicaId/…`);
+   * returns how many ended.
+   */
+  releaseClaimsOf(replicaId: string): Promise<number>;
 
   // ---- scheduled jobs ------------------------------------------------------------------
   /**
@@ -348,4 +357,21 @@ export interface CloudStore {
   }): Promise<AuditEntry[]>;
 
   close(): Promise<void>;
+
+  // ---- AEMP feeds and endpoint (Contract 3) ----------------------------------------------
+  /**
+   * Compare-and-set of a meta value (a feed's poll cursor): written only when the stored value
+   * is still `expected` (null: no value yet). False when another writer got there first.
+   */
+  casMeta(key: string, expected: string | null, value: string): Promise<boolean>;
+  /** A unit's usable readings with fromMs <= ts <= toMs by ts, `limit` of them from `offset`; ts as used. */
+  usableReadingBodies(
+    unitId: string,
+    fromMs: number,
+    toMs: number,
+    limit: number,
+    offset: number,
+  ): Promise<ForwardedReading[]>;
+  /** A unit's latest usable reading (ts as used), or null. */
+  latestUsableReading(unitId: string): Promise<ForwardedReading | null>;
 }

@@ -4,10 +4,10 @@
  * for each role. Talks to it over HTTP with undici, gzip included.
  */
 import { gzipSync } from 'node:zlib';
-import { silentLogger } from '@ironledger/logger';
-import { tempDir } from '@ironledger/testkit';
+import { type Logger, silentLogger } from '@ironledger/logger';
+import { createPgSchema, tempDir } from '@ironledger/testkit';
 import { request } from 'undici';
-import { type RunningCloud, startCloud } from '../app.js';
+import { type RunningCloud, type StartCloudOptions, startCloud } from '../app.js';
 import { type CloudConfigInput, parseCloudConfig } from '../config.js';
 import { hashToken } from '../http/auth.js';
 
@@ -18,6 +18,27 @@ export const TOKENS = {
   approver: 'approver-secret',
   admin: 'admin-secret',
 } as const;
+
+/**
+ * A suite that runs these clouds on PostgreSQL sets the database here (null: SQLite files).
+ * Each test directory then gets a schema of its own in that database, so clouds started on
+ * the same `dir` share a store (replicas) and other tests start empty.
+ */
+let postgresUrl: string | null = null;
+const schemas = new Map<string, string>();
+export function useTestPostgres(url: string | null): void {
+  postgresUrl = url;
+}
+
+async function postgresStoreFor(dir: string): Promise<{ url: string } | null> {
+  if (!postgresUrl) return null;
+  let url = schemas.get(dir);
+  if (!url) {
+    url = await createPgSchema(postgresUrl, `cloud_${schemas.size}_${process.pid}`);
+    schemas.set(dir, url);
+  }
+  return { url };
+}
 
 export function baseConfig(dir: string, extra: Partial<CloudConfigInput> = {}): CloudConfigInput {
   return {
@@ -75,11 +96,25 @@ export interface Answer {
 }
 
 export async function startTestCloud(
-  opts: { dir?: string; config?: Partial<CloudConfigInput>; now?: () => number } = {},
+  opts: {
+    dir?: string;
+    config?: Partial<CloudConfigInput>;
+    now?: () => number;
+    logger?: Logger;
+    /** More options for startCloud (a replica id, a wrapped store). */
+    cloud?: Partial<StartCloudOptions>;
+  } = {},
 ): Promise<TestCloud> {
   const dir = opts.dir ?? tempDir('ironledger-cloud-');
-  const config = parseCloudConfig(baseConfig(dir, opts.config));
-  const cloud = await startCloud(config, { logger: silentLogger(), adminToken: TOKENS.admin, now: opts.now });
+  const pgStore = await postgresStoreFor(dir);
+  const input = baseConfig(dir, opts.config);
+  const config = parseCloudConfig(pgStore ? { ...input, store: { ...input.store, ...pgStore } } : input);
+  const cloud = await startCloud(config, {
+    logger: opts.logger ?? silentLogger(),
+    adminToken: TOKENS.admin,
+    now: opts.now,
+    ...opts.cloud,
+  });
   const send = async (
     method: 'GET' | 'POST' | 'DELETE',
     path: string,

@@ -22,7 +22,10 @@
  *              UNIQUE(ts, unit_id); body = the forwarded reading as JSON (Contract 2 element)
  *   conflicts  same columns; UNIQUE(ts, unit_id, content_hash): later versions of an identity
  *   batches    (batch_id, state pending|sent|parked|split, readings, created_at, attempts, ...)
- *   quarantine (id, received_at, topic, client_id, reason, payload BLOB, replayed_at)
+ *   quarantine (id, received_at, topic, client_id, reason, payload BLOB, size, sha256, replayed_at)
+ *              payload = at most `quarantine.maxPayloadBytes` of it; size and sha256 of the whole.
+ *              A room of its own: at most `quarantine.maxEntries` rows (oldest evicted,
+ *              counted), outside the disk budget, so garbage can never refuse a valid reading.
  *   meta       (key, value): the gateway the file belongs to
  */
 import type { ForwardedReading } from '@ironledger/contracts';
@@ -75,7 +78,12 @@ export interface QuarantineEntry {
   topic: string;
   clientId: string | null;
   reason: string;
+  /** The payload as kept: its first `quarantine.maxPayloadBytes` bytes. */
   payload: Buffer;
+  /** Size of the whole payload as received, bytes. */
+  size: number;
+  /** sha256 (hex) of the whole payload as received. */
+  sha256: string;
   replayedAt: string | null;
 }
 
@@ -135,6 +143,8 @@ export interface ReadingBuffer {
   /** Deletes readings whose batch was acknowledged before `beforeMs`; returns rows removed. */
   pruneSent(beforeMs: number): number;
   pruneQuarantine(beforeMs: number): number;
+  /** Quarantined messages evicted to keep the quarantine's bound, since the last call. */
+  takeQuarantineEvictions(): number;
   /** Returns free pages to the file system and truncates the WAL. */
   vacuum(opts?: { full?: boolean }): void;
   close(): void;

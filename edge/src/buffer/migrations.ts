@@ -4,7 +4,11 @@
  * appended: a newer agent opens any older buffer file and upgrades it in place, so a gateway
  * updated in the field keeps its unsent readings.
  */
+import { createHash } from 'node:crypto';
 import type BetterSqlite3 from 'better-sqlite3';
+
+/** Payload bytes an upgraded file keeps of each quarantined message (as the default config). */
+const MIGRATED_QUARANTINE_PAYLOAD_BYTES = 4096;
 
 export interface Migration {
   version: number;
@@ -84,6 +88,31 @@ export const MIGRATIONS: readonly Migration[] = [
 
         CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
       `);
+    },
+  },
+  {
+    version: 3,
+    description: 'quarantine keeps a bounded prefix of each payload with its full size and sha256',
+    up(db) {
+      db.exec(`
+        ALTER TABLE quarantine ADD COLUMN size INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE quarantine ADD COLUMN sha256 TEXT NOT NULL DEFAULT '';
+      `);
+      // Files from before the bound may hold payloads of megabytes: cut them now.
+      const rows = db.prepare('SELECT id, payload FROM quarantine').iterate() as Iterable<{
+        id: number;
+        payload: Buffer;
+      }>;
+      const update = db.prepare('UPDATE quarantine SET payload = ?, size = ?, sha256 = ? WHERE id = ?');
+      const updates: Array<[Buffer, number, string, number]> = [];
+      for (const r of rows)
+        updates.push([
+          r.payload.subarray(0, MIGRATED_QUARANTINE_PAYLOAD_BYTES),
+          r.payload.length,
+          createHash('sha256').update(r.payload).digest('hex'),
+          r.id,
+        ]);
+      for (const u of updates) update.run(...u);
     },
   },
 ];

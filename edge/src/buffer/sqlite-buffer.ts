@@ -28,6 +28,10 @@ export interface SqliteBufferOptions {
   gatewayId: string;
   diskBudgetBytes?: number;
   synchronous?: 'FULL' | 'EXTRA' | 'NORMAL';
+  /** Most quarantined messages kept (oldest evicted beyond it). */
+  quarantineMaxEntries?: number;
+  /** Bytes of a quarantined payload kept (its full size and sha256 are kept too). */
+  quarantineMaxPayloadBytes?: number;
   /** Test hook: read-only open for inspection tools. */
   readonly?: boolean;
 }
@@ -52,6 +56,11 @@ export class SqliteBuffer implements ReadingBuffer {
   private readonly budgetBytes: number;
   private readonly pageSize: number;
   private full = false;
+  private readonly quarantineMaxEntries: number;
+  private readonly quarantineMaxPayloadBytes: number;
+  /** Approximate bytes the quarantine occupies: its own room, outside the disk budget. */
+  private quarantineBytes = 0;
+  private quarantineEvictions = 0;
   private readonly st: ReturnType<SqliteBuffer['prepare']>;
   /**
    * Schema version of the file as found (0: a new file) and after opening; they differ
@@ -63,6 +72,8 @@ export class SqliteBuffer implements ReadingBuffer {
     this.path = opts.path;
     this.gatewayId = opts.gatewayId;
     this.budgetBytes = opts.diskBudgetBytes ?? 1024 * MiB;
+    this.quarantineMaxEntries = opts.quarantineMaxEntries ?? 10_000;
+    this.quarantineMaxPayloadBytes = opts.quarantineMaxPayloadBytes ?? 4096;
     if (opts.path !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(opts.path)), { recursive: true });
     this.db = new Database(opts.path);
     try {
@@ -84,7 +95,8 @@ export class SqliteBuffer implements ReadingBuffer {
     }
     this.pageSize = this.db.pragma('page_size', { simple: true }) as number;
     this.st = this.prepare();
-    this.full = this.usedBytes() >= this.budgetBytes;
+    this.measureQuarantine();
+    this.full = this.readingBytes() >= this.budgetBytes;
   }
 
   private bindGateway(): void {
@@ -111,8 +123,17 @@ export class SqliteBuffer implements ReadingBuffer {
          ON CONFLICT(ts, unit_id, content_hash) DO NOTHING`,
       ),
       insertQuarantine: db.prepare(
-        `INSERT INTO quarantine(received_at, topic, client_id, reason, payload) VALUES (?, ?, ?, ?, ?)`,
+        `INSERT INTO quarantine(received_at, topic, client_id, reason, payload, size, sha256) VALUES (?, ?, ?, ?, ?, ?, ?)`,
       ),
+      evictQuarantine: db.prepare(
+        `DELETE FROM quarantine WHERE id <= (SELECT id FROM quarantine ORDER BY id DESC LIMIT 1 OFFSET ?)`,
+      ),
+      quarantineBytes: db
+        .prepare(
+          // Row estimate: payload prefix + texts + ~48 bytes of record header, ids and integers.
+          `SELECT coalesce(sum(length(payload) + length(topic) + length(reason) + coalesce(length(client_id), 0) + length(sha256) + 48), 0) FROM quarantine`,
+        )
+        .pluck(),
       pageCount: db.prepare('PRAGMA page_count').pluck(),
       freelist: db.prepare('PRAGMA freelist_count').pluck(),
       oldestPending: db.prepare(
@@ -152,6 +173,22 @@ export class SqliteBuffer implements ReadingBuffer {
     return ((this.st.pageCount.get() as number) - (this.st.freelist.get() as number)) * this.pageSize;
   }
 
+  /** Live bytes less the quarantine's own room: what the disk budget limits. */
+  readingBytes(): number {
+    return Math.max(0, this.usedBytes() - this.quarantineBytes);
+  }
+
+  private measureQuarantine(): void {
+    this.quarantineBytes = this.st.quarantineBytes.get() as number;
+  }
+
+  /** Quarantined messages evicted (oldest first) since the last call. */
+  takeQuarantineEvictions(): number {
+    const n = this.quarantineEvictions;
+    this.quarantineEvictions = 0;
+    return n;
+  }
+
   get diskBudgetBytes(): number {
     return this.budgetBytes;
   }
@@ -162,7 +199,7 @@ export class SqliteBuffer implements ReadingBuffer {
 
   /** Re-evaluates the budget (after pruning or vacuum freed pages). */
   refreshFull(): boolean {
-    this.full = this.usedBytes() >= this.budgetBytes;
+    this.full = this.readingBytes() >= this.budgetBytes;
     return this.full;
   }
 
@@ -173,23 +210,43 @@ export class SqliteBuffer implements ReadingBuffer {
     if (this.refreshFull()) {
       throw new IronLedgerError(
         'BUFFER_FULL',
-        `buffer holds ${this.usedBytes()} bytes, budget ${this.budgetBytes}`,
+        `buffer holds ${this.readingBytes()} bytes of readings, budget ${this.budgetBytes}`,
       );
     }
     const st = this.st;
+    let quarantined = 0;
     const run = this.db.transaction((list: readonly AppendItem[]) => {
       const out: AppendOutcome[] = [];
       for (const it of list) {
         if (it.kind === 'quarantine') {
-          st.insertQuarantine.run(it.receivedAtMs, it.topic, it.clientId ?? null, it.reason, it.payload);
+          this.insertQuarantine(it);
+          quarantined++;
           out.push('quarantined');
           continue;
         }
         out.push(this.insertReading(it.reading));
       }
+      // The quarantine's room is bounded: the oldest entries make way (counted, never readings).
+      if (quarantined > 0)
+        this.quarantineEvictions += st.evictQuarantine.run(this.quarantineMaxEntries).changes;
       return out;
     });
-    return run.immediate(items);
+    const out = run.immediate(items);
+    if (quarantined > 0) this.measureQuarantine();
+    return out;
+  }
+
+  private insertQuarantine(it: Extract<AppendItem, { kind: 'quarantine' }>): void {
+    const p = it.payload;
+    this.st.insertQuarantine.run(
+      it.receivedAtMs,
+      it.topic.slice(0, 1024),
+      it.clientId?.slice(0, 256) ?? null,
+      it.reason.slice(0, 1024),
+      p.length > this.quarantineMaxPayloadBytes ? p.subarray(0, this.quarantineMaxPayloadBytes) : p,
+      p.length,
+      createHash('sha256').update(p).digest('hex'),
+    );
   }
 
   private insertReading(r: ForwardedReading): AppendOutcome {
@@ -391,6 +448,8 @@ export class SqliteBuffer implements ReadingBuffer {
       client_id: string | null;
       reason: string;
       payload: Buffer;
+      size: number;
+      sha256: string;
       replayed_at: number | null;
     }>;
     return rows.map((r) => ({
@@ -400,6 +459,8 @@ export class SqliteBuffer implements ReadingBuffer {
       clientId: r.client_id,
       reason: r.reason,
       payload: r.payload,
+      size: r.size,
+      sha256: r.sha256,
       replayedAt: r.replayed_at === null ? null : new Date(r.replayed_at).toISOString(),
     }));
   }
@@ -470,7 +531,9 @@ export class SqliteBuffer implements ReadingBuffer {
   }
 
   pruneQuarantine(beforeMs: number): number {
-    return this.db.prepare(`DELETE FROM quarantine WHERE received_at < ?`).run(beforeMs).changes;
+    const n = this.db.prepare(`DELETE FROM quarantine WHERE received_at < ?`).run(beforeMs).changes;
+    this.measureQuarantine();
+    return n;
   }
 
   vacuum(opts: { full?: boolean } = {}): void {

@@ -30,6 +30,9 @@ export class EdgeMetrics {
   readonly batches: Counter<'outcome'>;
   readonly forwardedReadings: Counter;
   readonly heartbeats: Counter<'outcome'>;
+  readonly quarantineEvicted: Counter;
+  readonly authFailures: Counter<'kind'>;
+  readonly authDelayed: Counter;
 
   constructor(backlog: () => BacklogSource, opts: { defaultMetrics?: boolean } = {}) {
     const r = this.registry;
@@ -103,6 +106,22 @@ export class EdgeMetrics {
       name: `${p}heartbeats_total`,
       help: 'Heartbeats by outcome',
       labelNames: ['outcome'],
+      registers: [r],
+    });
+    this.quarantineEvicted = new Counter({
+      name: `${p}quarantine_evicted_total`,
+      help: 'Quarantined messages evicted, oldest first, to keep the quarantine within maxEntries',
+      registers: [r],
+    });
+    this.authFailures = new Counter({
+      name: `${p}auth_failures_total`,
+      help: 'MQTT connections refused (bad credentials, foreign client id) and ACL denials, by kind',
+      labelNames: ['kind'],
+      registers: [r],
+    });
+    this.authDelayed = new Counter({
+      name: `${p}auth_delayed_total`,
+      help: 'Authentication failures whose answer was delayed (repeated failures from one source)',
       registers: [r],
     });
     const gauge = (name: string, help: string, read: (b: BacklogSource) => number) =>

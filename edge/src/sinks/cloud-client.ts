@@ -3,6 +3,8 @@
  * bearer token, and a deadline per request. Returns what happened; deciding is the
  * forwarder's (retry-policy.ts).
  */
+import fs from 'node:fs';
+import tls from 'node:tls';
 import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
 import { Agent, request } from 'undici';
@@ -22,12 +24,15 @@ export class CloudClient {
     private readonly token: string,
     private readonly timeoutMs: number,
     private readonly userAgent: string,
+    /** PEM file of a private CA for an https:// cloud, trusted beside the system CAs. */
+    caFile?: string,
   ) {
     this.base = url.endsWith('/') ? url : `${url}/`;
     this.agent = new Agent({
       connections: 2,
       connectTimeout: Math.min(timeoutMs, 10_000),
       keepAliveTimeout: 30_000,
+      ...(caFile ? { connect: { ca: [...tls.rootCertificates, fs.readFileSync(caFile, 'utf8')] } } : {}),
     });
   }
 

@@ -188,6 +188,27 @@ describe('forwarder ↔ Contract 2 peer', () => {
     await waitUntil(() => r.buffer.stats().queuedReadings === 1); // later batches still flow
   });
 
+  it('a 4xx for one unit parks only that unit’s reading: the rest of the batch is isolated and stored', async () => {
+    const stored = new Set<string>();
+    const p = await peer((s) => {
+      const b = s.body as { readings: Array<{ unitId: string; ts: string }> };
+      if (b.readings.some((x) => x.unitId === 'BAD')) return { status: 422 };
+      for (const x of b.readings) stored.add(`${x.unitId}@${x.ts}`);
+      return { status: 200 };
+    });
+    cleanup.push(p.close);
+    const r = rig(p.url, undefined, { batchSize: 8 });
+    cleanup.push(r.stop);
+    add(r.buffer, 'U1', 3);
+    add(r.buffer, 'BAD', 1, 3);
+    add(r.buffer, 'U2', 4, 4);
+    r.fwd.start();
+    await waitUntil(() => stored.size === 7 && r.buffer.stats().parkedBatches === 1);
+    expect(r.buffer.stats()).toMatchObject({ queuedReadings: 1, parkedReadings: 1, parkedBatches: 1 });
+    expect(r.buffer.listBatches('parked')).toHaveLength(1);
+    expect(r.fwd.state().effectiveBatchSize).toBe(8); // isolating a reading does not shrink batches
+  });
+
   it('heartbeat carries the backlog (HeartbeatSchema)', async () => {
     const { startAgent } = await import('../agent.js');
     const p = await peer(() => ({ status: 503 }));

@@ -192,11 +192,21 @@ export class Forwarder {
       }
       case 'split': {
         const parts = buffer.split(batch.batchId);
-        this.s.effectiveBatchSize = Math.max(1, Math.min(this.s.effectiveBatchSize, Math.floor(count / 2)));
-        this.successesInRow = 0;
+        if (decision.shrink) {
+          this.s.effectiveBatchSize = Math.max(1, Math.min(this.s.effectiveBatchSize, Math.floor(count / 2)));
+          this.successesInRow = 0;
+        }
         log.warn(
-          { event: 'forward.split', ...ctx, into: parts, batchSize: this.s.effectiveBatchSize },
-          'cloud said 413: sending the batch in halves',
+          {
+            event: 'forward.split',
+            ...ctx,
+            into: parts,
+            batchSize: this.s.effectiveBatchSize,
+            reason: decision.reason,
+          },
+          decision.shrink
+            ? 'cloud said 413: sending the batch in halves'
+            : 'cloud refused the batch: sending it in halves so only the refused reading is parked',
         );
         this.s.currentBatchId = null;
         break;

@@ -43,7 +43,7 @@ describe('retry policy', () => {
     expect(parseRetryAfterMs('soon', now)).toBeNull();
   });
 
-  it('5xx and network errors back off; 401/403/404 retry as configuration errors; other 4xx park', () => {
+  it('5xx and network errors back off; 401/403/404 retry as configuration errors; other 4xx isolate, then park', () => {
     expect(decide({ status: 502, readings: 5 }, 2, policy, () => 0.5, now)).toMatchObject({
       action: 'retry',
       delayMs: 200,
@@ -53,7 +53,14 @@ describe('retry policy', () => {
     );
     for (const s of [401, 403, 404])
       expect(decide({ status: s, readings: 5 }, 0, policy, () => 0.5, now).action).toBe('auth');
-    for (const s of [400, 409, 422])
-      expect(decide({ status: s, readings: 5 }, 0, policy, () => 0.5, now).action).toBe('park');
+    for (const s of [400, 409, 422]) {
+      // Halved until the refused reading is alone, without shrinking later batches…
+      expect(decide({ status: s, readings: 5 }, 0, policy, () => 0.5, now)).toMatchObject({
+        action: 'split',
+        shrink: false,
+      });
+      // …and only that reading is parked.
+      expect(decide({ status: s, readings: 1 }, 0, policy, () => 0.5, now).action).toBe('park');
+    }
   });
 });

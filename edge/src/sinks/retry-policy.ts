@@ -9,7 +9,9 @@
  *  401, 403, 404, 405          retry with back-off and raise an error: the gateway's token or
  *                              URL is wrong, which a person fixes; parking every batch until
  *                              then would only move the whole backlog aside
- *  other 4xx                   park: this batch will never be accepted as it is; kept, reported
+ *  other 4xx                   split in halves until the refused reading is alone, and park only
+ *                              it: one bad reading (or unit) never parks other units' readings;
+ *                              kept, reported, replayable
  */
 
 export interface BackoffPolicy {
@@ -53,7 +55,8 @@ export type Attempt =
 export type Decision =
   | { action: 'done' }
   | { action: 'retry'; delayMs: number; reason: string; honouredRetryAfter: boolean }
-  | { action: 'split'; reason: string }
+  /** `shrink`: the batch was too large (413), so later batches are made smaller too. */
+  | { action: 'split'; reason: string; shrink: boolean }
   | { action: 'park'; reason: string }
   | { action: 'auth'; delayMs: number; reason: string };
 
@@ -88,7 +91,7 @@ export function decide(
   if (status >= 200 && status < 300) return { action: 'done' };
   if (status === 413) {
     return attempt.readings > 1
-      ? { action: 'split', reason: '413 batch too large' }
+      ? { action: 'split', reason: '413 batch too large', shrink: true }
       : { action: 'park', reason: '413 for a single reading' };
   }
   if (RETRYABLE_STATUS.has(status) || status >= 500) {
@@ -104,5 +107,7 @@ export function decide(
     return { action: 'retry', delayMs: jittered(), reason: `${status}`, honouredRetryAfter: false };
   }
   if (CONFIG_STATUS.has(status)) return { action: 'auth', delayMs: jittered(), reason: `${status}` };
-  return { action: 'park', reason: `${status}` };
+  return attempt.readings > 1
+    ? { action: 'split', reason: `${status}: isolating the refused reading`, shrink: false }
+    : { action: 'park', reason: `${status}` };
 }

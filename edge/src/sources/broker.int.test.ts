@@ -42,7 +42,11 @@ describe('embedded broker', () => {
   it('sends each PUBACK only after the reading is in the SQLite file', async () => {
     const file = path.join(dir, 'puback.db');
     const a = await start(file, { units: [{ unitId: 'U1', secretHash: hashSecret('s1') }] });
-    const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${a.mqttPort}`, { username: 'U1', password: 's1' });
+    const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${a.mqttPort}`, {
+      clientId: 'U1',
+      username: 'U1',
+      password: 's1',
+    });
     const db = new Database(file, { readonly: true });
     const has = db.prepare('SELECT count(*) FROM readings WHERE unit_id = ? AND ts = ?').pluck();
     const checks = await Promise.all(

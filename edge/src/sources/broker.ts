@@ -7,8 +7,13 @@
  * hook: aedes closes the connection without a PUBACK [MQTT-3.3.5-2], and the unit keeps the
  * reading for its next connection.
  *
- * Units mode: username = unitId, password = the unit's secret (stored hashed); a unit
- * publishes only under its own unitId and subscribes only to its own command topic.
+ * Units mode: username = unitId, password = the unit's secret (stored hashed); the client id
+ * is the unitId or empty (the broker then makes one), so no unit can take over another's
+ * session [MQTT-3.1.4-2]; a unit publishes only under its own unitId and subscribes only to
+ * its own command topic. Repeated authentication failures from one address are slowed, and
+ * refusals are logged in aggregate (denials.ts).
+ * Packet size: a packet whose fixed header announces more than `mqtt.maxPacketBytes` closes
+ * the connection before its body is read, so a huge payload is never held in memory.
  * Open mode (open sites, off by default): no authentication; readings are still validated.
  */
 
@@ -22,6 +27,7 @@ import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import type { EdgeConfig } from '../config.js';
 import type { EdgeMetrics } from '../http/metrics.js';
 import { verifySecretAsync } from '../secrets.js';
+import { type DenialKind, Denials } from './denials.js';
 import type { Ingestor } from './ingest.js';
 
 export interface MqttSource {
@@ -35,12 +41,47 @@ export interface MqttSource {
 
 const SYS_PREFIX = '$SYS/';
 // CONNACK return codes of MQTT 3.1.1 (Table 3.1); aedes maps them for MQTT 5.
+const IDENTIFIER_REJECTED = 2;
 const BAD_USERNAME_OR_PASSWORD = 4;
 
-function authError(message: string): AuthenticateError {
+function authError(message: string, returnCode = BAD_USERNAME_OR_PASSWORD): AuthenticateError {
   const e = new Error(message) as AuthenticateError;
-  (e as { returnCode: number }).returnCode = BAD_USERNAME_OR_PASSWORD;
+  (e as { returnCode: number }).returnCode = returnCode;
   return e;
+}
+
+/** The peer address of a client's connection (TCP or TLS). */
+function sourceOf(client: Client | null): string {
+  const conn = (client as { conn?: { remoteAddress?: string } } | null)?.conn;
+  return conn?.remoteAddress ?? 'unknown';
+}
+
+interface PacketParser {
+  packet: { length: number };
+  _list: { length: number; consume(n: number): void };
+  _parseLength(): boolean;
+}
+
+/**
+ * Refuses a packet longer than `maxBytes` as soon as its Remaining Length is parsed
+ * [MQTT-2.2.3], before any of its body is buffered: the connection is closed. Hooks the
+ * mqtt-packet parser aedes keeps per client; returns false when that parser is not found.
+ */
+function limitPacketSize(client: Client, maxBytes: number, onTooLarge: (bytes: number) => void): boolean {
+  const parser = (client as unknown as { _parser?: PacketParser })._parser;
+  if (!parser || typeof parser._parseLength !== 'function') return false;
+  const parseLength = parser._parseLength;
+  parser._parseLength = function (this: PacketParser): boolean {
+    const ok = parseLength.call(this);
+    if (ok && this.packet.length > maxBytes) {
+      this._list.consume(this._list.length);
+      onTooLarge(this.packet.length);
+      (client as unknown as { conn: { destroy(): void } }).conn.destroy();
+      return false;
+    }
+    return ok;
+  };
+  return true;
 }
 
 export async function startBroker(deps: {
@@ -59,6 +100,23 @@ export async function startBroker(deps: {
   const open = auth.mode === 'open';
   let closing = false;
   let lastRefusalLog = 0;
+  const denials = new Denials(log, metrics);
+  // The client id as the unit sent it (empty when it left the choice to the broker).
+  const requestedClientId = new WeakMap<Client, string>();
+  const refuseAuth = (
+    client: Client,
+    kind: DenialKind,
+    username: string | undefined,
+    done: (err: AuthenticateError | null, ok: boolean | null) => void,
+    error: AuthenticateError,
+  ) => {
+    const delayMs = denials.record(sourceOf(client), kind, {
+      clientId: client.id?.slice(0, 128),
+      username: username?.slice(0, 128),
+    });
+    if (delayMs > 0) setTimeout(() => done(error, false), delayMs);
+    else done(error, false);
+  };
 
   const deny = (
     client: Client | null,
@@ -69,15 +127,11 @@ export async function startBroker(deps: {
     metrics.refused.inc({ reason });
     const now = Date.now();
     if (reason === 'acl') {
-      log.warn(
-        {
-          event: 'mqtt.acl_denied',
-          clientId: client?.id,
-          unitId: client ? unitOf.get(client) : undefined,
-          topic,
-        },
-        why,
-      );
+      denials.record(sourceOf(client), 'acl_denied', {
+        clientId: client?.id?.slice(0, 128),
+        unitId: client ? unitOf.get(client) : undefined,
+        topic: topic.slice(0, 256),
+      });
     } else if (now - lastRefusalLog > 5000) {
       lastRefusalLog = now;
       log.warn({ event: 'publish.refused', reason, clientId: client?.id, topic }, why);
@@ -91,13 +145,26 @@ export async function startBroker(deps: {
     queueLimit: 5000,
     concurrency: 1000,
     drainTimeout: 30_000,
+    preConnect(client, packet, done) {
+      requestedClientId.set(client, packet.clientId ?? '');
+      done(null, true);
+    },
     authenticate(client, username, password, done) {
       if (open) return done(null, true);
       const hash = username ? secrets.get(username) : undefined;
-      if (!username || !hash || !password) {
-        log.warn({ event: 'mqtt.auth_failed', clientId: client.id, username }, 'unknown unit or no secret');
-        return done(authError('bad username or password'), false);
-      }
+      if (!username || !hash || !password)
+        return refuseAuth(client, 'auth_failed', username, done, authError('bad username or password'));
+      // A unit connects as itself: client id = unitId, or empty. Any other id could be another
+      // unit's, and accepting it would end that unit's connection and hand over its session.
+      const asked = requestedClientId.get(client) ?? client.id;
+      if (asked !== '' && asked !== username)
+        return refuseAuth(
+          client,
+          'client_id_refused',
+          username,
+          done,
+          authError(`client id must be the unit id ${username} or empty`, IDENTIFIER_REJECTED),
+        );
       const digest = createHash('sha256').update(password).digest();
       const known = verified.get(username);
       if (known && timingSafeEqual(known, digest)) {
@@ -106,10 +173,8 @@ export async function startBroker(deps: {
       }
       verifySecretAsync(password, hash).then(
         (ok) => {
-          if (!ok) {
-            log.warn({ event: 'mqtt.auth_failed', clientId: client.id, username }, 'wrong secret');
-            return done(authError('bad username or password'), false);
-          }
+          if (!ok)
+            return refuseAuth(client, 'auth_failed', username, done, authError('bad username or password'));
           verified.set(username, digest);
           unitOf.set(client, username);
           done(null, true);
@@ -152,10 +217,11 @@ export async function startBroker(deps: {
       // A unit subscribes to nothing but its own command topic; anything else gets a
       // failure return code in SUBACK [MQTT-3.9.3] rather than a dropped connection.
       if (unitId && sub.topic === unitTopic(unitId, 'cmd')) return done(null, sub);
-      log.warn(
-        { event: 'mqtt.acl_denied', clientId: client.id, unitId, topic: sub.topic },
-        'subscription refused',
-      );
+      denials.record(sourceOf(client), 'acl_denied', {
+        clientId: client.id?.slice(0, 128),
+        unitId,
+        topic: sub.topic.slice(0, 256),
+      });
       metrics.refused.inc({ reason: 'acl' });
       done(null, null);
     },
@@ -177,7 +243,26 @@ export async function startBroker(deps: {
         resolve((srv.address() as net.AddressInfo).port);
       });
     });
-  const port = await listen(net.createServer(broker.handle), mqtt.port);
+  let guardMissing = false;
+  const handle = (conn: net.Socket) => {
+    const client = broker.handle(conn);
+    const guarded = limitPacketSize(client, mqtt.maxPacketBytes, (bytes) => {
+      metrics.refused.inc({ reason: 'too_large' });
+      denials.record(conn.remoteAddress ?? 'unknown', 'too_large', {
+        clientId: client.id?.slice(0, 128),
+        bytes,
+        limit: mqtt.maxPacketBytes,
+      });
+    });
+    if (!guarded && !guardMissing) {
+      guardMissing = true;
+      log.error(
+        { event: 'mqtt.packet_limit_unavailable' },
+        'the broker library changed: packet size limit not enforced',
+      );
+    }
+  };
+  const port = await listen(net.createServer(handle), mqtt.port);
   let tlsPort: number | null = null;
   if (mqtt.tls) {
     const ctx = {
@@ -185,7 +270,7 @@ export async function startBroker(deps: {
       key: fs.readFileSync(mqtt.tls.keyFile),
       ...(mqtt.tls.caFile ? { ca: fs.readFileSync(mqtt.tls.caFile) } : {}),
     };
-    tlsPort = await listen(tls.createServer(ctx, broker.handle), mqtt.tls.port);
+    tlsPort = await listen(tls.createServer(ctx, handle), mqtt.tls.port);
   }
 
   return {
@@ -200,6 +285,7 @@ export async function startBroker(deps: {
       ingestor.flush();
       await new Promise<void>((r) => broker.close(() => r()));
       await closed;
+      denials.close();
     },
   };
 }

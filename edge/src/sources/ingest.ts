@@ -23,6 +23,9 @@ export interface IngestMessage {
 
 export type Ack = (err: Error | null) => void;
 
+/** At most one `reading.quarantined` line per this interval, ms. */
+const QUARANTINE_LOG_INTERVAL_MS = 1000; // 1 s
+
 export class Ingestor {
   // The queue as two parallel arrays: the items go to the buffer as they are, no copy.
   private items: AppendItem[] = [];
@@ -34,6 +37,10 @@ export class Ingestor {
   private scheduled: NodeJS.Immediate | null = null;
   private readonly flushSoon = () => this.flush();
   private fullAlarm = false;
+  // Quarantine log lines: at most one per QUARANTINE_LOG_INTERVAL_MS, with the count of the
+  // ones not logged since, so a flood of garbage writes a bounded log.
+  private lastQuarantineLogMs = 0;
+  private quarantineUnlogged = 0;
   private readonly onFullChange: (full: boolean) => void;
   private readonly now: () => number;
 
@@ -132,6 +139,8 @@ export class Ingestor {
         'duplicates stored once',
       );
     }
+    const evicted = this.buffer.takeQuarantineEvictions();
+    if (evicted > 0) this.metrics.quarantineEvicted.inc(evicted);
     // PUBACKs strictly after the commit, in arrival order [MQTT-4.6.0-2].
     for (let i = 0; i < acks.length; i++) acks[i]!(null);
     if (stored + conflicts > 0) this.opts.onStored?.(stored + conflicts);
@@ -202,10 +211,24 @@ export class Ingestor {
       case 'quarantined': {
         if (item.kind !== 'quarantine') break;
         this.metrics.quarantined.inc({ reason: reasonKind(item.reason) });
+        const now = this.now();
+        if (now - this.lastQuarantineLogMs < QUARANTINE_LOG_INTERVAL_MS) {
+          this.quarantineUnlogged++;
+          break;
+        }
+        this.lastQuarantineLogMs = now;
         this.log.warn(
-          { event: 'reading.quarantined', topic: item.topic, clientId: item.clientId, reason: item.reason },
+          {
+            event: 'reading.quarantined',
+            topic: item.topic.slice(0, 256),
+            clientId: item.clientId?.slice(0, 128),
+            reason: item.reason.slice(0, 512),
+            bytes: item.payload.length,
+            notLoggedBefore: this.quarantineUnlogged,
+          },
           'message quarantined',
         );
+        this.quarantineUnlogged = 0;
         break;
       }
     }

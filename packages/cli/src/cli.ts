@@ -241,9 +241,10 @@ const SECTIONS: [string, string[]][] = [
   ['WATCH', ['status', 'usage', 'held', 'conflicts', 'audit', 'report']],
   ['APPROVE & POST', ['consolidate', 'allocations', 'post', 'reconcile', 'deadletters']],
   ['ADMIN', ['sites', 'projects', 'units', 'rates', 'periods', 'tokens']],
+  ['SHELL', ['completion']],
 ];
 
-function summaryOf(word: string): string {
+export function summaryOf(word: string): string {
   const cmd = COMMANDS.find((k) => k.name === word);
   if (cmd) return cmd.summary;
   const subs = COMMANDS.filter((k) => k.name.startsWith(`${word} `)).map((k) => k.name.split(' ')[1]);

@@ -1,5 +1,6 @@
 export * from './admin.js';
 export * from './aemp.js';
+export * from './aemp-feed.js';
 export * from './batch.js';
 export * from './cloud.js';
 export * from './evidence.js';

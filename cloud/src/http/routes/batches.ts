@@ -1,13 +1,15 @@
 /**
  * Contract 2: `POST /v1/batches` and `POST /v1/gateways/{id}/heartbeat`.
- * Order of checks: overload (503) → auth (401/403) → size (413) → JSON/schema (400) →
- * gateway identity (403) → units known (422) → one transaction → 200. A 200 is sent only
- * after the transaction has committed (WAL, synchronous=FULL), so it means durably stored.
+ * Order of checks: auth (401) → overload, all slots or this gateway's share (503) → size (413)
+ * and body deadline (408) → JSON/schema (400) → gateway identity (403) → one transaction → 200.
+ * A reading of a unit the cloud does not know is stored held (`unknown_unit`) and released
+ * when the unit is registered: one unknown unit never refuses the other units' readings.
+ * A 200 is sent only after the transaction has committed, so it means durably stored.
  */
 import { BatchAnswerSchema, HeartbeatSchema } from '@ironledger/contracts';
 import type { GatewayConfig } from '../../config.js';
 import type { AppContext } from '../../context.js';
-import { parseBatch, toIngestReading, unknownUnits } from '../../ingest/parse-batch.js';
+import { parseBatch, toIngestReading } from '../../ingest/parse-batch.js';
 import { bearerToken, hashToken } from '../auth.js';
 import { readBody } from '../body.js';
 import { formatPath, HttpProblem } from '../problem.js';
@@ -21,6 +23,8 @@ function gatewayFor(app: AppContext, ctx: RequestContext): GatewayConfig {
 
 export function batchRoutes(router: Router, app: AppContext): void {
   let inFlight = 0;
+  // Slots held per gateway: slow uploads of one gateway cannot take every slot.
+  const perGateway = new Map<string, number>();
 
   router.on('POST', '/v1/batches', async (ctx): Promise<Reply> => {
     const retryAfter = String(app.config.http.retryAfterS);
@@ -30,26 +34,40 @@ export function batchRoutes(router: Router, app: AppContext): void {
         headers: { 'Retry-After': retryAfter },
       });
     }
-    if (inFlight >= app.config.http.maxConcurrentIngests) {
+    let gw: GatewayConfig;
+    try {
+      gw = gatewayFor(app, ctx);
+    } catch (e) {
+      if (e instanceof HttpProblem) app.metrics.rejected.inc({ reason: String(e.code) });
+      throw e;
+    }
+    const mine = perGateway.get(gw.gatewayId) ?? 0;
+    if (inFlight >= app.config.http.maxConcurrentIngests || mine >= app.config.http.maxIngestsPerGateway) {
       app.metrics.rejected.inc({ reason: 'OVERLOADED' });
       throw HttpProblem.from(
         'OVERLOADED',
-        `more than ${app.config.http.maxConcurrentIngests} ingests in flight`,
+        mine >= app.config.http.maxIngestsPerGateway
+          ? `gateway ${gw.gatewayId} has ${mine} ingests in flight (its share is ${app.config.http.maxIngestsPerGateway})`
+          : `more than ${app.config.http.maxConcurrentIngests} ingests in flight`,
         {
           headers: { 'Retry-After': retryAfter },
         },
       );
     }
     inFlight++;
+    perGateway.set(gw.gatewayId, mine + 1);
     app.metrics.ingestsInFlight.set(inFlight);
     try {
-      return await ingest(app, ctx);
+      return await ingest(app, ctx, gw);
     } catch (e) {
       if (e instanceof HttpProblem) app.metrics.rejected.inc({ reason: String(e.code) });
       app.metrics.batches.inc({ outcome: 'rejected' });
       throw e;
     } finally {
       inFlight--;
+      const left = (perGateway.get(gw.gatewayId) ?? 1) - 1;
+      if (left > 0) perGateway.set(gw.gatewayId, left);
+      else perGateway.delete(gw.gatewayId);
       app.metrics.ingestsInFlight.set(inFlight);
     }
   });
@@ -61,7 +79,8 @@ export function batchRoutes(router: Router, app: AppContext): void {
         'AUTH_FORBIDDEN',
         `gateway ${gw.gatewayId} may not report for ${ctx.params.gatewayId}`,
       );
-    const body = await readBody(ctx.req, 1024 * 1024); // 1 MiB: a heartbeat is a few hundred bytes
+    // 1 MiB: a heartbeat is a few hundred bytes
+    const body = await readBody(ctx.req, 1024 * 1024, app.config.http.bodyTimeoutMs);
     let json: unknown;
     try {
       json = JSON.parse(body.toString('utf8'));
@@ -81,9 +100,8 @@ export function batchRoutes(router: Router, app: AppContext): void {
   });
 }
 
-async function ingest(app: AppContext, ctx: RequestContext): Promise<Reply> {
-  const gw = gatewayFor(app, ctx);
-  const body = await readBody(ctx.req, app.config.http.bodyLimitBytes);
+async function ingest(app: AppContext, ctx: RequestContext, gw: GatewayConfig): Promise<Reply> {
+  const body = await readBody(ctx.req, app.config.http.bodyLimitBytes, app.config.http.bodyTimeoutMs);
   const started = process.hrtime.bigint();
   const batch = parseBatch(body);
   // A gateway may only post as itself.
@@ -92,8 +110,6 @@ async function ingest(app: AppContext, ctx: RequestContext): Promise<Reply> {
       'AUTH_FORBIDDEN',
       `token of gateway ${gw.gatewayId} cannot post as ${batch.gatewayId}`,
     );
-  const unknown = unknownUnits(batch, (u) => app.master.units.has(u));
-  if (unknown) throw unknown;
   const nowMs = app.now();
   const siteId = gw.siteId ?? null;
   const result = await app.store.ingestBatch({
@@ -101,7 +117,7 @@ async function ingest(app: AppContext, ctx: RequestContext): Promise<Reply> {
     batchId: batch.batchId,
     siteId,
     storedAt: new Date(nowMs).toISOString(),
-    readings: batch.readings.map((r) => toIngestReading(r, nowMs)),
+    readings: batch.readings.map((r) => toIngestReading(r, nowMs, (u) => app.master.units.has(u))),
   });
   if (result.kind === 'batch_id_taken')
     throw HttpProblem.from(

@@ -553,7 +553,10 @@ export class SqliteStore implements CloudStore {
       };
       for (const x of seed.sites) one('site', 'sites', 'site_id', x.siteId, x);
       for (const x of seed.projects) one('project', 'projects', 'project_id', x.projectId, x);
-      for (const x of seed.units) one('unit', 'units', 'unit_id', x.unitId, x);
+      for (const x of seed.units) {
+        one('unit', 'units', 'unit_id', x.unitId, x);
+        this.releaseUnknownUnitInTx(x.unitId);
+      }
       for (const x of seed.rates) one('rate', 'rates', 'rate_id', x.rateId, x);
       return report;
     });
@@ -577,7 +580,29 @@ export class SqliteStore implements CloudStore {
     return this.listBodies('projects', 'project_id');
   }
   async upsertUnit(unit: Unit): Promise<void> {
-    this.upsertBody('units', 'unit_id', unit.unitId, unit);
+    this.tx(() => {
+      this.upsertBody('units', 'unit_id', unit.unitId, unit);
+      this.releaseUnknownUnitInTx(unit.unitId);
+    });
+  }
+  /**
+   * A unit just registered: its readings held as `unknown_unit` join usage (in the same
+   * transaction as the registration), and the unit is marked dirty from the earliest of them.
+   */
+  private releaseUnknownUnitInTx(unitId: string): number {
+    const since = this.db
+      .prepare(
+        "SELECT min(ts_ms) AS since FROM readings WHERE unit_id = ? AND status = 'held' AND hold_reason LIKE 'unknown_unit%'",
+      )
+      .get(unitId) as { since: number | null };
+    if (since.since === null) return 0;
+    const n = this.db
+      .prepare(
+        "UPDATE readings SET status = 'ok', hold_reason = NULL WHERE unit_id = ? AND status = 'held' AND hold_reason LIKE 'unknown_unit%'",
+      )
+      .run(unitId).changes;
+    this.markDirtyInTx(unitId, since.since, new Date().toISOString());
+    return n;
   }
   async listUnits(): Promise<Unit[]> {
     return this.listBodies('units', 'unit_id');
@@ -804,10 +829,10 @@ export class SqliteStore implements CloudStore {
       const r = this.db
         .prepare(
           `SELECT d.* FROM dirty_units d LEFT JOIN claims c ON c.resource = ? || d.unit_id
-           WHERE c.resource IS NULL OR c.expires_ms <= ? OR c.owner = ?
+           WHERE c.resource IS NULL OR c.expires_ms <= ?
            ORDER BY d.marked_at, d.unit_id LIMIT 1`,
         )
-        .get(CONSOLIDATE, lease.nowMs, lease.owner) as Row | undefined;
+        .get(CONSOLIDATE, lease.nowMs) as Row | undefined;
       if (!r || !this.claim(`${CONSOLIDATE}${r.unit_id}`, lease)) return null;
       return toDirtyUnit(r);
     });
@@ -832,6 +857,18 @@ export class SqliteStore implements CloudStore {
     this.tx(() => {
       for (const id of ids) this.releaseClaim(`${POST}${id}`, owner);
     });
+  }
+
+  async claimOwners(): Promise<string[]> {
+    return (this.db.prepare('SELECT DISTINCT owner FROM claims ORDER BY owner').all() as Row[]).map(
+      (r) => r.owner as string,
+    );
+  }
+
+  async releaseClaimsOf(replicaId: string): Promise<number> {
+    return this.db
+      .prepare("DELETE FROM claims WHERE owner = ? OR substr(owner, 1, length(?) + 1) = ? || '/'")
+      .run(replicaId, replicaId, replicaId).changes;
   }
 
   async claimJobTick(job: string, tick: string, owner: string, at: string): Promise<boolean> {
@@ -1209,6 +1246,46 @@ export class SqliteStore implements CloudStore {
 
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
+  }
+
+  // ---- AEMP feeds and endpoint ------------------------------------------------------------
+
+  async casMeta(key: string, expected: string | null, value: string): Promise<boolean> {
+    return this.tx(() => {
+      const r =
+        expected === null
+          ? this.db
+              .prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING')
+              .run(key, value)
+          : this.db
+              .prepare('UPDATE meta SET value = ? WHERE key = ? AND value = ?')
+              .run(value, key, expected);
+      return r.changes === 1;
+    });
+  }
+
+  async usableReadingBodies(
+    unitId: string,
+    fromMs: number,
+    toMs: number,
+    limit: number,
+    offset: number,
+  ): Promise<ForwardedReading[]> {
+    const rows = this.db
+      .prepare(
+        "SELECT ts, body FROM readings WHERE unit_id = ? AND status = 'ok' AND ts_ms >= ? AND ts_ms <= ? ORDER BY ts_ms, id LIMIT ? OFFSET ?",
+      )
+      .all(unitId, fromMs, toMs, limit, offset) as Array<{ ts: string; body: string }>;
+    return rows.map((r) => ({ ...(JSON.parse(r.body) as ForwardedReading), ts: r.ts }));
+  }
+
+  async latestUsableReading(unitId: string): Promise<ForwardedReading | null> {
+    const r = this.db
+      .prepare(
+        "SELECT ts, body FROM readings WHERE unit_id = ? AND status = 'ok' ORDER BY ts_ms DESC, id DESC LIMIT 1",
+      )
+      .get(unitId) as { ts: string; body: string } | undefined;
+    return r ? { ...(JSON.parse(r.body) as ForwardedReading), ts: r.ts } : null;
   }
 }
 

@@ -18,9 +18,10 @@ import {
 } from '../command.js';
 import { EXIT, UsageError } from '../errors.js';
 import type { Palette } from '../format/colour.js';
-import { renderCsv } from '../format/csv.js';
+import type { CsvValue } from '../format/csv.js';
+import { type Field, type Fields, fieldsCsv, tableColumns } from '../format/fields.js';
 import { formatMinorAmount, formatMoney, formatTotals, totalsByCurrency } from '../format/money.js';
-import { type Column, oneLine, renderFields, renderTable } from '../format/table.js';
+import { oneLine, renderFields, renderTable } from '../format/table.js';
 import { formatHours, formatInstant } from '../format/time.js';
 import { RANGE_OPTIONS, rangeQuery, SCOPE_OPTIONS, statusFilter } from './filters.js';
 
@@ -48,22 +49,131 @@ function note(a: Allocation): string {
   return '';
 }
 
-export function allocationsTable(rows: readonly Allocation[], c: Palette): string {
-  const cols: Column<Allocation>[] = [
-    { header: 'ID', value: (x) => x.id },
-    { header: 'DAY', value: (x) => x.day },
-    { header: 'UNIT', value: (x) => x.unitId },
-    { header: 'PROJECT', value: (x) => x.projectId },
-    { header: 'WORK H', value: (x) => formatHours(x.workingHours), align: 'right' },
-    { header: 'IDLE H', value: (x) => formatHours(x.idleHours), align: 'right' },
-    { header: 'AMOUNT', value: (x) => formatMoney(x.amountMinor, x.currency), align: 'right' },
-    { header: 'STATUS', value: (x) => x.status, style: (s, x) => statusStyle(c, x.status)(s) },
-    {
-      header: 'NOTE',
-      value: note,
-      style: (s, x) => (x.holdReason || x.evidence.anomalies.length ? c.yellow(s) : c.dim(s)),
+type AllocationField =
+  | 'id'
+  | 'key'
+  | 'kind'
+  | 'adjusts'
+  | 'day'
+  | 'unit'
+  | 'project'
+  | 'engine'
+  | 'idle'
+  | 'working'
+  | 'workingRate'
+  | 'idleRate'
+  | 'currency'
+  | 'amountMinor'
+  | 'amount'
+  | 'status'
+  | 'holdReason'
+  | 'note'
+  | 'approvedBy'
+  | 'approvedAt'
+  | 'rejectedBy'
+  | 'rejectReason'
+  | 'postedAt'
+  | 'odooId';
+
+const csvOnly = (header: string, value: (x: Allocation) => CsvValue): Field<Allocation> => ({
+  csv: { header, value },
+});
+
+/** Every allocation column, once: what the table shows and what the CSV carries. */
+function allocationFields(c: Palette): Fields<Allocation, AllocationField> {
+  return {
+    id: { table: { header: 'ID', value: (x) => x.id }, csv: { header: 'id', value: (x) => x.id } },
+    key: csvOnly('key', (x) => x.key),
+    kind: csvOnly('kind', (x) => x.kind),
+    adjusts: csvOnly('adjusts', (x) => x.adjusts),
+    day: { table: { header: 'DAY', value: (x) => x.day }, csv: { header: 'day', value: (x) => x.day } },
+    unit: {
+      table: { header: 'UNIT', value: (x) => x.unitId },
+      csv: { header: 'unit_id', value: (x) => x.unitId },
     },
-  ];
+    project: {
+      table: { header: 'PROJECT', value: (x) => x.projectId },
+      csv: { header: 'project_id', value: (x) => x.projectId },
+    },
+    engine: csvOnly('engine_hours', (x) => x.engineHours),
+    idle: {
+      table: { header: 'IDLE H', value: (x) => formatHours(x.idleHours), align: 'right' },
+      csv: { header: 'idle_hours', value: (x) => x.idleHours },
+    },
+    working: {
+      table: { header: 'WORK H', value: (x) => formatHours(x.workingHours), align: 'right' },
+      csv: { header: 'working_hours', value: (x) => x.workingHours },
+    },
+    workingRate: csvOnly('working_rate_minor', (x) => x.workingRateMinor),
+    idleRate: csvOnly('idle_rate_minor', (x) => x.idleRateMinor),
+    currency: csvOnly('currency', (x) => x.currency),
+    amountMinor: csvOnly('amount_minor', (x) => x.amountMinor),
+    amount: {
+      table: { header: 'AMOUNT', value: (x) => formatMoney(x.amountMinor, x.currency), align: 'right' },
+      csv: {
+        header: 'amount',
+        value: (x) => formatMinorAmount(x.amountMinor, x.currency, { grouping: false }),
+      },
+    },
+    status: {
+      table: { header: 'STATUS', value: (x) => x.status, style: (s, x) => statusStyle(c, x.status)(s) },
+      csv: { header: 'status', value: (x) => x.status },
+    },
+    holdReason: csvOnly('hold_reason', (x) => x.holdReason),
+    note: {
+      table: {
+        header: 'NOTE',
+        value: note,
+        style: (s, x) => (x.holdReason || x.evidence.anomalies.length ? c.yellow(s) : c.dim(s)),
+      },
+    },
+    approvedBy: csvOnly('approved_by', (x) => x.approvedBy),
+    approvedAt: csvOnly('approved_at', (x) => x.approvedAt),
+    rejectedBy: csvOnly('rejected_by', (x) => x.rejectedBy),
+    rejectReason: csvOnly('reject_reason', (x) => x.rejectReason),
+    postedAt: csvOnly('posted_at', (x) => x.postedAt),
+    odooId: csvOnly('odoo_id', (x) => x.odoo?.id),
+  };
+}
+const TABLE_ORDER: AllocationField[] = [
+  'id',
+  'day',
+  'unit',
+  'project',
+  'working',
+  'idle',
+  'amount',
+  'status',
+  'note',
+];
+const CSV_ORDER: AllocationField[] = [
+  'id',
+  'key',
+  'kind',
+  'adjusts',
+  'day',
+  'unit',
+  'project',
+  'engine',
+  'idle',
+  'working',
+  'workingRate',
+  'idleRate',
+  'currency',
+  'amountMinor',
+  'amount',
+  'status',
+  'holdReason',
+  'approvedBy',
+  'approvedAt',
+  'rejectedBy',
+  'rejectReason',
+  'postedAt',
+  'odooId',
+];
+
+export function allocationsTable(rows: readonly Allocation[], c: Palette): string {
+  const cols = tableColumns(allocationFields(c), TABLE_ORDER);
   const live = rows.filter((x) => x.status !== 'rejected' && x.status !== 'superseded');
   return renderTable(rows, cols, {
     headerStyle: c.dim,
@@ -120,60 +230,7 @@ const list: CommandSpec = {
       return EXIT.OK;
     }
     if (mode === 'csv') {
-      ctx.out(
-        renderCsv(
-          [
-            'id',
-            'key',
-            'kind',
-            'adjusts',
-            'day',
-            'unit_id',
-            'project_id',
-            'engine_hours',
-            'idle_hours',
-            'working_hours',
-            'working_rate_minor',
-            'idle_rate_minor',
-            'currency',
-            'amount_minor',
-            'amount',
-            'status',
-            'hold_reason',
-            'approved_by',
-            'approved_at',
-            'rejected_by',
-            'reject_reason',
-            'posted_at',
-            'odoo_id',
-          ],
-          data.allocations.map((x) => [
-            x.id,
-            x.key,
-            x.kind,
-            x.adjusts,
-            x.day,
-            x.unitId,
-            x.projectId,
-            x.engineHours,
-            x.idleHours,
-            x.workingHours,
-            x.workingRateMinor,
-            x.idleRateMinor,
-            x.currency,
-            x.amountMinor,
-            formatMinorAmount(x.amountMinor, x.currency, { grouping: false }),
-            x.status,
-            x.holdReason,
-            x.approvedBy,
-            x.approvedAt,
-            x.rejectedBy,
-            x.rejectReason,
-            x.postedAt,
-            x.odoo?.id,
-          ]),
-        ),
-      );
+      ctx.out(fieldsCsv(data.allocations, allocationFields(ctx.c), CSV_ORDER));
       return EXIT.OK;
     }
     if (data.allocations.length === 0) {

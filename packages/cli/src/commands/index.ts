@@ -2,6 +2,7 @@
 import type { CommandSpec } from '../command.js';
 import { allocations } from './allocations.js';
 import { audit } from './audit.js';
+import { completion } from './completion.js';
 import { conflicts } from './conflicts.js';
 import { consolidate } from './consolidate.js';
 import { deadletters } from './deadletters.js';
@@ -33,6 +34,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   ...periods,
   ...masterData,
   ...tokens,
+  completion,
 ];
 
 /** First words that take a sub-command (`held` is also a command of its own: the listing). */

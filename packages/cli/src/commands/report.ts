@@ -1,66 +1,32 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { AllocationsResponseSchema, ReportResponseSchema, UsageResponseSchema } from '@ironledger/contracts';
+import { ReportResponseSchema } from '@ironledger/contracts';
 import { bool, type CommandSpec, type Ctx, JSON_OPTION, required, str } from '../command.js';
-import { ApiError, CliError, EXIT } from '../errors.js';
-import { formatMoney } from '../format/money.js';
-import { costPerProject, type ReportData } from '../report/aggregate.js';
+import { CliError, EXIT } from '../errors.js';
+import type { ReportData } from '../report/aggregate.js';
 import { renderReport } from '../report/render.js';
 import { parsePeriod, periodDays } from '../values.js';
 
 /**
- * Report data: `GET /v1/report` (ReportResponse) when the cloud serves it, else assembled from
- * `/v1/usage` and `/v1/allocations` (a cloud without the route answers 404). When the cloud
- * also sends its own cost totals, they are checked against the allocations: a disagreement
- * is reported, never hidden.
+ * Report data: `GET /v1/report` (ReportResponse). Its aggregates (hours per project and day,
+ * idle share per unit, cost per project) are the server's: the report draws them as they are.
  */
 export async function loadReportData(ctx: Ctx, period: string): Promise<ReportData> {
-  const { from, to, days } = periodDays(period);
-  const api = ctx.api();
-  const base = { period, days, generatedAt: ctx.now().toISOString() };
-  try {
-    const { data } = await api.get('/v1/report', ReportResponseSchema, { period });
-    const report: ReportData = {
-      ...base,
-      locked: data.locked,
-      usage: data.rows,
-      anomalies: data.anomalies,
-      allocations: data.allocations,
-      source: `GET /v1/report?period=${period}`,
-    };
-    checkCostTotals(ctx, report, data.costByProject);
-    return report;
-  } catch (e) {
-    if (!(e instanceof ApiError) || (e.status !== 404 && e.status !== 405 && e.status !== 501)) throw e;
-    ctx.debug(`GET /v1/report: ${e.status}; assembling from /v1/usage and /v1/allocations`);
-  }
-  const [usage, allocations] = await Promise.all([
-    api.get('/v1/usage', UsageResponseSchema, { from, to }),
-    api.get('/v1/allocations', AllocationsResponseSchema, { from, to }),
-  ]);
+  const { days } = periodDays(period);
+  const { data } = await ctx.api().get('/v1/report', ReportResponseSchema, { period });
   return {
-    ...base,
-    usage: usage.data.rows,
-    anomalies: usage.data.anomalies,
-    allocations: allocations.data.allocations,
-    source: 'GET /v1/usage and /v1/allocations',
+    period,
+    days,
+    generatedAt: ctx.now().toISOString(),
+    locked: data.locked,
+    usage: data.rows,
+    anomalies: data.anomalies,
+    allocations: data.allocations,
+    byProjectDay: data.byProjectDay,
+    idleShareByUnit: data.idleShareByUnit,
+    costByProject: data.costByProject,
+    source: `GET /v1/report?period=${period}`,
   };
-}
-
-function checkCostTotals(
-  ctx: Ctx,
-  report: ReportData,
-  server: readonly { projectId: string; currency: string; totalMinor: number }[],
-): void {
-  const mine = costPerProject(report.allocations);
-  for (const s of server) {
-    const m = mine.get(s.currency)?.find((p) => p.projectId === s.projectId)?.amountMinor ?? 0;
-    if (m !== s.totalMinor) {
-      ctx.warn(
-        `${s.projectId}: the cloud's cost total ${formatMoney(s.totalMinor, s.currency)} differs from its allocations (${formatMoney(m, s.currency)})`,
-      );
-    }
-  }
 }
 
 export const report: CommandSpec = {

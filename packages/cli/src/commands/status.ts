@@ -3,6 +3,7 @@ import { bool, type CommandSpec, JSON_OPTION } from '../command.js';
 import { EXIT } from '../errors.js';
 import { type Column, renderTable } from '../format/table.js';
 import { formatAgo, formatDuration } from '../format/time.js';
+import { feedLines, fetchFeeds } from './aemp-feeds.js';
 
 type Gateway = import('zod').infer<typeof StatusResponseSchema>['gateways'][number];
 type Silent = import('zod').infer<typeof StatusResponseSchema>['silentUnits'][number];
@@ -20,8 +21,9 @@ export const status: CommandSpec = {
   ],
   async run(ctx, a) {
     const { data, raw } = await ctx.api().get('/v1/status', StatusResponseSchema);
+    const feeds = await fetchFeeds(ctx.api());
     if (bool(a, 'json')) {
-      ctx.json(raw);
+      ctx.json(feeds.length > 0 ? { ...(raw as object), feeds } : raw);
       return EXIT.OK;
     }
     const now = new Date(Date.parse(data.now) || ctx.now().getTime());
@@ -68,6 +70,7 @@ export const status: CommandSpec = {
       ];
       out.push(renderTable(data.silentUnits, cols, { headerStyle: c.dim }));
     }
+    out.push(...feedLines(feeds, now, c));
     const p = data.pipeline;
     const byStatus = Object.entries(p.allocations)
       .map(([k, v]) => `${k} ${v}`)

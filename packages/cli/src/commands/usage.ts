@@ -1,10 +1,99 @@
 import { UsageResponseSchema, type UsageRow } from '@ironledger/contracts';
 import { type CommandSpec, CSV_OPTION, JSON_OPTION, outputMode, str } from '../command.js';
 import { EXIT } from '../errors.js';
-import { renderCsv } from '../format/csv.js';
-import { type Column, renderTable } from '../format/table.js';
+import type { Palette } from '../format/colour.js';
+import { type Fields, fieldsCsv, tableColumns } from '../format/fields.js';
+import { renderTable } from '../format/table.js';
 import { formatHours, formatInstant } from '../format/time.js';
 import { RANGE_OPTIONS, rangeQuery, SCOPE_OPTIONS } from './filters.js';
+
+type UsageField =
+  | 'day'
+  | 'unit'
+  | 'project'
+  | 'site'
+  | 'engine'
+  | 'idle'
+  | 'working'
+  | 'km'
+  | 'readings'
+  | 'anomalies';
+
+/** Every usage column, once: what the table shows and what the CSV carries. */
+function usageFields(c: Palette): Fields<UsageRow, UsageField> {
+  return {
+    day: { table: { header: 'DAY', value: (r) => r.day }, csv: { header: 'day', value: (r) => r.day } },
+    unit: {
+      table: { header: 'UNIT', value: (r) => r.unitId },
+      csv: { header: 'unit_id', value: (r) => r.unitId },
+    },
+    project: {
+      table: { header: 'PROJECT', value: (r) => r.projectId },
+      csv: { header: 'project_id', value: (r) => r.projectId },
+    },
+    site: {
+      table: { header: 'SITE', value: (r) => r.siteId },
+      csv: { header: 'site_id', value: (r) => r.siteId },
+    },
+    engine: {
+      table: { header: 'ENGINE H', value: (r) => formatHours(r.engineHours), align: 'right' },
+      csv: { header: 'engine_hours', value: (r) => r.engineHours },
+    },
+    idle: {
+      table: { header: 'IDLE H', value: (r) => formatHours(r.idleHours), align: 'right' },
+      csv: { header: 'idle_hours', value: (r) => r.idleHours },
+    },
+    working: {
+      table: { header: 'WORKING H', value: (r) => formatHours(r.workingHours), align: 'right' },
+      csv: { header: 'working_hours', value: (r) => r.workingHours },
+    },
+    km: {
+      table: {
+        header: 'KM',
+        value: (r) => (r.distanceKm === null ? '-' : r.distanceKm.toFixed(1)),
+        align: 'right',
+      },
+      csv: { header: 'distance_km', value: (r) => r.distanceKm },
+    },
+    readings: {
+      table: { header: 'READINGS', value: (r) => String(r.readings), align: 'right' },
+      csv: { header: 'readings', value: (r) => r.readings },
+    },
+    anomalies: {
+      table: {
+        header: 'ANOMALIES',
+        value: (r) => (r.anomalies ? String(r.anomalies) : ''),
+        align: 'right',
+        style: (s) => c.yellow(s),
+      },
+      csv: { header: 'anomalies', value: (r) => r.anomalies },
+    },
+  };
+}
+const TABLE_ORDER: UsageField[] = [
+  'day',
+  'unit',
+  'project',
+  'site',
+  'engine',
+  'idle',
+  'working',
+  'km',
+  'readings',
+  'anomalies',
+];
+const CSV_ORDER: UsageField[] = [
+  'unit',
+  'day',
+  'project',
+  'site',
+  'engine',
+  'idle',
+  'working',
+  'km',
+  'readings',
+  'anomalies',
+];
 
 export const usage: CommandSpec = {
   name: 'usage',
@@ -37,34 +126,7 @@ export const usage: CommandSpec = {
       return EXIT.OK;
     }
     if (mode === 'csv') {
-      ctx.out(
-        renderCsv(
-          [
-            'unit_id',
-            'day',
-            'project_id',
-            'site_id',
-            'engine_hours',
-            'idle_hours',
-            'working_hours',
-            'distance_km',
-            'readings',
-            'anomalies',
-          ],
-          data.rows.map((r) => [
-            r.unitId,
-            r.day,
-            r.projectId,
-            r.siteId,
-            r.engineHours,
-            r.idleHours,
-            r.workingHours,
-            r.distanceKm,
-            r.readings,
-            r.anomalies,
-          ]),
-        ),
-      );
+      ctx.out(fieldsCsv(data.rows, usageFields(ctx.c), CSV_ORDER));
       return EXIT.OK;
     }
     const { c } = ctx;
@@ -74,23 +136,7 @@ export const usage: CommandSpec = {
       return EXIT.OK;
     }
     const sum = (f: (r: UsageRow) => number) => data.rows.reduce((t, r) => t + f(r), 0);
-    const cols: Column<UsageRow>[] = [
-      { header: 'DAY', value: (r) => r.day },
-      { header: 'UNIT', value: (r) => r.unitId },
-      { header: 'PROJECT', value: (r) => r.projectId },
-      { header: 'SITE', value: (r) => r.siteId },
-      { header: 'ENGINE H', value: (r) => formatHours(r.engineHours), align: 'right' },
-      { header: 'IDLE H', value: (r) => formatHours(r.idleHours), align: 'right' },
-      { header: 'WORKING H', value: (r) => formatHours(r.workingHours), align: 'right' },
-      { header: 'KM', value: (r) => (r.distanceKm === null ? '-' : r.distanceKm.toFixed(1)), align: 'right' },
-      { header: 'READINGS', value: (r) => String(r.readings), align: 'right' },
-      {
-        header: 'ANOMALIES',
-        value: (r) => (r.anomalies ? String(r.anomalies) : ''),
-        align: 'right',
-        style: (s) => c.yellow(s),
-      },
-    ];
+    const cols = tableColumns(usageFields(c), TABLE_ORDER);
     const units = new Set(data.rows.map((r) => r.unitId)).size;
     ctx.out(
       renderTable(data.rows, cols, {

@@ -3,6 +3,9 @@
  * (https://no-color.org), TERM is not "dumb" and --no-color was not given. FORCE_COLOR=1
  * turns it on regardless (for pagers such as `less -R`).
  */
+import { styleText } from 'node:util';
+import stringWidth from 'string-width';
+
 export interface Palette {
   readonly enabled: boolean;
   red(s: string): string;
@@ -25,7 +28,10 @@ export function colourEnabled(
   return stream.isTTY === true;
 }
 
-const wrap = (open: number, close: number) => (s: string) => `\u001b[${open}m${s}\u001b[${close}m`;
+type Style = 'red' | 'green' | 'yellow' | 'cyan' | 'dim' | 'bold';
+// Whether to colour is decided above, per stream; styleText must not decide again from
+// process.stdout (Node 22 validates the stream by default).
+const style = (format: Style) => (s: string) => styleText(format, s, { validateStream: false });
 const plain = (s: string) => s;
 
 export function palette(enabled: boolean): Palette {
@@ -34,19 +40,19 @@ export function palette(enabled: boolean): Palette {
   }
   return {
     enabled,
-    red: wrap(31, 39),
-    green: wrap(32, 39),
-    yellow: wrap(33, 39),
-    cyan: wrap(36, 39),
-    dim: wrap(2, 22),
-    bold: wrap(1, 22),
+    red: style('red'),
+    green: style('green'),
+    yellow: style('yellow'),
+    cyan: style('cyan'),
+    dim: style('dim'),
+    bold: style('bold'),
   };
 }
 
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching ANSI escapes is the point
-const ANSI = /\u001b\[[0-9;]*m/g;
-
-/** Visible width of a string: ANSI escapes removed, one column per code point. */
+/**
+ * Columns a string takes on a terminal: ANSI escapes take none, East Asian wide characters
+ * and most emoji take two, combining marks none (string-width).
+ */
 export function visibleWidth(s: string): number {
-  return Array.from(s.replace(ANSI, '')).length;
+  return stringWidth(s);
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { colourEnabled, palette, visibleWidth } from './colour.js';
 import { renderCsv } from './csv.js';
+import { type Fields, fieldsCsv, tableColumns } from './fields.js';
 import {
   formatMinorAmount,
   formatMoney,
@@ -85,6 +86,24 @@ describe('table', () => {
   it('measures visible width without ANSI escapes', () => {
     expect(visibleWidth(palette(true).bold('abc'))).toBe(3);
   });
+
+  it('aligns wide characters by the columns a terminal gives them', () => {
+    // CJK and emoji take two columns, a combining accent none: the next column starts at the same place.
+    const out = renderTable(
+      [{ p: 'P-東京-タワー' }, { p: 'P-RIVERSIDE' }, { p: 'Cafe\u0301 🚜' }],
+      [
+        { header: 'PROJECT', value: (r) => r.p },
+        { header: 'H', value: () => '1.00', align: 'right' },
+      ],
+    );
+    const lines = out.trimEnd().split('\n');
+    const hoursColumn = lines.slice(1).map((l) => visibleWidth(l.slice(0, l.indexOf('1.00'))));
+    expect(new Set(hoursColumn).size).toBe(1);
+    expect(lines[1]).toBe('P-東京-タワー  1.00');
+    expect(lines[2]).toBe('P-RIVERSIDE    1.00');
+    expect(visibleWidth('東京')).toBe(4);
+    expect(visibleWidth('Cafe\u0301')).toBe(4);
+  });
 });
 
 describe('colour', () => {
@@ -109,6 +128,33 @@ describe('csv', () => {
       ],
     );
     expect(out).toBe('a,b,c\r\n"x,y","say ""hi""",\r\n\'=SUM(A1),-1.5,\'-note\r\n');
+  });
+});
+
+describe('fields: one column definition for table and CSV', () => {
+  type Row = { unit: string; hours: number; note: string };
+  const fields: Fields<Row, 'unit' | 'hours' | 'note'> = {
+    unit: {
+      table: { header: 'UNIT', value: (r) => r.unit },
+      csv: { header: 'unit_id', value: (r) => r.unit },
+    },
+    hours: {
+      table: { header: 'HOURS', value: (r) => r.hours.toFixed(2), align: 'right' },
+      csv: { header: 'hours', value: (r) => r.hours },
+    },
+    note: { csv: { header: 'note', value: (r) => r.note } },
+  };
+  const rows: Row[] = [{ unit: 'EXC-1', hours: 1.5, note: 'a, b' }];
+
+  it('renders the table parts as a table and the csv parts as CSV, each in its own order', () => {
+    expect(renderTable(rows, tableColumns(fields, ['unit', 'hours']))).toBe('UNIT   HOURS\nEXC-1   1.50\n');
+    expect(fieldsCsv(rows, fields, ['hours', 'unit', 'note'])).toBe(
+      'hours,unit_id,note\r\n1.5,EXC-1,"a, b"\r\n',
+    );
+  });
+
+  it('refuses an order naming a column the output has no part for', () => {
+    expect(() => tableColumns(fields, ['note'])).toThrow(/no table part/);
   });
 });
 

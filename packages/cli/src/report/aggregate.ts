@@ -1,10 +1,11 @@
 /**
- * Pure aggregations behind the month report. Hours are summed as decimals and rounded only
- * for display; money is summed in integer minor units per currency (never across currencies).
- * Rejected and superseded allocations carry no cost.
+ * The month report's figures, shaped for the charts. Every aggregate comes from the server's
+ * `GET /v1/report` (hours per project and day, idle share per unit, cost per project and
+ * currency); nothing here re-derives them from usage rows or allocations. What is added up
+ * here is only layout: a day's stacked bar, a column of the project table, a grand total.
+ * Money stays in integer minor units per currency (never summed across currencies).
  */
-import type { Allocation, Anomaly, UsageRow } from '@ironledger/contracts';
-import { sumMinor } from '../format/money.js';
+import type { Allocation, Anomaly, ReportResponse, UsageRow } from '@ironledger/contracts';
 
 export interface ReportData {
   period: string;
@@ -17,6 +18,9 @@ export interface ReportData {
   usage: UsageRow[];
   anomalies: Anomaly[];
   allocations: Allocation[];
+  byProjectDay: ReportResponse['byProjectDay'];
+  idleShareByUnit: ReportResponse['idleShareByUnit'];
+  costByProject: ReportResponse['costByProject'];
 }
 
 export interface ProjectDayHours {
@@ -28,12 +32,16 @@ export interface ProjectDayHours {
   total: number;
 }
 
-export function hoursPerProjectPerDay(usage: readonly UsageRow[], days: readonly string[]): ProjectDayHours {
-  const projects = [...new Set(usage.map((r) => r.projectId))].sort();
+/** The server's hours per project and day, as a day → project grid with each day's stack height. */
+export function hoursPerProjectPerDay(
+  byProjectDay: ReportData['byProjectDay'],
+  days: readonly string[],
+): ProjectDayHours {
+  const projects = [...new Set(byProjectDay.map((r) => r.projectId))].sort();
   const hours = new Map<string, Map<string, number>>(days.map((d) => [d, new Map()]));
   const dayTotals = new Map<string, number>(days.map((d) => [d, 0]));
   let total = 0;
-  for (const r of usage) {
+  for (const r of byProjectDay) {
     let byProject = hours.get(r.day);
     if (!byProject) {
       // A row outside the period's days still counts (the server chose to send it).
@@ -41,7 +49,7 @@ export function hoursPerProjectPerDay(usage: readonly UsageRow[], days: readonly
       hours.set(r.day, byProject);
       dayTotals.set(r.day, 0);
     }
-    byProject.set(r.projectId, (byProject.get(r.projectId) ?? 0) + r.engineHours);
+    byProject.set(r.projectId, r.engineHours);
     dayTotals.set(r.day, (dayTotals.get(r.day) ?? 0) + r.engineHours);
     total += r.engineHours;
   }
@@ -53,61 +61,49 @@ export interface UnitIdle {
   engineHours: number;
   idleHours: number;
   workingHours: number;
-  /** idle / engine, 0 when the engine never ran. */
+  /** idle / engine as the server computed it, 0 when the engine never ran. */
   idleShare: number;
 }
 
-export function idleSharePerUnit(usage: readonly UsageRow[]): UnitIdle[] {
-  const by = new Map<string, UnitIdle>();
-  for (const r of usage) {
-    const u = by.get(r.unitId) ?? {
-      unitId: r.unitId,
-      engineHours: 0,
-      idleHours: 0,
-      workingHours: 0,
-      idleShare: 0,
-    };
-    u.engineHours += r.engineHours;
-    u.idleHours += r.idleHours;
-    u.workingHours += r.workingHours;
-    by.set(r.unitId, u);
-  }
-  for (const u of by.values()) u.idleShare = u.engineHours > 0 ? u.idleHours / u.engineHours : 0;
-  return [...by.values()].sort((a, b) => b.idleShare - a.idleShare || a.unitId.localeCompare(b.unitId));
+/** The server's idle share per unit, worst first. */
+export function idleSharePerUnit(idleShareByUnit: ReportData['idleShareByUnit']): UnitIdle[] {
+  return idleShareByUnit
+    .map((u) => ({
+      unitId: u.unitId,
+      engineHours: u.engineHours,
+      idleHours: u.idleHours,
+      workingHours: u.engineHours - u.idleHours,
+      idleShare: u.idleShare ?? 0,
+    }))
+    .sort((a, b) => b.idleShare - a.idleShare || a.unitId.localeCompare(b.unitId));
 }
 
 export interface ProjectCost {
   projectId: string;
+  /** pending + approved + posted (rejected and superseded carry no cost), as the server summed it. */
   amountMinor: number;
-  workingHours: number;
-  allocations: number;
+  pendingMinor: number;
+  approvedMinor: number;
+  postedMinor: number;
 }
 
-/** Cost per project, one list per currency, largest first. */
-export function costPerProject(allocations: readonly Allocation[]): Map<string, ProjectCost[]> {
-  const byCurrency = new Map<string, Map<string, ProjectCost>>();
-  for (const a of allocations) {
-    if (a.status === 'rejected' || a.status === 'superseded') continue;
-    const m = byCurrency.get(a.currency) ?? new Map<string, ProjectCost>();
-    const p = m.get(a.projectId) ?? {
-      projectId: a.projectId,
-      amountMinor: 0,
-      workingHours: 0,
-      allocations: 0,
-    };
-    p.amountMinor = sumMinor([p.amountMinor, a.amountMinor]);
-    p.workingHours += a.workingHours;
-    p.allocations += 1;
-    m.set(a.projectId, p);
-    byCurrency.set(a.currency, m);
-  }
+/** The server's cost per project, one list per currency, largest first. */
+export function costPerProject(costByProject: ReportData['costByProject']): Map<string, ProjectCost[]> {
   const out = new Map<string, ProjectCost[]>();
-  for (const [cur, m] of byCurrency) {
-    out.set(
-      cur,
-      [...m.values()].sort((a, b) => b.amountMinor - a.amountMinor || a.projectId.localeCompare(b.projectId)),
-    );
+  for (const c of costByProject) {
+    out.set(c.currency, [
+      ...(out.get(c.currency) ?? []),
+      {
+        projectId: c.projectId,
+        amountMinor: c.totalMinor,
+        pendingMinor: c.pendingMinor,
+        approvedMinor: c.approvedMinor,
+        postedMinor: c.postedMinor,
+      },
+    ]);
   }
+  for (const list of out.values())
+    list.sort((a, b) => b.amountMinor - a.amountMinor || a.projectId.localeCompare(b.projectId));
   return out;
 }
 

@@ -89,29 +89,66 @@ const data = (): ReportData => ({
     alloc('a2', 'P-B', 4250, 'posted'),
     alloc('a3', 'P-A', 99999, 'rejected'),
   ],
+  // The server's aggregates of the rows and allocations above (GET /v1/report).
+  byProjectDay: [
+    { projectId: 'P-A', day: '2026-11-02', engineHours: 8.25, idleHours: 1.5, workingHours: 6.75, units: 1 },
+    { projectId: 'P-B', day: '2026-11-02', engineHours: 0.5, idleHours: 0.25, workingHours: 0.25, units: 1 },
+    { projectId: 'P-A', day: '2026-11-03', engineHours: 6, idleHours: 3, workingHours: 3, units: 1 },
+  ],
+  idleShareByUnit: [
+    { unitId: 'EXC-1', engineHours: 8.75, idleHours: 1.75, idleShare: 0.2 },
+    { unitId: 'LDR-2', engineHours: 6, idleHours: 3, idleShare: 0.5 },
+  ],
+  costByProject: [
+    {
+      projectId: 'P-B',
+      currency: 'USD',
+      pendingMinor: 0,
+      approvedMinor: 0,
+      postedMinor: 4250,
+      totalMinor: 4250,
+    },
+    {
+      projectId: 'P-A',
+      currency: 'USD',
+      pendingMinor: 0,
+      approvedMinor: 70125,
+      postedMinor: 0,
+      totalMinor: 70125,
+    },
+  ],
 });
 
-describe('report aggregates', () => {
-  it('sums hours per project per day', () => {
-    const agg = hoursPerProjectPerDay(data().usage, data().days);
+describe("report figures (the server's, shaped for the charts)", () => {
+  it('lays out hours per project per day', () => {
+    const agg = hoursPerProjectPerDay(data().byProjectDay, data().days);
     expect(agg.total).toBeCloseTo(14.75);
     expect(agg.hours.get('2026-11-02')?.get('P-A')).toBe(8.25);
     expect(agg.dayTotals.get('2026-11-02')).toBeCloseTo(8.75);
     expect(agg.projects).toEqual(['P-A', 'P-B']);
   });
 
-  it('computes idle share per unit, worst first', () => {
-    const u = idleSharePerUnit(data().usage);
+  it('orders idle share per unit worst first', () => {
+    const u = idleSharePerUnit(data().idleShareByUnit);
     expect(u.map((x) => x.unitId)).toEqual(['LDR-2', 'EXC-1']);
     expect(u[0]!.idleShare).toBe(0.5);
   });
 
-  it('costs projects in minor units, leaving out rejected allocations', () => {
-    const c = costPerProject(data().allocations);
+  it("takes the server's cost per project, largest first", () => {
+    const c = costPerProject(data().costByProject);
     expect(c.get('USD')).toEqual([
-      { projectId: 'P-A', amountMinor: 70125, workingHours: 1, allocations: 1 },
-      { projectId: 'P-B', amountMinor: 4250, workingHours: 1, allocations: 1 },
+      { projectId: 'P-A', amountMinor: 70125, pendingMinor: 0, approvedMinor: 70125, postedMinor: 0 },
+      { projectId: 'P-B', amountMinor: 4250, pendingMinor: 0, approvedMinor: 0, postedMinor: 4250 },
     ]);
+  });
+
+  it('never recomputes what the server summed: its figures are drawn even where the rows disagree', () => {
+    const d = data();
+    d.usage = []; // the charts do not add up rows
+    d.allocations = [alloc('a9', 'P-A', 1, 'approved')]; // nor price allocations
+    const html = renderReport(d);
+    expect(html).toMatch(/data-chart="hours-per-project-per-day" data-total="14.75"/);
+    expect(html).toMatch(/data-chart="cost-per-project" data-currency="USD" data-total-minor="74375"/);
   });
 
   it('picks round axis steps', () => {
@@ -144,6 +181,7 @@ describe('renderReport', () => {
   it('escapes text from the server', () => {
     const d = data();
     d.usage[0]!.projectId = '<script>alert(1)</script>';
+    d.byProjectDay[0]!.projectId = '<script>alert(1)</script>';
     const out = renderReport(d);
     expect(out).not.toContain('<script>alert');
     expect(out).toContain('&#60;script&#62;');

@@ -61,7 +61,7 @@ function legend(items: readonly [string, string][]): string {
 }
 
 function hoursChart(data: ReportData): string {
-  const agg = hoursPerProjectPerDay(data.usage, data.days);
+  const agg = hoursPerProjectPerDay(data.byProjectDay, data.days);
   const colour = projectColours(data);
   const W = 960;
   const H = 320;
@@ -118,7 +118,7 @@ function hoursChart(data: ReportData): string {
 }
 
 function idleChart(data: ReportData): string {
-  const units = idleSharePerUnit(data.usage);
+  const units = idleSharePerUnit(data.idleShareByUnit);
   const W = 960;
   const row = 26;
   const m = { top: 8, right: 150, bottom: 8, left: 120 };
@@ -154,7 +154,7 @@ function idleChart(data: ReportData): string {
 }
 
 function costCharts(data: ReportData): string {
-  const byCurrency = costPerProject(data.allocations);
+  const byCurrency = costPerProject(data.costByProject);
   const colour = projectColours(data);
   if (byCurrency.size === 0) {
     return `<section class="card"><h2>Cost per project</h2><svg class="chart" viewBox="0 0 460 40" data-chart="cost-per-project" data-currency="" data-total-minor="0"><text class="empty" x="230" y="24" text-anchor="middle">no allocations</text></svg></section>`;
@@ -173,7 +173,7 @@ function costCharts(data: ReportData): string {
       const w = Math.max(0.5, (Math.max(0, p.amountMinor) / max) * pw);
       return (
         `<text class="label" x="${m.left - 8}" y="${y + 14}" text-anchor="end">${esc(p.projectId)}</text>` +
-        `<rect class="bar" x="${m.left}" y="${y}" width="${w.toFixed(1)}" height="${row - 10}" fill="${colour(p.projectId)}" data-project="${esc(p.projectId)}" data-amount-minor="${p.amountMinor}"><title>${esc(p.projectId)}: ${esc(formatMoney(p.amountMinor, currency))} (${p.allocations} allocations, ${f2(p.workingHours)} working h)</title></rect>` +
+        `<rect class="bar" x="${m.left}" y="${y}" width="${w.toFixed(1)}" height="${row - 10}" fill="${colour(p.projectId)}" data-project="${esc(p.projectId)}" data-amount-minor="${p.amountMinor}"><title>${esc(p.projectId)}: ${esc(formatMoney(p.amountMinor, currency))} (posted ${esc(formatMoney(p.postedMinor, currency))}, approved ${esc(formatMoney(p.approvedMinor, currency))}, pending ${esc(formatMoney(p.pendingMinor, currency))})</title></rect>` +
         `<text class="value" x="${(m.left + w + 6).toFixed(1)}" y="${y + 14}">${esc(formatMoney(p.amountMinor, currency))}</text>`
       );
     });
@@ -233,12 +233,12 @@ function anomalyChart(data: ReportData): string {
 }
 
 function summary(data: ReportData): string {
-  const engine = data.usage.reduce((t, r) => t + r.engineHours, 0);
-  const working = data.usage.reduce((t, r) => t + r.workingHours, 0);
-  const idle = data.usage.reduce((t, r) => t + r.idleHours, 0);
+  const engine = data.byProjectDay.reduce((t, r) => t + r.engineHours, 0);
+  const working = data.byProjectDay.reduce((t, r) => t + r.workingHours, 0);
+  const idle = data.byProjectDay.reduce((t, r) => t + r.idleHours, 0);
   const units = new Set(data.usage.map((r) => r.unitId)).size;
   const projects = new Set(data.usage.map((r) => r.projectId)).size;
-  const cost = [...costPerProject(data.allocations)]
+  const cost = [...costPerProject(data.costByProject)]
     .map(([cur, ps]) => formatMoney(sumMinor(ps.map((p) => p.amountMinor)), cur))
     .join(' + ');
   const counts = allocationStatusCounts(data.allocations);
@@ -262,14 +262,14 @@ function summary(data: ReportData): string {
 
 function projectTable(data: ReportData): string {
   const hours = new Map<string, { engine: number; working: number; idle: number }>();
-  for (const r of data.usage) {
+  for (const r of data.byProjectDay) {
     const h = hours.get(r.projectId) ?? { engine: 0, working: 0, idle: 0 };
     h.engine += r.engineHours;
     h.working += r.workingHours;
     h.idle += r.idleHours;
     hours.set(r.projectId, h);
   }
-  const costs = costPerProject(data.allocations);
+  const costs = costPerProject(data.costByProject);
   const ids = [...new Set([...hours.keys(), ...[...costs.values()].flat().map((p) => p.projectId)])].sort();
   if (ids.length === 0) return '';
   const costOf = (id: string) =>

@@ -1,0 +1,276 @@
+#!/usr/bin/env node
+// Cloud ingest benchmark: readings/s that real `ironledger-cloud` processes store and
+// acknowledge (POST /v1/batches, gzip, 200 = committed), with 1 and 3 replicas, on SQLite and
+// on PostgreSQL, each beside the raw insert ceiling of its database measured in the same run
+// (the same rows in the same schema, inserted as fast as the driver allows, no HTTP, no
+// validation). Prints a markdown table; the ratio says how much of the ceiling the cloud keeps.
+//
+// Usage: node cloud/bench/ingest-replicas.mjs [--readings 60000] [--batch 500] [--senders 6]
+//        [--replicas 1,3] [--stores sqlite,postgres]
+// PostgreSQL: IRONLEDGER_TEST_PG_URL (default postgres://root:root@127.0.0.1:5432/postgres);
+// each run uses a throwaway database it drops afterwards.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { gzipSync } from 'node:zlib';
+import { createTempPgDatabase, spawnNode, tempDir } from '@ironledger/testkit';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { request } from 'undici';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const dist = path.resolve(here, '..', 'dist');
+const { MIGRATIONS } = await import(path.join(dist, 'store/sqlite/migrations.js'));
+const { migratePostgres } = await import(path.join(dist, 'store/postgres/migrations.js'));
+const { hashToken } = await import(path.join(dist, 'http/auth.js'));
+const CLOUD_BIN = path.join(dist, 'main.js');
+
+const { values } = parseArgs({
+  options: {
+    readings: { type: 'string', default: '60000' },
+    batch: { type: 'string', default: '500' },
+    senders: { type: 'string', default: '6' },
+    replicas: { type: 'string', default: '1,3' },
+    stores: { type: 'string', default: 'sqlite,postgres' },
+    units: { type: 'string', default: '100' },
+  },
+});
+const total = Number(values.readings);
+const batchSize = Number(values.batch);
+const senders = Number(values.senders);
+const unitCount = Number(values.units);
+const replicaCounts = values.replicas.split(',').map(Number);
+const stores = values.stores.split(',');
+const TOKEN = 'bench-gateway-token';
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Readings of `unitCount` units, one a minute each, from a fixed day; distinct identities. */
+function readingsFor(n, offset = 0) {
+  const t0 = Date.UTC(2026, 10, 23, 0, 0);
+  const out = [];
+  for (let i = offset; i < offset + n; i++) {
+    const unit = i % unitCount;
+    const minute = Math.floor(i / unitCount);
+    const ts = new Date(t0 + minute * 60_000).toISOString();
+    out.push({
+      v: 1,
+      unitId: `BENCH-${String(unit).padStart(4, '0')}`,
+      seq: minute,
+      ts,
+      engineHours: 1000 + minute / 60,
+      idleHours: 100 + minute / 240,
+      engineOn: true,
+      receivedAt: ts,
+    });
+  }
+  return out;
+}
+
+function batches(tag) {
+  const all = readingsFor(total);
+  const out = [];
+  for (let i = 0; i < all.length; i += batchSize)
+    out.push({
+      gatewayId: 'gw-bench',
+      batchId: `${tag}-${i / batchSize}`,
+      readings: all.slice(i, i + batchSize),
+    });
+  return out;
+}
+
+// ---- raw ceilings -------------------------------------------------------------------------
+
+const COLS =
+  'unit_id, ts, ts_ms, content, body, engine_hours, idle_hours, odometer_km, lat, lon, site_id, gateway_id, batch_id, received_at, stored_at, status';
+
+function rowOf(r, batchId) {
+  const body = JSON.stringify(r);
+  return [
+    r.unitId,
+    r.ts,
+    Date.parse(r.ts),
+    body,
+    body,
+    r.engineHours,
+    r.idleHours,
+    null,
+    null,
+    null,
+    null,
+    'gw',
+    batchId,
+    r.receivedAt,
+    r.receivedAt,
+    'ok',
+  ];
+}
+
+function sqliteCeiling() {
+  const dir = tempDir('cloud-bench-');
+  const db = new Database(path.join(dir, 'raw.db'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL'); // as the store: a commit is fsynced
+  MIGRATIONS.forEach((m) => db.exec(m));
+  const ins = db.prepare(
+    `INSERT INTO readings (${COLS}) VALUES (${COLS.split(',')
+      .map(() => '?')
+      .join(', ')})`,
+  );
+  const bs = batches('raw');
+  const one = db.transaction((b) => {
+    for (const r of b.readings) ins.run(...rowOf(r, b.batchId));
+  });
+  const t0 = performance.now();
+  for (const b of bs) one(b);
+  const s = (performance.now() - t0) / 1000;
+  db.close();
+  return total / s;
+}
+
+async function pgCeiling() {
+  const db = await createTempPgDatabase({ prefix: 'ironledger_bench' });
+  try {
+    const setup = new pg.Client({ connectionString: db.url });
+    await setup.connect();
+    await migratePostgres(setup);
+    await setup.end();
+    const bs = batches('raw');
+    let next = 0;
+    const worker = async () => {
+      const c = new pg.Client({ connectionString: db.url });
+      await c.connect();
+      for (let i = next++; i < bs.length; i = next++) {
+        const rows = bs[i].readings.map((r) => rowOf(r, bs[i].batchId));
+        const cols = COLS.split(',').map((_, j) => rows.map((row) => row[j]));
+        const types = [
+          'text',
+          'text',
+          'bigint',
+          'text',
+          'text',
+          'float8',
+          'float8',
+          'float8',
+          'float8',
+          'float8',
+          'text',
+          'text',
+          'text',
+          'text',
+          'text',
+          'text',
+        ];
+        await c.query('BEGIN');
+        await c.query(
+          `INSERT INTO readings (${COLS}) SELECT x1, x2, x3, x4, x5::jsonb, x6, x7, x8, x9, x10, x11, x12, x13, x14, x15, x16
+           FROM unnest(${types.map((t, j) => `$${j + 1}::${t}[]`).join(', ')}) AS x(${types.map((_, j) => `x${j + 1}`).join(', ')})`,
+          cols,
+        );
+        await c.query('COMMIT');
+      }
+      await c.end();
+    };
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: senders }, worker));
+    return total / ((performance.now() - t0) / 1000);
+  } finally {
+    await db.drop();
+  }
+}
+
+// ---- the cloud ----------------------------------------------------------------------------
+
+function writeConfig(dir, store) {
+  const units = Array.from({ length: unitCount }, (_, i) => ({
+    unitId: `BENCH-${String(i).padStart(4, '0')}`,
+    equipmentClass: 'excavator',
+  }));
+  const config = {
+    http: { port: 0, maxConcurrentIngests: 16 },
+    store,
+    gateways: [{ gatewayId: 'gw-bench', tokenHash: hashToken(TOKEN), siteId: 'S' }],
+    sites: [{ siteId: 'S', timeZone: 'UTC', defaultProjectId: 'P', geofences: [] }],
+    projects: [{ projectId: 'P', name: 'Bench' }],
+    units,
+    consolidation: { cron: '' },
+    posting: { journalPath: path.join(dir, 'journal.jsonl') },
+    log: { level: 'info' },
+  };
+  const file = path.join(dir, 'cloud.json');
+  fs.writeFileSync(file, JSON.stringify(config));
+  return file;
+}
+
+async function cloudRun(storeKind, replicas) {
+  const dir = tempDir('cloud-bench-');
+  const pgDb = storeKind === 'postgres' ? await createTempPgDatabase({ prefix: 'ironledger_bench' }) : null;
+  const store = pgDb ? { url: pgDb.url } : { path: path.join(dir, 'cloud.db') };
+  const file = writeConfig(dir, store);
+  const procs = [];
+  try {
+    // Schema first, once: replicas then start on a current database.
+    const m = spawnNode(CLOUD_BIN, ['migrate', '--config', file]);
+    if ((await m.exited) !== 0) throw new Error(`migrate failed: ${m.stderr()}`);
+    for (let i = 0; i < replicas; i++)
+      procs.push(spawnNode(CLOUD_BIN, ['--config', file], { name: `cloud-${i}` }));
+    const urls = [];
+    for (const p of procs) urls.push((await p.waitForEvent('ready', {}, 60_000)).url);
+    const bodies = batches(`${storeKind}-${replicas}`).map((b) => gzipSync(JSON.stringify(b)));
+    let next = 0;
+    let retries = 0;
+    const send = async (k) => {
+      for (let i = next++; i < bodies.length; i = next++) {
+        for (;;) {
+          const url = urls[(i + k) % urls.length];
+          const res = await request(`${url}/v1/batches`, {
+            method: 'POST',
+            body: bodies[i],
+            headers: {
+              authorization: `Bearer ${TOKEN}`,
+              'content-encoding': 'gzip',
+              'content-type': 'application/json',
+            },
+          });
+          const text = await res.body.text();
+          if (res.statusCode === 200) break;
+          if (res.statusCode === 503 || res.statusCode === 429) {
+            retries++;
+            await sleep(20);
+            continue;
+          }
+          throw new Error(`batch ${i}: ${res.statusCode} ${text}`);
+        }
+      }
+    };
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: senders }, (_, k) => send(k)));
+    const rate = total / ((performance.now() - t0) / 1000);
+    return { rate, retries };
+  } finally {
+    for (const p of procs) await p.stop(10_000).catch(() => p.kill9());
+    await pgDb?.drop();
+  }
+}
+
+const fmt = (n) => Math.round(n).toLocaleString('en-US');
+const rows = [];
+for (const s of stores) {
+  const ceiling = s === 'sqlite' ? sqliteCeiling() : await pgCeiling();
+  process.stderr.write(`${s}: raw insert ceiling ${fmt(ceiling)} readings/s\n`);
+  for (const n of replicaCounts) {
+    const { rate, retries } = await cloudRun(s, n);
+    process.stderr.write(`${s}: ${n} replica(s) ${fmt(rate)} readings/s (${retries} overload retries)\n`);
+    rows.push(
+      `| ${s} | ${n} | ${fmt(rate)} | ${fmt(ceiling)} | ${(rate / ceiling).toFixed(2)} | ${retries} |`,
+    );
+  }
+}
+console.log(
+  `\nCloud ingest, ${fmt(total)} readings in batches of ${batchSize}, ${senders} concurrent senders, ${unitCount} units\n`,
+);
+console.log(
+  '| store | replicas | cloud ingest (readings/s) | raw insert ceiling (readings/s) | ratio | 503 retries |',
+);
+console.log('| --- | --- | --- | --- | --- | --- |');
+for (const r of rows) console.log(r);

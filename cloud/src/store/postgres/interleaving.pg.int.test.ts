@@ -1,0 +1,21 @@
+/**
+ * The interleaving tests (store/interleaving.int.test.ts) again, every cloud on PostgreSQL:
+ * one throwaway database, a schema per test's store, replicas of a test sharing theirs.
+ */
+import { createTempPgDatabase, requirePg, type TempPgDatabase } from '@ironledger/testkit';
+import { afterAll, describe, it } from 'vitest';
+import { useTestPostgres } from '../../testing/harness.js';
+
+const pgOn = await requirePg();
+let db: TempPgDatabase | undefined;
+if (pgOn) {
+  db = await createTempPgDatabase();
+  useTestPostgres(db.url);
+  afterAll(async () => {
+    useTestPostgres(null);
+    await db?.drop();
+  });
+  await import('../interleaving.int.test.js');
+} else
+  describe.skip('interleaving on postgres (IRONLEDGER_TEST_PG_SKIP=1)', () =>
+    it('skipped on purpose', () => {}));
