@@ -64,7 +64,7 @@ export async function startCloud(dir, { units, port = 0, timeZone = 'UTC', store
     units: units.map((unitId) => ({ unitId, equipmentClass: 'excavator' })),
     consolidation: { cron: '' },
     posting: { journalPath: path.join(dir, 'journal.jsonl') },
-    log: { level: 'warn' },
+    log: { level: 'info' },
   };
   const file = path.join(dir, 'cloud.json');
   fs.writeFileSync(file, JSON.stringify(config));

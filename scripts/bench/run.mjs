@@ -119,7 +119,7 @@ for (const name of only) {
   const samples = new Map();
   const ts = performance.now();
   for (let r = 0; r < reps; r++) {
-    const figures = await scenario.measure({ sizes, shared, quick, rep: r });
+    const figures = await scenario.measure({ sizes, shared, quick, rep: r, reps });
     for (const f of figures) {
       const s = samples.get(f.figure) ?? { ...f, values: [], refValues: [], notes: [] };
       s.values.push(f.value);
