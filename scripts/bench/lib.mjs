@@ -3,11 +3,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { spawnNode } from '@ironledger/testkit';
+import { spawnCommand, spawnNode } from '@ironledger/testkit';
 import { request } from 'undici';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const CLOUD_BIN = path.join(ROOT, 'cloud', 'dist', 'main.js');
+// CLOUD_DIST: another build of the cloud (an A/B comparison on the same machine).
+export const CLOUD_BIN = path.join(process.env.CLOUD_DIST ?? path.join(ROOT, 'cloud', 'dist'), 'main.js');
 export const GATEWAY_TOKEN = 'bench-gateway-token';
 export const ADMIN_TOKEN = 'bench-admin-token';
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -70,7 +71,9 @@ export async function startCloud(dir, { units, port = 0, timeZone = 'UTC', store
   fs.writeFileSync(file, JSON.stringify(config));
   const m = spawnNode(CLOUD_BIN, ['migrate', '--config', file]);
   if ((await m.exited) !== 0) throw new Error(`cloud migrate failed: ${m.stderr()}`);
-  const proc = spawnNode(CLOUD_BIN, ['--config', file], { name: 'cloud' });
+  // CLOUD_NODE_ARGS: node flags for the cloud process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/p".
+  const nodeArgs = (process.env.CLOUD_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const proc = spawnCommand(process.execPath, [...nodeArgs, CLOUD_BIN, '--config', file], { name: 'cloud' });
   const ready = await proc.waitForEvent('ready', {}, 60_000);
   return { proc, url: ready.url, pid: proc.child.pid, dbPath: config.store.path };
 }
