@@ -54,7 +54,7 @@ function startUnit(i) {
           }, nextAt - now);
           return;
         }
-        nextAt = Math.max(nextAt + minGapMs, now - minGapMs);
+        nextAt = Math.max(nextAt + minGapMs, now); // a late unit does not catch up in a burst
       }
       const messageId = nextId;
       nextId = nextId === 65535 ? 1 : nextId + 1;
