@@ -6,7 +6,8 @@
 // validation). Prints a markdown table; the ratio says how much of the ceiling the cloud keeps.
 //
 // Usage: node cloud/bench/ingest-replicas.mjs [--readings 60000] [--batch 500] [--senders 6]
-//        [--replicas 1,3] [--stores sqlite,postgres]
+//        [--replicas 1,3] [--stores sqlite,postgres] [--json results.json]
+// --senders takes a list (1,4,16: gateways posting at once); --json writes the rows as JSON.
 // PostgreSQL: IRONLEDGER_TEST_PG_URL (default postgres://root:root@127.0.0.1:5432/postgres);
 // each run uses a throwaway database it drops afterwards.
 import fs from 'node:fs';
@@ -34,11 +35,13 @@ const { values } = parseArgs({
     replicas: { type: 'string', default: '1,3' },
     stores: { type: 'string', default: 'sqlite,postgres' },
     units: { type: 'string', default: '100' },
+    json: { type: 'string' },
   },
 });
 const total = Number(values.readings);
 const batchSize = Number(values.batch);
-const senders = Number(values.senders);
+const senderCounts = values.senders.split(',').map(Number);
+let senders = senderCounts[0];
 const unitCount = Number(values.units);
 const replicaCounts = values.replicas.split(',').map(Number);
 const stores = values.stores.split(',');
@@ -256,21 +259,27 @@ async function cloudRun(storeKind, replicas) {
 const fmt = (n) => Math.round(n).toLocaleString('en-US');
 const rows = [];
 for (const s of stores) {
+  // PostgreSQL's ceiling: as many connections as the most senders, at most 4 (2 cores here).
+  senders = Math.min(4, Math.max(...senderCounts));
   const ceiling = s === 'sqlite' ? sqliteCeiling() : await pgCeiling();
   process.stderr.write(`${s}: raw insert ceiling ${fmt(ceiling)} readings/s\n`);
-  for (const n of replicaCounts) {
-    const { rate, retries } = await cloudRun(s, n);
-    process.stderr.write(`${s}: ${n} replica(s) ${fmt(rate)} readings/s (${retries} overload retries)\n`);
-    rows.push(
-      `| ${s} | ${n} | ${fmt(rate)} | ${fmt(ceiling)} | ${(rate / ceiling).toFixed(2)} | ${retries} |`,
-    );
-  }
+  for (const n of replicaCounts)
+    for (const k of senderCounts) {
+      senders = k;
+      const { rate, retries } = await cloudRun(s, n);
+      process.stderr.write(
+        `${s}: ${n} replica(s), ${k} sender(s) ${fmt(rate)} readings/s (${retries} overload retries)\n`,
+      );
+      rows.push({ store: s, replicas: n, senders: k, rate, ceiling, ratio: rate / ceiling, retries });
+    }
 }
+if (values.json) fs.writeFileSync(values.json, JSON.stringify(rows));
+console.log(`\nCloud ingest, ${fmt(total)} readings in batches of ${batchSize}, ${unitCount} units\n`);
 console.log(
-  `\nCloud ingest, ${fmt(total)} readings in batches of ${batchSize}, ${senders} concurrent senders, ${unitCount} units\n`,
+  '| store | replicas | concurrent senders | cloud ingest (readings/s) | raw insert ceiling (readings/s) | ratio | 503 retries |',
 );
-console.log(
-  '| store | replicas | cloud ingest (readings/s) | raw insert ceiling (readings/s) | ratio | 503 retries |',
-);
-console.log('| --- | --- | --- | --- | --- | --- |');
-for (const r of rows) console.log(r);
+console.log('| --- | --- | --- | --- | --- | --- | --- |');
+for (const r of rows)
+  console.log(
+    `| ${r.store} | ${r.replicas} | ${r.senders} | ${fmt(r.rate)} | ${fmt(r.ceiling)} | ${r.ratio.toFixed(2)} | ${r.retries} |`,
+  );

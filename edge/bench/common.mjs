@@ -73,7 +73,9 @@ export async function startMosquitto(dir) {
       '\n',
     ),
   );
-  const child = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const child = spawn(mosquittoPath() ?? 'mosquitto', ['-c', conf], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   const { connect } = await import('node:net');
   for (let i = 0; ; i++) {
     const ok = await new Promise((r) => {
@@ -87,6 +89,31 @@ export async function startMosquitto(dir) {
     await new Promise((r) => setTimeout(r, 50));
   }
   return { child, ready: { mqttPort: port }, pid: child.pid, metrics: null };
+}
+
+/** Mosquitto's path, or null when it is not installed. */
+export function mosquittoPath() {
+  for (const dir of [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/usr/local/sbin'])
+    if (dir && fs.existsSync(path.join(dir, 'mosquitto'))) return path.join(dir, 'mosquitto');
+  return null;
+}
+
+/** The reference broker: Mosquitto when installed, else a bare in-memory aedes process. */
+export async function startReference(dir) {
+  if (mosquittoPath()) return { ...(await startMosquitto(dir)), name: 'mosquitto (in memory)' };
+  const child = spawn(process.execPath, [path.join(HERE, 'aedes-broker.mjs')], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  const ready = await new Promise((resolve, reject) => {
+    child.stdout.setEncoding('utf8').on('data', (d) => {
+      out += d;
+      const line = out.split('\n').find((l) => l.includes('"event":"ready"'));
+      if (line) resolve(JSON.parse(line));
+    });
+    child.once('exit', (c) => reject(new Error(`aedes broker exited ${c}: ${out}`)));
+  });
+  return { child, ready, pid: child.pid, metrics: null, name: 'aedes (in memory; no mosquitto here)' };
 }
 
 /** CPU seconds (user + system, all threads) a process has used so far. */

@@ -5,7 +5,10 @@ import net from 'node:net';
 import mqttPacket from 'mqtt-packet';
 
 const opts = JSON.parse(process.argv[2]);
-const { port, units, window, perUnit, secrets } = opts;
+const { port, units, window, perUnit, secrets, rate } = opts;
+// rate (readings/s, whole fleet): each unit sends at most one reading every units/rate s
+// (paced, as live units are); without it, as fast as PUBACKs come back.
+const minGapMs = rate ? (units * 1000) / rate : 0;
 let acked = 0;
 let connected = 0;
 let done = 0;
@@ -38,8 +41,21 @@ function startUnit(i) {
   let nextId = 1;
   const state = { lastTs: 0 };
   let inflight = 0;
+  let nextAt = performance.now() + Math.random() * minGapMs; // units spread over one gap
+  let timer = null;
   const send = () => {
     while (inflight < window && seq < perUnit) {
+      if (minGapMs > 0) {
+        const now = performance.now();
+        if (now < nextAt) {
+          timer ??= setTimeout(() => {
+            timer = null;
+            send();
+          }, nextAt - now);
+          return;
+        }
+        nextAt = Math.max(nextAt + minGapMs, now); // a late unit does not catch up in a burst
+      }
       const messageId = nextId;
       nextId = nextId === 65535 ? 1 : nextId + 1;
       sock.write(

@@ -156,6 +156,8 @@ function h(x: number): number {
 
 export class SqliteStore implements CloudStore {
   private readonly db: Database.Database;
+  /** Statements of the ingest path (fixed SQL only), prepared once instead of once per batch. */
+  private readonly statements = new Map<string, Database.Statement>();
 
   constructor(file: string) {
     if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
@@ -185,6 +187,16 @@ export class SqliteStore implements CloudStore {
     }
   }
 
+  /** The prepared statement for the fixed text `sql`, prepared at its first use and kept. */
+  private stmt(sql: string): Database.Statement {
+    let st = this.statements.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      this.statements.set(sql, st);
+    }
+    return st;
+  }
+
   private tx<T>(fn: () => T): T {
     return this.db.transaction(fn).immediate();
   }
@@ -199,7 +211,7 @@ export class SqliteStore implements CloudStore {
 
   async ingestBatch(batch: IngestBatch): Promise<IngestResult> {
     return this.tx(() => {
-      const prior = this.db.prepare('SELECT * FROM batches WHERE batch_id = ?').get(batch.batchId) as
+      const prior = this.stmt('SELECT * FROM batches WHERE batch_id = ?').get(batch.batchId) as
         | Row
         | undefined;
       if (prior) {
@@ -215,20 +227,20 @@ export class SqliteStore implements CloudStore {
       }
       // Every stored version of the identity, also one released under another ts since: a resend
       // of what is already stored is a duplicate whatever happened to it.
-      const versions = this.db.prepare(
+      const versions = this.stmt(
         `SELECT id, content, status, ts_ms, conflict_id FROM readings WHERE unit_id = @unit AND ts_ms = @ts
          UNION SELECT id, content, status, ts_ms, conflict_id FROM readings WHERE unit_id = @unit AND reported_ts_ms = @ts`,
       );
-      const openConflict = this.db.prepare(
+      const openConflict = this.stmt(
         'INSERT INTO conflicts (unit_id, ts, ts_ms, opened_at) VALUES (?, ?, ?, ?)',
       );
-      const joinConflict = this.db.prepare(
+      const joinConflict = this.stmt(
         'INSERT OR IGNORE INTO conflict_versions (conflict_id, reading_id) VALUES (?, ?)',
       );
-      const flagConflict = this.db.prepare(
+      const flagConflict = this.stmt(
         "UPDATE readings SET status = 'conflict', hold_reason = ?, conflict_id = ? WHERE id = ?",
       );
-      const insert = this.db.prepare(`INSERT INTO readings
+      const insert = this.stmt(`INSERT INTO readings
         (unit_id, ts, ts_ms, content, body, engine_hours, idle_hours, odometer_km, lat, lon, site_id, gateway_id,
          batch_id, received_at, stored_at, status, hold_reason, conflict_id)
         VALUES (@unit_id, @ts, @ts_ms, @content, @body, @engine_hours, @idle_hours, @odometer_km, @lat, @lon, @site_id,
@@ -299,25 +311,21 @@ export class SqliteStore implements CloudStore {
         touched.set(r.unitId, prev === undefined ? tsMs : Math.min(prev, tsMs));
       }
       for (const [unitId, sinceMs] of touched) this.markDirtyInTx(unitId, sinceMs, batch.storedAt);
-      this.db
-        .prepare(
-          'INSERT INTO batches (batch_id, gateway_id, readings, accepted, duplicates, conflicts, held, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-        )
-        .run(
-          batch.batchId,
-          batch.gatewayId,
-          batch.readings.length,
-          accepted,
-          duplicates,
-          conflicts,
-          held,
-          batch.storedAt,
-        );
-      this.db
-        .prepare(
-          'INSERT INTO gateways (gateway_id, last_batch_at) VALUES (?, ?) ON CONFLICT (gateway_id) DO UPDATE SET last_batch_at = excluded.last_batch_at',
-        )
-        .run(batch.gatewayId, batch.storedAt);
+      this.stmt(
+        'INSERT INTO batches (batch_id, gateway_id, readings, accepted, duplicates, conflicts, held, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      ).run(
+        batch.batchId,
+        batch.gatewayId,
+        batch.readings.length,
+        accepted,
+        duplicates,
+        conflicts,
+        held,
+        batch.storedAt,
+      );
+      this.stmt(
+        'INSERT INTO gateways (gateway_id, last_batch_at) VALUES (?, ?) ON CONFLICT (gateway_id) DO UPDATE SET last_batch_at = excluded.last_batch_at',
+      ).run(batch.gatewayId, batch.storedAt);
       return { kind: 'stored', accepted, duplicates, conflicts, held };
     });
   }
@@ -623,12 +631,10 @@ export class SqliteStore implements CloudStore {
   // ---- consolidation ---------------------------------------------------------------------
 
   private markDirtyInTx(unitId: string, sinceMs: number, at: string): void {
-    this.db
-      .prepare(
-        `INSERT INTO dirty_units (unit_id, since_ms, marked_at, generation) VALUES (?, ?, ?, 1)
+    this.stmt(
+      `INSERT INTO dirty_units (unit_id, since_ms, marked_at, generation) VALUES (?, ?, ?, 1)
          ON CONFLICT (unit_id) DO UPDATE SET since_ms = MIN(since_ms, excluded.since_ms), generation = generation + 1`,
-      )
-      .run(unitId, sinceMs, at);
+    ).run(unitId, sinceMs, at);
   }
 
   async markDirty(unitId: string, sinceMs: number, at: string): Promise<void> {

@@ -1,0 +1,52 @@
+/**
+ * The ingest path's cost: after the first batch has prepared its statements, further batches
+ * prepare none (preparing per batch and per dirty unit cost more than running the statements).
+ * Behaviour is pinned by the store contract suite; this pins the cost.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import type { IngestBatch } from '../store.js';
+import { SqliteStore } from './sqlite-store.js';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cloud-store-ingest-'));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+function batch(batchId: string, from: number, units: number): IngestBatch {
+  const readings = Array.from({ length: units }, (_, u) => {
+    const ts = new Date(Date.UTC(2026, 10, 1) + from * 60_000).toISOString();
+    const reading = {
+      v: 1 as const,
+      unitId: `U${u}`,
+      seq: from,
+      ts,
+      engineHours: 100 + from / 60,
+      engineOn: true,
+      receivedAt: ts,
+    };
+    return { reading, content: JSON.stringify(reading), holdReason: null, flaggedConflict: false };
+  });
+  return { gatewayId: 'gw', batchId, siteId: 'S', storedAt: new Date().toISOString(), readings };
+}
+
+describe('sqlite store ingest path', () => {
+  it('prepares no statement for a batch once the first batch has run', async () => {
+    const store = new SqliteStore(path.join(dir, 'a.db'));
+    try {
+      expect(await store.ingestBatch(batch('b1', 0, 20))).toMatchObject({ kind: 'stored', accepted: 20 });
+      const prepare = vi.spyOn(Database.prototype, 'prepare');
+      try {
+        expect(await store.ingestBatch(batch('b2', 1, 20))).toMatchObject({ kind: 'stored', accepted: 20 });
+        expect(await store.ingestBatch(batch('b2', 1, 20))).toMatchObject({ kind: 'replayed', accepted: 20 });
+        expect(prepare).not.toHaveBeenCalled();
+      } finally {
+        prepare.mockRestore();
+      }
+      expect(await store.countReadings()).toBe(40);
+    } finally {
+      await store.close();
+    }
+  });
+});

@@ -1,0 +1,116 @@
+// (2) + (5) Drain and memory: the cloud is down while 1000 units publish a backlog one reading
+// per unit at a time (window 1, so each batch the edge forwards carries ~batchSize different
+// units, as real traffic does); then the real cloud (SQLite) starts and the edge drains.
+// RSS of the edge is sampled idle, filling at full rate, holding the backlog, and draining.
+import fs from 'node:fs';
+import { freePort } from '@ironledger/testkit';
+import { fleet, metric, rssMb, startEdge, tmp } from '../../../edge/bench/common.mjs';
+import { GATEWAY_TOKEN, sleep, startCloud, unitIds } from '../lib.mjs';
+
+export const title = 'drain of a backlog shaped like real traffic; edge RSS';
+
+const UNITS = 1000;
+
+export async function measure(ctx) {
+  const backlog = ctx.sizes.backlog;
+  const dir = tmp('bench-drain-');
+  const port = await freePort();
+  const edge = await startEdge(dir, {
+    buffer: { synchronous: 'FULL' },
+    cloud: {
+      url: `http://127.0.0.1:${port}`,
+      token: GATEWAY_TOKEN,
+      heartbeatIntervalMs: 3_600_000,
+      backoff: { baseMs: 100, capMs: 500 },
+    },
+  });
+  let cloud = null;
+  let f = null;
+  try {
+    await sleep(2000);
+    const idleRss = rssMb(edge.pid);
+    f = fleet({ port: edge.ready.mqttPort, units: UNITS, window: 1, perUnit: Math.ceil(backlog / UNITS) });
+    while (f.stats().connected < UNITS) await sleep(50);
+    f.go();
+    let fillRss = 0;
+    const tf = performance.now();
+    while (f.stats().done < UNITS) {
+      fillRss = Math.max(fillRss, rssMb(edge.pid));
+      await sleep(250);
+    }
+    const fillRate = (f.stats().acked * 1000) / (performance.now() - tf);
+    f.stop();
+    await sleep(2000);
+    const depth0 = metric(await edge.metrics(), 'ironledger_edge_queue_depth');
+    const holdRss = rssMb(edge.pid);
+    const fileBytes = ['edge.db', 'edge.db-wal']
+      .map((n) => `${dir}/${n}`)
+      .filter((p) => fs.existsSync(p))
+      .reduce((sum, p) => sum + fs.statSync(p).size, 0);
+    cloud = await startCloud(dir, { units: unitIds(UNITS), port });
+    const t0 = performance.now();
+    let drainRss = 0;
+    let cloudRss = 0;
+    for (;;) {
+      drainRss = Math.max(drainRss, rssMb(edge.pid));
+      cloudRss = Math.max(cloudRss, rssMb(cloud.pid));
+      if (metric(await edge.metrics(), 'ironledger_edge_queue_depth') === 0) break;
+      if (performance.now() - t0 > ctx.sizes.drainCapS * 1000) throw new Error('drain did not finish');
+      await sleep(100);
+    }
+    const rate = (depth0 * 1000) / (performance.now() - t0);
+    return [
+      {
+        figure: `drain of ${depth0.toLocaleString('en-US')} readings (1000 units, one at a time)`,
+        value: rate,
+        unit: 'readings/s',
+        reference: 'target 50k/s (30 M in 10 min)',
+        refValue: 50_000,
+        note: `30 M would take ${(30e6 / rate / 60).toFixed(1)} min`,
+      },
+      { figure: 'edge RSS idle', value: idleRss, unit: 'MB', reference: 'target ≤ 80 MB', refValue: 80 },
+      {
+        figure: 'edge RSS filling the backlog at full rate (peak)',
+        value: fillRss,
+        unit: 'MB',
+        reference: 'target ≤ 150 MB',
+        refValue: 150,
+        note: `filled at ${Math.round(fillRate).toLocaleString('en-US')} readings/s`,
+      },
+      {
+        figure: `edge RSS holding the backlog`,
+        value: holdRss,
+        unit: 'MB',
+        reference: 'target ≤ 150 MB',
+        refValue: 150,
+      },
+      {
+        figure: 'edge RSS draining (peak)',
+        value: drainRss,
+        unit: 'MB',
+        reference: 'target ≤ 150 MB',
+        refValue: 150,
+      },
+      {
+        figure: 'buffer bytes per reading (file + WAL ÷ backlog)',
+        value: fileBytes / depth0,
+        unit: 'bytes',
+        reference: 'target ≤ 140',
+        refValue: 140,
+      },
+      {
+        figure: 'cloud RSS during the drain (peak)',
+        value: cloudRss,
+        unit: 'MB',
+        reference: '–',
+        refValue: null,
+      },
+    ];
+  } finally {
+    f?.stop();
+    edge.child.kill('SIGTERM');
+    await new Promise((r) => edge.child.once('exit', r));
+    await cloud?.proc.stop(10_000).catch(() => cloud.proc.kill9());
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
