@@ -178,15 +178,15 @@ describe('the AEMP 2.0 endpoint', () => {
       readingsAccepted: 12,
       errors: 0,
     });
-    const back = (unitId: string) =>
-      (reader.cloud.store.usableReadingBodies(unitId, 0, Date.UTC(2100, 0), 1000, 0) as Reading[]).map(
+    const back = async (unitId: string) =>
+      ((await reader.cloud.store.usableReadingBodies(unitId, 0, Date.UTC(2100, 0), 1000, 0)) as Reading[]).map(
         aempComparable,
       );
-    expect(back('CAT-A')).toEqual(readings.filter((r) => r.unitId === 'EXC-1').map(aempComparable));
-    expect(back('CAT-B')).toEqual(readings.filter((r) => r.unitId === 'EXC-2').map(aempComparable));
+    expect(await back('CAT-A')).toEqual(readings.filter((r) => r.unitId === 'EXC-1').map(aempComparable));
+    expect(await back('CAT-B')).toEqual(readings.filter((r) => r.unitId === 'EXC-2').map(aempComparable));
 
     // A second poller on the same store (a restart, or another replica): cursor read, nothing new.
-    const before = reader.cloud.store.countReadings();
+    const before = await reader.cloud.store.countReadings();
     const again = new AempPoller({
       feed: AempFeedConfigSchema.parse({
         feedId: 'feed-source',
@@ -202,7 +202,7 @@ describe('the AEMP 2.0 endpoint', () => {
       now: Date.now,
     });
     expect(await again.poll()).toBe('ok');
-    expect(reader.cloud.store.countReadings()).toBe(before);
+    expect(await reader.cloud.store.countReadings()).toBe(before);
     // Only the two snapshot pages were read: every unit's cursor is at its latest reading.
     expect(again.status().requests).toBe(2);
   });
@@ -309,7 +309,7 @@ describe('the poller against makers’ dialects', () => {
       const dir = tempDir('ironledger-aemp-');
       const store = new SqliteStore(`${dir}/cloud.db`);
       stops.push(() => store.close());
-      store.seedMasterData({
+      await store.seedMasterData({
         sites: [{ siteId: 'LDN', timeZone: 'Europe/London', defaultProjectId: 'P', geofences: [] }],
         projects: [{ projectId: 'P', name: 'P' }],
         units: [
@@ -325,11 +325,12 @@ describe('the poller against makers’ dialects', () => {
         backfillHours: 24,
         quota: { requests: 100, perS: 1 },
       });
+      const registered = await store.listUnits();
       const poller = () =>
         new AempPoller({
           feed: config,
           store,
-          units: () => store.listUnits(),
+          units: () => registered,
           logger: silentLogger(),
           now: Date.now,
         });
@@ -339,12 +340,12 @@ describe('the poller against makers’ dialects', () => {
       expect(p1.status().readingsAccepted).toBe(15);
       for (const unitId of ['EXC-1', 'EXC-2'])
         expect(
-          (store.usableReadingBodies(unitId, 0, Date.UTC(2100, 0), 100, 0) as Reading[]).map(aempComparable),
+          ((await store.usableReadingBodies(unitId, 0, Date.UTC(2100, 0), 100, 0)) as Reading[]).map(aempComparable),
         ).toEqual(readings.filter((r) => r.unitId === unitId).map(aempComparable));
-      const n = store.countReadings();
+      const n = await store.countReadings();
       const p2 = poller();
       expect(await p2.poll()).toBe('ok');
-      expect(store.countReadings()).toBe(n);
+      expect(await store.countReadings()).toBe(n);
       expect(p2.status().readingsAccepted).toBe(0);
     },
     30_000,
@@ -358,7 +359,7 @@ describe('a listing longer than maxPages', () => {
     const store = new SqliteStore(`${tempDir('ironledger-aemp-')}/cloud.db`);
     stops.push(() => store.close());
     const units = [{ unitId: 'EXC-1', equipmentClass: 'excavator' as const, serialNo: 'PIN-1' }];
-    store.seedMasterData({
+    await store.seedMasterData({
       sites: [{ siteId: 'LDN', timeZone: 'Europe/London', defaultProjectId: 'P', geofences: [] }],
       projects: [{ projectId: 'P', name: 'P' }],
       units,
@@ -371,26 +372,26 @@ describe('a listing longer than maxPages', () => {
       logger: silentLogger(),
       now: Date.now,
     });
-    const stored = () =>
-      (store.usableReadingBodies('EXC-1', 0, Date.UTC(2100, 0), 100, 0) as Reading[]).map(aempComparable);
+    const stored = async () =>
+      ((await store.usableReadingBodies('EXC-1', 0, Date.UTC(2100, 0), 100, 0)) as Reading[]).map(aempComparable);
     expect(await poller.poll()).toBe('ok');
-    expect(stored()).toEqual(readings.slice(0, 4).map(aempComparable)); // one page of 4 per element
+    expect(await stored()).toEqual(readings.slice(0, 4).map(aempComparable)); // one page of 4 per element
     expect(await poller.poll()).toBe('ok');
-    expect(stored()).toEqual(readings.slice(0, 8).map(aempComparable));
+    expect(await stored()).toEqual(readings.slice(0, 8).map(aempComparable));
     expect(await poller.poll()).toBe('ok');
-    expect(stored()).toEqual(readings.map(aempComparable));
+    expect(await stored()).toEqual(readings.map(aempComparable));
   });
 });
 
 describe('the cursor store', () => {
-  it('casMeta writes only over the value the writer read', () => {
+  it('casMeta writes only over the value the writer read', async () => {
     const store = new SqliteStore(`${tempDir('ironledger-cas-')}/cloud.db`);
     stops.push(() => store.close());
-    expect(store.casMeta('aemp.cursor.f', null, 'a')).toBe(true);
-    expect(store.casMeta('aemp.cursor.f', null, 'b')).toBe(false); // another writer created it first
-    expect(store.casMeta('aemp.cursor.f', 'x', 'b')).toBe(false); // read a stale value
-    expect(store.getMeta('aemp.cursor.f')).toBe('a');
-    expect(store.casMeta('aemp.cursor.f', 'a', 'b')).toBe(true);
-    expect(store.getMeta('aemp.cursor.f')).toBe('b');
+    expect(await store.casMeta('aemp.cursor.f', null, 'a')).toBe(true);
+    expect(await store.casMeta('aemp.cursor.f', null, 'b')).toBe(false); // another writer created it first
+    expect(await store.casMeta('aemp.cursor.f', 'x', 'b')).toBe(false); // read a stale value
+    expect(await store.getMeta('aemp.cursor.f')).toBe('a');
+    expect(await store.casMeta('aemp.cursor.f', 'a', 'b')).toBe(true);
+    expect(await store.getMeta('aemp.cursor.f')).toBe('b');
   });
 });

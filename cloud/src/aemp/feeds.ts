@@ -36,8 +36,8 @@ export function startAempFeeds(app: AppContext, opts: { autoStart?: boolean } = 
 }
 
 export function aempFeedRoutes(router: Router, app: AppContext, feeds: AempFeeds): void {
-  router.on('GET', '/v1/aemp/feeds', (ctx) => {
-    requireRole(ctx.req, app.tokens, 'viewer');
+  router.on('GET', '/v1/aemp/feeds', async (ctx) => {
+    await requireRole(ctx.req, app.tokens, 'viewer');
     const body: AempFeedsResponse = { feeds: feeds.pollers.map((p) => p.status()) };
     return { status: 200, body };
   });

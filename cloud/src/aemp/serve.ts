@@ -31,7 +31,7 @@ export function aempRoutes(router: Router, app: AppContext): void {
   const pageSize = app.config.aemp.serve.pageSize;
 
   router.on('GET', `${BASE}/Fleet/:page`, async (ctx) => {
-    requireRole(ctx.req, app.tokens, 'viewer');
+    await requireRole(ctx.req, app.tokens, 'viewer');
     const page = pageNumber(ctx.params.page);
     const units = [...app.master.units.values()].sort((a, b) => cmp(a.unitId, b.unitId));
     const last = Math.max(1, Math.ceil(units.length / pageSize));
@@ -51,7 +51,7 @@ export function aempRoutes(router: Router, app: AppContext): void {
   });
 
   router.on('GET', `${BASE}/Fleet/Equipment/:id`, async (ctx) => {
-    requireRole(ctx.req, app.tokens, 'viewer');
+    await requireRole(ctx.req, app.tokens, 'viewer');
     const u = unitOf(app, ctx.params.id);
     const r = await app.store.latestUsableReading(u.unitId);
     const self = `${baseUrl(app, ctx)}${BASE}/Fleet/Equipment/${encodeURIComponent(u.unitId)}`;
@@ -63,7 +63,7 @@ export function aempRoutes(router: Router, app: AppContext): void {
   });
 
   router.on('GET', `${BASE}/Fleet/Equipment/:id/:element/:start/:end/:page`, async (ctx) => {
-    requireRole(ctx.req, app.tokens, 'viewer');
+    await requireRole(ctx.req, app.tokens, 'viewer');
     const u = unitOf(app, ctx.params.id);
     const element = ctx.params.element as AempElement;
     if (!(AEMP_ELEMENTS as readonly string[]).includes(element))

@@ -10,6 +10,7 @@
  * a test keeps that list empty. Unauthenticated; built once, on the first request.
  */
 import {
+  AempFeedsResponseSchema,
   AllocationFilterSchema,
   AllocationSchema,
   AllocationsResponseSchema,
@@ -164,6 +165,26 @@ export const OPERATIONS: Record<string, Operation> = {
     caller: 'approver',
     body: BillUnverifiedRequestSchema,
     answer: BillUnverifiedResponseSchema,
+  },
+  'GET /v1/aemp/feeds': {
+    summary: 'Each configured AEMP 2.0 feed: last and next poll, quota left, errors, cursor',
+    caller: 'viewer',
+    answer: AempFeedsResponseSchema,
+  },
+  'GET /aemp/2.0/Fleet/:page': {
+    summary: 'ISO 15143-3 fleet snapshot page (XML by default, JSON by Accept)',
+    caller: 'viewer',
+    text: 'application/xml',
+  },
+  'GET /aemp/2.0/Fleet/Equipment/:id': {
+    summary: "ISO 15143-3 snapshot of one unit's latest usable reading",
+    caller: 'viewer',
+    text: 'application/xml',
+  },
+  'GET /aemp/2.0/Fleet/Equipment/:id/:element/:start/:end/:page': {
+    summary: 'ISO 15143-3 time series of one element between two UTC instants, paged',
+    caller: 'viewer',
+    text: 'application/xml',
   },
   'GET /v1/verify': {
     summary: 'Every posted allocation: do the stored readings behind it still hash the same?',
