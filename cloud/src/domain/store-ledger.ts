@@ -57,4 +57,8 @@ export class StoreLedger implements PostingLedger {
   hold(id: string, reason: string): void {
     this.store.hold(id, reason, this.at(), this.actor);
   }
+
+  clearHold(id: string): void {
+    this.store.clearHold(id, this.at(), this.actor);
+  }
 }

@@ -14,6 +14,10 @@ export class MemoryLedger implements PostingLedger {
   hold(id: string, reason: string): void {
     this.held.set(id, reason);
   }
+  cleared = new Set<string>();
+  clearHold(id: string): void {
+    this.cleared.add(id);
+  }
 }
 
 export function allocation(over: Partial<PostableAllocation> & { id: string }): PostableAllocation {

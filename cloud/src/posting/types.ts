@@ -51,6 +51,8 @@ export type PriceResult =
 
 /** What IronLedger's own master data says about a project's place in Odoo. */
 export interface ProjectHint {
+  /** The project's name, as in Odoo: how the project is found there without ids. */
+  name?: string | undefined;
   analyticAccountId?: number | undefined;
   odooProjectId?: number | undefined;
 }
@@ -74,6 +76,8 @@ export interface PostableAllocation {
   amountMinor: number; // cost, positive; posted as a negative analytic amount
   currency: string;
   correlationId?: string | undefined; // batch ids / reading identities behind it, for logs
+  /** The note of an earlier hold, if any: cleared once the condition is gone. */
+  holdReason?: string | null | undefined;
 }
 
 export interface PostingOutcomePosted {
@@ -90,6 +94,8 @@ export interface PostingLedger {
   deadLetter(id: string, code: string, message: string): void;
   /** Held back with a reason (e.g. project has no analytic account, period locked). */
   hold(id: string, reason: string): void;
+  /** The reason an earlier run held it is gone: the note is cleared. */
+  clearHold?(id: string): void;
 }
 
 export interface Poster {

@@ -332,4 +332,8 @@ export interface CloudStore {
   }): AuditEntry[];
 
   close(): void;
+
+  // ---- posting holds (appended) ------------------------------------------------------------
+  /** Clears an allocation's hold note once its condition is gone (audited); false if none. */
+  clearHold(id: string, at: string, actor: string): boolean;
 }

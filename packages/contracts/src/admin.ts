@@ -231,6 +231,8 @@ export const ReconcileDifferenceSchema = z.object({
   kind: z.enum(['missing_in_odoo', 'missing_locally', 'amount', 'hours', 'date']),
   local: z.string().nullable(),
   odoo: z.string().nullable(),
+  /** Journal-entry mode: found on the entry's move line (the ledger) or on the analytic line it generated. */
+  side: z.enum(['move_line', 'analytic_line']).optional(),
 });
 export const ReconcileResponseSchema = z.object({
   period: PeriodSchema,

@@ -24,8 +24,8 @@ import { byIds } from './allocations.js';
 import { periodRange } from './status.js';
 
 function projectHint(p: Project | undefined): ProjectHint | undefined {
-  if (!p || (p.analyticAccountId === undefined && p.odooProjectId === undefined)) return undefined;
-  return { analyticAccountId: p.analyticAccountId, odooProjectId: p.odooProjectId };
+  if (!p) return undefined;
+  return { name: p.name, analyticAccountId: p.analyticAccountId, odooProjectId: p.odooProjectId };
 }
 
 export function postingRoutes(router: Router, app: AppContext, poster: Poster, ledger: StoreLedger): void {
@@ -53,6 +53,7 @@ export function postingRoutes(router: Router, app: AppContext, poster: Poster, l
     amountMinor: a.amountMinor,
     currency: a.currency,
     correlationId: `allocation:${a.id}`,
+    holdReason: a.holdReason,
   });
 
   /** Hands approved allocations in unlocked periods to the poster; the rest is reported held. */

@@ -1046,6 +1046,19 @@ export class SqliteStore implements CloudStore {
   close(): void {
     if (this.db.open) this.db.close();
   }
+
+  clearHold(id: string, at: string, actor: string): boolean {
+    return this.tx(() => {
+      const a = this.getAllocation(id);
+      if (!a?.holdReason) return false;
+      this.patchAllocation(id, { holdReason: null, updatedAt: at });
+      this.insertAudit(
+        { actor, action: 'allocation.hold_cleared', target: a.key, detail: `was: ${a.holdReason}` },
+        at,
+      );
+      return true;
+    });
+  }
 }
 
 const CONFLICT_REASON = 'conflict: same (unitId, ts), different content';
