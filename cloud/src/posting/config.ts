@@ -5,12 +5,24 @@
  */
 import { z } from 'zod';
 
+/**
+ * A name or secret that may look like a number: `db: 2024` in YAML, or
+ * `IRONLEDGER_CLOUD_POSTING__ODOO__DB=2024`, reads back as a number; a whole number that is
+ * exactly representable is taken as its digits. (ODOO_DB, ODOO_LOGIN and ODOO_API_KEY are
+ * always read as strings.) A longer all-digit value must be quoted in YAML.
+ */
+const textual = () =>
+  z.preprocess(
+    (v) => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? String(v) : v),
+    z.string({ error: 'a string (quote an all-digit value in YAML)' }).min(1),
+  );
+
 export const OdooConnectionSchema = z
   .object({
     url: z.string().url(),
-    db: z.string().min(1),
-    login: z.string().min(1),
-    apiKey: z.string().min(1),
+    db: textual(),
+    login: textual(),
+    apiKey: textual(),
     /** `auto` asks the server its version and prefers /json/2 on Odoo 19+. */
     api: z.enum(['auto', 'json2', 'jsonrpc']).default('auto'),
     timeoutMs: z.number().int().positive().default(30_000), // 30 s per HTTP call
