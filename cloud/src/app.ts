@@ -16,11 +16,13 @@ import { allocationRoutes } from './http/routes/allocations.js';
 import { batchRoutes } from './http/routes/batches.js';
 import { healthRoutes } from './http/routes/health.js';
 import { heldRoutes } from './http/routes/held.js';
+import { masterDataSyncer, odooSyncRoutes } from './http/routes/odoo-sync.js';
 import { postingRoutes } from './http/routes/posting.js';
 import { statusRoutes } from './http/routes/status.js';
 import { startHttpServer } from './http/server.js';
 import { StoreTokenDirectory } from './http/token-directory.js';
 import { type Job, startConsolidationJob } from './jobs/consolidation-job.js';
+import { startOdooSyncJob } from './jobs/odoo-sync-job.js';
 import { MasterData } from './master-data.js';
 import { createMetrics } from './metrics.js';
 import { createPoster } from './posting/index.js';
@@ -98,6 +100,8 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
   allocationRoutes(router, app);
   heldRoutes(router, app);
   postingRoutes(router, app, poster, ledger);
+  const syncMasterData = masterDataSyncer(app, poster);
+  odooSyncRoutes(router, app, syncMasterData);
   adminRoutes(router, app, runner);
 
   let server: Awaited<ReturnType<typeof startHttpServer>>;
@@ -116,6 +120,12 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
   }
   const jobs: Job[] = [
     startConsolidationJob(config.consolidation.cron, runner, componentLogger(logger, 'jobs')),
+    startOdooSyncJob(
+      config.posting.syncCron,
+      config.posting.odoo !== undefined,
+      syncMasterData,
+      componentLogger(logger, 'jobs'),
+    ),
   ];
   logger.info(
     { event: 'ready', httpPort: server.port, url: server.url, store: config.store.path },

@@ -3,6 +3,7 @@
  * cloud's config loader (ODOO_URL, ODOO_DB, ODOO_LOGIN, ODOO_API_KEY / ODOO_API_KEY_FILE).
  * Without `odoo`, posting is a dry run that writes the calls it would make to `journalPath`.
  */
+import cron from 'node-cron';
 import { z } from 'zod';
 
 /**
@@ -65,6 +66,14 @@ export const PostingConfigSchema = z
     projects: z.record(z.string(), PostingProjectSchema).default({}),
     /** Records per `create` call. */
     batchSize: z.number().int().min(1).max(500).default(50),
+    /**
+     * When to read master data from Odoo (maintenance.equipment, project.project) into
+     * IronLedger, as `ironledger sync` does: a cron expression, '' = only on demand.
+     */
+    syncCron: z
+      .string()
+      .default('')
+      .refine((c) => c.trim() === '' || cron.validate(c), 'a cron expression such as "7 * * * *", or \'\''),
     /** How long master data (projects, equipment, lock date) read from Odoo stays fresh. */
     masterDataRefreshMs: z
       .number()

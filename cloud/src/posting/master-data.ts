@@ -78,6 +78,10 @@ export class MasterData {
    * project.project's analytic account field is `account_id` on Odoo 18+, `analytic_account_id`
    * before: ask fields_get rather than assume.
    */
+  async projectAccountFieldName(signal?: AbortSignal): Promise<string> {
+    return this.accountField(signal);
+  }
+
   private async accountField(signal?: AbortSignal): Promise<string> {
     if (this.projectAccountField) return this.projectAccountField;
     const fields = await this.client.fieldsGet('project.project', ['type', 'relation'], { signal });

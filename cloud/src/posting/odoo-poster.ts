@@ -132,6 +132,8 @@ export async function postToOdoo(
     const eq = cfg.equipmentPlanField ? equipment.get(serial(a)) : undefined;
     if (!acct?.analyticAccountId)
       reason = acct?.reason ?? `project ${a.projectId} has no analytic account in Odoo`;
+    else if (a.odooEquipment === null)
+      reason = `unit ${a.unitId} has no equipment in Odoo: the last master-data sync found no active maintenance.equipment with serial number "${serial(a)}" (ironledger sync)`;
     else if (cfg.equipmentPlanField && !machines.get(serial(a)))
       reason = `unit ${a.unitId} has no equipment in Odoo: no maintenance.equipment with serial number "${serial(a)}"`;
     else if (cfg.equipmentPlanField && !eq)

@@ -3,7 +3,15 @@
  * Pricing (allocation/) is pure; posting (posting/) talks to Odoo (or a dry-run journal) and
  * reports each outcome to a PostingLedger, which the store implements durably.
  */
-import type { Anomaly, PostResponse, ReconcileResponse } from '@ironledger/contracts';
+import type {
+  Anomaly,
+  OdooSyncResponse,
+  PostResponse,
+  Project,
+  ReconcileResponse,
+  Unit,
+} from '@ironledger/contracts';
+import type { OdooMirror } from './odoo-sync.js';
 
 /** One consolidated usage figure: a unit on a project on a site-local day. */
 export interface UsageFigure {
@@ -78,6 +86,11 @@ export interface PostableAllocation {
   correlationId?: string | undefined; // batch ids / reading identities behind it, for logs
   /** The note of an earlier hold, if any: cleared once the condition is gone. */
   holdReason?: string | null | undefined;
+  /**
+   * The unit's maintenance.equipment as the last master-data sync found it by serial number:
+   * null when the sync found none (or only archived ones); undefined when never synced.
+   */
+  odooEquipment?: { odooId: number; name: string } | null | undefined;
 }
 
 export interface PostingOutcomePosted {
@@ -107,5 +120,11 @@ export interface Poster {
     period: string,
     local: Array<PostableAllocation & { odooId: number | null }>,
   ): Promise<ReconcileResponse>;
+  /** Reads master data from Odoo into `mirror` (ironledger sync and its scheduled job). */
+  syncMasterData(
+    mirror: OdooMirror,
+    master: { units: Unit[]; projects: Project[] },
+    signal?: AbortSignal,
+  ): Promise<OdooSyncResponse>;
   close(): Promise<void>;
 }

@@ -336,4 +336,33 @@ export interface CloudStore {
   // ---- posting holds (appended) ------------------------------------------------------------
   /** Clears an allocation's hold note once its condition is gone (audited); false if none. */
   clearHold(id: string, at: string, actor: string): boolean;
+  // ---- master data from Odoo (appended) ------------------------------------------------------
+  /** The mirror of one Odoo model, archived records included, by Odoo id. */
+  listOdooRecords(model: OdooMasterModel): OdooMasterRecord[];
+  /**
+   * Stores what a sync read: rows that are new or differ are written, identical ones are not
+   * touched; the cursor is written only when it moves. One transaction; answers what changed.
+   */
+  applyOdooSync(
+    model: OdooMasterModel,
+    records: OdooMasterRecord[],
+    cursor: string | null,
+    at: string,
+    actor: string,
+  ): { added: number[]; changed: number[] };
+}
+
+export type OdooMasterModel = 'maintenance.equipment' | 'project.project';
+
+/** One Odoo record as IronLedger mirrors it (maintenance.equipment or project.project). */
+export interface OdooMasterRecord {
+  odooId: number;
+  name: string;
+  /** maintenance.equipment: serial number, how it matches a unit. */
+  serialNo: string | null;
+  /** project.project: its analytic account (Project plan). */
+  accountId: number | null;
+  active: boolean;
+  /** Odoo's write_date, UTC "YYYY-MM-DD HH:MM:SS". */
+  writeDate: string;
 }

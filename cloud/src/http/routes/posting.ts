@@ -28,6 +28,17 @@ function projectHint(p: Project | undefined): ProjectHint | undefined {
   return { name: p.name, analyticAccountId: p.analyticAccountId, odooProjectId: p.odooProjectId };
 }
 
+/** The unit's maintenance.equipment per the last master-data sync (undefined: never synced). */
+function equipmentMirror(app: AppContext): (unitId: string) => PostableAllocation['odooEquipment'] {
+  const rows = app.store.listOdooRecords('maintenance.equipment');
+  if (rows.length === 0) return () => undefined;
+  return (unitId) => {
+    const serial = app.master.units.get(unitId)?.serialNo ?? unitId;
+    const e = rows.find((r) => r.active && r.serialNo === serial);
+    return e ? { odooId: e.odooId, name: e.name } : null;
+  };
+}
+
 export function postingRoutes(router: Router, app: AppContext, poster: Poster, ledger: StoreLedger): void {
   let queue: Promise<unknown> = Promise.resolve();
   const serialized = <T>(fn: () => Promise<T>): Promise<T> => {
@@ -61,11 +72,12 @@ export function postingRoutes(router: Router, app: AppContext, poster: Poster, l
     const locked = new Set(app.store.lockedPeriods());
     const held: PostResponse['held'] = [];
     const postable: PostableAllocation[] = [];
+    const equipmentOf = equipmentMirror(app);
     for (const a of candidates) {
       if (a.status !== 'approved') held.push({ id: a.id, reason: `not approved (${a.status})` });
       else if (locked.has(periodOf(a.day)))
         held.push({ id: a.id, reason: `period ${periodOf(a.day)} is locked` });
-      else postable.push(toPostable(a));
+      else postable.push({ ...toPostable(a), odooEquipment: equipmentOf(a.unitId) });
     }
     ledger.actor = actor;
     try {

@@ -39,6 +39,8 @@ import type {
   MasterDataSeed,
   MasterKind,
   NewAllocation,
+  OdooMasterModel,
+  OdooMasterRecord,
   ReadingRecord,
   ReleaseHeld,
   ReleaseResult,
@@ -1057,6 +1059,67 @@ export class SqliteStore implements CloudStore {
         at,
       );
       return true;
+    });
+  }
+
+  listOdooRecords(model: OdooMasterModel): OdooMasterRecord[] {
+    const rows = this.db
+      .prepare('SELECT * FROM odoo_records WHERE model = ? ORDER BY odoo_id')
+      .all(model) as Row[];
+    return rows.map((r) => ({
+      odooId: r.odoo_id as number,
+      name: r.name as string,
+      serialNo: (r.serial_no as string | null) ?? null,
+      accountId: (r.account_id as number | null) ?? null,
+      active: r.active === 1,
+      writeDate: r.write_date as string,
+    }));
+  }
+
+  applyOdooSync(
+    model: OdooMasterModel,
+    records: OdooMasterRecord[],
+    cursor: string | null,
+    at: string,
+    actor: string,
+  ): { added: number[]; changed: number[] } {
+    return this.tx(() => {
+      const get = this.db.prepare('SELECT * FROM odoo_records WHERE model = ? AND odoo_id = ?');
+      const put = this.db.prepare(
+        `INSERT INTO odoo_records (model, odoo_id, name, serial_no, account_id, active, write_date, synced_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (model, odoo_id) DO UPDATE SET name = excluded.name, serial_no = excluded.serial_no,
+           account_id = excluded.account_id, active = excluded.active, write_date = excluded.write_date,
+           synced_at = excluded.synced_at`,
+      );
+      const added: number[] = [];
+      const changed: number[] = [];
+      for (const r of records) {
+        const old = get.get(model, r.odooId) as Row | undefined;
+        const same =
+          old !== undefined &&
+          old.name === r.name &&
+          ((old.serial_no as string | null) ?? null) === r.serialNo &&
+          ((old.account_id as number | null) ?? null) === r.accountId &&
+          (old.active === 1) === r.active &&
+          old.write_date === r.writeDate;
+        if (same) continue;
+        put.run(model, r.odooId, r.name, r.serialNo, r.accountId, r.active ? 1 : 0, r.writeDate, at);
+        (old ? changed : added).push(r.odooId);
+      }
+      const key = `odoo.sync.${model}`;
+      if (cursor !== null && cursor !== this.getMeta(key))
+        this.db
+          .prepare(
+            'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+          )
+          .run(key, cursor);
+      if (added.length + changed.length > 0)
+        this.insertAudit(
+          { actor, action: 'odoo.sync', target: model, detail: JSON.stringify({ added, changed }) },
+          at,
+        );
+      return { added, changed };
     });
   }
 }
