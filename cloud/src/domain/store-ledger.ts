@@ -91,4 +91,14 @@ export class StoreLedger implements PostingLedger {
   async hold(id: string, reason: string): Promise<void> {
     await this.store.hold(id, reason, this.at(), this.actor);
   }
+
+  async clearHold(sent: PostableAllocation): Promise<number | null> {
+    const r = await this.store.clearHold({
+      id: sent.id,
+      expect: { version: sent.version, status: 'approved' },
+      at: this.at(),
+      actor: this.actor,
+    });
+    return r.kind === 'cleared' ? r.allocation.version : null;
+  }
 }

@@ -1,8 +1,13 @@
 /**
  * The poster: sends approved allocations to Odoo exactly once, or, with no Odoo configured
  * (or `dryRun`), writes the calls it would make to the dry-run journal.
+ *
+ * A dry run is a preview and never consumes an allocation: with no Odoo configured and with
+ * `--dry-run` alike, the journal gets the exact calls (once per key) and every allocation stays
+ * approved, so configuring Odoo later and posting sends them.
  */
 import type { PostResponse, ReconcileResponse } from '@ironledger/contracts';
+import { IronLedgerError } from '@ironledger/errors';
 import type { Logger } from '@ironledger/logger';
 import { OdooClient } from '@ironledger/odoo';
 import { decimalToMinor, toMilliHours } from '../allocation/money.js';
@@ -10,6 +15,7 @@ import type { PostingConfig } from './config.js';
 import { DryRunJournal, executeKwRequest, type JournalEntry } from './journal.js';
 import { MasterData } from './master-data.js';
 import { postToOdoo } from './odoo-poster.js';
+import { syncFromOdoo } from './odoo-sync.js';
 import { compare, type RemoteFigure, reconcileWithOdoo } from './reconcile.js';
 import type { PostableAllocation, Poster, PostingLedger } from './types.js';
 import { type AnalyticTargets, analyticLineVals, moveVals } from './vals.js';
@@ -64,16 +70,8 @@ export function createPoster(cfg: PostingConfig, deps: PosterDeps): Poster {
     return entry;
   }
 
-  /**
-   * `markPosted`: the journal stands in for Odoo (no Odoo configured): write and record.
-   * `write` false: a preview only, nothing written and nothing recorded.
-   */
-  async function dryRun(
-    allocations: PostableAllocation[],
-    markPosted: boolean,
-    write = true,
-  ): Promise<PostResponse> {
-    const model = cfg.target === 'analytic' ? 'account.analytic.line' : 'account.move';
+  /** Journals the calls posting would make (a key once); records nothing in the ledger. */
+  async function dryRun(allocations: PostableAllocation[]): Promise<PostResponse> {
     const res: PostResponse = {
       mode: 'dry-run',
       api: null,
@@ -87,11 +85,9 @@ export function createPoster(cfg: PostingConfig, deps: PosterDeps): Poster {
     };
     const known = journal.loadKeys();
     const fresh = allocations.filter((a) => !known.has(a.key));
-    if (write) journal.append(fresh.map(journalEntry));
+    journal.append(fresh.map(journalEntry));
     for (const a of allocations) {
       const already = known.has(a.key);
-      if (markPosted)
-        await deps.ledger.markPosted(a, { model, odooId: null, date: a.day, alreadyInOdoo: already });
       if (already) res.alreadyInOdoo.push(a.id);
       else res.posted.push({ id: a.id, key: a.key, odooId: null });
     }
@@ -159,15 +155,38 @@ export function createPoster(cfg: PostingConfig, deps: PosterDeps): Poster {
 
   return {
     async post(allocations, opts = {}) {
-      // Without Odoo the journal is the target; `--dry-run` then only previews.
-      if (!cfg.odoo) return opts.dryRun ? dryRun(allocations, false, false) : dryRun(allocations, true);
-      // A preview against a configured Odoo changes nothing: allocations stay approved.
-      if (opts.dryRun) return dryRun(allocations, false);
+      // Without Odoo, or asked for a preview: the journal, and allocations stay approved.
+      if (!cfg.odoo || opts.dryRun) return dryRun(allocations);
       return postToOdoo(cfg, { ...odoo(), ledger: deps.ledger, log }, allocations, opts.signal);
     },
     async reconcile(period, local): Promise<ReconcileResponse> {
       if (!cfg.odoo) return compare(period, local, journalFigures(local[0]?.currency ?? 'USD'));
       return reconcileWithOdoo(cfg, odoo(), period, local);
+    },
+    async syncMasterData(mirror, masterData, signal) {
+      if (!cfg.odoo)
+        throw new IronLedgerError(
+          'CONFLICT',
+          'no Odoo is configured (posting.odoo / ODOO_URL): there is no master data to read',
+        );
+      const o = odoo();
+      await o.client.connect({ signal });
+      const projectAccountField = await o.master.projectAccountFieldName(signal);
+      const res = await syncFromOdoo(o.client, mirror, masterData, { signal, projectAccountField });
+      log.info(
+        {
+          event: 'master_data.synced',
+          equipmentRead: res.equipment.read,
+          equipmentAdded: res.equipment.added.length,
+          equipmentChanged: res.equipment.changed.length,
+          projectsRead: res.projects.read,
+          projectsAdded: res.projects.added.length,
+          projectsChanged: res.projects.changed.length,
+          unmatchedUnits: res.unmatched.units.length,
+        },
+        'master data read from Odoo',
+      );
+      return res;
     },
     async close() {
       await client?.close();
