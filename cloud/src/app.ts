@@ -101,7 +101,7 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
   heldRoutes(router, app);
   postingRoutes(router, app, poster, ledger);
   const syncMasterData = masterDataSyncer(app, poster);
-  odooSyncRoutes(router, app, syncMasterData);
+  odooSyncRoutes(router, app, syncMasterData, poster);
   adminRoutes(router, app, runner);
 
   let server: Awaited<ReturnType<typeof startHttpServer>>;

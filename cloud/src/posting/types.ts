@@ -5,6 +5,7 @@
  */
 import type {
   Anomaly,
+  OdooStatusResponse,
   OdooSyncResponse,
   PostResponse,
   Project,
@@ -120,6 +121,8 @@ export interface Poster {
     period: string,
     local: Array<PostableAllocation & { odooId: number | null }>,
   ): Promise<ReconcileResponse>;
+  /** The Odoo connection and its API key's expiry (ironledger status). */
+  odooStatus(signal?: AbortSignal): Promise<OdooStatusResponse>;
   /** Reads master data from Odoo into `mirror` (ironledger sync and its scheduled job). */
   syncMasterData(
     mirror: OdooMirror,
