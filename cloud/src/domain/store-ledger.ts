@@ -26,6 +26,25 @@ export class StoreLedger implements PostingLedger {
     return new Date(this.now()).toISOString();
   }
 
+  /** A dry run journalled it: the same correlation trace as a post, the status unchanged. */
+  journalled(id: string): void {
+    const a = this.logger ? this.store.getAllocation(id) : null;
+    if (!a || !this.logger) return;
+    const dayMs = Date.parse(`${a.day}T00:00:00Z`);
+    this.logger.info(
+      {
+        event: 'allocation.journalled',
+        allocationId: a.id,
+        allocationKey: a.key,
+        unitId: a.unitId,
+        projectId: a.projectId,
+        day: a.day,
+        batchIds: this.store.batchIdsBetween(a.unitId, dayMs - DAY_MS, dayMs + 2 * DAY_MS),
+      },
+      'allocation journalled (dry run; still approved)',
+    );
+  }
+
   markPosted(id: string, outcome: PostingOutcomePosted): void {
     this.store.markPosted(id, outcome, this.at(), this.actor);
     const a = this.logger ? this.store.getAllocation(id) : null;

@@ -85,7 +85,8 @@ export function createPoster(cfg: PostingConfig, deps: PosterDeps): Poster {
     };
     const known = journal.loadKeys();
     const fresh = allocations.filter((a) => !known.has(a.key));
-    journal.append(fresh.map(journalEntry));
+    const written = new Set(journal.append(fresh.map(journalEntry)));
+    for (const a of allocations) if (written.has(a.key)) deps.ledger.journalled?.(a.id, a.key);
     for (const a of allocations) {
       const already = known.has(a.key);
       if (already) res.alreadyInOdoo.push(a.id);

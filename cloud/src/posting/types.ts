@@ -110,6 +110,8 @@ export interface PostingLedger {
   hold(id: string, reason: string): void;
   /** The reason an earlier run held it is gone: the note is cleared. */
   clearHold?(id: string): void;
+  /** A dry run wrote its calls to the journal: traced in the log, the status is unchanged. */
+  journalled?(id: string, key: string): void;
 }
 
 export interface Poster {
