@@ -150,7 +150,7 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
   evidenceRoutes(router, app, { runner, decisions });
   postingRoutes(router, app, poster, ledger);
   const syncMasterData = masterDataSyncer(app, poster);
-  odooSyncRoutes(router, app, syncMasterData);
+  odooSyncRoutes(router, app, syncMasterData, poster);
   adminRoutes(router, app, runner);
   openApiRoutes(router);
   const aempFeeds = startAempFeeds(app, { autoStart: false });

@@ -27,6 +27,10 @@ export const OdooConnectionSchema = z
     /** `auto` asks the server its version and prefers /json/2 on Odoo 19+. */
     api: z.enum(['auto', 'json2', 'jsonrpc']).default('auto'),
     timeoutMs: z.number().int().positive().default(30_000), // 30 s per HTTP call
+    /** The API key's name in Odoo (res.users.apikeys), to watch its expiry; else the soonest to expire. */
+    apiKeyName: z.string().min(1).optional(),
+    /** `ironledger status` warns this many days before the API key expires. */
+    apiKeyWarnDays: z.number().int().positive().default(14),
     retries: z.number().int().nonnegative().default(4),
   })
   .strict();

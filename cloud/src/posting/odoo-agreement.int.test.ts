@@ -27,9 +27,8 @@ beforeEach(async () => {
   odoo = await startOdooDouble({ today: '2026-11-30' });
   const w = odoo.world;
   w.create('project.project', { name: 'Riverside Tower' });
-  riverside = (
-    odoo.records('project.project').find((p) => p.name === 'Riverside Tower')?.account_id as [number]
-  )[0];
+  const project = odoo.records('project.project').find((p) => p.name === 'Riverside Tower');
+  riverside = (project?.account_id as [number] | undefined)?.[0] as number;
   const plan = w.create('account.analytic.plan', { name: 'Equipment' });
   equipmentAccount = w.create('account.analytic.account', {
     name: 'EXC-0042',
@@ -164,8 +163,8 @@ describe('holds and master data', () => {
     expect(res.held).toEqual([]);
     expect(res.posted.map((x) => x.id)).toEqual(['h1']);
     const line = odoo.records('account.analytic.line').find((l) => l.ref === a8897().key);
-    expect((line?.account_id as [number])[0]).toBe(riverside);
-    expect((line?.x_plan2_id as [number])[0]).toBe(equipmentAccount);
+    expect((line?.account_id as [number] | undefined)?.[0]).toBe(riverside);
+    expect((line?.x_plan2_id as [number] | undefined)?.[0]).toBe(equipmentAccount);
   });
 
   it('holds an allocation whose unit has no equipment in Odoo, and sends nothing for it', async () => {
@@ -231,5 +230,49 @@ describe('holds and master data', () => {
     expect(res.failed.map((f) => [f.id, f.deadLettered])).toEqual([['h1', false]]);
     expect([...ledger.cleared]).toEqual(['h1']);
     expect(ledger.held.size).toBe(0);
+  });
+});
+
+describe('API key expiry (res.users.apikeys.expiration_date)', () => {
+  const at = (msFromNow: number) =>
+    new Date(Date.now() + msFromNow).toISOString().slice(0, 19).replace('T', ' ');
+  const DAY_MS = 86_400_000;
+
+  async function withKeyExpiring(expiresAt: string | undefined) {
+    const o = await startOdooDouble({
+      today: '2026-11-30',
+      ...(expiresAt ? { apiKeyExpiresAt: expiresAt } : {}),
+    });
+    o.world.create('project.project', { name: 'Riverside Tower' });
+    const ledger = new MemoryLedger();
+    const cfg = PostingConfigSchema.parse({
+      journalPath: join(dir, 'k.jsonl'),
+      odoo: { url: o.url, db: o.db, login: o.login, apiKey: o.apiKey, api: 'json2', retries: 0 },
+    });
+    const p = createPoster(cfg, { logger: silentLogger(), ledger });
+    posters.push(p);
+    return { o, p, ledger };
+  }
+
+  it('status warns ahead of the expiry, and not for a key that does not expire', async () => {
+    const soon = await withKeyExpiring(at(3 * DAY_MS + 3_600_000));
+    const s = await soon.p.odooStatus();
+    expect(s).toMatchObject({ configured: true, apiKeyName: 'IronLedger', daysLeft: 3 });
+    expect(s.warning).toMatch(/^the Odoo API key "IronLedger" expires on .* UTC \(3 days left\)/);
+    await soon.o.stop();
+    const never = await withKeyExpiring(undefined);
+    expect(await never.p.odooStatus()).toMatchObject({ apiKeyExpiresAt: null, warning: null });
+    await never.o.stop();
+  });
+
+  it('an expired key stops posting with that reason: nothing sent, held or dead-lettered', async () => {
+    const { o, p, ledger } = await withKeyExpiring(at(-60_000));
+    const err = await p.post([a8897()], {}).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toMatch(/posting stopped, nothing was sent: .*expired or revoked/);
+    expect(o.count('create')).toBe(0);
+    expect(ledger.posted.size + ledger.held.size + ledger.dead.size).toBe(0);
+    expect((await p.odooStatus()).warning).toMatch(/refuses the API key \(wrong, expired or revoked\)/);
+    await o.stop();
   });
 });

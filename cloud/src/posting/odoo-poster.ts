@@ -84,7 +84,7 @@ export async function postToOdoo(
     if (isIronLedgerError(e, 'ODOO_AUTH')) {
       throw new IronLedgerError(
         'ODOO_AUTH',
-        `posting stopped, nothing was sent: ${e.message}. Check posting.odoo.login and the API key (ODOO_API_KEY)`,
+        `posting stopped, nothing was sent: ${e.message}. Check posting.odoo.login and the API key (ODOO_API_KEY): Odoo refuses a key that is wrong, expired or revoked`,
         { cause: e },
       );
     }

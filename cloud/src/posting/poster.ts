@@ -7,7 +7,7 @@
  * approved, so configuring Odoo later and posting sends them.
  */
 import type { PostResponse, ReconcileResponse } from '@ironledger/contracts';
-import { IronLedgerError } from '@ironledger/errors';
+import { IronLedgerError, toIronLedgerError } from '@ironledger/errors';
 import type { Logger } from '@ironledger/logger';
 import { OdooClient } from '@ironledger/odoo';
 import { decimalToMinor, toMilliHours } from '../allocation/money.js';
@@ -85,7 +85,8 @@ export function createPoster(cfg: PostingConfig, deps: PosterDeps): Poster {
     };
     const known = journal.loadKeys();
     const fresh = allocations.filter((a) => !known.has(a.key));
-    journal.append(fresh.map(journalEntry));
+    const written = new Set(journal.append(fresh.map(journalEntry)));
+    for (const a of allocations) if (written.has(a.key)) await deps.ledger.journalled?.(a.id, a.key);
     for (const a of allocations) {
       const already = known.has(a.key);
       if (already) res.alreadyInOdoo.push(a.id);
@@ -162,6 +163,51 @@ export function createPoster(cfg: PostingConfig, deps: PosterDeps): Poster {
     async reconcile(period, local): Promise<ReconcileResponse> {
       if (!cfg.odoo) return compare(period, local, journalFigures(local[0]?.currency ?? 'USD'));
       return reconcileWithOdoo(cfg, odoo(), period, local);
+    },
+    async odooStatus(signal) {
+      const o = cfg.odoo;
+      const none = { apiKeyName: null, apiKeyExpiresAt: null, daysLeft: null };
+      if (!o) return { configured: false, ...none, warning: null };
+      // Asked on every `ironledger status`: a slow or unreachable Odoo must not hold it up.
+      signal ??= AbortSignal.timeout(5_000); // 5 s
+      try {
+        const { client: c } = odoo();
+        const { uid } = await c.connect({ signal });
+        const keys = await c.searchRead<{ name: string; expiration_date: string | false }>(
+          'res.users.apikeys',
+          [['user_id', '=', uid]],
+          ['name', 'expiration_date'],
+          { order: 'id', signal },
+        );
+        const named = o.apiKeyName ? keys.filter((k) => k.name === o.apiKeyName) : keys;
+        const expiring = named
+          .filter(
+            (k): k is { name: string; expiration_date: string } => typeof k.expiration_date === 'string',
+          )
+          .sort((x, y) => x.expiration_date.localeCompare(y.expiration_date));
+        const key = expiring[0] ?? named[0];
+        if (!key) return { configured: true, ...none, warning: null };
+        const exp = typeof key.expiration_date === 'string' ? key.expiration_date : null;
+        const daysLeft =
+          exp === null
+            ? null
+            : Math.floor((Date.parse(`${exp.replace(' ', 'T')}Z`) - now().getTime()) / 86_400_000);
+        const warning =
+          daysLeft !== null && daysLeft < o.apiKeyWarnDays
+            ? `the Odoo API key "${key.name}" expires on ${exp} UTC (${daysLeft} day${daysLeft === 1 ? '' : 's'} left): make a new one and set ODOO_API_KEY before then, or posting stops`
+            : null;
+        return { configured: true, apiKeyName: key.name, apiKeyExpiresAt: exp, daysLeft, warning };
+      } catch (e) {
+        const err = toIronLedgerError(e);
+        return {
+          configured: true,
+          ...none,
+          warning:
+            err.code === 'ODOO_AUTH'
+              ? 'Odoo refuses the API key (wrong, expired or revoked): posting is stopped until ODOO_API_KEY is replaced'
+              : `Odoo could not be asked about the API key: ${err.message}`,
+        };
+      }
     },
     async syncMasterData(mirror, masterData, signal) {
       if (!cfg.odoo)

@@ -3,7 +3,14 @@
  * Pricing (allocation/) is pure; posting (posting/) talks to Odoo (or a dry-run journal) and
  * reports each outcome to a PostingLedger, which the store implements durably.
  */
-import type { OdooSyncResponse, PostResponse, Project, ReconcileResponse, Unit } from '@ironledger/contracts';
+import type {
+  OdooStatusResponse,
+  OdooSyncResponse,
+  PostResponse,
+  Project,
+  ReconcileResponse,
+  Unit,
+} from '@ironledger/contracts';
 import type { PostingOutcomePosted } from '../domain/types.js';
 import type { OdooMirror } from './odoo-sync.js';
 
@@ -68,6 +75,8 @@ export interface PostingLedger {
    * allocation changed meanwhile: it is sent as read, and markPosted sees the change).
    */
   clearHold(sent: PostableAllocation): Promise<number | null>;
+  /** A dry run wrote its calls to the journal: traced in the log, the status is unchanged. */
+  journalled?(id: string, key: string): Promise<void>;
 }
 
 export interface Poster {
@@ -79,6 +88,8 @@ export interface Poster {
     period: string,
     local: Array<PostableAllocation & { odooId: number | null }>,
   ): Promise<ReconcileResponse>;
+  /** The Odoo connection and its API key's expiry (ironledger status). */
+  odooStatus(signal?: AbortSignal): Promise<OdooStatusResponse>;
   /** Reads master data from Odoo into `mirror` (ironledger sync and its scheduled job). */
   syncMasterData(
     mirror: OdooMirror,

@@ -302,3 +302,16 @@ export const OdooSyncResponseSchema = z.object({
   }),
 });
 export type OdooSyncResponse = z.infer<typeof OdooSyncResponseSchema>;
+
+/** GET /v1/odoo/status (viewer): the Odoo connection and its API key's expiry. */
+export const OdooStatusResponseSchema = z.object({
+  configured: z.boolean(),
+  /** res.users.apikeys name of the key IronLedger uses (posting.odoo.apiKeyName), or the soonest to expire. */
+  apiKeyName: z.string().nullable(),
+  /** UTC "YYYY-MM-DD HH:MM:SS", or null: the key does not expire (or Odoo does not say). */
+  apiKeyExpiresAt: z.string().nullable(),
+  daysLeft: z.number().nullable(),
+  /** Set when the key expires within posting.odoo.apiKeyWarnDays, or Odoo refuses it. */
+  warning: z.string().nullable(),
+});
+export type OdooStatusResponse = z.infer<typeof OdooStatusResponseSchema>;

@@ -10,6 +10,7 @@ import type { OdooMirror } from '../../posting/odoo-sync.js';
 import type { Poster } from '../../posting/types.js';
 import { type CloudStore, odooSyncCursorKey } from '../../store/store.js';
 import { requireRole } from '../auth.js';
+import { HttpProblem } from '../problem.js';
 import type { Router } from '../router.js';
 
 /** The store as the sync's mirror; writes are audited as `actor`. */
@@ -45,7 +46,13 @@ export function odooSyncRoutes(
   router: Router,
   app: AppContext,
   sync: (actor: string) => Promise<OdooSyncResponse>,
+  poster?: Poster,
 ): void {
+  router.on('GET', '/v1/odoo/status', async (ctx) => {
+    await requireRole(ctx.req, app.tokens, 'viewer');
+    if (!poster) throw new HttpProblem(404, 'NOT_FOUND', 'Odoo status is not served here');
+    return { status: 200, body: await poster.odooStatus() };
+  });
   router.on('POST', '/v1/master-data/sync', async (ctx) => {
     const who = await requireRole(ctx.req, app.tokens, 'admin');
     return { status: 200, body: await sync(who.name) };
