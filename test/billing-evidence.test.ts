@@ -16,7 +16,7 @@ import {
   type ReadingInput,
   VerifyResponseSchema,
 } from '@ironledger/contracts';
-import { REPO_ROOT } from '@ironledger/testkit';
+import { type OdooDouble, REPO_ROOT, startOdooDouble } from '@ironledger/testkit';
 import Database from 'better-sqlite3';
 import { type Browser, chromium } from 'playwright-core';
 import { request } from 'undici';
@@ -44,6 +44,7 @@ const DAY2 = '2026-11-03';
 const TAMPERED_TS = '2026-11-02T10:00:00.000Z';
 
 let cloud: CloudHarness;
+let odoo: OdooDouble | undefined;
 let browser: Browser | undefined;
 let allocations: Allocation[] = [];
 const json = (s: string) => JSON.parse(s) as unknown;
@@ -65,7 +66,11 @@ async function evidence(key: string) {
 }
 
 beforeAll(async () => {
-  cloud = await startCloud();
+  // Posting records only what Odoo holds (a dry run leaves allocations approved): the double.
+  odoo = await startOdooDouble();
+  odoo.world.create('project.project', { name: 'Riverside Tower' });
+  odoo.world.create('project.project', { name: 'Riverside basement' });
+  cloud = await startCloud({ odoo: { url: odoo.url, db: odoo.db, login: odoo.login, apiKey: odoo.apiKey } });
   // A contractor card for excavators from November: owning 40.00, operating 60.00 an hour,
   // CLUE factors (working 100.00/h, idle 40.00/h, standby 32.00/h, off-hours 20.00/h).
   const res = await request(`${cloud.url}/v1/rates`, {
@@ -109,6 +114,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await cloud?.stop();
+  await odoo?.stop();
 });
 
 describe('evidence per allocation', () => {

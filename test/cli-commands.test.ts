@@ -410,9 +410,12 @@ describe('post', () => {
     const r = await cloud.cli(['post'], { as: 'approver' });
     expect(r.code).toBe(3);
     expect(r.stdout).toContain('posted 1 allocation to Odoo as analytic lines');
-    expect(r.stdout).toMatch(/held 1 allocation:\n\s+\S+\s+project "P-ANNEX" \(P-ANNEX\) not found in Odoo/);
+    // Found in Odoo by its IronLedger name, as `projects add --name` documents.
+    expect(r.stdout).toMatch(
+      /held 1 allocation:\n\s+\S+\s+project "Riverside annex" \(P-ANNEX\) not found in Odoo/,
+    );
 
-    odoo.world.create('project.project', { name: 'P-ANNEX' });
+    odoo.world.create('project.project', { name: 'Riverside annex' });
     const again = await cloud.cli(['post'], { as: 'approver' });
     expect(again.code, again.stdout).toBe(0);
     expect(again.stdout).toContain('posted 1 allocation to Odoo');

@@ -100,7 +100,7 @@ describe('walking skeleton: unit → edge → cloud → CLI → dry-run posting'
     }
   });
 
-  it('approves and posts one journal call per approved allocation', async () => {
+  it('approves and journals one call per approved allocation, leaving them approved', async () => {
     const approve = await pl.cli(['allocations', 'approve', '--all', '--yes']);
     expect(approve.code, approve.stderr).toBe(0);
     const list = await pl.cli(['allocations', 'list', '--json']);
@@ -109,16 +109,17 @@ describe('walking skeleton: unit → edge → cloud → CLI → dry-run posting'
     expect(approved.length).toBeGreaterThan(0);
     expect(approved.every((a) => a.amountMinor > 0)).toBe(true);
 
-    // A preview writes nothing and posts nothing.
+    // A preview and the journal target (no Odoo configured) are the same dry run: the exact
+    // calls go to the journal once per allocation, and nothing is consumed.
     const preview = await pl.cli(['post', '--dry-run', '--json']);
     expect(preview.code, preview.stderr).toBe(0);
     expect((JSON.parse(preview.stdout) as { posted: unknown[] }).posted).toHaveLength(approved.length);
-    expect(journalKeys(pl.paths.journal)).toEqual([]);
+    const keys = journalKeys(pl.paths.journal);
+    expect(keys.sort()).toEqual(approved.map((a) => a.key).sort());
 
     const post = await pl.cli(['post']);
     expect(post.code, post.stderr + post.stdout).toBe(0);
-    const keys = journalKeys(pl.paths.journal);
-    expect(keys.sort()).toEqual(approved.map((a) => a.key).sort());
+    expect(journalKeys(pl.paths.journal).sort()).toEqual(keys);
 
     // The correlation from unit to Odoo record: each posted allocation names the batches its
     // readings came in, and those are batches the edge logged as sent.
@@ -128,7 +129,7 @@ describe('walking skeleton: unit → edge → cloud → CLI → dry-run posting'
         .filter((l) => l.event === 'forward.batch_sent')
         .map((l) => l.batchId),
     );
-    const posted = pl.cloud.logs().filter((l) => l.event === 'allocation.posted');
+    const posted = pl.cloud.logs().filter((l) => l.event === 'allocation.journalled');
     expect(posted.map((l) => l.allocationKey).sort()).toEqual(approved.map((a) => a.key).sort());
     for (const l of posted) {
       const batchIds = l.batchIds as string[];
@@ -141,10 +142,11 @@ describe('walking skeleton: unit → edge → cloud → CLI → dry-run posting'
     ).allocations;
     expect(
       after
-        .filter((a) => a.status === 'posted')
+        .filter((a) => a.status === 'approved')
         .map((a) => a.id)
         .sort(),
     ).toEqual(approved.map((a) => a.id).sort());
+    expect(after.filter((a) => a.status === 'posted')).toEqual([]);
   });
 
   it('posting again, or replaying the whole day, adds no journal entry', async () => {

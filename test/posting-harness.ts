@@ -304,13 +304,18 @@ export function generatedAnalytic(odoo: OdooDouble): Map<string, { amountMinor: 
 }
 
 /**
- * Engine hours as Odoo is given them: to the milli-hour, rounding half to even from the
- * decimal value (the rule of cloud/src/allocation/money.ts, restated here as the oracle).
+ * Engine hours as Odoo books them: to the milli-hour, rounding half to even from the decimal
+ * value (the rule of cloud/src/allocation/money.ts, restated here as the oracle), then, when
+ * the field keeps fewer `digits` (a journal item's quantity: 2), half away from zero to those.
  */
-export function postedHours(h: number): number {
+export function postedHours(h: number, digits: number | null = null): number {
   const nano = BigInt(Math.abs(h).toFixed(9).replace('.', ''));
   let milli = nano / 1_000_000n;
   const rest = nano % 1_000_000n;
   if (rest > 500_000n || (rest === 500_000n && milli % 2n === 1n)) milli += 1n;
+  if (digits !== null && digits < 3) {
+    const step = 10n ** BigInt(3 - digits);
+    milli = ((milli + step / 2n) / step) * step;
+  }
   return (h < 0 ? -1 : 1) * (Number(milli) / 1000);
 }

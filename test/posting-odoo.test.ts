@@ -95,7 +95,7 @@ describe.each(MATRIX)('posting $target over $api', ({ target, api }) => {
       expect(f, a.key).toMatchObject({
         records: 1,
         amountMinor: a.amountMinor,
-        hours: postedHours(a.engineHours),
+        hours: postedHours(a.engineHours, target === 'move' ? 2 : null),
         date: a.day,
         projectAccount: seed.projectAccount.get(a.projectId),
         equipmentAccount: seed.equipmentAccount.get(a.unitId),
@@ -107,7 +107,7 @@ describe.each(MATRIX)('posting $target over $api', ({ target, api }) => {
         // What project managers see: the analytic line the posted entry generated.
         expect(generated.get(a.key), a.key).toEqual({
           amountMinor: a.amountMinor,
-          hours: postedHours(a.engineHours),
+          hours: postedHours(a.engineHours, target === 'move' ? 2 : null),
         });
       }
     }
@@ -263,17 +263,28 @@ describe.each(MATRIX)('posting $target over $api', ({ target, api }) => {
     expectInOdoo(await ofDay(DAYS[1]));
   });
 
-  it('day 3: allocations inside Odoo’s locked period are held with a clear reason, and post once unlocked', async () => {
+  it('day 3: analytic lines inside Odoo’s locked period post with their date; journal entries are held', async () => {
     const day3 = await ofDay(DAYS[2]);
     await approveDay(DAYS[2]);
     odoo.setLockDate(DAYS[2]);
+    if (target === 'analytic') {
+      // Odoo's lock dates don't apply to analytic lines: it keeps their date (transcripts 148–153).
+      const one = day3.find((a) => a.projectId !== day3[0]!.projectId) ?? day3[0]!;
+      const r = await http.ok('POST', '/v1/post', { ids: [one.id] });
+      const res = PostResponseSchema.parse(r);
+      expect(res).toMatchObject({ held: [], failed: [] });
+      expect(res.posted.map((p) => p.id)).toEqual([one.id]);
+      expect(odooFigures(odoo, target).get(one.key)).toMatchObject({ date: DAYS[2] });
+      odoo.setLockDate(false);
+      return;
+    }
     const creates = odoo.count('create', model);
     const { code, res } = await post();
     expect(code).toBe(1); // nothing posted
     expect(res.held.map((h) => h.id).sort()).toEqual(day3.map((a) => a.id).sort());
     for (const h of res.held)
       expect(h.reason).toBe(
-        `period locked in Odoo: ${DAYS[2]} is on or before the lock date ${DAYS[2]}; Odoo would move the entry to a later date`,
+        `period locked in Odoo: ${DAYS[2]} is on or before the lock date ${DAYS[2]}; Odoo would move the journal entry to a later date`,
       );
     expect(odoo.count('create', model)).toBe(creates);
     const heldNow = await ofDay(DAYS[2]);
@@ -289,7 +300,7 @@ describe.each(MATRIX)('posting $target over $api', ({ target, api }) => {
   });
 
   it('day 3: a validation error lands in dead letters alone; replay posts it once the cause is fixed', async () => {
-    const day3 = await ofDay(DAYS[2]);
+    const day3 = (await ofDay(DAYS[2])).filter((a) => a.status === 'approved');
     const bad = day3[0]!;
     const project = world.projects.find((p) => p.projectId === bad.projectId)!;
     // An admin types the wrong analytic account into IronLedger's master data.
@@ -423,4 +434,32 @@ describe.each(MATRIX)('posting $target over $api', ({ target, api }) => {
     const row = rec.rows.find((x) => x.projectId === a.projectId)!;
     expect(row.odooAmountMinor - row.localAmountMinor).toBe(1234);
   });
+
+  it.runIf(target === 'move')(
+    'journal entries: an edit of one generated analytic line is found as exactly that difference',
+    async () => {
+      const before = ReconcileResponseSchema.parse(
+        JSON.parse((await cli(['reconcile', '--period', PERIOD, '--json'])).stdout),
+      ).differences;
+      const edited = new Set(before.map((d) => d.key));
+      const b = (await allocations()).find((x) => x.status === 'posted' && !edited.has(x.key))!;
+      // Odoo accepts an amount written on the analytic line posting generated (transcripts 142–143).
+      const line = odoo.records('account.analytic.line').find((l) => l.ref === b.key && l.move_line_id)!;
+      odoo.world.write('account.analytic.line', [line.id as number], {
+        amount: -(b.amountMinor + 500) / 100,
+      });
+      const r = await cli(['reconcile', '--period', PERIOD, '--json']);
+      const rec = ReconcileResponseSchema.parse(JSON.parse(r.stdout));
+      expect(rec.differences.filter((d) => !edited.has(d.key))).toEqual([
+        {
+          projectId: b.projectId,
+          key: b.key,
+          kind: 'amount',
+          local: (b.amountMinor / 100).toFixed(2),
+          odoo: ((b.amountMinor + 500) / 100).toFixed(2),
+          side: 'analytic_line',
+        },
+      ]);
+    },
+  );
 });

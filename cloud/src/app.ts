@@ -22,12 +22,14 @@ import { batchRoutes } from './http/routes/batches.js';
 import { evidenceRoutes } from './http/routes/evidence.js';
 import { healthRoutes } from './http/routes/health.js';
 import { heldRoutes } from './http/routes/held.js';
+import { masterDataSyncer, odooSyncRoutes } from './http/routes/odoo-sync.js';
 import { openApiRoutes } from './http/routes/openapi.js';
 import { postingRoutes } from './http/routes/posting.js';
 import { statusRoutes } from './http/routes/status.js';
 import { startHttpServer } from './http/server.js';
 import { StoreTokenDirectory } from './http/token-directory.js';
 import { type Job, startConsolidationJob } from './jobs/consolidation-job.js';
+import { startOdooSyncJob } from './jobs/odoo-sync-job.js';
 import { MasterData } from './master-data.js';
 import { createMetrics } from './metrics.js';
 import { registerOperatorMetrics } from './operator-metrics.js';
@@ -147,6 +149,8 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
   heldRoutes(router, app);
   evidenceRoutes(router, app, { runner, decisions });
   postingRoutes(router, app, poster, ledger);
+  const syncMasterData = masterDataSyncer(app, poster);
+  odooSyncRoutes(router, app, syncMasterData, poster);
   adminRoutes(router, app, runner);
   openApiRoutes(router);
   const aempFeeds = startAempFeeds(app, { autoStart: false });
@@ -175,6 +179,13 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
       owner: replicaId,
       now: Date.now,
     }),
+    startOdooSyncJob(
+      config.posting.syncCron,
+      config.posting.odoo !== undefined,
+      syncMasterData,
+      componentLogger(logger, 'jobs'),
+      { store, owner: replicaId, now: Date.now },
+    ),
   ];
   for (const p of aempFeeds.pollers) p.start();
   logger.info(

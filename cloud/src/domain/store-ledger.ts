@@ -31,6 +31,26 @@ export class StoreLedger implements PostingLedger {
     return new Date(this.now()).toISOString();
   }
 
+  /** A dry run journalled it: the same correlation trace as a post, the status unchanged. */
+  async journalled(id: string): Promise<void> {
+    if (!this.logger) return;
+    const a = await this.store.getAllocation(id);
+    if (!a) return;
+    const dayMs = Date.parse(`${a.day}T00:00:00Z`);
+    this.logger.info(
+      {
+        event: 'allocation.journalled',
+        allocationId: a.id,
+        allocationKey: a.key,
+        unitId: a.unitId,
+        projectId: a.projectId,
+        day: a.day,
+        batchIds: await this.store.batchIdsBetween(a.unitId, dayMs - DAY_MS, dayMs + 2 * DAY_MS),
+      },
+      'allocation journalled (dry run; still approved)',
+    );
+  }
+
   async markPosted(sent: PostableAllocation, outcome: PostingOutcomePosted): Promise<void> {
     const r = await this.store.markPosted({
       id: sent.id,
@@ -105,5 +125,15 @@ export class StoreLedger implements PostingLedger {
 
   async hold(id: string, reason: string): Promise<void> {
     await this.store.hold(id, reason, this.at(), this.actor);
+  }
+
+  async clearHold(sent: PostableAllocation): Promise<number | null> {
+    const r = await this.store.clearHold({
+      id: sent.id,
+      expect: { version: sent.version, status: 'approved' },
+      at: this.at(),
+      actor: this.actor,
+    });
+    return r.kind === 'cleared' ? r.allocation.version : null;
   }
 }

@@ -193,3 +193,19 @@ export interface AllocationChanges {
   update: Array<{ id: string; expect: AllocationExpect; patch: AllocationPatch }>;
   audit: AuditRecord[];
 }
+
+/** The Odoo models IronLedger mirrors as master data (Odoo owns them). */
+export type OdooMasterModel = 'maintenance.equipment' | 'project.project';
+
+/** One Odoo record as IronLedger mirrors it (maintenance.equipment or project.project). */
+export interface OdooMasterRecord {
+  odooId: number;
+  name: string;
+  /** maintenance.equipment: serial number, how it matches a unit. */
+  serialNo: string | null;
+  /** project.project: its analytic account (Project plan). */
+  accountId: number | null;
+  active: boolean;
+  /** Odoo's write_date, UTC "YYYY-MM-DD HH:MM:SS". */
+  writeDate: string;
+}

@@ -3,17 +3,34 @@
  * cloud's config loader (ODOO_URL, ODOO_DB, ODOO_LOGIN, ODOO_API_KEY / ODOO_API_KEY_FILE).
  * Without `odoo`, posting is a dry run that writes the calls it would make to `journalPath`.
  */
+import cron from 'node-cron';
 import { z } from 'zod';
+
+/**
+ * A name or secret that may look like a number: `db: 2024` in YAML, or
+ * `IRONLEDGER_CLOUD_POSTING__ODOO__DB=2024`, reads back as a number; a whole number that is
+ * exactly representable is taken as its digits. (ODOO_DB, ODOO_LOGIN and ODOO_API_KEY are
+ * always read as strings.) A longer all-digit value must be quoted in YAML.
+ */
+const textual = () =>
+  z.preprocess(
+    (v) => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? String(v) : v),
+    z.string({ error: 'a string (quote an all-digit value in YAML)' }).min(1),
+  );
 
 export const OdooConnectionSchema = z
   .object({
     url: z.string().url(),
-    db: z.string().min(1),
-    login: z.string().min(1),
-    apiKey: z.string().min(1),
+    db: textual(),
+    login: textual(),
+    apiKey: textual(),
     /** `auto` asks the server its version and prefers /json/2 on Odoo 19+. */
     api: z.enum(['auto', 'json2', 'jsonrpc']).default('auto'),
     timeoutMs: z.number().int().positive().default(30_000), // 30 s per HTTP call
+    /** The API key's name in Odoo (res.users.apikeys), to watch its expiry; else the soonest to expire. */
+    apiKeyName: z.string().min(1).optional(),
+    /** `ironledger status` warns this many days before the API key expires. */
+    apiKeyWarnDays: z.number().int().positive().default(14),
     retries: z.number().int().nonnegative().default(4),
   })
   .strict();
@@ -53,6 +70,14 @@ export const PostingConfigSchema = z
     projects: z.record(z.string(), PostingProjectSchema).default({}),
     /** Records per `create` call. */
     batchSize: z.number().int().min(1).max(500).default(50),
+    /**
+     * When to read master data from Odoo (maintenance.equipment, project.project) into
+     * IronLedger, as `ironledger sync` does: a cron expression, '' = only on demand.
+     */
+    syncCron: z
+      .string()
+      .default('')
+      .refine((c) => c.trim() === '' || cron.validate(c), 'a cron expression such as "7 * * * *", or \'\''),
     /** How long master data (projects, equipment, lock date) read from Odoo stays fresh. */
     masterDataRefreshMs: z
       .number()

@@ -22,7 +22,7 @@ function lines(path: string): Array<Record<string, any>> {
 }
 
 describe('dry-run posting', () => {
-  it('journals one exact execute_kw call per allocation and records it posted', async () => {
+  it('journals one exact execute_kw call per allocation and leaves it approved', async () => {
     const journalPath = join(dir, 'var', 'journal.jsonl');
     const cfg = PostingConfigSchema.parse({ journalPath, projects: { RIVERSIDE: { analyticAccountId: 3 } } });
     const ledger = new MemoryLedger();
@@ -85,12 +85,22 @@ describe('dry-run posting', () => {
       },
     });
     expect(l2?.call.params.args[5][0][0]).toMatchObject({ amount: -1, ref: a2.key, account_id: 3 });
-    expect(ledger.posted.get('a1')).toEqual({
-      model: 'account.analytic.line',
-      odooId: null,
-      date: '2026-11-23',
-      alreadyInOdoo: false,
-    });
+    // a preview never consumes an allocation: a later post to a configured Odoo sends it
+    expect(ledger.posted.size + ledger.held.size + ledger.dead.size).toBe(0);
+  });
+
+  it('--dry-run without Odoo journals and records exactly what the journal target does', async () => {
+    const journalPath = join(dir, 'same.jsonl');
+    const cfg = PostingConfigSchema.parse({ journalPath, projects: { RIVERSIDE: { analyticAccountId: 3 } } });
+    const ledger = new MemoryLedger();
+    const p = createPoster(cfg, { logger: silentLogger(), ledger });
+    const preview = await p.post([allocation({ id: 'a1' })], { dryRun: true });
+    expect(preview.posted.map((x) => x.id)).toEqual(['a1']);
+    expect(lines(journalPath)).toHaveLength(1);
+    const journalled = await p.post([allocation({ id: 'a1' })], {});
+    expect(journalled).toMatchObject({ mode: 'dry-run', alreadyInOdoo: ['a1'], posted: [] });
+    expect(lines(journalPath)).toHaveLength(1);
+    expect(ledger.posted.size).toBe(0);
   });
 
   it('writes a key once, across runs and poster instances', async () => {
@@ -115,7 +125,7 @@ describe('dry-run posting', () => {
         }
       });
     expect(keys).toEqual([a1.key, a2.key]);
-    expect(ledger.posted.get('a1')?.alreadyInOdoo).toBe(true);
+    expect(ledger.posted.size).toBe(0);
   });
 
   it('journals the move and its action_post in move mode, never a secret', async () => {

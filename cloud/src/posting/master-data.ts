@@ -55,9 +55,33 @@ export class MasterData {
   }
 
   /**
+   * The decimals Odoo keeps of the field that carries the hours: `quantity` of a journal item
+   * ("Product Unit" precision), `unit_amount` of an analytic line. Read on every run, so a
+   * precision raised in Odoo (Settings → Technical → Decimal Accuracy) applies at once.
+   * null: the field reports no digits and keeps what it is sent.
+   */
+  async hoursDigits(target: 'analytic' | 'move', signal?: AbortSignal): Promise<number | null> {
+    const [model, field] =
+      target === 'move' ? ['account.move.line', 'quantity'] : ['account.analytic.line', 'unit_amount'];
+    const fields = await this.client.call(
+      model,
+      'fields_get',
+      [[field]],
+      { attributes: ['type', 'digits'] },
+      { signal },
+    );
+    const digits = (fields as Record<string, { digits?: unknown }>)[field]?.digits;
+    return Array.isArray(digits) && typeof digits[1] === 'number' ? digits[1] : null;
+  }
+
+  /**
    * project.project's analytic account field is `account_id` on Odoo 18+, `analytic_account_id`
    * before: ask fields_get rather than assume.
    */
+  async projectAccountFieldName(signal?: AbortSignal): Promise<string> {
+    return this.accountField(signal);
+  }
+
   private async accountField(signal?: AbortSignal): Promise<string> {
     if (this.projectAccountField) return this.projectAccountField;
     const fields = await this.client.fieldsGet('project.project', ['type', 'relation'], { signal });
@@ -71,8 +95,9 @@ export class MasterData {
    * Analytic accounts for projects, first match wins: the account IronLedger's master data
    * names (`hints`, set with `ironledger projects add --analytic-account`), the one in
    * `posting.projects`, the account of the Odoo project IronLedger's master data names by id,
-   * else the account of the Odoo project found by name (`posting.projects.*.odooProjectName`,
-   * else the IronLedger project id).
+   * else the account of the Odoo project found by name: the project's name in IronLedger
+   * (`ironledger projects add --name`, "as in Odoo"), else `posting.projects.*.odooProjectName`,
+   * else the IronLedger project id.
    */
   async projectAccounts(
     projectIds: string[],
@@ -93,7 +118,7 @@ export class MasterData {
       const c = this.projects.get(p);
       if (this.fresh(c) && c.value.analyticAccountId !== null) out.set(p, c.value);
       else if (hint?.odooProjectId) byId.push({ projectId: p, odooId: hint.odooProjectId });
-      else byName.push({ projectId: p, name: conf?.odooProjectName ?? p });
+      else byName.push({ projectId: p, name: conf?.odooProjectName ?? hint?.name ?? p });
     }
     if (byId.length === 0 && byName.length === 0) return out;
     const field = await this.accountField(signal);

@@ -2,9 +2,14 @@
  * Posting to a live Odoo, exactly once per allocation key (DESIGN.md, invariant 4):
  *
  * 1. connect (an authentication failure stops the whole run before anything is sent);
- * 2. hold what Odoo must not receive: a project without an analytic account, a day inside
- *    the locked period (Odoo would silently re-date the entry: reconciliation could not
- *    match it to its day);
+ * 2. hold what Odoo must not receive: a project without an analytic account, a unit without
+ *    its maintenance.equipment (by serial number) or Equipment-plan account when that plan is
+ *    configured (never posted half-mapped), a journal entry dated inside Odoo's lock period
+ *    (Odoo would silently re-date it: reconciliation could not match it to its day). Analytic
+ *    lines are not held for the lock: Odoo's lock dates don't apply to them and it keeps
+ *    their date (transcripts 148–153). A hold note left by an earlier run is cleared once its
+ *    condition is gone;
+ *    hours are rounded to the digits Odoo keeps (read on every run), money stays exact;
  * 3. look every key up by `ref`; a key found is recorded, never created again — that is what
  *    resolves a crash between Odoo's commit and our ledger write;
  * 4. create the rest in batches (ids return in order); a batch Odoo rejects is retried one
@@ -79,7 +84,7 @@ export async function postToOdoo(
     if (isIronLedgerError(e, 'ODOO_AUTH')) {
       throw new IronLedgerError(
         'ODOO_AUTH',
-        `posting stopped, nothing was sent: ${e.message}. Check posting.odoo.login and the API key (ODOO_API_KEY)`,
+        `posting stopped, nothing was sent: ${e.message}. Check posting.odoo.login and the API key (ODOO_API_KEY): Odoo refuses a key that is wrong, expired or revoked`,
         { cause: e },
       );
     }
@@ -105,52 +110,57 @@ export async function postToOdoo(
   }
 
   // 2. holds
-  const lock = await master.lockDate(signal);
+  const hoursDigits = await master.hoursDigits(cfg.target, signal);
+  const lock = cfg.target === 'move' ? await master.lockDate(signal) : null;
   const accounts = await master.projectAccounts(
     unique.map((a) => a.projectId),
     signal,
     projectHints(unique),
   );
+  const serial = (a: PostableAllocation) => a.serialNo ?? a.unitId;
   const equipment = cfg.equipmentPlanField
-    ? await master.equipmentAccounts(
-        unique.map((a) => a.serialNo ?? a.unitId),
-        signal,
-      )
+    ? await master.equipmentAccounts(unique.map(serial), signal)
     : new Map<string, number | null>();
+  const machines = cfg.equipmentPlanField
+    ? await master.equipmentBySerial(unique.map(serial), signal)
+    : new Map<string, { id: number; name: string } | null>();
   const targets = new Map<string, AnalyticTargets>();
   const ready: PostableAllocation[] = [];
   for (const a of unique) {
     const acct = accounts.get(a.projectId);
     let reason: string | null = null;
+    const eq = cfg.equipmentPlanField ? equipment.get(serial(a)) : undefined;
     if (!acct?.analyticAccountId)
       reason = acct?.reason ?? `project ${a.projectId} has no analytic account in Odoo`;
+    else if (a.odooEquipment === null)
+      reason = `unit ${a.unitId} has no equipment in Odoo: the last master-data sync found no active maintenance.equipment with serial number "${serial(a)}" (ironledger sync)`;
+    else if (cfg.equipmentPlanField && !machines.get(serial(a)))
+      reason = `unit ${a.unitId} has no equipment in Odoo: no maintenance.equipment with serial number "${serial(a)}"`;
+    else if (cfg.equipmentPlanField && !eq)
+      reason = `unit ${a.unitId} has no Equipment-plan analytic account in Odoo (reference "${serial(a)}"); not posted on the project alone`;
     else if (lock && a.day <= lock)
-      reason = `period locked in Odoo: ${a.day} is on or before the lock date ${lock}; Odoo would move the entry to a later date`;
+      reason = `period locked in Odoo: ${a.day} is on or before the lock date ${lock}; Odoo would move the journal entry to a later date`;
     if (reason) {
       await ledger.hold(a.id, reason);
       res.held.push({ id: a.id, reason });
+      log.warn({ event: 'posting.held', allocationKey: a.key, reason }, 'allocation held');
       continue;
     }
-    const eq = cfg.equipmentPlanField ? equipment.get(a.serialNo ?? a.unitId) : undefined;
-    if (cfg.equipmentPlanField && !eq) {
-      log.warn(
-        { event: 'posting.no_equipment_account', allocationKey: a.key, unitId: a.unitId },
-        'no Equipment-plan analytic account for the unit; posting on the project only',
-      );
-    }
+    // Clearing the note is a change (a new version): what is sent is recorded against that.
+    const version = a.holdReason ? await ledger.clearHold(a) : null;
     targets.set(a.id, {
       analyticAccountId: acct?.analyticAccountId as number,
       equipment: cfg.equipmentPlanField && eq ? { field: cfg.equipmentPlanField, accountId: eq } : undefined,
     });
-    ready.push(a);
+    ready.push(version === null ? a : { ...a, version });
   }
 
   const vals = (a: PostableAllocation): Record<string, unknown> => {
     const t = targets.get(a.id) as AnalyticTargets;
-    if (cfg.target === 'analytic') return analyticLineVals(a, t);
+    if (cfg.target === 'analytic') return analyticLineVals(a, t, hoursDigits);
     if (!cfg.accounts)
       throw new IronLedgerError('CONFIG_INVALID', 'posting.accounts is required for target "move"');
-    return moveVals(a, t, cfg.accounts);
+    return moveVals(a, t, cfg.accounts, hoursDigits);
   };
 
   const lookUp = async (batch: PostableAllocation[]): Promise<Map<string, Found>> => {

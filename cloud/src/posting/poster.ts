@@ -1,8 +1,13 @@
 /**
  * The poster: sends approved allocations to Odoo exactly once, or, with no Odoo configured
  * (or `dryRun`), writes the calls it would make to the dry-run journal.
+ *
+ * A dry run is a preview and never consumes an allocation: with no Odoo configured and with
+ * `--dry-run` alike, the journal gets the exact calls (once per key) and every allocation stays
+ * approved, so configuring Odoo later and posting sends them.
  */
 import type { PostResponse, ReconcileResponse } from '@ironledger/contracts';
+import { IronLedgerError, toIronLedgerError } from '@ironledger/errors';
 import type { Logger } from '@ironledger/logger';
 import { OdooClient } from '@ironledger/odoo';
 import { decimalToMinor, toMilliHours } from '../allocation/money.js';
@@ -10,6 +15,7 @@ import type { PostingConfig } from './config.js';
 import { DryRunJournal, executeKwRequest, type JournalEntry } from './journal.js';
 import { MasterData } from './master-data.js';
 import { postToOdoo } from './odoo-poster.js';
+import { syncFromOdoo } from './odoo-sync.js';
 import { compare, type RemoteFigure, reconcileWithOdoo } from './reconcile.js';
 import type { PostableAllocation, Poster, PostingLedger } from './types.js';
 import { type AnalyticTargets, analyticLineVals, moveVals } from './vals.js';
@@ -64,16 +70,8 @@ export function createPoster(cfg: PostingConfig, deps: PosterDeps): Poster {
     return entry;
   }
 
-  /**
-   * `markPosted`: the journal stands in for Odoo (no Odoo configured): write and record.
-   * `write` false: a preview only, nothing written and nothing recorded.
-   */
-  async function dryRun(
-    allocations: PostableAllocation[],
-    markPosted: boolean,
-    write = true,
-  ): Promise<PostResponse> {
-    const model = cfg.target === 'analytic' ? 'account.analytic.line' : 'account.move';
+  /** Journals the calls posting would make (a key once); records nothing in the ledger. */
+  async function dryRun(allocations: PostableAllocation[]): Promise<PostResponse> {
     const res: PostResponse = {
       mode: 'dry-run',
       api: null,
@@ -87,11 +85,10 @@ export function createPoster(cfg: PostingConfig, deps: PosterDeps): Poster {
     };
     const known = journal.loadKeys();
     const fresh = allocations.filter((a) => !known.has(a.key));
-    if (write) journal.append(fresh.map(journalEntry));
+    const written = new Set(journal.append(fresh.map(journalEntry)));
+    for (const a of allocations) if (written.has(a.key)) await deps.ledger.journalled?.(a.id, a.key);
     for (const a of allocations) {
       const already = known.has(a.key);
-      if (markPosted)
-        await deps.ledger.markPosted(a, { model, odooId: null, date: a.day, alreadyInOdoo: already });
       if (already) res.alreadyInOdoo.push(a.id);
       else res.posted.push({ id: a.id, key: a.key, odooId: null });
     }
@@ -159,15 +156,83 @@ export function createPoster(cfg: PostingConfig, deps: PosterDeps): Poster {
 
   return {
     async post(allocations, opts = {}) {
-      // Without Odoo the journal is the target; `--dry-run` then only previews.
-      if (!cfg.odoo) return opts.dryRun ? dryRun(allocations, false, false) : dryRun(allocations, true);
-      // A preview against a configured Odoo changes nothing: allocations stay approved.
-      if (opts.dryRun) return dryRun(allocations, false);
+      // Without Odoo, or asked for a preview: the journal, and allocations stay approved.
+      if (!cfg.odoo || opts.dryRun) return dryRun(allocations);
       return postToOdoo(cfg, { ...odoo(), ledger: deps.ledger, log }, allocations, opts.signal);
     },
     async reconcile(period, local): Promise<ReconcileResponse> {
       if (!cfg.odoo) return compare(period, local, journalFigures(local[0]?.currency ?? 'USD'));
       return reconcileWithOdoo(cfg, odoo(), period, local);
+    },
+    async odooStatus(signal) {
+      const o = cfg.odoo;
+      const none = { apiKeyName: null, apiKeyExpiresAt: null, daysLeft: null };
+      if (!o) return { configured: false, ...none, warning: null };
+      // Asked on every `ironledger status`: a slow or unreachable Odoo must not hold it up.
+      signal ??= AbortSignal.timeout(5_000); // 5 s
+      try {
+        const { client: c } = odoo();
+        const { uid } = await c.connect({ signal });
+        const keys = await c.searchRead<{ name: string; expiration_date: string | false }>(
+          'res.users.apikeys',
+          [['user_id', '=', uid]],
+          ['name', 'expiration_date'],
+          { order: 'id', signal },
+        );
+        const named = o.apiKeyName ? keys.filter((k) => k.name === o.apiKeyName) : keys;
+        const expiring = named
+          .filter(
+            (k): k is { name: string; expiration_date: string } => typeof k.expiration_date === 'string',
+          )
+          .sort((x, y) => x.expiration_date.localeCompare(y.expiration_date));
+        const key = expiring[0] ?? named[0];
+        if (!key) return { configured: true, ...none, warning: null };
+        const exp = typeof key.expiration_date === 'string' ? key.expiration_date : null;
+        const daysLeft =
+          exp === null
+            ? null
+            : Math.floor((Date.parse(`${exp.replace(' ', 'T')}Z`) - now().getTime()) / 86_400_000);
+        const warning =
+          daysLeft !== null && daysLeft < o.apiKeyWarnDays
+            ? `the Odoo API key "${key.name}" expires on ${exp} UTC (${daysLeft} day${daysLeft === 1 ? '' : 's'} left): make a new one and set ODOO_API_KEY before then, or posting stops`
+            : null;
+        return { configured: true, apiKeyName: key.name, apiKeyExpiresAt: exp, daysLeft, warning };
+      } catch (e) {
+        const err = toIronLedgerError(e);
+        return {
+          configured: true,
+          ...none,
+          warning:
+            err.code === 'ODOO_AUTH'
+              ? 'Odoo refuses the API key (wrong, expired or revoked): posting is stopped until ODOO_API_KEY is replaced'
+              : `Odoo could not be asked about the API key: ${err.message}`,
+        };
+      }
+    },
+    async syncMasterData(mirror, masterData, signal) {
+      if (!cfg.odoo)
+        throw new IronLedgerError(
+          'CONFLICT',
+          'no Odoo is configured (posting.odoo / ODOO_URL): there is no master data to read',
+        );
+      const o = odoo();
+      await o.client.connect({ signal });
+      const projectAccountField = await o.master.projectAccountFieldName(signal);
+      const res = await syncFromOdoo(o.client, mirror, masterData, { signal, projectAccountField });
+      log.info(
+        {
+          event: 'master_data.synced',
+          equipmentRead: res.equipment.read,
+          equipmentAdded: res.equipment.added.length,
+          equipmentChanged: res.equipment.changed.length,
+          projectsRead: res.projects.read,
+          projectsAdded: res.projects.added.length,
+          projectsChanged: res.projects.changed.length,
+          unmatchedUnits: res.unmatched.units.length,
+        },
+        'master data read from Odoo',
+      );
+      return res;
     },
     async close() {
       await client?.close();

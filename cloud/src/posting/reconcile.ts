@@ -5,6 +5,13 @@
  * period, so records missing on either side show up. Project totals on the Odoo side come
  * from Odoo's own aggregate (`formatted_read_group`, or `read_group` before Odoo 19) in
  * analytic mode, and every difference is listed by key.
+ *
+ * Journal-entry mode reads two sides per key: the move line that carries the analytic
+ * distribution (the ledger: picked client-side, since `analytic_distribution != false`
+ * matches every line in Odoo 19, transcripts 132–135) and the analytic lines posting generated
+ * from it (what project managers see; they can be edited alone, 140–147). A difference names
+ * the side it was found on. Hours compare at the digits Odoo keeps (`quantity` rounds to
+ * "Product Unit", 120–131); money compares to the cent.
  */
 import type { ReconcileResponse } from '@ironledger/contracts';
 import type { OdooClient } from '@ironledger/odoo';
@@ -13,6 +20,7 @@ import type { PostingConfig } from './config.js';
 import type { MasterData } from './master-data.js';
 import { projectHints } from './odoo-poster.js';
 import type { PostableAllocation } from './types.js';
+import { roundHours } from './vals.js';
 
 export type LocalPosted = PostableAllocation & { odooId: number | null };
 
@@ -26,6 +34,8 @@ export interface RemoteFigure {
   count: number;
 }
 
+export type ReconcileSide = 'move_line' | 'analytic_line';
+
 export function periodBounds(period: string): { from: string; to: string } {
   const [y, m] = period.split('-').map(Number) as [number, number];
   const last = new Date(Date.UTC(y, m, 0)).getUTCDate();
@@ -38,6 +48,7 @@ export function compare(
   local: LocalPosted[],
   remote: RemoteFigure[],
   remoteTotals?: Map<string, { amountMinor: number; milliHours: number }>,
+  hoursDigits: number | null = null,
 ): ReconcileResponse {
   const { from, to } = periodBounds(period);
   const inPeriod = local.filter((a) => a.day >= from && a.day <= to);
@@ -69,7 +80,7 @@ export function compare(
   };
   for (const a of inPeriod) {
     const t = tot(a.projectId);
-    const mh = toMilliHours(a.engineHours);
+    const mh = toMilliHours(roundHours(a.engineHours, hoursDigits));
     t.lh += mh;
     t.la += a.amountMinor;
     const r = byKey.get(a.key);
@@ -150,6 +161,7 @@ export async function reconcileWithOdoo(
 ): Promise<ReconcileResponse> {
   const { client, master } = deps;
   await client.connect({ signal });
+  const hoursDigits = await master.hoursDigits(cfg.target, signal);
   const { from, to } = periodBounds(period);
   const keys = [...new Set(local.map((a) => a.key))];
   const currency = local[0]?.currency ?? 'USD';
@@ -218,23 +230,25 @@ export async function reconcileWithOdoo(
       remoteTotals.set(p, t);
     }
   } else {
-    // The expense line of each entry carries the analytic distribution, the cost and the hours.
+    // Every line of IronLedger's entries; the expense line is the one with a distribution.
     const rows = await client.searchRead<{
+      id: number;
       ref: string;
       balance: number;
       quantity: number;
       date: string;
       analytic_distribution: Record<string, number> | false;
-    }>(
-      'account.move.line',
-      ['&', ['analytic_distribution', '!=', false], ...ours],
-      ['ref', 'balance', 'quantity', 'date', 'analytic_distribution'],
-      { order: 'id', signal },
+    }>('account.move.line', ours, ['ref', 'balance', 'quantity', 'date', 'analytic_distribution'], {
+      order: 'id',
+      signal,
+    });
+    const analyticLines = rows.filter(
+      (r) => r.analytic_distribution && Object.keys(r.analytic_distribution).length > 0,
     );
-    for (const r of rows) {
-      const first = r.analytic_distribution
-        ? Number(Object.keys(r.analytic_distribution)[0]?.split(',')[0])
-        : Number.NaN;
+    const refOfLine = new Map<number, string>();
+    for (const r of analyticLines) {
+      refOfLine.set(r.id, r.ref);
+      const first = Number(Object.keys(r.analytic_distribution as object)[0]?.split(',')[0]);
       remote.push({
         key: r.ref,
         projectId:
@@ -245,6 +259,64 @@ export async function reconcileWithOdoo(
         count: 1,
       });
     }
+    const ledger = compare(period, local, remote, undefined, hoursDigits);
+    if (!cfg.movePost || refOfLine.size === 0) return tagSide(ledger, 'move_line');
+    // The analytic lines that posting generated from those move lines.
+    const generated = await client.searchRead<{
+      amount: number;
+      unit_amount: number;
+      date: string;
+      move_line_id: [number, string] | false;
+    }>(
+      'account.analytic.line',
+      [['move_line_id', 'in', [...refOfLine.keys()]]],
+      ['amount', 'unit_amount', 'date', 'move_line_id'],
+      { order: 'id', signal },
+    );
+    const analytic: RemoteFigure[] = [];
+    for (const g of generated) {
+      const key = g.move_line_id ? refOfLine.get(g.move_line_id[0]) : undefined;
+      if (!key) continue;
+      analytic.push({
+        key,
+        projectId: projectOf.get(key) ?? null,
+        amountMinor: decimalToMinor(-g.amount, currency),
+        milliHours: toMilliHours(g.unit_amount),
+        date: g.date,
+        count: 1,
+      });
+    }
+    // Only keys whose entry is in Odoo: a missing entry is already the ledger side's difference.
+    const withEntry = new Set(remote.map((r) => r.key));
+    const side = compare(
+      period,
+      local.filter((a) => withEntry.has(a.key)),
+      analytic,
+      undefined,
+      hoursDigits,
+    ).differences.filter((d) => d.kind !== 'missing_locally');
+    return mergeSides(tagSide(ledger, 'move_line'), side);
   }
-  return compare(period, local, remote, remoteTotals);
+  return compare(period, local, remote, remoteTotals, hoursDigits);
+}
+
+function tagSide(r: ReconcileResponse, side: ReconcileSide): ReconcileResponse {
+  return { ...r, differences: r.differences.map((d) => ({ ...d, side })) };
+}
+
+/** Adds the analytic side's differences to the ledger side's answer; a project with any is not ok. */
+function mergeSides(
+  ledger: ReconcileResponse,
+  analytic: ReconcileResponse['differences'],
+): ReconcileResponse {
+  const differences = [
+    ...ledger.differences,
+    ...analytic.map((d) => ({ ...d, side: 'analytic_line' as const })),
+  ];
+  const bad = new Set(differences.map((d) => d.projectId));
+  return {
+    ...ledger,
+    rows: ledger.rows.map((r) => ({ ...r, ok: r.ok && !bad.has(r.projectId) })),
+    differences,
+  };
 }

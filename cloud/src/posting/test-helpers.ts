@@ -14,6 +14,11 @@ export class MemoryLedger implements PostingLedger {
   async hold(id: string, reason: string): Promise<void> {
     this.held.set(id, reason);
   }
+  cleared = new Set<string>();
+  async clearHold(sent: PostableAllocation): Promise<number | null> {
+    this.cleared.add(sent.id);
+    return sent.version + 1;
+  }
 }
 
 export function allocation(over: Partial<PostableAllocation> & { id: string }): PostableAllocation {

@@ -23,9 +23,23 @@ export interface MoveAccounts {
   journalId: number | string;
 }
 
-/** Hours Odoo records: engine hours, exact to the milli-hour. */
-export function postedHours(a: PostableAllocation): number {
-  return milliHoursToHours(toMilliHours(a.engineHours));
+/**
+ * Hours Odoo books: engine hours to the milli-hour, rounded (half away from zero, as Odoo's
+ * float_round) to the digits of the field that carries them when it has any: account.move.line
+ * `quantity` has "Product Unit" precision (2 digits by default), so 8.897 h is booked 8.9
+ * (transcripts 120–131). `digits` null: the field keeps what it is sent.
+ */
+export function postedHours(a: PostableAllocation, digits: number | null = null): number {
+  return milliHoursToHours(toMilliHours(roundHours(a.engineHours, digits)));
+}
+
+/** Hours rounded to `digits` decimals (null: to the milli-hour), half away from zero. */
+export function roundHours(hours: number, digits: number | null): number {
+  const mh = toMilliHours(hours);
+  if (digits === null || digits >= 3) return milliHoursToHours(mh);
+  const step = 10 ** (3 - digits);
+  const r = Math.round(Math.abs(mh) / step) * step;
+  return milliHoursToHours(mh < 0 ? -r : r);
 }
 
 export function describe(a: PostableAllocation): string {
@@ -33,12 +47,16 @@ export function describe(a: PostableAllocation): string {
   return `${a.unitId} ${kind}${a.day} ${a.projectId}: ${postedHours(a)}h engine (${milliHoursToHours(toMilliHours(a.idleHours))}h idle)`;
 }
 
-export function analyticLineVals(a: PostableAllocation, t: AnalyticTargets): Record<string, unknown> {
+export function analyticLineVals(
+  a: PostableAllocation,
+  t: AnalyticTargets,
+  hoursDigits: number | null = null,
+): Record<string, unknown> {
   const vals: Record<string, unknown> = {
     name: describe(a),
     date: a.day,
     amount: minorToDecimal(-a.amountMinor, a.currency),
-    unit_amount: postedHours(a),
+    unit_amount: postedHours(a, hoursDigits),
     account_id: t.analyticAccountId,
     ref: a.key,
   };
@@ -55,6 +73,7 @@ export function moveVals(
   a: PostableAllocation,
   t: AnalyticTargets,
   acc: MoveAccounts,
+  hoursDigits: number | null = null,
 ): Record<string, unknown> {
   const amount = minorToDecimal(Math.abs(a.amountMinor), a.currency);
   const cost = a.amountMinor >= 0;
@@ -75,7 +94,7 @@ export function moveVals(
           credit: cost ? 0 : amount,
           analytic_distribution: { [distributionKey(t)]: 100 },
           // The analytic line that posting generates takes its unit_amount from here.
-          quantity: postedHours(a),
+          quantity: postedHours(a, hoursDigits),
         },
       ],
       [

@@ -10,17 +10,20 @@
  * on what was read (`stale` otherwise); every change marks its unit dirty and a consolidation
  * clears the mark only at the generation it read; every allocation change is a compare-and-set
  * on version and status; posting records what was sent; claims on shared work have one holder
- * until released or until the lease runs out.
+ * until released or until the lease runs out; a hold note is cleared as a compare-and-set; the
+ * Odoo master-data mirror writes only what changed, and a sync's write is a compare-and-set on
+ * the cursor its read started from.
  */
 import type { ForwardedReading } from '@ironledger/contracts';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { AllocationRecord, NewAllocation, UsageFigure } from '../domain/types.js';
+import type { AllocationRecord, NewAllocation, OdooMasterRecord, UsageFigure } from '../domain/types.js';
 import { toIngestReading } from '../ingest/parse-batch.js';
 import type {
   AllocationChanges,
   CloudStore,
   ConsolidationWrite,
   IngestBatch,
+  OdooSyncWrite,
   ResolveConflict,
   SentFigures,
 } from './store.js';
@@ -158,6 +161,31 @@ const approve = (a: AllocationRecord, actor = 'alex') => ({
 });
 
 const OUTCOME = { model: 'account.analytic.line', odooId: 7, date: DAY, alreadyInOdoo: false };
+
+function equipment(odooId: number, over: Partial<OdooMasterRecord> = {}): OdooMasterRecord {
+  return {
+    odooId,
+    name: `Excavator ${odooId}`,
+    serialNo: `SN-${odooId}`,
+    accountId: null,
+    active: true,
+    writeDate: '2026-11-24 10:00:00',
+    ...over,
+  };
+}
+
+const equipmentSync = (
+  records: OdooMasterRecord[],
+  since: string | null,
+  cursor: string | null,
+): OdooSyncWrite => ({
+  model: 'maintenance.equipment',
+  records,
+  since,
+  cursor,
+  at: NOW,
+  actor: 'odoo-sync-job',
+});
 
 export function storeContract(name: string, hooks: StoreContractHooks): void {
   describe(`store contract: ${name}`, () => {
@@ -603,6 +631,126 @@ export function storeContract(name: string, hooks: StoreContractHooks): void {
         a.id,
       ]);
       expect((await t.claimDirtyUnit(lease('h:2:bb/consolidate')))?.unitId).toBe('U3');
+    });
+
+    it('a hold note is cleared once, as a compare-and-set on the version it was read at', async () => {
+      const s = await open();
+      const t = await sibling(s);
+      const a = await approved(s);
+      const clear = (x: AllocationRecord, store = s) =>
+        store.clearHold({
+          id: x.id,
+          expect: { version: x.version, status: x.status },
+          at: NOW,
+          actor: 'poster',
+        });
+      expect(await clear(a)).toEqual({ kind: 'no_hold' });
+      expect((await s.getAllocation(a.id))!.version).toBe(a.version);
+      await s.hold(a.id, 'period locked in Odoo', NOW, 'poster');
+      const held = (await s.getAllocation(a.id))!;
+      // Read before the hold: the note it did not see is not cleared.
+      expect(await clear(a)).toMatchObject({ kind: 'stale', current: { version: held.version } });
+      const [x, y] = await Promise.all([clear(held), clear(held, t)]);
+      expect([x.kind, y.kind].sort()).toEqual(['cleared', 'stale']);
+      const cleared = (await s.getAllocation(a.id))!;
+      expect(cleared).toMatchObject({ status: 'approved', holdReason: null, version: held.version + 1 });
+      expect(await s.listAudit({ action: 'allocation.hold_cleared' })).toMatchObject([
+        { target: a.key, detail: 'was: period locked in Odoo' },
+      ]);
+      // Posting at the version the clear answered is posting unchanged.
+      const r = await s.markPosted({
+        id: a.id,
+        sent: sentOf(cleared),
+        outcome: OUTCOME,
+        at: NOW,
+        actor: 'poster',
+      });
+      expect(r.kind).toBe('posted');
+      expect(await clear(a)).toMatchObject({ kind: 'stale' });
+      expect(
+        await s.clearHold({ id: '999999', expect: { version: 1, status: 'approved' }, at: NOW, actor: 'p' }),
+      ).toEqual({ kind: 'stale', current: null });
+    });
+
+    it('an Odoo sync writes what is new or changed, answers which, and moves its cursor', async () => {
+      const s = await open();
+      expect(await s.listOdooRecords('maintenance.equipment')).toEqual([]);
+      const first = [equipment(1), equipment(2, { active: false }), equipment(3)];
+      expect(await s.applyOdooSync(equipmentSync(first, null, '2026-11-24 10:00:00'))).toEqual({
+        kind: 'applied',
+        added: [1, 2, 3],
+        changed: [],
+      });
+      expect(await s.listOdooRecords('maintenance.equipment')).toEqual(first);
+      expect(await s.listOdooRecords('project.project')).toEqual([]);
+      expect(await s.getMeta('odoo.sync.maintenance.equipment')).toBe('2026-11-24 10:00:00');
+      // Incremental: the records written at the cursor's second come again, one changed, one new.
+      const again = [
+        equipment(1),
+        equipment(3, { name: 'Excavator 3 (rebuilt)', writeDate: '2026-11-24 11:00:00' }),
+        equipment(4, { writeDate: '2026-11-24 11:00:00' }),
+      ];
+      expect(
+        await s.applyOdooSync(equipmentSync(again, '2026-11-24 10:00:00', '2026-11-24 11:00:00')),
+      ).toEqual({ kind: 'applied', added: [4], changed: [3] });
+      expect((await s.listOdooRecords('maintenance.equipment')).map((r) => [r.odooId, r.name])).toEqual([
+        [1, 'Excavator 1'],
+        [2, 'Excavator 2'],
+        [3, 'Excavator 3 (rebuilt)'],
+        [4, 'Excavator 4'],
+      ]);
+      expect(await s.getMeta('odoo.sync.maintenance.equipment')).toBe('2026-11-24 11:00:00');
+      const audit = await s.listAudit({ action: 'odoo.sync' });
+      expect(audit.map((e) => JSON.parse(e.detail!))).toEqual([
+        { added: [1, 2, 3], changed: [] },
+        { added: [4], changed: [3] },
+      ]);
+    });
+
+    it('an Odoo sync that changes nothing writes nothing', async () => {
+      const s = await open();
+      const rows = [equipment(1), equipment(2)];
+      await s.applyOdooSync(equipmentSync(rows, null, '2026-11-24 10:00:00'));
+      const auditBefore = await s.listAudit({});
+      const rowsBefore = await s.listOdooRecords('maintenance.equipment');
+      expect(
+        await s.applyOdooSync(equipmentSync(rows, '2026-11-24 10:00:00', '2026-11-24 10:00:00')),
+      ).toEqual({ kind: 'applied', added: [], changed: [] });
+      expect(await s.applyOdooSync(equipmentSync([], '2026-11-24 10:00:00', null))).toEqual({
+        kind: 'applied',
+        added: [],
+        changed: [],
+      });
+      expect(await s.listAudit({})).toEqual(auditBefore);
+      expect(await s.listOdooRecords('maintenance.equipment')).toEqual(rowsBefore);
+      expect(await s.getMeta('odoo.sync.maintenance.equipment')).toBe('2026-11-24 10:00:00');
+    });
+
+    it("an Odoo sync's write is a compare-and-set on the cursor its read started from", async () => {
+      const s = await open();
+      const t = await sibling(s);
+      await s.applyOdooSync(equipmentSync([equipment(1)], null, '2026-11-24 10:00:00'));
+      // Two replicas read from the same cursor; the newer read lands first.
+      const newer = equipmentSync(
+        [equipment(1, { name: 'Renamed', writeDate: '2026-11-24 12:00:00' })],
+        '2026-11-24 10:00:00',
+        '2026-11-24 12:00:00',
+      );
+      const older = equipmentSync(
+        [equipment(1, { name: 'Old name', writeDate: '2026-11-24 11:00:00' })],
+        '2026-11-24 10:00:00',
+        '2026-11-24 11:00:00',
+      );
+      expect(await t.applyOdooSync(newer)).toEqual({ kind: 'applied', added: [], changed: [1] });
+      expect(await s.applyOdooSync(older)).toEqual({ kind: 'stale', cursor: '2026-11-24 12:00:00' });
+      expect((await s.listOdooRecords('maintenance.equipment'))[0]?.name).toBe('Renamed');
+      expect(await s.getMeta('odoo.sync.maintenance.equipment')).toBe('2026-11-24 12:00:00');
+      // A first sync racing another first sync: one applies, the other is stale.
+      const [x, y] = await Promise.all([
+        s.applyOdooSync({ ...equipmentSync([], null, '2026-11-24 09:00:00'), model: 'project.project' }),
+        t.applyOdooSync({ ...equipmentSync([], null, '2026-11-24 09:30:00'), model: 'project.project' }),
+      ]);
+      expect([x.kind, y.kind].sort()).toEqual(['applied', 'stale']);
     });
 
     it("a scheduled job's tick runs on one replica", async () => {

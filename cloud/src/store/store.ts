@@ -34,11 +34,14 @@ import type {
 import type {
   AllocationChange,
   AllocationChanges,
+  AllocationExpect,
   AllocationRecord,
   AuditRecord,
   ConflictRecord,
   DirtyUnit,
   HeldReading,
+  OdooMasterModel,
+  OdooMasterRecord,
   PostingOutcomePosted,
   ReadingRecord,
   SentFigures,
@@ -57,6 +60,8 @@ export type {
   DirtyUnit,
   HeldReading,
   NewAllocation,
+  OdooMasterModel,
+  OdooMasterRecord,
   ReadingRecord,
   ReadingStatus,
   SentFigures,
@@ -374,4 +379,56 @@ export interface CloudStore {
   ): Promise<ForwardedReading[]>;
   /** A unit's latest usable reading (ts as used), or null. */
   latestUsableReading(unitId: string): Promise<ForwardedReading | null>;
+
+  // ---- posting holds -----------------------------------------------------------------------
+  /**
+   * Clears an allocation's hold note once its condition is gone (audited; the version is
+   * bumped like every change): a compare-and-set at the version and status it was read at.
+   * A posting claim on it stays. `no_hold`: there was no note; `stale`: it moved on meanwhile.
+   */
+  clearHold(op: ClearHold): Promise<ClearHoldResult>;
+
+  // ---- master data from Odoo -----------------------------------------------------------------
+  /** The mirror of one Odoo model, archived records included, by Odoo id. */
+  listOdooRecords(model: OdooMasterModel): Promise<OdooMasterRecord[]>;
+  /**
+   * Stores what a sync read, in one transaction: rows that are new or differ are written,
+   * identical ones are not touched; the cursor is written only when it moves. A compare-and-set
+   * on the cursor the read started from (`since`): when another sync moved it meanwhile,
+   * nothing is written and the answer is `stale` (the caller reads again from the new cursor).
+   */
+  applyOdooSync(op: OdooSyncWrite): Promise<OdooSyncResult>;
 }
+
+export interface ClearHold {
+  id: string;
+  /** The version and status the poster read (its claim's answer). */
+  expect: AllocationExpect;
+  at: string;
+  actor: string;
+}
+
+export type ClearHoldResult =
+  | { kind: 'cleared'; allocation: AllocationRecord }
+  | { kind: 'no_hold' }
+  | { kind: 'stale'; current: AllocationRecord | null };
+
+/** The store key of a model's sync cursor (Odoo's write_date of the latest record read). */
+export function odooSyncCursorKey(model: OdooMasterModel): string {
+  return `odoo.sync.${model}`;
+}
+
+export interface OdooSyncWrite {
+  model: OdooMasterModel;
+  records: OdooMasterRecord[];
+  /** The cursor the read started from (null: a first, full read): compared and set. */
+  since: string | null;
+  /** The cursor after this read (null: none yet; left as it is). */
+  cursor: string | null;
+  at: string;
+  actor: string;
+}
+
+export type OdooSyncResult =
+  | { kind: 'applied'; added: number[]; changed: number[] }
+  | { kind: 'stale'; cursor: string | null };

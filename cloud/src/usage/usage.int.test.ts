@@ -7,18 +7,30 @@ import {
   StatusResponseSchema,
   UsageResponseSchema,
 } from '@ironledger/contracts';
+import { type OdooDouble, startOdooDouble } from '@ironledger/testkit';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { CloudConfigInput } from '../config.js';
 import { batch, startTestCloud, type TestCloud, TOKENS } from '../testing/harness.js';
 
 const clouds: TestCloud[] = [];
-async function cloud(): Promise<TestCloud> {
-  const t = await startTestCloud();
+const doubles: OdooDouble[] = [];
+/** A test cloud; `odoo`: posting goes to an Odoo double (a dry run never marks anything posted). */
+async function cloud(opts: { odoo?: boolean } = {}): Promise<TestCloud> {
+  let posting: Partial<CloudConfigInput> = {};
+  if (opts.odoo) {
+    const o = await startOdooDouble();
+    doubles.push(o);
+    o.world.create('project.project', { name: 'London' });
+    posting = { posting: { odoo: { url: o.url, db: o.db, login: o.login, apiKey: o.apiKey } } };
+  }
+  const t = await startTestCloud({ config: posting });
   clouds.push(t);
   return t;
 }
 afterEach(async () => {
   await Promise.all(clouds.splice(0).map((c) => c.stop()));
+  await Promise.all(doubles.splice(0).map((o) => o.stop()));
 });
 
 type R = [string, string, number, number?];
@@ -111,7 +123,7 @@ describe('allocation lifecycle over HTTP', () => {
     ).allocations;
 
   it('pending → recomputed; approved → back to pending (audited); posted → adjustment; locks refuse', async () => {
-    const t = await cloud();
+    const t = await cloud({ odoo: true });
     await t.postBatch(
       batch([
         ['EXC-1', '2026-06-01T08:00:00Z', 100, 10],
@@ -157,7 +169,7 @@ describe('allocation lifecycle over HTTP', () => {
     const audit = AuditResponseSchema.parse((await t.api('GET', '/v1/audit?action=allocation.reopen')).json);
     expect(audit.entries).toHaveLength(1);
 
-    // Period lock refuses approval; unlock; approve; post (dry run: no Odoo configured).
+    // Period lock refuses approval; unlock; approve; post (to the Odoo double).
     expect((await t.api('POST', '/v1/periods/2026-06/lock', undefined, TOKENS.approver)).status).toBe(403);
     expect((await t.api('POST', '/v1/periods/2026-06/lock')).json).toMatchObject({
       locked: true,
@@ -174,7 +186,7 @@ describe('allocation lifecycle over HTTP', () => {
     expect(lockedPost.held).toEqual([{ id: a!.id, reason: 'period 2026-06 is locked' }]);
     await t.api('POST', '/v1/periods/2026-06/unlock');
     const posted = PostResponseSchema.parse((await t.api('POST', '/v1/post', {}, TOKENS.approver)).json);
-    expect(posted).toMatchObject({ mode: 'dry-run', considered: 1 });
+    expect(posted).toMatchObject({ mode: 'odoo', considered: 1 });
     expect(posted.posted.map((p) => p.key)).toEqual([a!.key]);
     [a] = await allocations(t);
     expect(a!.status).toBe('posted');

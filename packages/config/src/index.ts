@@ -6,7 +6,8 @@
  * levels, single underscore inside a key becomes camelCase: `EDGE_FORWARD__BATCH_SIZE` →
  * `forward.batchSize`). Secrets can come from `NAME_FILE` (the file's content, trimmed).
  * Explicit `envMap` entries name variables that do not follow the prefix rule
- * (e.g. `ODOO_URL` → `odoo.url`).
+ * (e.g. `ODOO_URL` → `odoo.url`); their values are taken as strings, never as numbers: they
+ * are names and secrets (`ODOO_DB=2024`, an all-digit API key).
  */
 import fs from 'node:fs';
 import { IronLedgerError } from '@ironledger/errors';
@@ -106,7 +107,7 @@ export function envOverrides(
   for (const [name, path] of Object.entries(envMap)) {
     const direct = env[name];
     const file = env[`${name}_FILE`];
-    if (direct !== undefined) setPath(out, path.split('.'), coerce(direct));
+    if (direct !== undefined) setPath(out, path.split('.'), direct);
     else if (file !== undefined) setPath(out, path.split('.'), readSecretFile(`${name}_FILE`, file));
   }
   return out;

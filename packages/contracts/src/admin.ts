@@ -233,6 +233,8 @@ export const ReconcileDifferenceSchema = z.object({
   kind: z.enum(['missing_in_odoo', 'missing_locally', 'amount', 'hours', 'date']),
   local: z.string().nullable(),
   odoo: z.string().nullable(),
+  /** Journal-entry mode: found on the entry's move line (the ledger) or on the analytic line it generated. */
+  side: z.enum(['move_line', 'analytic_line']).optional(),
 });
 export const ReconcileResponseSchema = z.object({
   period: PeriodSchema,
@@ -269,3 +271,47 @@ export const TokenInfoSchema = z.object({
   revokedAt: z.string().nullable(),
 });
 export const TokensResponseSchema = z.object({ tokens: z.array(TokenInfoSchema) });
+
+// ---- master data from Odoo --------------------------------------------------------------
+const OdooSyncedRecordSchema = z.object({
+  odooId: z.number().int(),
+  name: z.string(),
+  serialNo: z.string().nullable(),
+  accountId: z.number().int().nullable(),
+  active: z.boolean(),
+});
+const OdooSyncModelSchema = z.object({
+  /** The write_date cursor the run started from (null: a first, full read). */
+  since: z.string().nullable(),
+  cursor: z.string().nullable(),
+  read: z.number().int(),
+  pages: z.number().int(),
+  added: z.array(OdooSyncedRecordSchema),
+  changed: z.array(OdooSyncedRecordSchema),
+});
+/** POST /v1/master-data/sync (admin): what one sync read from Odoo and what is left unmatched. */
+export const OdooSyncResponseSchema = z.object({
+  equipment: OdooSyncModelSchema,
+  projects: OdooSyncModelSchema,
+  unmatched: z.object({
+    units: z.array(z.object({ unitId: z.string(), serialNo: z.string(), reason: z.string() })),
+    equipment: z.array(
+      z.object({ odooId: z.number().int(), name: z.string(), serialNo: z.string().nullable() }),
+    ),
+    projects: z.array(z.object({ projectId: z.string(), name: z.string(), reason: z.string() })),
+  }),
+});
+export type OdooSyncResponse = z.infer<typeof OdooSyncResponseSchema>;
+
+/** GET /v1/odoo/status (viewer): the Odoo connection and its API key's expiry. */
+export const OdooStatusResponseSchema = z.object({
+  configured: z.boolean(),
+  /** res.users.apikeys name of the key IronLedger uses (posting.odoo.apiKeyName), or the soonest to expire. */
+  apiKeyName: z.string().nullable(),
+  /** UTC "YYYY-MM-DD HH:MM:SS", or null: the key does not expire (or Odoo does not say). */
+  apiKeyExpiresAt: z.string().nullable(),
+  daysLeft: z.number().nullable(),
+  /** Set when the key expires within posting.odoo.apiKeyWarnDays, or Odoo refuses it. */
+  warning: z.string().nullable(),
+});
+export type OdooStatusResponse = z.infer<typeof OdooStatusResponseSchema>;

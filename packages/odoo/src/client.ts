@@ -218,7 +218,7 @@ export class OdooClient {
     if (typeof uid !== 'number' || uid <= 0) {
       throw new IronLedgerError(
         'ODOO_AUTH',
-        `Odoo rejected login "${this.login}" on database "${this.db}" at ${this.url}: wrong login or API key`,
+        `Odoo rejected login "${this.login}" on database "${this.db}" at ${this.url}: wrong login, or the API key is wrong, expired or revoked`,
         {
           details: { api, db: this.db, login: this.login },
         },

@@ -13,7 +13,8 @@ import {
   ProblemSchema,
   UsageResponseSchema,
 } from '@ironledger/contracts';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startOdooDouble } from '@ironledger/testkit';
+import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { type Answer, batch, startTestCloud, type TestCloud, TOKENS } from '../../testing/harness.js';
 
 let t: TestCloud;
@@ -203,6 +204,15 @@ describe('conflicts', () => {
   });
 
   it('a resolution after posting yields an adjustment; the posted allocation is untouched', async () => {
+    // Posting needs an Odoo (a dry run never marks anything posted): the same store, with the double.
+    const odoo = await startOdooDouble();
+    odoo.world.create('project.project', { name: 'London' });
+    await t.stop();
+    t = await startTestCloud({
+      dir: t.dir,
+      config: { posting: { odoo: { url: odoo.url, db: odoo.db, login: odoo.login, apiKey: odoo.apiKey } } },
+    });
+    onTestFinished(() => odoo.stop());
     await engineHours();
     await t.api('POST', '/v1/allocations/approve', { all: true }, TOKENS.approver);
     expect((await t.api('POST', '/v1/post', {}, TOKENS.approver)).status).toBe(200);

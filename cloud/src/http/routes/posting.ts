@@ -27,8 +27,21 @@ import { byIds } from './allocations.js';
 import { periodRange } from './status.js';
 
 function projectHint(p: Project | undefined): ProjectHint | undefined {
-  if (!p || (p.analyticAccountId === undefined && p.odooProjectId === undefined)) return undefined;
-  return { analyticAccountId: p.analyticAccountId, odooProjectId: p.odooProjectId };
+  if (!p) return undefined;
+  return { name: p.name, analyticAccountId: p.analyticAccountId, odooProjectId: p.odooProjectId };
+}
+
+/** The unit's maintenance.equipment per the last master-data sync (undefined: never synced). */
+async function equipmentMirror(
+  app: AppContext,
+): Promise<(unitId: string) => PostableAllocation['odooEquipment']> {
+  const rows = await app.store.listOdooRecords('maintenance.equipment');
+  if (rows.length === 0) return () => undefined;
+  return (unitId) => {
+    const serial = app.master.units.get(unitId)?.serialNo ?? unitId;
+    const e = rows.find((r) => r.active && r.serialNo === serial);
+    return e ? { odooId: e.odooId, name: e.name } : null;
+  };
 }
 
 export function postingRoutes(router: Router, app: AppContext, poster: Poster, ledger: StoreLedger): void {
@@ -57,6 +70,7 @@ export function postingRoutes(router: Router, app: AppContext, poster: Poster, l
     amountMinor: a.amountMinor,
     currency: a.currency,
     correlationId: `allocation:${a.id}`,
+    holdReason: a.holdReason,
   });
 
   let runs = 0;
@@ -71,11 +85,11 @@ export function postingRoutes(router: Router, app: AppContext, poster: Poster, l
         held.push({ id: a.id, reason: `period ${periodOf(a.day)} is locked` });
       else chosen.push(a);
     }
-    // A preview changes nothing: no claim. Anything that records (Odoo, or the journal standing
-    // in for it) claims first and sends the allocation as the claim read it.
+    // A preview (asked for, or the journal with no Odoo configured) changes nothing: no claim.
+    // Posting to Odoo claims first and sends the allocation as the claim read it.
     const owner = `${app.replicaId}/post-${++runs}`;
     const claimed: string[] = [];
-    if (!dryRun && chosen.length > 0) {
+    if (!dryRun && app.config.posting.odoo !== undefined && chosen.length > 0) {
       const fresh = await app.store.claimForPosting(
         chosen.map((a) => a.id),
         { owner, nowMs: app.now(), leaseMs: app.leases.postingMs },
@@ -87,7 +101,11 @@ export function postingRoutes(router: Router, app: AppContext, poster: Poster, l
       chosen = fresh;
       claimed.push(...got);
     }
-    const postable: PostableAllocation[] = chosen.map(toPostable);
+    const equipmentOf = await equipmentMirror(app);
+    const postable: PostableAllocation[] = chosen.map((a) => ({
+      ...toPostable(a),
+      odooEquipment: equipmentOf(a.unitId),
+    }));
     ledger.actor = actor;
     try {
       const res = postable.length > 0 || dryRun ? await poster.post(postable, { dryRun }) : emptyResponse();

@@ -219,6 +219,26 @@ export const PG_MIGRATIONS: PgMigration[] = [
   CREATE INDEX job_ticks_age ON job_ticks (job, claimed_at);
   `,
   },
+  {
+    version: 3,
+    name: 'master data read from Odoo (as SQLite migration 4)',
+    sql: `
+  -- One row per Odoo record of maintenance.equipment and project.project, archived ones
+  -- included; the sync cursor per model (Odoo's write_date) lives in meta as odoo.sync.<model>.
+  CREATE TABLE odoo_records (
+    model TEXT NOT NULL,
+    odoo_id BIGINT NOT NULL,
+    name TEXT NOT NULL,
+    serial_no TEXT,
+    account_id BIGINT,
+    active BOOLEAN NOT NULL,
+    write_date TEXT NOT NULL,
+    synced_at TEXT NOT NULL,
+    PRIMARY KEY (model, odoo_id)
+  );
+  CREATE INDEX odoo_records_serial ON odoo_records (model, serial_no);
+  `,
+  },
 ];
 
 /** Any constant: the advisory lock every migrating process takes (one at a time per database). */

@@ -38,6 +38,8 @@ import type {
   AllocationPatch,
   AllocationRecord,
   AuditRecord,
+  ClearHold,
+  ClearHoldResult,
   CloudStore,
   ConflictFilter,
   ConflictRecord,
@@ -55,6 +57,10 @@ import type {
   MasterDataSeed,
   MasterKind,
   NewAllocation,
+  OdooMasterModel,
+  OdooMasterRecord,
+  OdooSyncResult,
+  OdooSyncWrite,
   ReadingRecord,
   ReleaseHeld,
   ReleaseResult,
@@ -66,6 +72,7 @@ import type {
   UnitActivity,
   UsageFilter,
 } from '../store.js';
+import { odooSyncCursorKey } from '../store.js';
 import { currentVersion, migratePostgres, PG_SCHEMA_VERSION } from './migrations.js';
 import { createPgClient, createPgPool } from './pool.js';
 
@@ -1638,6 +1645,107 @@ export class PostgresStore implements CloudStore {
       [unitId],
     );
     return r ? { ...(r.body as ForwardedReading), ts: r.ts as string } : null;
+  }
+
+  // ---- posting holds ------------------------------------------------------------------------
+
+  async clearHold(op: ClearHold): Promise<ClearHoldResult> {
+    if (!isId(op.id)) return { kind: 'stale', current: null };
+    return this.tx(async (c): Promise<ClearHoldResult> => {
+      const row = await this.one('SELECT * FROM allocations WHERE id = $1 FOR UPDATE', [Number(op.id)], c);
+      if (!row) return { kind: 'stale', current: null };
+      const a = toAllocation(row);
+      if (a.version !== op.expect.version || a.status !== op.expect.status)
+        return { kind: 'stale', current: a };
+      if (!a.holdReason) return { kind: 'no_hold' };
+      if (!(await this.patchAllocation(c, op.id, { holdReason: null, updatedAt: op.at }, op.expect)))
+        return { kind: 'stale', current: a };
+      await this.insertAudit(
+        c,
+        { actor: op.actor, action: 'allocation.hold_cleared', target: a.key, detail: `was: ${a.holdReason}` },
+        op.at,
+      );
+      return { kind: 'cleared', allocation: (await this.getAllocation(op.id, c))! };
+    });
+  }
+
+  // ---- master data from Odoo ----------------------------------------------------------------
+
+  async listOdooRecords(model: OdooMasterModel): Promise<OdooMasterRecord[]> {
+    const rows = await this.q('SELECT * FROM odoo_records WHERE model = $1 ORDER BY odoo_id', [model]);
+    return rows.map((r) => ({
+      odooId: r.odoo_id as number,
+      name: r.name as string,
+      serialNo: (r.serial_no as string | null) ?? null,
+      accountId: (r.account_id as number | null) ?? null,
+      active: r.active === true,
+      writeDate: r.write_date as string,
+    }));
+  }
+
+  async applyOdooSync(op: OdooSyncWrite): Promise<OdooSyncResult> {
+    const { model, at, actor } = op;
+    const key = odooSyncCursorKey(model);
+    // One record per id (the last read wins), in the order read.
+    const records = [...new Map(op.records.map((r) => [r.odooId, r])).values()];
+    return this.tx(async (c): Promise<OdooSyncResult> => {
+      // Syncs of one model take turns (the cursor row may not exist yet to lock), so the
+      // cursor compared below is still the stored one when the rows and the cursor are written.
+      await this.q('SELECT pg_advisory_xact_lock(hashtext($1))', [key], c);
+      const stored =
+        ((await this.one('SELECT value FROM meta WHERE key = $1', [key], c))?.value as string | undefined) ??
+        null;
+      if (stored !== op.since) return { kind: 'stale', cursor: stored };
+      const written =
+        records.length === 0
+          ? []
+          : await this.q(
+              `INSERT INTO odoo_records (model, odoo_id, name, serial_no, account_id, active, write_date, synced_at)
+               SELECT $1, r.odoo_id, r.name, r.serial_no, r.account_id, r.active, r.write_date, $8
+               FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::boolean[], $7::text[])
+                 AS r (odoo_id, name, serial_no, account_id, active, write_date)
+               ON CONFLICT (model, odoo_id) DO UPDATE SET name = excluded.name, serial_no = excluded.serial_no,
+                 account_id = excluded.account_id, active = excluded.active, write_date = excluded.write_date,
+                 synced_at = excluded.synced_at
+               WHERE (odoo_records.name, odoo_records.serial_no, odoo_records.account_id, odoo_records.active,
+                      odoo_records.write_date)
+                 IS DISTINCT FROM (excluded.name, excluded.serial_no, excluded.account_id, excluded.active,
+                      excluded.write_date)
+               RETURNING odoo_id, (xmax = 0) AS inserted`,
+              [
+                model,
+                records.map((r) => r.odooId),
+                records.map((r) => r.name),
+                records.map((r) => r.serialNo),
+                records.map((r) => r.accountId),
+                records.map((r) => r.active),
+                records.map((r) => r.writeDate),
+                at,
+              ],
+              c,
+            );
+      const inserted = new Map(written.map((w) => [w.odoo_id as number, w.inserted === true]));
+      const added: number[] = [];
+      const changed: number[] = [];
+      for (const r of records) {
+        const wasInserted = inserted.get(r.odooId);
+        if (wasInserted === undefined) continue;
+        (wasInserted ? added : changed).push(r.odooId);
+      }
+      if (op.cursor !== null && op.cursor !== stored)
+        await this.q(
+          'INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+          [key, op.cursor],
+          c,
+        );
+      if (added.length + changed.length > 0)
+        await this.insertAudit(
+          c,
+          { actor, action: 'odoo.sync', target: model, detail: JSON.stringify({ added, changed }) },
+          at,
+        );
+      return { kind: 'applied', added, changed };
+    });
   }
 }
 

@@ -248,4 +248,21 @@ export const MIGRATIONS: string[] = [
     PRIMARY KEY (job, tick)
   );
   `,
+  // Migration 4: master data read from Odoo (Odoo owns it). One row per Odoo record of
+  // maintenance.equipment and project.project, archived ones included; the sync cursor
+  // (Odoo's write_date, whole seconds UTC) per model lives in meta as odoo.sync.<model>.
+  `
+  CREATE TABLE odoo_records (
+    model TEXT NOT NULL,
+    odoo_id INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    serial_no TEXT,
+    account_id INTEGER,
+    active INTEGER NOT NULL,
+    write_date TEXT NOT NULL,
+    synced_at TEXT NOT NULL,
+    PRIMARY KEY (model, odoo_id)
+  );
+  CREATE INDEX odoo_records_serial ON odoo_records (model, serial_no);
+  `,
 ];

@@ -32,6 +32,8 @@ import type {
   AllocationPatch,
   AllocationRecord,
   AuditRecord,
+  ClearHold,
+  ClearHoldResult,
   CloudStore,
   ConflictFilter,
   ConflictRecord,
@@ -49,6 +51,10 @@ import type {
   MasterDataSeed,
   MasterKind,
   NewAllocation,
+  OdooMasterModel,
+  OdooMasterRecord,
+  OdooSyncResult,
+  OdooSyncWrite,
   ReadingRecord,
   ReleaseHeld,
   ReleaseResult,
@@ -60,6 +66,7 @@ import type {
   UnitActivity,
   UsageFilter,
 } from '../store.js';
+import { odooSyncCursorKey } from '../store.js';
 import { MIGRATIONS } from './migrations.js';
 
 type Row = Record<string, unknown>;
@@ -938,6 +945,10 @@ export class SqliteStore implements CloudStore {
   }
 
   async getMeta(key: string): Promise<string | null> {
+    return this.metaValue(key);
+  }
+
+  private metaValue(key: string): string | null {
     const r = this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as
       | { value: string }
       | undefined;
@@ -1292,6 +1303,87 @@ export class SqliteStore implements CloudStore {
       )
       .get(unitId) as { ts: string; body: string } | undefined;
     return r ? { ...(JSON.parse(r.body) as ForwardedReading), ts: r.ts } : null;
+  }
+
+  // ---- posting holds ------------------------------------------------------------------------
+
+  async clearHold(op: ClearHold): Promise<ClearHoldResult> {
+    return this.tx((): ClearHoldResult => {
+      const a = this.allocationById(op.id);
+      if (!a) return { kind: 'stale', current: null };
+      if (a.version !== op.expect.version || a.status !== op.expect.status)
+        return { kind: 'stale', current: a };
+      if (!a.holdReason) return { kind: 'no_hold' };
+      if (!this.patchAllocation(op.id, { holdReason: null, updatedAt: op.at }, op.expect))
+        return { kind: 'stale', current: a };
+      this.insertAudit(
+        { actor: op.actor, action: 'allocation.hold_cleared', target: a.key, detail: `was: ${a.holdReason}` },
+        op.at,
+      );
+      return { kind: 'cleared', allocation: this.allocationById(op.id)! };
+    });
+  }
+
+  // ---- master data from Odoo ----------------------------------------------------------------
+
+  async listOdooRecords(model: OdooMasterModel): Promise<OdooMasterRecord[]> {
+    const rows = this.db
+      .prepare('SELECT * FROM odoo_records WHERE model = ? ORDER BY odoo_id')
+      .all(model) as Row[];
+    return rows.map((r) => ({
+      odooId: r.odoo_id as number,
+      name: r.name as string,
+      serialNo: (r.serial_no as string | null) ?? null,
+      accountId: (r.account_id as number | null) ?? null,
+      active: r.active === 1,
+      writeDate: r.write_date as string,
+    }));
+  }
+
+  async applyOdooSync(op: OdooSyncWrite): Promise<OdooSyncResult> {
+    const { model, at, actor } = op;
+    // One record per id (the last read wins), in the order read.
+    const records = [...new Map(op.records.map((r) => [r.odooId, r])).values()];
+    return this.tx((): OdooSyncResult => {
+      const key = odooSyncCursorKey(model);
+      const stored = this.metaValue(key);
+      if (stored !== op.since) return { kind: 'stale', cursor: stored };
+      const get = this.db.prepare('SELECT * FROM odoo_records WHERE model = ? AND odoo_id = ?');
+      const put = this.db.prepare(
+        `INSERT INTO odoo_records (model, odoo_id, name, serial_no, account_id, active, write_date, synced_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (model, odoo_id) DO UPDATE SET name = excluded.name, serial_no = excluded.serial_no,
+           account_id = excluded.account_id, active = excluded.active, write_date = excluded.write_date,
+           synced_at = excluded.synced_at`,
+      );
+      const added: number[] = [];
+      const changed: number[] = [];
+      for (const r of records) {
+        const old = get.get(model, r.odooId) as Row | undefined;
+        const same =
+          old !== undefined &&
+          old.name === r.name &&
+          ((old.serial_no as string | null) ?? null) === r.serialNo &&
+          ((old.account_id as number | null) ?? null) === r.accountId &&
+          (old.active === 1) === r.active &&
+          old.write_date === r.writeDate;
+        if (same) continue;
+        put.run(model, r.odooId, r.name, r.serialNo, r.accountId, r.active ? 1 : 0, r.writeDate, at);
+        (old ? changed : added).push(r.odooId);
+      }
+      if (op.cursor !== null && op.cursor !== stored)
+        this.db
+          .prepare(
+            'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+          )
+          .run(key, op.cursor);
+      if (added.length + changed.length > 0)
+        this.insertAudit(
+          { actor, action: 'odoo.sync', target: model, detail: JSON.stringify({ added, changed }) },
+          at,
+        );
+      return { kind: 'applied', added, changed };
+    });
   }
 }
 

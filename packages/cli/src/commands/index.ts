@@ -14,6 +14,7 @@ import { post } from './post.js';
 import { reconcile } from './reconcile.js';
 import { report } from './report.js';
 import { status } from './status.js';
+import { sync } from './sync.js';
 import { tokens } from './tokens.js';
 import { usage } from './usage.js';
 
@@ -33,6 +34,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   report,
   ...periods,
   ...masterData,
+  sync,
   ...tokens,
   completion,
 ];

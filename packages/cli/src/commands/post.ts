@@ -7,7 +7,7 @@
  */
 import { AllocationsResponseSchema, type PostResponse, PostResponseSchema } from '@ironledger/contracts';
 import { bool, type CommandSpec, type Ctx, JSON_OPTION, str } from '../command.js';
-import { EXIT } from '../errors.js';
+import { ApiError, CliError, EXIT } from '../errors.js';
 import type { Palette } from '../format/colour.js';
 import { Progress } from '../format/progress.js';
 import { oneLine } from '../format/table.js';
@@ -45,7 +45,7 @@ export function postSummary(r: PostResponse, c: Palette): string {
   const lines: string[] = [];
   if (r.mode === 'dry-run') {
     lines.push(
-      `${c.yellow('dry run:')} ${n(r.posted.length)} would be posted as ${where}; nothing was sent to Odoo`,
+      `${c.yellow('dry run:')} ${n(r.posted.length)} would be posted as ${where}; nothing was sent to Odoo, and they stay approved`,
     );
     if (r.journal) lines.push(`  the exact calls are in ${r.journal}`);
   } else {
@@ -54,7 +54,11 @@ export function postSummary(r: PostResponse, c: Palette): string {
     );
   }
   if (r.alreadyInOdoo.length)
-    lines.push(`  already in Odoo, recorded without sending again: ${r.alreadyInOdoo.length}`);
+    lines.push(
+      r.mode === 'dry-run'
+        ? `  already in the journal from an earlier dry run: ${r.alreadyInOdoo.length}`
+        : `  already in Odoo, recorded without sending again: ${r.alreadyInOdoo.length}`,
+    );
   if (r.held.length) {
     lines.push(c.yellow(`  held ${n(r.held.length)}:`));
     for (const h of r.held) lines.push(`    ${h.id}  ${oneLine(h.reason)}`);
@@ -72,6 +76,38 @@ export function postSummary(r: PostResponse, c: Palette): string {
   return `${lines.join('\n')}\n`;
 }
 
+/**
+ * What `post --json` prints when a run could not go on (Odoo refused the key, Odoo or the
+ * cloud is down): the error, and what earlier batches of the run did, so a script always
+ * reads one JSON document on stdout.
+ */
+export function postFailureJson(e: unknown, done: PostResponse | undefined): Record<string, unknown> {
+  const error =
+    e instanceof ApiError
+      ? { code: e.code ?? 'API_ERROR', status: e.status, message: e.message, hint: e.hint ?? null }
+      : {
+          code: 'CLI_FAILURE',
+          status: null,
+          message: e instanceof Error ? e.message : String(e),
+          hint: e instanceof CliError ? (e.hint ?? null) : null,
+        };
+  return {
+    ok: false,
+    error,
+    ...(done ?? {
+      mode: null,
+      api: null,
+      target: null,
+      considered: 0,
+      posted: [],
+      alreadyInOdoo: [],
+      held: [],
+      failed: [],
+      journal: null,
+    }),
+  };
+}
+
 function chunks<T>(xs: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < xs.length; i += size) out.push(xs.slice(i, i + size));
@@ -79,6 +115,23 @@ function chunks<T>(xs: readonly T[], size: number): T[][] {
 }
 
 async function postAll(ctx: Ctx, dryRun: boolean, batchSize: number, json: boolean): Promise<number> {
+  const parts: PostResponse[] = [];
+  try {
+    return await postBatches(ctx, dryRun, batchSize, json, parts);
+  } catch (e) {
+    // stdout still gets one JSON document; the error goes to stderr and the exit code as usual.
+    if (json) ctx.json(postFailureJson(e, mergePostResponses(parts)));
+    throw e;
+  }
+}
+
+async function postBatches(
+  ctx: Ctx,
+  dryRun: boolean,
+  batchSize: number,
+  json: boolean,
+  parts: PostResponse[],
+): Promise<number> {
   const api = ctx.api();
   const { data } = await api.get('/v1/allocations', AllocationsResponseSchema, { status: 'approved' });
   const ids = data.allocations.map((x) => x.id);
@@ -108,7 +161,6 @@ async function postAll(ctx: Ctx, dryRun: boolean, batchSize: number, json: boole
     interrupted = true;
   });
   const progress = new Progress(ctx.io.stderr, dryRun ? 'dry run' : 'posting', ids.length);
-  const parts: PostResponse[] = [];
   let done = 0;
   try {
     progress.update(0);

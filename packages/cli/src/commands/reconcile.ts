@@ -100,6 +100,14 @@ export const reconcile: CommandSpec = {
             { header: 'KEY', value: (d) => d.key ?? '-' },
             { header: 'LOCAL', value: (d) => d.local ?? '-' },
             { header: 'ODOO', value: (d) => d.odoo ?? '-' },
+            ...(data.differences.some((d) => d.side)
+              ? [
+                  {
+                    header: 'SIDE',
+                    value: (d: (typeof data.differences)[0]) => (d.side ?? '-').replace(/_/g, ' '),
+                  },
+                ]
+              : []),
           ],
           { headerStyle: c.dim },
         ),

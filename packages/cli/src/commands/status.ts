@@ -1,5 +1,5 @@
-import { StatusResponseSchema } from '@ironledger/contracts';
-import { bool, type CommandSpec, JSON_OPTION } from '../command.js';
+import { OdooStatusResponseSchema, StatusResponseSchema } from '@ironledger/contracts';
+import { bool, type CommandSpec, type Ctx, JSON_OPTION } from '../command.js';
 import { EXIT } from '../errors.js';
 import { type Column, renderTable } from '../format/table.js';
 import { formatAgo, formatDuration } from '../format/time.js';
@@ -86,6 +86,19 @@ export const status: CommandSpec = {
       `  dead letters        ${dl > 0 ? c.red(String(dl)) : '0'}${dl > 0 ? c.dim("  → 'ironledger deadletters list'") : ''}`,
     );
     ctx.out(`${out.join('\n')}\n`);
+    await warnOdooKey(ctx);
     return EXIT.OK;
   },
 };
+
+/** Warns when the cloud's Odoo API key expires soon or is refused (GET /v1/odoo/status). */
+async function warnOdooKey(ctx: Ctx): Promise<void> {
+  try {
+    const { data } = await ctx.api().get('/v1/odoo/status', OdooStatusResponseSchema);
+    if (data.warning) ctx.out(`${ctx.c.yellow('ODOO')}  ${data.warning}\n`);
+    else if (data.apiKeyExpiresAt)
+      ctx.out(`${ctx.c.dim(`ODOO  API key expires ${data.apiKeyExpiresAt} UTC`)}\n`);
+  } catch {
+    // An older cloud without the endpoint, or Odoo unreachable: status itself stands.
+  }
+}

@@ -33,6 +33,8 @@ export interface OdooDoubleOptions {
   now?: string | (() => string);
   /** Records the database starts with beyond a fresh one's (e.g. ODOOLAB_REC_SEED). */
   seed?: OdooSeed;
+  /** The API key's expiration_date (UTC "YYYY-MM-DD HH:MM:SS"); past it Odoo refuses the key. */
+  apiKeyExpiresAt?: string;
 }
 
 export interface Fault {
@@ -93,6 +95,7 @@ export async function startOdooDouble(opts: OdooDoubleOptions = {}): Promise<Odo
     ...(opts.today !== undefined ? { today: opts.today } : {}),
     ...(opts.now !== undefined ? { now: opts.now } : {}),
     ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
+    ...(opts.apiKeyExpiresAt !== undefined ? { apiKeyExpiresAt: opts.apiKeyExpiresAt } : {}),
   };
   const world = new OdooWorld(worldOpts);
   const major = opts.version ?? 19;
@@ -313,7 +316,7 @@ export async function startOdooDouble(opts: OdooDoubleOptions = {}): Promise<Odo
       const method = decodeURIComponent(j2[2] as string);
       return withFault(res, model, method, () => {
         const auth = /^bearer\s+(.+)$/i.exec(String(req.headers.authorization ?? ''));
-        if (!auth || !world.apiKeys.has((auth[1] as string).trim())) {
+        if (!auth || !world.keyValid((auth[1] as string).trim())) {
           calls.push({ api: 'json2', model, method, ok: false });
           return {
             status: 401,

@@ -40,6 +40,8 @@ export interface WorldOptions {
   now?: string | (() => string);
   /** Records the database holds from the start, beyond a fresh database's (see seeds.ts). */
   seed?: OdooSeed;
+  /** The API key's res.users.apikeys.expiration_date (UTC "YYYY-MM-DD HH:MM:SS"); none by default. */
+  apiKeyExpiresAt?: string;
 }
 
 /** A database's starting state: records with fixed ids, in the order they are stored. */
@@ -234,6 +236,8 @@ const SPECIFIC: Record<string, Record<string, MethodSpec>> = {
 export class OdooWorld {
   readonly db: Db;
   readonly apiKeys = new Set<string>();
+  /** The res.users.apikeys record of each key that has one (expiry, revocation by unlink). */
+  readonly apiKeyRecords = new Map<string, number>();
   private readonly moveSeq = new Map<string, number>();
 
   constructor(readonly opts: WorldOptions) {
@@ -251,6 +255,13 @@ export class OdooWorld {
     defineModels(this);
     seed(this, opts.analyticGroup ?? opts.seed?.analyticGroup ?? false);
     if (opts.seed) applySeed(this, opts.seed);
+    const keyRec = this.db.insert('res.users.apikeys', {
+      name: 'IronLedger',
+      user_id: ADMIN_UID,
+      scope: false,
+      expiration_date: opts.apiKeyExpiresAt ?? false,
+    });
+    this.apiKeyRecords.set(opts.apiKey, keyRec.id);
   }
 
   today(): string {
@@ -274,7 +285,18 @@ export class OdooWorld {
 
   authPassword(login: string, password: string): number | false {
     if (login !== this.opts.login) return false;
-    return password === this.opts.password || this.apiKeys.has(password) ? ADMIN_UID : false;
+    return password === this.opts.password || this.keyValid(password) ? ADMIN_UID : false;
+  }
+
+  /** An API key Odoo accepts: issued, not revoked (its record unlinked), not past its expiry. */
+  keyValid(key: string): boolean {
+    if (!this.apiKeys.has(key)) return false;
+    const id = this.apiKeyRecords.get(key);
+    if (id === undefined) return true;
+    const rec = this.db.tables.get('res.users.apikeys')?.get(id);
+    if (!rec) return false;
+    const exp = rec.expiration_date;
+    return !(typeof exp === 'string' && exp <= this.db.now());
   }
 
   create(model: string, vals: Record<string, unknown>): Rec {
@@ -755,6 +777,12 @@ function defineModels(w: OdooWorld): void {
   db.define('res.users.apikeys.description', 'API Key Description', [
     ['name', f('char', 'Description', { required: true })],
     ['duration', f('selection', 'Duration')],
+  ]);
+  db.define('res.users.apikeys', 'Users API Keys', [
+    ['name', f('char', 'Description', { required: true, readonly: true })],
+    ['user_id', m2o('res.users', 'User', { required: true, readonly: true })],
+    ['scope', f('char', 'Scope', { readonly: true })],
+    ['expiration_date', f('datetime', 'Expiration Date', { readonly: true })],
   ]);
   db.define('res.users.identitycheck', 'Password Check Wizard', [['request', f('char', 'Request')]]);
 
