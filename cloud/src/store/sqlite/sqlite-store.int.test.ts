@@ -5,8 +5,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll } from 'vitest';
-import { storeContract } from '../store.contract.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ingestBatch, storeContract } from '../store.contract.js';
 import type { CloudStore } from '../store.js';
 import { SqliteStore } from './sqlite-store.js';
 
@@ -28,4 +28,22 @@ storeContract('sqlite (file, WAL, synchronous=FULL)', {
     files.set(t, file);
     return t;
   },
+});
+
+// The contract's two-replica cases rest on `sibling` opening the same file: if it opened a
+// fresh one, every race there would pass against two separate stores.
+describe('sqlite contract hooks', () => {
+  it('a sibling sees what the first connection committed', async () => {
+    const file = path.join(dir, 'hooks.db');
+    const a = new SqliteStore(file);
+    const b = new SqliteStore(file);
+    const at = '2026-11-23T08:00:00.000Z';
+    const r = await a.ingestBatch(
+      ingestBatch('hooks-1', [{ v: 1, unitId: 'EXC-1', ts: at, engineHours: 10, receivedAt: at }]),
+    );
+    expect(r.kind).toBe('stored');
+    expect(await b.countReadings()).toBe(1);
+    await a.close();
+    await b.close();
+  });
 });
