@@ -68,3 +68,10 @@ export function newCorrelationId(prefix = 'run'): string {
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
 }
+
+export {
+  REFUSAL_LIMIT_DEFAULTS,
+  type RefusalLimits,
+  RefusalLog,
+  type RefusalLogOptions,
+} from './refusals.js';
