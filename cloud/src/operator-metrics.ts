@@ -3,16 +3,16 @@
  * backlog as its gateway last reported it (so one scrape of the cloud covers gateways that
  * Prometheus cannot reach), gateways and units that went quiet, dead letters, allocations
  * waiting per status. The alert rules and the dashboard in deploy/ are written against these
- * names. A gateway is stale and a unit silent after `consolidation.silentUnitAfterS`, as in
- * `GET /v1/status`. Label values are gateway ids (bounded by config and by authenticated
+ * names. Stale gateways and silent units follow the one rule in fleet-health.ts, as
+ * `GET /v1/status` does. Label values are gateway ids (bounded by config and by authenticated
  * gateways) and allocation statuses.
  */
 import client from 'prom-client';
 import type { AppContext } from './context.js';
+import { type GatewayHealth, gatewayHealth, silentUnits } from './fleet-health.js';
 
 export function registerOperatorMetrics(app: AppContext): void {
   const registers = [app.metrics.registry];
-  const silentAfterS = () => app.config.consolidation.silentUnitAfterS;
   const perGateway = (name: string, help: string, pick: (g: GatewayFigures) => number | null) =>
     new client.Gauge({
       name: `ironledger_cloud_gateway_${name}`,
@@ -56,8 +56,7 @@ export function registerOperatorMetrics(app: AppContext): void {
     help: 'Gateways with no heartbeat or batch for consolidation.silentUnitAfterS (never seen counts)',
     registers,
     async collect() {
-      const figures = await gatewayFigures(app);
-      this.set(figures.filter((g) => g.lastSeenAgeS === null || g.lastSeenAgeS > silentAfterS()).length);
+      this.set((await gatewayHealth(app)).filter((g) => g.stale).length);
     },
   });
   new client.Gauge({
@@ -65,14 +64,7 @@ export function registerOperatorMetrics(app: AppContext): void {
     help: 'Known units with no reading received for consolidation.silentUnitAfterS (never heard counts)',
     registers,
     async collect() {
-      const nowMs = app.now();
-      const last = new Map((await app.store.unitActivity()).map((u) => [u.unitId, u.lastReceivedAt]));
-      let silent = 0;
-      for (const unitId of app.master.units.keys()) {
-        const rx = last.get(unitId);
-        if (!rx || nowMs - Date.parse(rx) > silentAfterS() * 1000) silent++;
-      }
-      this.set(silent);
+      this.set((await silentUnits(app)).length);
     },
   });
   new client.Gauge({
@@ -96,31 +88,14 @@ export function registerOperatorMetrics(app: AppContext): void {
   });
 }
 
-interface GatewayFigures {
-  gatewayId: string;
-  lastSeenAgeS: number | null;
-  heartbeat: {
-    queuedReadings: number;
-    oldestUnsentAgeS: number | null;
-    parkedBatches: number;
-    diskBudgetExceeded: boolean;
-  } | null;
-}
+type GatewayFigures = Pick<GatewayHealth, 'gatewayId' | 'lastSeenAgeS'> & {
+  heartbeat: NonNullable<GatewayHealth['activity']>['heartbeat'] | null;
+};
 
 async function gatewayFigures(app: AppContext): Promise<GatewayFigures[]> {
-  const nowMs = app.now();
-  const activity = new Map((await app.store.gatewayActivity()).map((g) => [g.gatewayId, g]));
-  const ids = new Set([...app.config.gateways.map((g) => g.gatewayId), ...activity.keys()]);
-  return [...ids].map((gatewayId) => {
-    const a = activity.get(gatewayId);
-    const last = [a?.lastHeartbeatAt, a?.lastBatchAt]
-      .filter((x): x is string => !!x)
-      .sort()
-      .at(-1);
-    return {
-      gatewayId,
-      lastSeenAgeS: last ? Math.max(0, (nowMs - Date.parse(last)) / 1000) : null,
-      heartbeat: a?.heartbeat ?? null,
-    };
-  });
+  return (await gatewayHealth(app)).map((g) => ({
+    gatewayId: g.gatewayId,
+    lastSeenAgeS: g.lastSeenAgeS,
+    heartbeat: g.activity?.heartbeat ?? null,
+  }));
 }

@@ -11,6 +11,7 @@ import {
 import { z } from 'zod';
 import type { ConsolidationRunner } from '../../consolidation/consolidation-runner.js';
 import type { AppContext } from '../../context.js';
+import { gatewayHealth, silentUnits } from '../../fleet-health.js';
 import { requireRole } from '../auth.js';
 import { readJson, readQuery } from '../json.js';
 import type { Router } from '../router.js';
@@ -27,42 +28,19 @@ export function statusRoutes(router: Router, app: AppContext, runner: Consolidat
   router.on('GET', '/v1/status', async (ctx) => {
     await requireRole(ctx.req, app.tokens, 'viewer');
     const nowMs = app.now();
-    const silentAfterMs = app.config.consolidation.silentUnitAfterS * 1000;
-    const activity = new Map((await app.store.gatewayActivity()).map((g) => [g.gatewayId, g]));
-    const ids = new Set([...app.config.gateways.map((g) => g.gatewayId), ...activity.keys()]);
-    const gateways = [...ids].sort().map((id) => {
-      const a = activity.get(id);
-      const cfg = app.config.gateways.find((g) => g.gatewayId === id);
-      const last = [a?.lastHeartbeatAt, a?.lastBatchAt]
-        .filter((x): x is string => !!x)
-        .sort()
-        .at(-1);
-      return {
-        gatewayId: id,
-        siteId: cfg?.siteId ?? null,
-        version: a?.heartbeat?.version ?? null,
-        lastHeartbeatAt: a?.lastHeartbeatAt ?? null,
-        lastBatchAt: a?.lastBatchAt ?? null,
-        queuedReadings: a?.heartbeat?.queuedReadings ?? null,
-        oldestUnsentAgeS: a?.heartbeat?.oldestUnsentAgeS ?? null,
-        quarantined: a?.heartbeat?.quarantined ?? null,
-        diskBudgetExceeded: a?.heartbeat?.diskBudgetExceeded ?? false,
-        stale: !last || nowMs - Date.parse(last) > silentAfterMs,
-      };
-    });
-    const unitAct = new Map((await app.store.unitActivity()).map((u) => [u.unitId, u]));
-    const silentUnits = [...app.master.units.keys()]
-      .map((unitId) => {
-        const u = unitAct.get(unitId);
-        const rx = u?.lastReceivedAt ?? null;
-        return {
-          unitId,
-          lastReadingTs: u?.lastReadingTs ?? null,
-          lastReceivedAt: rx,
-          silentForS: rx ? Math.round((nowMs - Date.parse(rx)) / 1000) : null,
-        };
-      })
-      .filter((u) => u.silentForS === null || u.silentForS * 1000 > silentAfterMs);
+    const gateways = (await gatewayHealth(app)).map(({ gatewayId, siteId, activity: a, stale }) => ({
+      gatewayId,
+      siteId,
+      version: a?.heartbeat?.version ?? null,
+      lastHeartbeatAt: a?.lastHeartbeatAt ?? null,
+      lastBatchAt: a?.lastBatchAt ?? null,
+      queuedReadings: a?.heartbeat?.queuedReadings ?? null,
+      oldestUnsentAgeS: a?.heartbeat?.oldestUnsentAgeS ?? null,
+      quarantined: a?.heartbeat?.quarantined ?? null,
+      diskBudgetExceeded: a?.heartbeat?.diskBudgetExceeded ?? false,
+      stale,
+    }));
+    const silent = await silentUnits(app);
     const dirty = await app.store.dirtyUnits();
     const oldestDirty = dirty.reduce<string | null>(
       (m, d) => (m === null || d.markedAt < m ? d.markedAt : m),
@@ -72,7 +50,7 @@ export function statusRoutes(router: Router, app: AppContext, runner: Consolidat
     const body: StatusResponse = {
       now: new Date(nowMs).toISOString(),
       gateways,
-      silentUnits,
+      silentUnits: silent,
       pipeline: {
         readings: await app.store.countReadings(),
         lastConsolidatedAt: await app.store.getMeta('lastConsolidatedAt'),
