@@ -218,10 +218,15 @@ export type MarkPostedResult =
   | { kind: 'already_posted'; allocation: AllocationRecord }
   | { kind: 'not_found' };
 
-/** A claim on shared work: held by `owner` until `nowMs + leaseMs` unless released before. */
+/**
+ * A claim on shared work: held by `owner` for `leaseMs` unless released before. SQLite (one
+ * file, so replicas on one host) measures it on `nowMs`; PostgreSQL on the database server's
+ * clock, so replicas on hosts whose clocks disagree never take a live lease over early.
+ */
 export interface Lease {
   /** Who claims: a replica's id (stable for its lifetime). */
   owner: string;
+  /** The caller's clock: the SQLite store's lease clock; PostgreSQL's only with `leaseClock: 'caller'`. */
   nowMs: number;
   leaseMs: number;
 }

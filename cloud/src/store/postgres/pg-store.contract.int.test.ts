@@ -2,6 +2,8 @@
  * The store contract on a real PostgreSQL server. One throwaway database for the file, and
  * every `open()` an empty schema in it (cheaper than a database each); a sibling is another
  * PostgresStore (its own pool) on the same schema, as a second cloud replica would open it.
+ * Leases run on the caller's clock here, so the suite can move time by hand; the server's
+ * clock (the default) is tested in pg-lease-clock.int.test.ts.
  * Fails, rather than skips, when the server is absent (see packages/testkit/src/pg.ts).
  */
 import { createPgSchema, createTempPgDatabase, requirePg, type TempPgDatabase } from '@ironledger/testkit';
@@ -25,13 +27,13 @@ if (pgOn)
   storeContract('postgres (a pool per replica on one database)', {
     async open() {
       const url = await createPgSchema(db!.url, `store_${n++}`);
-      const s = await PostgresStore.open({ url, poolMax: 4 });
+      const s = await PostgresStore.open({ url, poolMax: 4, leaseClock: 'caller' });
       urls.set(s, url);
       return s;
     },
     async sibling(s) {
       const url = urls.get(s)!;
-      const t = await PostgresStore.open({ url, poolMax: 4 });
+      const t = await PostgresStore.open({ url, poolMax: 4, leaseClock: 'caller' });
       urls.set(t, url);
       return t;
     },

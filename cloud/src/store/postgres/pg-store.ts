@@ -93,7 +93,17 @@ export interface PostgresStoreOptions {
   /** Apply pending migrations on open; otherwise refuse a database that is behind. */
   migrate?: boolean;
   onIdleError?: (e: Error) => void;
+  /**
+   * Whose clock a lease's start and expiry are measured on. `server` (the default): the
+   * database server's, so replicas whose own clocks disagree never take a live lease over
+   * early. `caller`: `Lease.nowMs`, for tests that move time by hand.
+   */
+  leaseClock?: 'server' | 'caller';
 }
+
+/** The database server's clock in epoch ms, or the caller's when one is passed. */
+const LEASE_NOW = (param: string) =>
+  `COALESCE(${param}::bigint, (extract(epoch FROM clock_timestamp()) * 1000)::bigint)`;
 
 /** `?` placeholders → `$n`, so dynamic filters read like the SQLite store's. */
 class Sql {
@@ -216,7 +226,13 @@ export class PostgresStore implements CloudStore {
   private constructor(
     private readonly pool: pg.Pool,
     private readonly url: string,
+    private readonly leaseClock: 'server' | 'caller' = 'server',
   ) {}
+
+  /** `Lease.nowMs` when the caller's clock rules, else null: the server's clock (LEASE_NOW). */
+  private leaseNowMs(lease: Lease): number | null {
+    return this.leaseClock === 'caller' ? lease.nowMs : null;
+  }
 
   /** Opens the pool and brings (or checks) the schema to this binary's version. */
   static async open(opts: PostgresStoreOptions): Promise<PostgresStore> {
@@ -247,7 +263,7 @@ export class PostgresStore implements CloudStore {
         retryable: false,
       });
     }
-    return new PostgresStore(pool, opts.url);
+    return new PostgresStore(pool, opts.url, opts.leaseClock);
   }
 
   private async q(sql: string, args: unknown[] = [], c: Q = this.pool): Promise<Row[]> {
@@ -1187,11 +1203,11 @@ export class PostgresStore implements CloudStore {
   /** Takes `resource` for `owner` unless another owner holds a lease that has not expired. */
   private async claim(c: Q, resource: string, lease: Lease): Promise<boolean> {
     const r = await this.q(
-      `INSERT INTO claims (resource, owner, expires_ms) VALUES ($1, $2, $3)
+      `INSERT INTO claims (resource, owner, expires_ms) VALUES ($1, $2, ${LEASE_NOW('$4')} + $3)
        ON CONFLICT (resource) DO UPDATE SET owner = excluded.owner, expires_ms = excluded.expires_ms
-       WHERE claims.expires_ms <= $4 OR claims.owner = excluded.owner
+       WHERE claims.expires_ms <= ${LEASE_NOW('$4')} OR claims.owner = excluded.owner
        RETURNING resource`,
-      [resource, lease.owner, lease.nowMs + lease.leaseMs, lease.nowMs],
+      [resource, lease.owner, lease.leaseMs, this.leaseNowMs(lease)],
       c,
     );
     return r.length > 0;
@@ -1211,9 +1227,9 @@ export class PostgresStore implements CloudStore {
       const got = await this.tx(async (c) => {
         const r = await this.one(
           `SELECT d.* FROM dirty_units d LEFT JOIN claims cl ON cl.resource = $1 || d.unit_id
-           WHERE cl.resource IS NULL OR cl.expires_ms <= $2
+           WHERE cl.resource IS NULL OR cl.expires_ms <= ${LEASE_NOW('$2')}
            ORDER BY d.marked_at, d.unit_id LIMIT 1 FOR UPDATE OF d SKIP LOCKED`,
-          [CONSOLIDATE, lease.nowMs],
+          [CONSOLIDATE, this.leaseNowMs(lease)],
           c,
         );
         if (!r) return null;
