@@ -6,22 +6,17 @@
  * listable and replayable with the CLI.
  */
 import { execFile } from 'node:child_process';
-import path from 'node:path';
 import { promisify } from 'node:util';
 import { BIN, removeDir, tempDir, waitFor } from '@ironledger/testkit';
 import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   brokerModes,
-  type CloudHandle,
-  type EdgeHandle,
-  type MosquittoHandle,
-  makeCredentials,
+  type Credentials,
   metricValue,
   reading,
-  startCloud,
-  startEdge,
-  startMosquitto,
+  type Site,
+  startSite,
 } from '../edge/test/harness.js';
 
 const run = promisify(execFile);
@@ -29,16 +24,12 @@ const run = promisify(execFile);
 describe.each(brokerModes('edge-acl'))('unit authentication and ACL ($mode broker)', ({ mode, skip }) => {
   const unitIds = ['CRN-001', 'CRN-002'];
   let dir: string;
-  let cloud: CloudHandle;
-  let edge: EdgeHandle;
-  let mosq: MosquittoHandle | null = null;
+  let site: Site | undefined;
   let url: string;
-  let creds: ReturnType<typeof makeCredentials>;
+  let creds: Credentials;
 
   afterAll(async () => {
-    await edge?.stop();
-    await mosq?.stop();
-    await cloud?.proc.stop();
+    await site?.stop();
     if (dir) removeDir(dir);
   });
 
@@ -47,22 +38,10 @@ describe.each(brokerModes('edge-acl'))('unit authentication and ACL ($mode broke
     async () => {
       dir = tempDir('edge-acl-');
       const gatewayId = 'gw-acl';
-      cloud = await startCloud(dir, unitIds, gatewayId);
-      creds = makeCredentials(unitIds);
-      const edgeUser = { username: 'ironledger-edge', password: 'edge-secret' };
-      if (mode === 'external') mosq = await startMosquitto(dir, creds, edgeUser);
-      edge = await startEdge(dir, {
-        gatewayId,
-        mqtt:
-          mode === 'embedded'
-            ? { mode, port: 0 }
-            : { mode, url: mosq!.url, username: edgeUser.username, password: edgeUser.password },
-        auth: { units: creds.hashes },
-        buffer: { path: path.join(dir, 'edge.db') },
-        cloud: { url: cloud.url, token: cloud.gatewayToken, maxBatchAgeMs: 50 },
-        http: { port: 0 },
-      });
-      url = mode === 'embedded' ? `mqtt://127.0.0.1:${edge.mqttPort}` : mosq!.url;
+      site = await startSite(dir, { mode, unitIds, gatewayId, forward: { maxBatchAgeMs: 50 } });
+      const { cloud, edge, edgeUser } = site;
+      creds = site.creds;
+      url = site.unitUrl;
       const [a, b] = unitIds as [string, string];
 
       // Wrong secret: CONNACK refused.

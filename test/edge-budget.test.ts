@@ -1,18 +1,12 @@
-import path from 'node:path';
 import { removeDir, tempDir, waitFor } from '@ironledger/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   brokerModes,
-  type CloudHandle,
-  type EdgeHandle,
   expectCloudHoldsExactly,
-  type MosquittoHandle,
-  makeCredentials,
   metricValue,
   reading,
-  startCloud,
-  startEdge,
-  startMosquitto,
+  type Site,
+  startSite,
   TestUnit,
   union,
 } from '../edge/test/harness.js';
@@ -22,46 +16,29 @@ describe.each(brokerModes('edge-budget'))('disk budget reached ($mode broker)', 
   const PER_UNIT = 600;
   const unitIds = Array.from({ length: UNITS }, (_, i) => `GEN-${String(i + 1).padStart(3, '0')}`);
   let dir: string;
-  let cloud: CloudHandle;
-  let edge: EdgeHandle;
-  let mosq: MosquittoHandle | null = null;
+  let site: Site | undefined;
   const units: TestUnit[] = [];
 
   afterAll(async () => {
     await Promise.all(units.map((u) => u.close()));
-    await edge?.stop();
-    await mosq?.stop();
-    await cloud?.proc.stop();
+    await site?.stop();
     if (dir) removeDir(dir);
   });
 
   it.skipIf(skip)('refuses new publishes, keeps every unsent reading, alarms, and recovers', async () => {
     dir = tempDir('edge-budget-');
     const gatewayId = 'gw-budget';
-    cloud = await startCloud(dir, unitIds, gatewayId);
-    await cloud.kill9();
-    const creds = makeCredentials(unitIds);
-    const edgeUser = { username: 'ironledger-edge', password: 'edge-secret' };
-    if (mode === 'external') mosq = await startMosquitto(dir, creds, edgeUser);
-    edge = await startEdge(dir, {
+    site = await startSite(dir, {
+      mode,
+      unitIds,
       gatewayId,
-      mqtt:
-        mode === 'embedded'
-          ? { mode, port: 0 }
-          : { mode, url: mosq!.url, username: edgeUser.username, password: edgeUser.password },
-      auth: { units: creds.hashes },
+      cloudDown: true,
       // ~0.4 MiB holds a few hundred readings: well below what the fleet will send.
-      buffer: { path: path.join(dir, 'edge.db'), diskBudgetMb: 0.4 },
-      cloud: {
-        url: cloud.url,
-        token: cloud.gatewayToken,
-        maxBatchAgeMs: 100,
-        backoff: { baseMs: 100, capMs: 500 },
-      },
-      http: { port: 0 },
+      buffer: { diskBudgetMb: 0.4 },
+      forward: { maxBatchAgeMs: 100, backoff: { baseMs: 100, capMs: 500 } },
     });
-    const url = mode === 'embedded' ? `mqtt://127.0.0.1:${edge.mqttPort}` : mosq!.url;
-    for (const u of unitIds) units.push(new TestUnit(u, url, creds.secrets[u]));
+    const { cloud, edge, creds } = site;
+    for (const u of unitIds) units.push(new TestUnit(u, site.unitUrl, creds.secrets[u]));
     for (let i = 0; i < PER_UNIT; i++) for (const u of units) u.publish(reading(u.unitId, i));
 
     await edge.proc.waitForEvent('buffer.full', {}, 30_000);

@@ -4,8 +4,6 @@
  * readings the units saw acknowledged — nothing lost, nothing twice. Run in both broker
  * modes: the embedded aedes broker, and a real Mosquitto with a persistent session.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { removeDir, tempDir, waitFor } from '@ironledger/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -13,12 +11,9 @@ import {
   type CloudHandle,
   type EdgeHandle,
   expectCloudHoldsExactly,
-  type MosquittoHandle,
-  makeCredentials,
   reading,
-  startCloud,
-  startEdge,
-  startMosquitto,
+  type Site,
+  startSite,
   TestUnit,
   union,
 } from '../edge/test/harness.js';
@@ -32,57 +27,36 @@ describe.each(brokerModes('edge-crash'))(
     let dir: string;
     let cloud: CloudHandle;
     let edge: EdgeHandle;
-    let mosq: MosquittoHandle | null = null;
+    let site: Site | undefined;
     const units: TestUnit[] = [];
 
     beforeAll(async () => {
       if (skip) return;
       dir = tempDir('edge-crash-');
       const gatewayId = 'gw-crash';
-      cloud = await startCloud(dir, unitIds, gatewayId);
-      const creds = makeCredentials(unitIds);
-      const edgeUser = { username: 'ironledger-edge', password: 'edge-secret' };
-      if (mode === 'external') mosq = await startMosquitto(dir, creds, edgeUser);
-      edge = await startEdge(dir, {
+      // Units keep the broker address across edge restarts (pinMqttPort).
+      site = await startSite(dir, {
+        mode,
+        unitIds,
         gatewayId,
-        mqtt:
-          mode === 'embedded'
-            ? { mode, host: '127.0.0.1', port: 0 }
-            : {
-                mode,
-                url: mosq!.url,
-                username: edgeUser.username,
-                password: edgeUser.password,
-                clientId: 'edge-crash',
-              },
-        auth: { mode: 'units', units: creds.hashes },
-        buffer: { path: path.join(dir, 'edge.db') },
-        cloud: {
-          url: cloud.url,
-          token: cloud.gatewayToken,
+        mqtt: mode === 'embedded' ? { host: '127.0.0.1' } : { clientId: 'edge-crash' },
+        forward: {
           batchSize: 500,
           maxBatchAgeMs: 100,
           heartbeatIntervalMs: 1000,
           backoff: { baseMs: 50, capMs: 500 },
         },
-        http: { host: '127.0.0.1', port: 0 },
-        log: { level: 'info' },
+        edge: { http: { host: '127.0.0.1', port: 0 }, log: { level: 'info' } },
+        pinMqttPort: true,
       });
-      // Units keep the broker address across edge restarts (embedded: the port is re-used below).
-      const url = mode === 'embedded' ? `mqtt://127.0.0.1:${edge.mqttPort}` : mosq!.url;
-      if (mode === 'embedded') {
-        const cfg = JSON.parse(fs.readFileSync(edge.configPath, 'utf8'));
-        cfg.mqtt.port = edge.mqttPort;
-        fs.writeFileSync(edge.configPath, JSON.stringify(cfg));
-      }
+      ({ cloud, edge } = site);
+      const { creds, unitUrl: url } = site;
       for (const u of unitIds) units.push(new TestUnit(u, url, creds.secrets[u]));
     }, 120_000);
 
     afterAll(async () => {
       await Promise.all(units.map((u) => u.close()));
-      await edge?.stop();
-      await mosq?.stop();
-      await cloud?.proc.stop();
+      await site?.stop();
       if (dir) removeDir(dir);
     });
 

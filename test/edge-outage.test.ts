@@ -3,22 +3,15 @@
  * (and the edge itself is SIGKILLed once meanwhile); when the cloud is back the backlog
  * drains, and the cloud holds exactly what the units saw acknowledged, once each.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { removeDir, tempDir, waitFor } from '@ironledger/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   brokerModes,
-  type CloudHandle,
-  type EdgeHandle,
   expectCloudHoldsExactly,
-  type MosquittoHandle,
-  makeCredentials,
   metricValue,
   reading,
-  startCloud,
-  startEdge,
-  startMosquitto,
+  type Site,
+  startSite,
   TestUnit,
   union,
 } from '../edge/test/harness.js';
@@ -30,51 +23,32 @@ describe.each(brokerModes('edge-outage'))(
     const PER_UNIT = 288; // one day at 5-minute intervals
     const unitIds = Array.from({ length: UNITS }, (_, i) => `LDR-${String(i + 1).padStart(3, '0')}`);
     let dir: string;
-    let cloud: CloudHandle;
-    let edge: EdgeHandle;
-    let mosq: MosquittoHandle | null = null;
+    let site: Site | undefined;
     const units: TestUnit[] = [];
 
     afterAll(async () => {
       await Promise.all(units.map((u) => u.close()));
-      await edge?.stop();
-      await mosq?.stop();
-      await cloud?.proc.stop();
+      await site?.stop();
       if (dir) removeDir(dir);
     });
 
     it.skipIf(skip)('drains the backlog when the cloud is back: nothing lost, nothing twice', async () => {
       dir = tempDir('edge-outage-');
       const gatewayId = 'gw-outage';
-      cloud = await startCloud(dir, unitIds, gatewayId);
-      const creds = makeCredentials(unitIds);
-      const edgeUser = { username: 'ironledger-edge', password: 'edge-secret' };
-      if (mode === 'external') mosq = await startMosquitto(dir, creds, edgeUser);
-      edge = await startEdge(dir, {
+      site = await startSite(dir, {
+        mode,
+        unitIds,
         gatewayId,
-        mqtt:
-          mode === 'embedded'
-            ? { mode, port: 0 }
-            : { mode, url: mosq!.url, username: edgeUser.username, password: edgeUser.password },
-        auth: { units: creds.hashes },
-        buffer: { path: path.join(dir, 'edge.db') },
-        cloud: {
-          url: cloud.url,
-          token: cloud.gatewayToken,
+        forward: {
           batchSize: 200,
           maxBatchAgeMs: 100,
           heartbeatIntervalMs: 300,
           backoff: { baseMs: 100, capMs: 800 },
         },
-        http: { port: 0 },
+        pinMqttPort: true,
       });
-      if (mode === 'embedded') {
-        const cfg = JSON.parse(fs.readFileSync(edge.configPath, 'utf8'));
-        cfg.mqtt.port = edge.mqttPort;
-        fs.writeFileSync(edge.configPath, JSON.stringify(cfg));
-      }
-      const url = mode === 'embedded' ? `mqtt://127.0.0.1:${edge.mqttPort}` : mosq!.url;
-      for (const u of unitIds) units.push(new TestUnit(u, url, creds.secrets[u]));
+      const { cloud, edge, creds } = site;
+      for (const u of unitIds) units.push(new TestUnit(u, site.unitUrl, creds.secrets[u]));
 
       await cloud.kill9();
       const start = Date.parse('2026-11-03T00:00:00.000Z');

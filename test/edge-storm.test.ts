@@ -1,19 +1,13 @@
-import path from 'node:path';
 import { removeDir, tempDir, waitFor } from '@ironledger/testkit';
 import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   brokerModes,
-  type CloudHandle,
-  type EdgeHandle,
   expectCloudHoldsExactly,
-  type MosquittoHandle,
-  makeCredentials,
   metricValue,
   reading,
-  startCloud,
-  startEdge,
-  startMosquitto,
+  type Site,
+  startSite,
   TestUnit,
   union,
 } from '../edge/test/harness.js';
@@ -24,36 +18,23 @@ describe.each(brokerModes('edge-storm'))('redelivery storm ($mode broker)', ({ m
   const ROUNDS = 4;
   const unitIds = Array.from({ length: UNITS }, (_, i) => `DZR-${String(i + 1).padStart(3, '0')}`);
   let dir: string;
-  let cloud: CloudHandle;
-  let edge: EdgeHandle;
-  let mosq: MosquittoHandle | null = null;
+  let site: Site | undefined;
 
   afterAll(async () => {
-    await edge?.stop();
-    await mosq?.stop();
-    await cloud?.proc.stop();
+    await site?.stop();
     if (dir) removeDir(dir);
   });
 
   it.skipIf(skip)('stores and forwards each reading once', async () => {
     dir = tempDir('edge-storm-');
     const gatewayId = 'gw-storm';
-    cloud = await startCloud(dir, unitIds, gatewayId);
-    const creds = makeCredentials(unitIds);
-    const edgeUser = { username: 'ironledger-edge', password: 'edge-secret' };
-    if (mode === 'external') mosq = await startMosquitto(dir, creds, edgeUser);
-    edge = await startEdge(dir, {
+    site = await startSite(dir, {
+      mode,
+      unitIds,
       gatewayId,
-      mqtt:
-        mode === 'embedded'
-          ? { mode, port: 0 }
-          : { mode, url: mosq!.url, username: edgeUser.username, password: edgeUser.password },
-      auth: { units: creds.hashes },
-      buffer: { path: path.join(dir, 'edge.db') },
-      cloud: { url: cloud.url, token: cloud.gatewayToken, batchSize: 300, maxBatchAgeMs: 100 },
-      http: { port: 0 },
+      forward: { batchSize: 300, maxBatchAgeMs: 100 },
     });
-    const url = mode === 'embedded' ? `mqtt://127.0.0.1:${edge.mqttPort}` : mosq!.url;
+    const { cloud, edge, creds, unitUrl: url } = site;
 
     const acked = new Set<string>();
     for (let round = 0; round < ROUNDS; round++) {

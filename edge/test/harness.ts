@@ -235,6 +235,78 @@ export async function startEdge(dir: string, config: Record<string, unknown>): P
   return h;
 }
 
+/** A site as the edge fault tests run it: the real cloud, the edge, and Mosquitto when external. */
+export interface Site {
+  cloud: CloudHandle;
+  edge: EdgeHandle;
+  mosq: MosquittoHandle | null;
+  creds: Credentials;
+  /** The broker's username and password for the edge (external mode). */
+  edgeUser: { username: string; password: string };
+  /** Where units connect: the embedded broker or Mosquitto. */
+  unitUrl: string;
+  /** Stops the edge, Mosquitto and the cloud (in that order). */
+  stop(): Promise<void>;
+}
+
+export interface SiteOptions {
+  mode: 'embedded' | 'external';
+  unitIds: string[];
+  gatewayId: string;
+  /** More of the edge's `mqtt` section (e.g. a Mosquitto `clientId`). */
+  mqtt?: Record<string, unknown>;
+  /** More of the edge's `buffer` section; the file is `<dir>/edge.db`. */
+  buffer?: Record<string, unknown>;
+  /** More of the edge's `cloud` section (batch size, batch age, backoff). */
+  forward?: Record<string, unknown>;
+  /** More top-level edge config (log, http). */
+  edge?: Record<string, unknown>;
+  /** Started with the cloud down (SIGKILLed once it was up). */
+  cloudDown?: boolean;
+  /**
+   * Embedded mode: write the broker port the edge got into its config, so units keep their
+   * broker address across edge restarts.
+   */
+  pinMqttPort?: boolean;
+}
+
+export async function startSite(dir: string, opts: SiteOptions): Promise<Site> {
+  const cloud = await startCloud(dir, opts.unitIds, opts.gatewayId);
+  if (opts.cloudDown) await cloud.kill9();
+  const creds = makeCredentials(opts.unitIds);
+  const edgeUser = { username: 'ironledger-edge', password: 'edge-secret' };
+  const mosq = opts.mode === 'external' ? await startMosquitto(dir, creds, edgeUser) : null;
+  const edge = await startEdge(dir, {
+    gatewayId: opts.gatewayId,
+    mqtt: mosq
+      ? { mode: 'external', url: mosq.url, ...edgeUser, ...opts.mqtt }
+      : { mode: 'embedded', port: 0, ...opts.mqtt },
+    auth: { units: creds.hashes },
+    buffer: { path: path.join(dir, 'edge.db'), ...opts.buffer },
+    cloud: { url: cloud.url, token: cloud.gatewayToken, ...opts.forward },
+    http: { port: 0 },
+    ...opts.edge,
+  });
+  if (!mosq && opts.pinMqttPort) {
+    const cfg = JSON.parse(fs.readFileSync(edge.configPath, 'utf8'));
+    cfg.mqtt.port = edge.mqttPort;
+    fs.writeFileSync(edge.configPath, JSON.stringify(cfg));
+  }
+  return {
+    cloud,
+    edge,
+    mosq,
+    creds,
+    edgeUser,
+    unitUrl: mosq ? mosq.url : `mqtt://127.0.0.1:${edge.mqttPort}`,
+    async stop() {
+      await edge.stop();
+      await mosq?.stop();
+      await cloud.proc.stop();
+    },
+  };
+}
+
 export function metricValue(text: string, name: string): number {
   const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
   return line ? Number(line.split(' ').pop()) : Number.NaN;
