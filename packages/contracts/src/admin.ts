@@ -233,8 +233,11 @@ export const ReconcileDifferenceSchema = z.object({
   kind: z.enum(['missing_in_odoo', 'missing_locally', 'amount', 'hours', 'date']),
   local: z.string().nullable(),
   odoo: z.string().nullable(),
-  /** Journal-entry mode: found on the entry's move line (the ledger) or on the analytic line it generated. */
-  side: z.enum(['move_line', 'analytic_line']).optional(),
+  /**
+   * Journal-entry mode: found on the entry's move line (the ledger) or on the analytic line it
+   * generated; with internal rental, `equipment_*` is the equipment's credit line and its analytic line.
+   */
+  side: z.enum(['move_line', 'analytic_line', 'equipment_move_line', 'equipment_analytic_line']).optional(),
 });
 export const ReconcileResponseSchema = z.object({
   period: PeriodSchema,
