@@ -89,6 +89,8 @@ export const BillUnverifiedRequestSchema = z
   .object({
     /** The unverified hours the approver saw: the request is refused (409) if they changed. */
     expectedHours: z.number().positive(),
+    /** The allocation's version the approver saw: refused (409) if it changed since. */
+    expectedVersion: z.number().int().positive().optional(),
     reason: z.string().trim().min(3).max(500),
   })
   .strict();

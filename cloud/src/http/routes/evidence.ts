@@ -2,7 +2,9 @@
  * The evidence behind an allocation, the approver's decision on its unverified hours, and the
  * integrity check over posted allocations (README "Billing rules"):
  *   GET  /v1/evidence/{key or id}              viewer    readings, deltas, geofence changes, gaps, resets, lines, hash
- *   POST /v1/evidence/{key}/bill-unverified    approver  bill the unverified hours the approver saw (audited)
+ *   POST /v1/evidence/{key}/bill-unverified    approver  bill the unverified hours the approver saw (audited):
+ *                                                        an unposted allocation is repriced with them in the
+ *                                                        same compare-and-set, at the version the approver saw
  *   GET  /v1/verify?from&to                    viewer    every posted allocation's readings still hash the same
  *
  * An allocation's evidence (kept with it since it was priced, frozen once posted) lists the
@@ -19,7 +21,11 @@ import {
   VerifyQuerySchema,
   type VerifyResponse,
 } from '@ironledger/contracts';
-import { decideBillUnverified, type UnverifiedDecisions } from '../../allocation/unverified-decisions.js';
+import {
+  decideBillUnverified,
+  repriceWithDecision,
+  type UnverifiedDecisions,
+} from '../../allocation/unverified-decisions.js';
 import type { ConsolidationRunner } from '../../consolidation/consolidation-runner.js';
 import type { AppContext } from '../../context.js';
 import type { AllocationRecord, StoredReading } from '../../store/store.js';
@@ -155,13 +161,45 @@ export function evidenceRoutes(
     const d = decideBillUnverified(a, { key, ...req, actor: who.name, now });
     if (!d.ok) throw HttpProblem.from(d.status === 404 ? 'NOT_FOUND' : 'CONFLICT', d.detail);
     const fig = a!;
+    const unit = app.master.units.get(fig.unitId);
+    const reprice = repriceWithDecision(
+      fig,
+      unit ? { unitId: unit.unitId, equipmentClass: unit.equipmentClass, serialNo: unit.serialNo } : null,
+      [...app.master.rates],
+      d,
+      now,
+    );
+    const logBilled = (how: string) =>
+      app.logger.info(
+        {
+          event: 'allocation.bill_unverified',
+          allocationKey: key,
+          actor: who.name,
+          hours: d.decision.hours,
+          repriced: how,
+        },
+        'unverified hours billed by decision',
+      );
+    if (reprice.ok) {
+      // One step: the decision (audited) and the price with it, at the version the approver saw.
+      const { stale } = await app.store.applyDecisions([reprice.change], now);
+      if (stale.length > 0)
+        throw HttpProblem.from(
+          'CONFLICT',
+          `allocation ${key} changed since you looked (version ${fig.version}): look again`,
+        );
+      deps.decisions.set(fig, d.decision);
+      logBilled('in_place');
+      const after = await app.store.getAllocation(fig.id);
+      return {
+        status: 200,
+        body: { key, hours: d.decision.hours, allocation: after ? toWireAllocation(after) : null },
+      };
+    }
     await app.store.audit({ actor: who.name, ...d.audit }, now);
     deps.decisions.set(fig, d.decision);
-    app.logger.info(
-      { event: 'allocation.bill_unverified', allocationKey: key, actor: who.name, hours: d.decision.hours },
-      'unverified hours billed by decision',
-    );
-    // Re-price the day: a pending allocation is recomputed, a posted one gets an adjustment.
+    logBilled(reprice.reason);
+    // A posted allocation is never edited: consolidation books the difference as an adjustment.
     await app.store.markDirty(fig.unitId, Date.parse(`${fig.day}T00:00:00Z`) - MAX_ZONE_AHEAD_MS, now);
     await deps.runner.run();
     const after = (

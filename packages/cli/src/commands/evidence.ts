@@ -207,7 +207,7 @@ export const allocationsBillUnverified: CommandSpec = {
   name: 'allocations bill-unverified',
   summary: "Bill an allocation's unverified hours (a meter reset's starting value): audited",
   description:
-    "Hours across a meter reset, a meter replacement or a unit swap are unverified: the new\nmeter's first reading is its baseline and nothing bills them automatically. This bills the\nunverified hours the allocation shows now (as working time), with your name and reason in\nthe audit log; if they changed since you looked, the server refuses (409). A pending\nallocation is re-priced; a posted one gets an adjustment to approve.",
+    "Hours across a meter reset, a meter replacement or a unit swap are unverified: the new\nmeter's first reading is its baseline and nothing bills them automatically. This bills the\nunverified hours the allocation shows now (as working time), with your name and reason in\nthe audit log; if the allocation changed since you looked, the server refuses (409). A\npending allocation is repriced in the same step (an approved one goes back to pending with\nthe new amount); a posted one gets an adjustment to approve.",
   args: '<key|id>',
   minPositionals: 1,
   maxPositionals: 1,
@@ -232,7 +232,7 @@ export const allocationsBillUnverified: CommandSpec = {
     const { data, raw } = await api.post(
       `/v1/evidence/${encodeURIComponent(x.key)}/bill-unverified`,
       BillUnverifiedResponseSchema,
-      { expectedHours: hours, reason },
+      { expectedHours: hours, expectedVersion: x.version, reason },
     );
     if (bool(a, 'json')) {
       ctx.json(raw);
