@@ -90,9 +90,26 @@ export const AnomalySchema = z.object({
   after: z.number().nullable(),
 });
 export type Anomaly = z.infer<typeof AnomalySchema>;
+/**
+ * Lifetime meter hours (Vista EM): the current meter's reading plus the last reading of every
+ * meter it replaced (each `meter_reset`'s `before`), as of the reading `asOf`.
+ */
+export const LifetimeHoursSchema = z.object({
+  unitId: z.string(),
+  asOf: z.string(),
+  meterHours: z.number(),
+  replacedHours: z.number(),
+  lifetimeHours: z.number(),
+  replacements: z.array(
+    z.object({ ts: z.string(), replacedMeterHours: z.number(), newMeterHours: z.number().nullable() }),
+  ),
+});
+export type LifetimeHours = z.infer<typeof LifetimeHoursSchema>;
 export const UsageResponseSchema = z.object({
   rows: z.array(UsageRowSchema),
   anomalies: z.array(AnomalySchema),
+  /** Per unit in `rows`: its lifetime meter hours as of its latest usable reading. */
+  lifetime: z.array(LifetimeHoursSchema).optional(),
 });
 export type UsageResponse = z.infer<typeof UsageResponseSchema>;
 export const ConsolidateResponseSchema = z.object({

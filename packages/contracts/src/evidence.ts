@@ -9,7 +9,7 @@
  * Hours are decimal hours, money integer minor units; `sha256` values are lowercase hex.
  */
 import { z } from 'zod';
-import { AllocationSchema, AnomalySchema, DaySchema } from './admin.js';
+import { AllocationSchema, AnomalySchema, DaySchema, LifetimeHoursSchema } from './admin.js';
 
 export const BillingStatusSchema = z.enum(['working', 'idle', 'standby', 'offHours']);
 
@@ -81,6 +81,8 @@ export const EvidenceResponseSchema = AllocationSchema.extend({
   unverifiedDecision: z
     .object({ hours: z.number(), by: z.string(), at: z.string(), reason: z.string() })
     .nullable(),
+  /** The unit's lifetime meter hours at the allocation's last reading (null: no reading). */
+  lifetime: LifetimeHoursSchema.nullable().optional(),
   generatedAt: z.string(),
 });
 export type EvidenceResponse = z.infer<typeof EvidenceResponseSchema>;

@@ -21,6 +21,7 @@ import {
   VerifyQuerySchema,
   type VerifyResponse,
 } from '@ironledger/contracts';
+import { lifetimeHours } from '../../allocation/lifetime-hours.js';
 import {
   decideBillUnverified,
   repriceWithDecision,
@@ -127,6 +128,15 @@ export async function buildEvidence(
   }
   const stored = billing?.readingsSha256 ?? null;
   const current = check?.current ?? null;
+  // Lifetime meter hours at the allocation's last reading: current meter + replaced meters.
+  const lastMeter = [...readings].reverse().find((r) => r.engineHours !== null);
+  const lifetime = lastMeter
+    ? lifetimeHours(
+        a.unitId,
+        { ts: lastMeter.ts, engineHours: lastMeter.engineHours as number },
+        await app.store.listAnomalies({ unit: a.unitId, to: a.day }),
+      )
+    : null;
   return {
     ...toWireAllocation(a),
     billing,
@@ -135,6 +145,7 @@ export async function buildEvidence(
     resets: a.evidence.anomalies.filter((x) => x.kind === 'meter_reset'),
     sha256: { stored, current, matches: stored !== null && stored === current },
     unverifiedDecision: decisions.get(a) ?? null,
+    lifetime,
     generatedAt: new Date(app.now()).toISOString(),
   };
 }

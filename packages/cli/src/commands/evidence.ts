@@ -68,6 +68,11 @@ function evidenceText(x: EvidenceResponse, c: Palette): string {
     if (b.inferredHours > 0)
       fields.push(['inferred', c.yellow(`${h3(b.inferredHours)} h spread by an offline gap`)]);
   }
+  if (x.lifetime)
+    fields.push([
+      'lifetime',
+      `${h3(x.lifetime.lifetimeHours)} h at ${formatInstant(x.lifetime.asOf)}${x.lifetime.replacements.length > 0 ? ` (meter ${h3(x.lifetime.meterHours)} + ${h3(x.lifetime.replacedHours)} on ${x.lifetime.replacements.length} replaced meter${x.lifetime.replacements.length > 1 ? 's' : ''})` : ''}`,
+    ]);
   fields.push([
     'sha256',
     `${x.sha256.stored ?? '—'} ${x.sha256.matches ? c.green('matches the store') : c.red('DOES NOT match the store')}`,
