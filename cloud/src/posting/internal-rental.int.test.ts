@@ -190,6 +190,31 @@ for (const api of ['json2', 'jsonrpc'] as const) {
       ]);
     });
 
+    it("finds a credit line moved to another machine's analytic account", async () => {
+      const ledger = new MemoryLedger();
+      const p = poster(api, ledger, { movePost: false });
+      const { local } = await postAndReconcile(p, [cost], ledger);
+      const other = odoo.world.create('account.analytic.account', {
+        name: 'EXC-0043 CAT 320',
+        code: 'EXC-0043',
+        plan_id: 2,
+      }).id;
+      odoo.world.write('account.move.line', [lineOf(cost.key, REVENUE).id as number], {
+        analytic_distribution: { [String(other)]: 100 },
+      });
+      const rec = await p.reconcile('2026-11', local);
+      expect(rec.differences).toEqual([
+        {
+          projectId: 'RIVERSIDE',
+          key: cost.key,
+          kind: 'analytic_account',
+          local: String(unitAccount),
+          odoo: String(other),
+          side: 'equipment_move_line',
+        },
+      ]);
+    });
+
     it('finds a credit line gone from the entry and names that side', async () => {
       const ledger = new MemoryLedger();
       const p = poster(api, ledger, { movePost: false });

@@ -309,6 +309,7 @@ async function reconcileMoves(
   const withEntry = new Set(remote.map((r) => r.key));
   const differences: ReconcileResponse['differences'] = [];
   if (revenueAccount !== undefined) {
+    differences.push(...(await wrongAccounts(cfg, master, period, local, jobLines, equipmentLines, signal)));
     // The equipment's credit: the same amount and hours as the job's debit, per key.
     const side = compare(
       period,
@@ -365,6 +366,59 @@ async function reconcileMoves(
     if (equipmentRef.size > 0) differences.push(...sideOf(equipmentRef, -1, 'equipment_analytic_line'));
   }
   return mergeSides(ledger, differences);
+}
+
+/**
+ * Internal rental: each line must be on the analytic account it was posted to, the job's on
+ * the project's account and the equipment's on the unit's, or the project's equipment cost or
+ * the machine's earnings read wrong in Odoo however right the amounts are.
+ */
+async function wrongAccounts(
+  cfg: PostingConfig,
+  master: MasterData,
+  period: string,
+  local: LocalPosted[],
+  jobLines: MoveLineRow[],
+  equipmentLines: MoveLineRow[],
+  signal: AbortSignal | undefined,
+): Promise<ReconcileResponse['differences']> {
+  const { from, to } = periodBounds(period);
+  const inPeriod = local.filter((a) => a.day >= from && a.day <= to);
+  const serial = (a: LocalPosted) => a.serialNo ?? a.unitId;
+  const projects = await master.projectAccounts(
+    [...new Set(inPeriod.map((a) => a.projectId))],
+    signal,
+    projectHints(inPeriod),
+  );
+  const units = cfg.equipmentPlanField
+    ? await master.equipmentAccounts([...new Set(inPeriod.map(serial))], signal)
+    : new Map<string, number | null>();
+  const keyOf = (r: MoveLineRow) => Object.keys(r.analytic_distribution || {}).join(' ') || 'none';
+  const out: ReconcileResponse['differences'] = [];
+  const check = (
+    a: LocalPosted,
+    lines: MoveLineRow[],
+    expected: number | null | undefined,
+    side: ReconcileSide,
+  ) => {
+    if (!expected) return;
+    for (const r of lines.filter((l) => l.ref === a.key)) {
+      if (keyOf(r) === String(expected)) continue;
+      out.push({
+        projectId: a.projectId,
+        key: a.key,
+        kind: 'analytic_account',
+        local: String(expected),
+        odoo: keyOf(r),
+        side,
+      });
+    }
+  };
+  for (const a of inPeriod) {
+    check(a, jobLines, projects.get(a.projectId)?.analyticAccountId, 'move_line');
+    check(a, equipmentLines, units.get(serial(a)), 'equipment_move_line');
+  }
+  return out;
 }
 
 function tagSide(r: ReconcileResponse, side: ReconcileSide): ReconcileResponse {

@@ -247,7 +247,8 @@ export const ReconcileRowSchema = z.object({
 export const ReconcileDifferenceSchema = z.object({
   projectId: z.string(),
   key: z.string().nullable(),
-  kind: z.enum(['missing_in_odoo', 'missing_locally', 'amount', 'hours', 'date']),
+  /** `analytic_account`: the line is on another analytic account than the project's / the unit's. */
+  kind: z.enum(['missing_in_odoo', 'missing_locally', 'amount', 'hours', 'date', 'analytic_account']),
   local: z.string().nullable(),
   odoo: z.string().nullable(),
   /**
