@@ -104,6 +104,7 @@ describe('bill-unverified', () => {
     expect(approve.status, JSON.stringify(approve.json)).toBe(200);
     const approved = await evidence();
     expect(approved.status).toBe('approved');
+    expect(await t.cloud.store.dirtyUnits()).toEqual([]);
     const r = await bill(0.3, approved.version);
     expect(r.status, JSON.stringify(r.json)).toBe(200);
     expect(r.json.allocation).toMatchObject({
@@ -111,6 +112,8 @@ describe('bill-unverified', () => {
       approvedBy: null,
       amountMinor: before.amountMinor + 3000,
     });
+    // The unit is left dirty, so a run that loaded the decisions before this one reprices it.
+    expect((await t.cloud.store.dirtyUnits()).map((d) => d.unitId)).toEqual(['EXC-1']);
     const reopen = (await t.api('GET', '/v1/audit?action=allocation.reopen', undefined, TOKENS.admin)).json
       .entries;
     expect(reopen).toEqual([expect.objectContaining({ actor: 'alex', target: KEY })]);

@@ -200,6 +200,10 @@ export function evidenceRoutes(
           `allocation ${key} changed since you looked (version ${fig.version}): look again`,
         );
       deps.decisions.set(fig, d.decision);
+      // A consolidation that loaded the decisions before this commit (here or on another
+      // replica) may still price the day without it: the unit is marked dirty after the
+      // commit, so the next run, which reloads every decision, prices it with the hours.
+      await app.store.markDirty(fig.unitId, Date.parse(`${fig.day}T00:00:00Z`) - MAX_ZONE_AHEAD_MS, now);
       logBilled('in_place');
       const after = await app.store.getAllocation(fig.id);
       return {
