@@ -165,6 +165,23 @@ describe('evidence per allocation', () => {
     expect(before.billing!.unverifiedHours).toBeCloseTo(0.3, 9);
     expect(before.resets.map((r) => r.ts)).toContain('2026-11-03T11:30:00.000Z');
     expect(before.unverifiedDecision).toBeNull();
+    // The swapped ECU keeps the machine's lifetime hours: new meter + the old meter's last reading.
+    const engineReset = before.resets.find((r) => r.detail.startsWith('engineHours'))!;
+    const lastMeter = before.readings.at(-1)!.engineHours!;
+    expect(before.lifetime).toMatchObject({
+      meterHours: lastMeter,
+      replacedHours: engineReset.before,
+      replacements: [{ ts: '2026-11-03T11:30:00.000Z', replacedMeterHours: engineReset.before }],
+    });
+    expect(before.lifetime!.lifetimeHours).toBeCloseTo(lastMeter + engineReset.before!, 6);
+    const shown = await cloud.cli(['allocations', 'show', a.key], { as: 'viewer' });
+    expect(shown.stdout).toMatch(
+      new RegExp(`lifetime:\\s+${before.lifetime!.lifetimeHours.toFixed(3)} h .*1 replaced meter`),
+    );
+    const usage = await cloud.cli(['usage', '--unit', UNIT, '--from', DAY1, '--to', DAY2], { as: 'viewer' });
+    expect(usage.code, usage.stderr).toBe(0);
+    expect(usage.stdout).toContain('LIFETIME METER HOURS');
+    expect(usage.stdout).toContain(before.lifetime!.lifetimeHours.toFixed(3));
 
     const viewer = await cloud.cli(['allocations', 'bill-unverified', a.key, '--reason', 'workshop log'], {
       as: 'viewer',
@@ -246,6 +263,9 @@ describe('evidence per allocation', () => {
     expect(Number(await main.getAttribute('data-amount-minor'))).toBe(e.amountMinor);
     expect(await main.getAttribute('data-sha256-stored')).toBe(e.sha256.stored);
     expect(await main.getAttribute('data-sha256-matches')).toBe('false');
+    expect(await page.locator('dd[data-lifetime-hours]').getAttribute('data-lifetime-hours')).toBe(
+      String(e.lifetime!.lifetimeHours),
+    );
     const rows = page.locator('table[data-section=readings] tr[data-ts]');
     expect(await rows.count()).toBe(e.readings.length);
     const bad = page.locator('table[data-section=readings] tr[data-matches=false]');

@@ -1,12 +1,14 @@
 /**
  * Bill only what the meters prove (DESIGN.md "Usage"; issue: billing-grade hours). A fleet
- * with every meter fault a real unit has (ECU swaps that restart the meter near 0, meter
- * jumps, days offline, duplicates, reordered bursts, redeliveries, a skewed clock) runs
+ * with every fault the simulator has (ECU swaps that restart the meter near 0, meter jumps,
+ * days offline, duplicates, reordered bursts, redeliveries, a skewed clock, a 1970 clock
+ * before the GPS fix, malformed payloads, a unit publishing as another) runs
  * through the real edge and cloud; the hours the cloud bills must equal the simulator's
  * truth for every unit-day-project within 0.01 h, with no exception list. The truth counts
  * nothing across a reset: the new meter's first reading is its baseline.
  */
 import fs from 'node:fs';
+import { SIM_FAULT_KINDS } from '@ironledger/contracts';
 import { type Pipeline, removeDir, startPipeline, tempDir } from '@ironledger/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -60,7 +62,7 @@ describe('billed hours hold to the truth through every meter fault', () => {
       '5m',
       '--as-fast-as-possible',
       '--faults',
-      'reset,jump,gap,duplicate,reorder,redelivery,skew',
+      SIM_FAULT_KINDS.join(','),
       '--reset-units',
       '0.5',
       '--truth',
@@ -78,8 +80,19 @@ describe('billed hours hold to the truth through every meter fault', () => {
     const truth = JSON.parse(fs.readFileSync(pl.paths.truth, 'utf8')) as {
       usage: Row[];
       meterResets: Array<{ unitId: string; before: number; after: number }>;
+      faults: Array<{ kind: string }>;
     };
     expect(truth.meterResets.length).toBeGreaterThanOrEqual(3);
+    // Every fault the simulator has happened in this run,
+    // and machines moved between projects within a day.
+    expect([...new Set(truth.faults.map((f) => f.kind))].sort()).toEqual([...SIM_FAULT_KINDS].sort());
+    const projectsPerUnitDay = new Map<string, Set<string>>();
+    for (const t of truth.usage)
+      projectsPerUnitDay.set(
+        `${t.unitId}|${t.day}`,
+        (projectsPerUnitDay.get(`${t.unitId}|${t.day}`) ?? new Set()).add(t.projectId),
+      );
+    expect([...projectsPerUnitDay.values()].some((p) => p.size > 1)).toBe(true);
     // At least one reset restarted from a non-zero value: the case that was billed before.
     expect(truth.meterResets.some((r) => r.after > 0.01)).toBe(true);
 
@@ -113,6 +126,19 @@ describe('billed hours hold to the truth through every meter fault', () => {
       }>;
     };
     const live = listed.allocations.filter((a) => a.status !== 'superseded');
+
+    // What is billed: the allocations (normal + adjustments) per unit-day-project, to the truth.
+    const billed = new Map<string, number>();
+    for (const a of live as unknown as Array<Row & { status: string }>)
+      billed.set(key(a), (billed.get(key(a)) ?? 0) + a.engineHours);
+    const billedOff: string[] = [];
+    for (const k of new Set([...expected.keys(), ...billed.keys()])) {
+      const b = billed.get(k) ?? 0;
+      const t = expected.get(k)?.engineHours ?? 0;
+      if (Math.abs(b - t) > 0.01) billedOff.push(`${k}: allocations bill ${b} h, truth ${t} h`);
+    }
+    expect(billedOff).toEqual([]);
+    expect(billed.size).toBeGreaterThan(10);
     for (const r of truth.meterResets.filter((x) => x.after > 0)) {
       const a = live.find(
         (x) =>

@@ -156,6 +156,8 @@ export async function startPostingPipeline(opts: {
   target: Target;
   api: Api;
   echo?: boolean;
+  /** Posting settings over postingConfig's (e.g. accounts for internal rental). */
+  posting?: Record<string, unknown>;
 }): Promise<Pipeline> {
   return startPipeline({
     dir: opts.dir,
@@ -163,7 +165,7 @@ export async function startPostingPipeline(opts: {
     seed: opts.seed,
     echo: opts.echo,
     cloudConfig: {
-      ...postingConfig(opts.world, opts.target, opts.api),
+      ...postingConfig(opts.world, opts.target, opts.api, opts.posting),
       units: [...opts.world.units, OFFLINE_UNIT],
     },
     cloudEnv: odooEnv(opts.odoo),

@@ -80,3 +80,30 @@ describe('cloud config', () => {
     );
   });
 });
+
+describe('the example config, posting section', () => {
+  it('parses with its commented posting keys switched on, internal rental included', () => {
+    const text = fs.readFileSync(example, 'utf8');
+    const start = text.indexOf('\nposting:\n');
+    const end = text.indexOf('\n# Contract 3', start);
+    // Uncomment `  # key: value` lines (not prose) of the posting section only.
+    const posting = text
+      .slice(start, end)
+      .replace(
+        /^( {2,})# ( *)([a-zA-Z]+:)/gm,
+        (_m, indent: string, more: string, key: string) => `${indent}${more}${key}`,
+      );
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'il-cfg-'));
+    const file = path.join(dir, 'c.yaml');
+    fs.writeFileSync(file, `${text.slice(0, start)}${posting}${text.slice(end)}`);
+    const c = loadCloudConfig(file, {});
+    expect(c.posting.accounts).toEqual({
+      expenseAccountId: 32,
+      recoveryAccountId: 14,
+      journalId: 3,
+      equipmentRevenueAccountId: 26,
+    });
+    expect(c.posting.equipmentPlanField).toBe('x_plan2_id');
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});

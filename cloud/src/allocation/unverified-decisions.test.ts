@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { BILL_UNVERIFIED_ACTION, decideBillUnverified, UnverifiedDecisions } from './unverified-decisions.js';
+import type { AllocationRecord } from '../domain/types.js';
+import {
+  BILL_UNVERIFIED_ACTION,
+  decideBillUnverified,
+  repriceWithDecision,
+  UnverifiedDecisions,
+} from './unverified-decisions.js';
 
 const alloc = (unverifiedHours: number, status = 'pending') => ({
   key: 'IL-EXC-1-P-A-20261103-1',
@@ -80,5 +86,78 @@ describe('billing unverified hours', () => {
     });
     expect(d.get({ unitId: 'U', projectId: 'P', day: 'E' })).toBeUndefined();
     expect(d.get({ unitId: 'U', projectId: 'P', day: 'F' })).toBeUndefined();
+  });
+});
+
+describe('repricing with a decision', () => {
+  const rate = {
+    rateId: 'R-EXC',
+    equipmentClass: 'excavator',
+    workingRateMinor: 10_000,
+    idleRateMinor: 2_000,
+    currency: 'EUR',
+    effectiveFrom: '2020-01-01',
+  };
+  const unit = { unitId: 'EXC-1', equipmentClass: 'excavator' };
+  const record = (over: Partial<AllocationRecord> = {}): AllocationRecord =>
+    ({
+      id: '7',
+      version: 3,
+      key: 'IL-EXC-1-P-A-20261103-1',
+      kind: 'normal',
+      adjusts: null,
+      seq: 1,
+      unitId: 'EXC-1',
+      projectId: 'P-A',
+      siteId: 'S',
+      day: '2026-11-03',
+      status: 'pending',
+      engineHours: 2,
+      idleHours: 0.5,
+      workingHours: 1.5,
+      rateId: 'R-EXC',
+      workingRateMinor: 10_000,
+      idleRateMinor: 2_000,
+      currency: 'EUR',
+      amountMinor: 16_000,
+      holdReason: null,
+      evidence: {
+        readings: 3,
+        anomalies: [],
+        meterFrom: 0.3,
+        meterTo: 2.3,
+        billing: { unverifiedHours: 0.3, statusHours: { working: 1.5, idle: 0.5, standby: 0, offHours: 0 } },
+      },
+      ...over,
+    }) as unknown as AllocationRecord;
+  const decided = (a: AllocationRecord) => {
+    const d = decideBillUnverified(a, { ...req(0.3), expectedVersion: a.version });
+    if (!d.ok) throw new Error(d.detail);
+    return d;
+  };
+
+  it('prices the hours as working time, at the version decided on, with the decision audited', () => {
+    const a = record();
+    const r = repriceWithDecision(a, unit, [rate], decided(a), '2026-11-04T09:00:00.000Z');
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.change).toMatchObject({
+      id: '7',
+      expect: { version: 3, status: 'pending' },
+      patch: { amountMinor: 16_000 + 3_000, currency: 'EUR' },
+      audit: [{ actor: 'finance-approver', action: BILL_UNVERIFIED_ACTION, target: 'EXC-1|P-A|2026-11-03' }],
+    });
+  });
+
+  it('refuses an older version, and leaves posted allocations and adjustments to consolidation', () => {
+    const a = record();
+    expect(decideBillUnverified(a, { ...req(0.3), expectedVersion: 2 })).toMatchObject({
+      ok: false,
+      status: 409,
+    });
+    for (const over of [{ status: 'posted' }, { kind: 'adjustment' }] as const) {
+      const b = record(over as Partial<AllocationRecord>);
+      expect(repriceWithDecision(b, unit, [rate], decided(b), 'now')).toMatchObject({ ok: false });
+    }
   });
 });

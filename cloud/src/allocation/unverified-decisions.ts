@@ -8,8 +8,10 @@
  * appear later (another reset the same day) need a new decision (compare-and-set on the
  * figure's unverified hours: the request must name the hours the allocation shows now).
  */
-import type { AuditEntry } from '@ironledger/contracts';
-import type { UnverifiedDecision } from './allocate.js';
+import type { AuditEntry, Rate } from '@ironledger/contracts';
+import type { AllocationChange, AllocationRecord, UnitInfo, UsageFigure } from '../domain/types.js';
+import type { ConsolidatedFigure } from '../usage/consolidate.js';
+import { type BillingEvidence, priceFigure, type UnverifiedDecision } from './allocate.js';
 
 export const BILL_UNVERIFIED_ACTION = 'allocation.bill_unverified';
 
@@ -66,10 +68,25 @@ export function decideBillUnverified(
     day: string;
     status: string;
     evidence: object;
+    version?: number;
   } | null,
-  req: { key: string; expectedHours: number; reason: string; actor: string; now: string },
+  req: {
+    key: string;
+    expectedHours: number;
+    /** The allocation's version the approver saw, when the client names it. */
+    expectedVersion?: number | undefined;
+    reason: string;
+    actor: string;
+    now: string;
+  },
 ): BillUnverifiedDecision {
   if (!a) return { ok: false, status: 404, detail: `allocation ${req.key} not found` };
+  if (req.expectedVersion !== undefined && 'version' in a && a.version !== req.expectedVersion)
+    return {
+      ok: false,
+      status: 409,
+      detail: `allocation ${a.key} is at version ${String(a.version)}, not ${req.expectedVersion}: it changed since you looked`,
+    };
   if (a.status === 'superseded' || a.status === 'rejected')
     return { ok: false, status: 409, detail: `allocation ${a.key} is ${a.status}` };
   const hours = (a.evidence as { billing?: { unverifiedHours?: number } }).billing?.unverifiedHours ?? 0;
@@ -89,4 +106,83 @@ export function decideBillUnverified(
       detail: JSON.stringify({ key: a.key, hours, reason: req.reason }),
     },
   };
+}
+
+/**
+ * The usage figure an allocation was priced from, rebuilt from what it keeps: its hours and
+ * the contractor pricing's evidence (status hours, unverified and inferred hours, gaps,
+ * readings and their hash). Pricing it again with the same rates gives the same result.
+ */
+export function figureOfAllocation(a: AllocationRecord): UsageFigure & Pick<ConsolidatedFigure, 'billing'> {
+  const b = (a.evidence as { billing?: BillingEvidence }).billing;
+  return {
+    unitId: a.unitId,
+    projectId: a.projectId,
+    siteId: a.siteId,
+    day: a.day,
+    engineHours: a.engineHours,
+    idleHours: a.idleHours,
+    workingHours: a.workingHours,
+    distanceKm: null,
+    readings: a.evidence.readings,
+    anomalies: a.evidence.anomalies,
+    meterFrom: a.evidence.meterFrom,
+    meterTo: a.evidence.meterTo,
+    billing: {
+      statusHours: b?.statusHours ?? { working: a.workingHours, idle: a.idleHours, standby: 0, offHours: 0 },
+      unverifiedHours: b?.unverifiedHours ?? 0,
+      inferredHours: b?.inferredHours ?? 0,
+      gaps: b?.gaps ?? [],
+      readings: b?.readings ?? [],
+      readingsSha256: b?.readingsSha256 ?? null,
+    } as ConsolidatedFigure['billing'],
+  };
+}
+
+export type RepriceResult = { ok: true; change: AllocationChange } | { ok: false; reason: string };
+
+/**
+ * The approver's decision and the allocation priced with it, as one compare-and-set at the
+ * version the approver saw (the store applies the change and its audit entries together, or
+ * answers `stale`). Only an unposted `normal` allocation is repriced in place, the way
+ * consolidation would: an approved one goes back to pending (the approver saw another
+ * amount); a posted one is never edited (its difference is an adjustment consolidation books).
+ */
+export function repriceWithDecision(
+  a: AllocationRecord,
+  unit: UnitInfo | null,
+  rates: readonly Rate[],
+  decided: Extract<BillUnverifiedDecision, { ok: true }>,
+  at: string,
+): RepriceResult {
+  if (a.kind !== 'normal' || (a.status !== 'pending' && a.status !== 'approved'))
+    return { ok: false, reason: `${a.status} ${a.kind} allocation: repriced by consolidation` };
+  if (!unit) return { ok: false, reason: `unit ${a.unitId} is not in the master data` };
+  const priced = priceFigure(figureOfAllocation(a), unit, rates, decided.decision);
+  if (!priced.ok) return { ok: false, reason: priced.holdReason };
+  const change: AllocationChange = {
+    id: a.id,
+    expect: { version: a.version, status: a.status },
+    patch: {
+      rateId: priced.rateId,
+      workingRateMinor: priced.workingRateMinor,
+      idleRateMinor: priced.idleRateMinor,
+      currency: priced.currency,
+      amountMinor: priced.amountMinor,
+      holdReason: null,
+      evidence: { ...a.evidence, billing: priced.billing } as AllocationRecord['evidence'],
+      updatedAt: at,
+    },
+    audit: [{ actor: decided.decision.by, ...decided.audit }],
+  };
+  if (a.status === 'approved') {
+    Object.assign(change.patch, { status: 'pending', approvedBy: null, approvedAt: null });
+    change.audit.push({
+      actor: decided.decision.by,
+      action: 'allocation.reopen',
+      target: a.key,
+      detail: `unverified hours billed after approval: amount ${a.amountMinor} → ${priced.amountMinor}`,
+    });
+  }
+  return { ok: true, change };
 }

@@ -43,6 +43,13 @@ export const PostingAccountsSchema = z
     recoveryAccountId: z.number().int().positive(),
     /** account.journal (a miscellaneous journal). */
     journalId: z.number().int().positive(),
+    /**
+     * Internal rental (Vista EM): account.account credited with the equipment's rental revenue,
+     * on the unit's Equipment-plan analytic account, instead of `recoveryAccountId`. The job's
+     * debit line then carries the project's account alone, so the machine's earnings and the
+     * project's equipment cost both read true. Needs `equipmentPlanField`.
+     */
+    equipmentRevenueAccountId: z.number().int().positive().optional(),
   })
   .strict();
 
@@ -92,6 +99,14 @@ export const PostingConfigSchema = z
         code: 'custom',
         path: ['accounts'],
         message: 'target "move" needs accounts.{expenseAccountId, recoveryAccountId, journalId}',
+      });
+    }
+    if (c.accounts?.equipmentRevenueAccountId && !c.equipmentPlanField) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['equipmentPlanField'],
+        message:
+          'accounts.equipmentRevenueAccountId credits each unit on its Equipment-plan analytic account: set equipmentPlanField (e.g. x_plan2_id)',
       });
     }
   });

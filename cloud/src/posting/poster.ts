@@ -39,7 +39,17 @@ export function createPoster(cfg: PostingConfig, deps: PosterDeps): Poster {
 
   function dryRunTargets(a: PostableAllocation): AnalyticTargets {
     const acct = cfg.projects[a.projectId]?.analyticAccountId;
-    return { analyticAccountId: acct ?? `<analytic-account-of:${a.projectId}>` };
+    const rental = cfg.target === 'move' && cfg.accounts?.equipmentRevenueAccountId && cfg.equipmentPlanField;
+    return {
+      analyticAccountId: acct ?? `<analytic-account-of:${a.projectId}>`,
+      // Internal rental: the credit side names the unit's Equipment-plan account to be looked up.
+      equipment: rental
+        ? {
+            field: cfg.equipmentPlanField as string,
+            accountId: `<equipment-account-of:${a.serialNo ?? a.unitId}>`,
+          }
+        : undefined,
+    };
   }
 
   function journalEntry(a: PostableAllocation): JournalEntry {

@@ -34,7 +34,7 @@ export interface RemoteFigure {
   count: number;
 }
 
-export type ReconcileSide = 'move_line' | 'analytic_line';
+export type ReconcileSide = NonNullable<ReconcileResponse['differences'][number]['side']>;
 
 export function periodBounds(period: string): { from: string; to: string } {
   const [y, m] = period.split('-').map(Number) as [number, number];
@@ -230,37 +230,100 @@ export async function reconcileWithOdoo(
       remoteTotals.set(p, t);
     }
   } else {
-    // Every line of IronLedger's entries; the expense line is the one with a distribution.
-    const rows = await client.searchRead<{
-      id: number;
-      ref: string;
-      balance: number;
-      quantity: number;
-      date: string;
-      analytic_distribution: Record<string, number> | false;
-    }>('account.move.line', ours, ['ref', 'balance', 'quantity', 'date', 'analytic_distribution'], {
-      order: 'id',
+    return reconcileMoves(
+      cfg,
+      client,
+      master,
+      period,
+      local,
+      ours,
+      projectOf,
+      accountToProject,
+      hoursDigits,
       signal,
-    });
-    const analyticLines = rows.filter(
-      (r) => r.analytic_distribution && Object.keys(r.analytic_distribution).length > 0,
     );
-    const refOfLine = new Map<number, string>();
-    for (const r of analyticLines) {
-      refOfLine.set(r.id, r.ref);
-      const first = Number(Object.keys(r.analytic_distribution as object)[0]?.split(',')[0]);
-      remote.push({
-        key: r.ref,
-        projectId:
-          projectOf.get(r.ref) ?? accountToProject.get(first) ?? master.projectForAccount(first) ?? null,
-        amountMinor: decimalToMinor(r.balance, currency),
-        milliHours: toMilliHours(r.quantity),
-        date: r.date,
-        count: 1,
-      });
-    }
-    const ledger = compare(period, local, remote, undefined, hoursDigits);
-    if (!cfg.movePost || refOfLine.size === 0) return tagSide(ledger, 'move_line');
+  }
+  return compare(period, local, remote, remoteTotals, hoursDigits);
+}
+
+interface MoveLineRow {
+  id: number;
+  ref: string;
+  balance: number;
+  quantity: number;
+  date: string;
+  account_id: [number, string] | false;
+  analytic_distribution: Record<string, number> | false;
+}
+
+/**
+ * Journal-entry mode. The job's side is the line with an analytic distribution (with internal
+ * rental, the one on the expense account); with internal rental (`accounts.equipmentRevenueAccountId`)
+ * the equipment's side is the line on that account, compared as a credit (its balance negated)
+ * and, once posted, with the analytic line generated from it. Each side is compared to the cent
+ * and its differences are named by side.
+ */
+async function reconcileMoves(
+  cfg: PostingConfig,
+  client: OdooClient,
+  master: MasterData,
+  period: string,
+  local: LocalPosted[],
+  ours: unknown[],
+  projectOf: Map<string, string>,
+  accountToProject: Map<number, string>,
+  hoursDigits: number | null,
+  signal: AbortSignal | undefined,
+): Promise<ReconcileResponse> {
+  const currency = local[0]?.currency ?? 'USD';
+  const revenueAccount = cfg.accounts?.equipmentRevenueAccountId;
+  const rows = await client.searchRead<MoveLineRow>(
+    'account.move.line',
+    ours,
+    ['ref', 'balance', 'quantity', 'date', 'account_id', 'analytic_distribution'],
+    { order: 'id', signal },
+  );
+  const accountOf = (r: MoveLineRow) => (r.account_id ? r.account_id[0] : null);
+  const isEquipment = (r: MoveLineRow) => revenueAccount !== undefined && accountOf(r) === revenueAccount;
+  const hasDistribution = (r: MoveLineRow) =>
+    Boolean(r.analytic_distribution && Object.keys(r.analytic_distribution).length > 0);
+  const figure = (r: MoveLineRow, sign: 1 | -1): RemoteFigure => {
+    const first = Number(Object.keys(r.analytic_distribution || {})[0]?.split(',')[0]);
+    return {
+      key: r.ref,
+      projectId:
+        projectOf.get(r.ref) ?? accountToProject.get(first) ?? master.projectForAccount(first) ?? null,
+      amountMinor: decimalToMinor(sign * r.balance, currency),
+      milliHours: toMilliHours(r.quantity),
+      date: r.date,
+      count: 1,
+    };
+  };
+  // With internal rental, two lines carry a distribution: the job's is the one on the expense account.
+  const isJob = (r: MoveLineRow) =>
+    hasDistribution(r) && (revenueAccount === undefined || accountOf(r) === cfg.accounts?.expenseAccountId);
+  const jobLines = rows.filter(isJob);
+  const equipmentLines = rows.filter(isEquipment);
+  const remote = jobLines.map((r) => figure(r, 1));
+  const ledger = tagSide(compare(period, local, remote, undefined, hoursDigits), 'move_line');
+  const withEntry = new Set(remote.map((r) => r.key));
+  const differences: ReconcileResponse['differences'] = [];
+  if (revenueAccount !== undefined) {
+    differences.push(...(await wrongAccounts(cfg, master, period, local, jobLines, equipmentLines, signal)));
+    // The equipment's credit: the same amount and hours as the job's debit, per key.
+    const side = compare(
+      period,
+      local.filter((a) => withEntry.has(a.key)),
+      equipmentLines.map((r) => figure(r, -1)),
+      undefined,
+      hoursDigits,
+    ).differences.filter((d) => d.kind !== 'missing_locally');
+    differences.push(...side.map((d) => ({ ...d, side: 'equipment_move_line' as const })));
+  }
+  const lineRef = (ls: MoveLineRow[]) => new Map(ls.map((r) => [r.id, r.ref]));
+  const jobRef = lineRef(jobLines);
+  const equipmentRef = lineRef(equipmentLines.filter(hasDistribution));
+  if (cfg.movePost && jobRef.size + equipmentRef.size > 0) {
     // The analytic lines that posting generated from those move lines.
     const generated = await client.searchRead<{
       amount: number;
@@ -269,50 +332,102 @@ export async function reconcileWithOdoo(
       move_line_id: [number, string] | false;
     }>(
       'account.analytic.line',
-      [['move_line_id', 'in', [...refOfLine.keys()]]],
+      [['move_line_id', 'in', [...jobRef.keys(), ...equipmentRef.keys()]]],
       ['amount', 'unit_amount', 'date', 'move_line_id'],
       { order: 'id', signal },
     );
-    const analytic: RemoteFigure[] = [];
-    for (const g of generated) {
-      const key = g.move_line_id ? refOfLine.get(g.move_line_id[0]) : undefined;
-      if (!key) continue;
-      analytic.push({
-        key,
-        projectId: projectOf.get(key) ?? null,
-        amountMinor: decimalToMinor(-g.amount, currency),
-        milliHours: toMilliHours(g.unit_amount),
-        date: g.date,
-        count: 1,
+    const sideOf = (refs: Map<number, string>, sign: 1 | -1, name: ReconcileSide) => {
+      const analytic: RemoteFigure[] = [];
+      for (const g of generated) {
+        const key = g.move_line_id ? refs.get(g.move_line_id[0]) : undefined;
+        if (!key) continue;
+        analytic.push({
+          key,
+          projectId: projectOf.get(key) ?? null,
+          amountMinor: decimalToMinor(-sign * g.amount, currency),
+          milliHours: toMilliHours(g.unit_amount),
+          date: g.date,
+          count: 1,
+        });
+      }
+      // Only keys whose line is in Odoo: a missing line is already that line's difference.
+      const present = new Set(refs.values());
+      return compare(
+        period,
+        local.filter((a) => present.has(a.key)),
+        analytic,
+        undefined,
+        hoursDigits,
+      )
+        .differences.filter((d) => d.kind !== 'missing_locally')
+        .map((d) => ({ ...d, side: name }));
+    };
+    if (jobRef.size > 0) differences.push(...sideOf(jobRef, 1, 'analytic_line'));
+    if (equipmentRef.size > 0) differences.push(...sideOf(equipmentRef, -1, 'equipment_analytic_line'));
+  }
+  return mergeSides(ledger, differences);
+}
+
+/**
+ * Internal rental: each line must be on the analytic account it was posted to, the job's on
+ * the project's account and the equipment's on the unit's, or the project's equipment cost or
+ * the machine's earnings read wrong in Odoo however right the amounts are.
+ */
+async function wrongAccounts(
+  cfg: PostingConfig,
+  master: MasterData,
+  period: string,
+  local: LocalPosted[],
+  jobLines: MoveLineRow[],
+  equipmentLines: MoveLineRow[],
+  signal: AbortSignal | undefined,
+): Promise<ReconcileResponse['differences']> {
+  const { from, to } = periodBounds(period);
+  const inPeriod = local.filter((a) => a.day >= from && a.day <= to);
+  const serial = (a: LocalPosted) => a.serialNo ?? a.unitId;
+  const projects = await master.projectAccounts(
+    [...new Set(inPeriod.map((a) => a.projectId))],
+    signal,
+    projectHints(inPeriod),
+  );
+  const units = cfg.equipmentPlanField
+    ? await master.equipmentAccounts([...new Set(inPeriod.map(serial))], signal)
+    : new Map<string, number | null>();
+  const keyOf = (r: MoveLineRow) => Object.keys(r.analytic_distribution || {}).join(' ') || 'none';
+  const out: ReconcileResponse['differences'] = [];
+  const check = (
+    a: LocalPosted,
+    lines: MoveLineRow[],
+    expected: number | null | undefined,
+    side: ReconcileSide,
+  ) => {
+    if (!expected) return;
+    for (const r of lines.filter((l) => l.ref === a.key)) {
+      if (keyOf(r) === String(expected)) continue;
+      out.push({
+        projectId: a.projectId,
+        key: a.key,
+        kind: 'analytic_account',
+        local: String(expected),
+        odoo: keyOf(r),
+        side,
       });
     }
-    // Only keys whose entry is in Odoo: a missing entry is already the ledger side's difference.
-    const withEntry = new Set(remote.map((r) => r.key));
-    const side = compare(
-      period,
-      local.filter((a) => withEntry.has(a.key)),
-      analytic,
-      undefined,
-      hoursDigits,
-    ).differences.filter((d) => d.kind !== 'missing_locally');
-    return mergeSides(tagSide(ledger, 'move_line'), side);
+  };
+  for (const a of inPeriod) {
+    check(a, jobLines, projects.get(a.projectId)?.analyticAccountId, 'move_line');
+    check(a, equipmentLines, units.get(serial(a)), 'equipment_move_line');
   }
-  return compare(period, local, remote, remoteTotals, hoursDigits);
+  return out;
 }
 
 function tagSide(r: ReconcileResponse, side: ReconcileSide): ReconcileResponse {
   return { ...r, differences: r.differences.map((d) => ({ ...d, side })) };
 }
 
-/** Adds the analytic side's differences to the ledger side's answer; a project with any is not ok. */
-function mergeSides(
-  ledger: ReconcileResponse,
-  analytic: ReconcileResponse['differences'],
-): ReconcileResponse {
-  const differences = [
-    ...ledger.differences,
-    ...analytic.map((d) => ({ ...d, side: 'analytic_line' as const })),
-  ];
+/** Adds the other sides' differences to the ledger side's answer; a project with any is not ok. */
+function mergeSides(ledger: ReconcileResponse, others: ReconcileResponse['differences']): ReconcileResponse {
+  const differences = [...ledger.differences, ...others];
   const bad = new Set(differences.map((d) => d.projectId));
   return {
     ...ledger,

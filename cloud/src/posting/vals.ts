@@ -6,6 +6,14 @@
  * gives hours back is negative. Odoo books a cost as a negative analytic `amount`, and in a
  * journal entry as a debit on the expense account against a credit on the recovery account
  * (swapped for a negative adjustment, since Odoo refuses negative debits).
+ *
+ * Internal rental (`accounts.equipmentRevenueAccountId`, Vista EM's equipment revenue): the
+ * job is debited on the expense account with the project's analytic account alone, and the
+ * equipment is credited the same amount on the equipment revenue account with the unit's
+ * Equipment-plan analytic account alone. Both lines carry the hours (`quantity`), so the
+ * analytic lines Odoo generates from them show the project's equipment cost and the machine's
+ * earnings, each with its hours. (With the unit on the debit line too, the machine's account
+ * would get −amount and +amount and read zero.)
  */
 import { milliHoursToHours, minorToDecimal, toMilliHours } from '../allocation/money.js';
 import type { PostableAllocation } from './types.js';
@@ -14,13 +22,20 @@ export interface AnalyticTargets {
   /** account.analytic.account of the project's plan (`account_id`). */
   analyticAccountId: number | string;
   /** Equipment plan column and the unit's analytic account in it, when configured. */
-  equipment?: { field: string; accountId: number } | undefined;
+  equipment?: { field: string; accountId: number | string } | undefined;
 }
 
 export interface MoveAccounts {
   expenseAccountId: number | string;
   recoveryAccountId: number | string;
   journalId: number | string;
+  /** Internal rental: the equipment revenue account credited on the unit's analytic account. */
+  equipmentRevenueAccountId?: number | string | undefined;
+}
+
+/** Whether `moveVals` books both sides of the internal rental for these targets. */
+export function isInternalRental(t: AnalyticTargets, acc: MoveAccounts): boolean {
+  return acc.equipmentRevenueAccountId !== undefined && t.equipment !== undefined;
 }
 
 /**
@@ -78,6 +93,42 @@ export function moveVals(
   const amount = minorToDecimal(Math.abs(a.amountMinor), a.currency);
   const cost = a.amountMinor >= 0;
   const name = describe(a);
+  const quantity = postedHours(a, hoursDigits);
+  if (isInternalRental(t, acc)) {
+    const unitAccount = (t.equipment as { accountId: number | string }).accountId;
+    return {
+      move_type: 'entry',
+      journal_id: acc.journalId,
+      date: a.day,
+      ref: a.key,
+      line_ids: [
+        [
+          0,
+          0,
+          {
+            name,
+            account_id: acc.expenseAccountId,
+            debit: cost ? amount : 0,
+            credit: cost ? 0 : amount,
+            analytic_distribution: { [`${t.analyticAccountId}`]: 100 },
+            quantity,
+          },
+        ],
+        [
+          0,
+          0,
+          {
+            name,
+            account_id: acc.equipmentRevenueAccountId,
+            debit: cost ? 0 : amount,
+            credit: cost ? amount : 0,
+            analytic_distribution: { [`${unitAccount}`]: 100 },
+            quantity,
+          },
+        ],
+      ],
+    };
+  }
   return {
     move_type: 'entry',
     journal_id: acc.journalId,
@@ -94,7 +145,7 @@ export function moveVals(
           credit: cost ? 0 : amount,
           analytic_distribution: { [distributionKey(t)]: 100 },
           // The analytic line that posting generates takes its unit_amount from here.
-          quantity: postedHours(a, hoursDigits),
+          quantity,
         },
       ],
       [

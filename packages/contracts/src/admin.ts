@@ -90,9 +90,26 @@ export const AnomalySchema = z.object({
   after: z.number().nullable(),
 });
 export type Anomaly = z.infer<typeof AnomalySchema>;
+/**
+ * Lifetime meter hours (Vista EM): the current meter's reading plus the last reading of every
+ * meter it replaced (each `meter_reset`'s `before`), as of the reading `asOf`.
+ */
+export const LifetimeHoursSchema = z.object({
+  unitId: z.string(),
+  asOf: z.string(),
+  meterHours: z.number(),
+  replacedHours: z.number(),
+  lifetimeHours: z.number(),
+  replacements: z.array(
+    z.object({ ts: z.string(), replacedMeterHours: z.number(), newMeterHours: z.number().nullable() }),
+  ),
+});
+export type LifetimeHours = z.infer<typeof LifetimeHoursSchema>;
 export const UsageResponseSchema = z.object({
   rows: z.array(UsageRowSchema),
   anomalies: z.array(AnomalySchema),
+  /** Per unit in `rows`: its lifetime meter hours as of its latest usable reading. */
+  lifetime: z.array(LifetimeHoursSchema).optional(),
 });
 export type UsageResponse = z.infer<typeof UsageResponseSchema>;
 export const ConsolidateResponseSchema = z.object({
@@ -230,11 +247,15 @@ export const ReconcileRowSchema = z.object({
 export const ReconcileDifferenceSchema = z.object({
   projectId: z.string(),
   key: z.string().nullable(),
-  kind: z.enum(['missing_in_odoo', 'missing_locally', 'amount', 'hours', 'date']),
+  /** `analytic_account`: the line is on another analytic account than the project's / the unit's. */
+  kind: z.enum(['missing_in_odoo', 'missing_locally', 'amount', 'hours', 'date', 'analytic_account']),
   local: z.string().nullable(),
   odoo: z.string().nullable(),
-  /** Journal-entry mode: found on the entry's move line (the ledger) or on the analytic line it generated. */
-  side: z.enum(['move_line', 'analytic_line']).optional(),
+  /**
+   * Journal-entry mode: found on the entry's move line (the ledger) or on the analytic line it
+   * generated; with internal rental, `equipment_*` is the equipment's credit line and its analytic line.
+   */
+  side: z.enum(['move_line', 'analytic_line', 'equipment_move_line', 'equipment_analytic_line']).optional(),
 });
 export const ReconcileResponseSchema = z.object({
   period: PeriodSchema,

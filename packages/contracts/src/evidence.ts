@@ -9,7 +9,7 @@
  * Hours are decimal hours, money integer minor units; `sha256` values are lowercase hex.
  */
 import { z } from 'zod';
-import { AllocationSchema, AnomalySchema, DaySchema } from './admin.js';
+import { AllocationSchema, AnomalySchema, DaySchema, LifetimeHoursSchema } from './admin.js';
 
 export const BillingStatusSchema = z.enum(['working', 'idle', 'standby', 'offHours']);
 
@@ -81,6 +81,8 @@ export const EvidenceResponseSchema = AllocationSchema.extend({
   unverifiedDecision: z
     .object({ hours: z.number(), by: z.string(), at: z.string(), reason: z.string() })
     .nullable(),
+  /** The unit's lifetime meter hours at the allocation's last reading (null: no reading). */
+  lifetime: LifetimeHoursSchema.nullable().optional(),
   generatedAt: z.string(),
 });
 export type EvidenceResponse = z.infer<typeof EvidenceResponseSchema>;
@@ -89,6 +91,8 @@ export const BillUnverifiedRequestSchema = z
   .object({
     /** The unverified hours the approver saw: the request is refused (409) if they changed. */
     expectedHours: z.number().positive(),
+    /** The allocation's version the approver saw: refused (409) if it changed since. */
+    expectedVersion: z.number().int().positive().optional(),
     reason: z.string().trim().min(3).max(500),
   })
   .strict();

@@ -2,7 +2,9 @@
  * The evidence behind an allocation, the approver's decision on its unverified hours, and the
  * integrity check over posted allocations (README "Billing rules"):
  *   GET  /v1/evidence/{key or id}              viewer    readings, deltas, geofence changes, gaps, resets, lines, hash
- *   POST /v1/evidence/{key}/bill-unverified    approver  bill the unverified hours the approver saw (audited)
+ *   POST /v1/evidence/{key}/bill-unverified    approver  bill the unverified hours the approver saw (audited):
+ *                                                        an unposted allocation is repriced with them in the
+ *                                                        same compare-and-set, at the version the approver saw
  *   GET  /v1/verify?from&to                    viewer    every posted allocation's readings still hash the same
  *
  * An allocation's evidence (kept with it since it was priced, frozen once posted) lists the
@@ -19,7 +21,12 @@ import {
   VerifyQuerySchema,
   type VerifyResponse,
 } from '@ironledger/contracts';
-import { decideBillUnverified, type UnverifiedDecisions } from '../../allocation/unverified-decisions.js';
+import { lifetimeHours } from '../../allocation/lifetime-hours.js';
+import {
+  decideBillUnverified,
+  repriceWithDecision,
+  type UnverifiedDecisions,
+} from '../../allocation/unverified-decisions.js';
 import type { ConsolidationRunner } from '../../consolidation/consolidation-runner.js';
 import type { AppContext } from '../../context.js';
 import type { AllocationRecord, StoredReading } from '../../store/store.js';
@@ -121,6 +128,15 @@ export async function buildEvidence(
   }
   const stored = billing?.readingsSha256 ?? null;
   const current = check?.current ?? null;
+  // Lifetime meter hours at the allocation's last reading: current meter + replaced meters.
+  const lastMeter = [...readings].reverse().find((r) => r.engineHours !== null);
+  const lifetime = lastMeter
+    ? lifetimeHours(
+        a.unitId,
+        { ts: lastMeter.ts, engineHours: lastMeter.engineHours as number },
+        await app.store.listAnomalies({ unit: a.unitId, to: a.day }),
+      )
+    : null;
   return {
     ...toWireAllocation(a),
     billing,
@@ -129,6 +145,7 @@ export async function buildEvidence(
     resets: a.evidence.anomalies.filter((x) => x.kind === 'meter_reset'),
     sha256: { stored, current, matches: stored !== null && stored === current },
     unverifiedDecision: decisions.get(a) ?? null,
+    lifetime,
     generatedAt: new Date(app.now()).toISOString(),
   };
 }
@@ -155,13 +172,49 @@ export function evidenceRoutes(
     const d = decideBillUnverified(a, { key, ...req, actor: who.name, now });
     if (!d.ok) throw HttpProblem.from(d.status === 404 ? 'NOT_FOUND' : 'CONFLICT', d.detail);
     const fig = a!;
+    const unit = app.master.units.get(fig.unitId);
+    const reprice = repriceWithDecision(
+      fig,
+      unit ? { unitId: unit.unitId, equipmentClass: unit.equipmentClass, serialNo: unit.serialNo } : null,
+      [...app.master.rates],
+      d,
+      now,
+    );
+    const logBilled = (how: string) =>
+      app.logger.info(
+        {
+          event: 'allocation.bill_unverified',
+          allocationKey: key,
+          actor: who.name,
+          hours: d.decision.hours,
+          repriced: how,
+        },
+        'unverified hours billed by decision',
+      );
+    if (reprice.ok) {
+      // One step: the decision (audited) and the price with it, at the version the approver saw.
+      const { stale } = await app.store.applyDecisions([reprice.change], now);
+      if (stale.length > 0)
+        throw HttpProblem.from(
+          'CONFLICT',
+          `allocation ${key} changed since you looked (version ${fig.version}): look again`,
+        );
+      deps.decisions.set(fig, d.decision);
+      // A consolidation that loaded the decisions before this commit (here or on another
+      // replica) may still price the day without it: the unit is marked dirty after the
+      // commit, so the next run, which reloads every decision, prices it with the hours.
+      await app.store.markDirty(fig.unitId, Date.parse(`${fig.day}T00:00:00Z`) - MAX_ZONE_AHEAD_MS, now);
+      logBilled('in_place');
+      const after = await app.store.getAllocation(fig.id);
+      return {
+        status: 200,
+        body: { key, hours: d.decision.hours, allocation: after ? toWireAllocation(after) : null },
+      };
+    }
     await app.store.audit({ actor: who.name, ...d.audit }, now);
     deps.decisions.set(fig, d.decision);
-    app.logger.info(
-      { event: 'allocation.bill_unverified', allocationKey: key, actor: who.name, hours: d.decision.hours },
-      'unverified hours billed by decision',
-    );
-    // Re-price the day: a pending allocation is recomputed, a posted one gets an adjustment.
+    logBilled(reprice.reason);
+    // A posted allocation is never edited: consolidation books the difference as an adjustment.
     await app.store.markDirty(fig.unitId, Date.parse(`${fig.day}T00:00:00Z`) - MAX_ZONE_AHEAD_MS, now);
     await deps.runner.run();
     const after = (

@@ -9,6 +9,7 @@ import {
   type UsageResponse,
 } from '@ironledger/contracts';
 import { z } from 'zod';
+import { lifetimeHours } from '../../allocation/lifetime-hours.js';
 import type { ConsolidationRunner } from '../../consolidation/consolidation-runner.js';
 import type { AppContext } from '../../context.js';
 import { gatewayHealth, silentUnits } from '../../fleet-health.js';
@@ -67,7 +68,12 @@ export function statusRoutes(router: Router, app: AppContext, runner: Consolidat
   router.on('GET', '/v1/usage', async (ctx) => {
     await requireRole(ctx.req, app.tokens, 'viewer');
     const q = readQuery(ctx, UsageQuery);
-    const body: UsageResponse = { rows: await app.store.listUsage(q), anomalies: await anomaliesFor(app, q) };
+    const rows = await app.store.listUsage(q);
+    const body: UsageResponse = {
+      rows,
+      anomalies: await anomaliesFor(app, q),
+      lifetime: await unitsLifetime(app, [...new Set(rows.map((r) => r.unitId))]),
+    };
     return { status: 200, body };
   });
 
@@ -152,6 +158,17 @@ export function statusRoutes(router: Router, app: AppContext, runner: Consolidat
 }
 
 /** Meter anomalies from consolidation plus held and conflicting readings, as the CLI lists them. */
+/** Each unit's lifetime meter hours as of its latest usable reading (units without one are left out). */
+async function unitsLifetime(app: AppContext, unitIds: string[]) {
+  const out = [];
+  for (const unitId of unitIds.sort()) {
+    const last = await app.store.latestUsableReading(unitId);
+    if (!last) continue;
+    out.push(lifetimeHours(unitId, last, await app.store.listAnomalies({ unit: unitId })));
+  }
+  return out;
+}
+
 async function anomaliesFor(
   app: AppContext,
   q: { from?: string | undefined; to?: string | undefined; unit?: string | undefined },

@@ -68,6 +68,11 @@ function evidenceText(x: EvidenceResponse, c: Palette): string {
     if (b.inferredHours > 0)
       fields.push(['inferred', c.yellow(`${h3(b.inferredHours)} h spread by an offline gap`)]);
   }
+  if (x.lifetime)
+    fields.push([
+      'lifetime',
+      `${h3(x.lifetime.lifetimeHours)} h at ${formatInstant(x.lifetime.asOf)}${x.lifetime.replacements.length > 0 ? ` (meter ${h3(x.lifetime.meterHours)} + ${h3(x.lifetime.replacedHours)} on ${x.lifetime.replacements.length} replaced meter${x.lifetime.replacements.length > 1 ? 's' : ''})` : ''}`,
+    ]);
   fields.push([
     'sha256',
     `${x.sha256.stored ?? '—'} ${x.sha256.matches ? c.green('matches the store') : c.red('DOES NOT match the store')}`,
@@ -207,7 +212,7 @@ export const allocationsBillUnverified: CommandSpec = {
   name: 'allocations bill-unverified',
   summary: "Bill an allocation's unverified hours (a meter reset's starting value): audited",
   description:
-    "Hours across a meter reset, a meter replacement or a unit swap are unverified: the new\nmeter's first reading is its baseline and nothing bills them automatically. This bills the\nunverified hours the allocation shows now (as working time), with your name and reason in\nthe audit log; if they changed since you looked, the server refuses (409). A pending\nallocation is re-priced; a posted one gets an adjustment to approve.",
+    "Hours across a meter reset, a meter replacement or a unit swap are unverified: the new\nmeter's first reading is its baseline and nothing bills them automatically. This bills the\nunverified hours the allocation shows now (as working time), with your name and reason in\nthe audit log; if the allocation changed since you looked, the server refuses (409). A\npending allocation is repriced in the same step (an approved one goes back to pending with\nthe new amount); a posted one gets an adjustment to approve.",
   args: '<key|id>',
   minPositionals: 1,
   maxPositionals: 1,
@@ -232,7 +237,7 @@ export const allocationsBillUnverified: CommandSpec = {
     const { data, raw } = await api.post(
       `/v1/evidence/${encodeURIComponent(x.key)}/bill-unverified`,
       BillUnverifiedResponseSchema,
-      { expectedHours: hours, reason },
+      { expectedHours: hours, expectedVersion: x.version, reason },
     );
     if (bool(a, 'json')) {
       ctx.json(raw);

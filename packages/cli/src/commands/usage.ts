@@ -176,6 +176,24 @@ export const usage: CommandSpec = {
         ),
       );
     }
+    const replaced = (data.lifetime ?? []).filter((l) => l.replacements.length > 0);
+    if (replaced.length > 0) {
+      ctx.out(`\n${c.bold('LIFETIME METER HOURS')} ${c.dim('current meter + replaced meters')}\n`);
+      ctx.out(
+        renderTable(
+          replaced,
+          [
+            { header: 'UNIT', value: (l) => l.unitId },
+            { header: 'METER', value: (l) => l.meterHours.toFixed(3), align: 'right' },
+            { header: 'REPLACED', value: (l) => l.replacedHours.toFixed(3), align: 'right' },
+            { header: 'LIFETIME', value: (l) => l.lifetimeHours.toFixed(3), align: 'right' },
+            { header: 'METERS', value: (l) => String(l.replacements.length + 1), align: 'right' },
+            { header: 'AS OF', value: (l) => formatInstant(l.asOf) },
+          ],
+          { headerStyle: c.dim },
+        ),
+      );
+    }
     return EXIT.OK;
   },
 };

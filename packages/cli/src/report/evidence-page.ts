@@ -82,6 +82,7 @@ dl{display:grid;grid-template-columns:max-content auto;gap:.2rem 1rem}dt{color:#
 <dt>Rate card</dt><dd>${b ? `${esc(b.model)}${b.scope ? `, ${esc(b.scope)}` : ''}` : '—'}</dd>
 <dt>Unverified hours</dt><dd>${h(b?.unverifiedHours ?? 0)}: ${decision}</dd>
 <dt>Inferred hours</dt><dd>${h(b?.inferredHours ?? 0)}</dd>
+<dt>Lifetime meter hours</dt><dd data-lifetime-hours="${e.lifetime?.lifetimeHours ?? ''}">${e.lifetime ? `${h(e.lifetime.lifetimeHours)}${e.lifetime.replacements.length > 0 ? ` (meter ${h(e.lifetime.meterHours)} + ${h(e.lifetime.replacedHours)} replaced)` : ''}` : '—'}</dd>
 <dt>Readings sha256</dt><dd class="mono">${esc(e.sha256.stored ?? '—')} <span class="${e.sha256.matches ? 'ok' : 'fail'}">${e.sha256.matches ? 'matches the store' : 'DOES NOT match the store'}</span></dd>
 </dl>
 <h2>Hours by status</h2>

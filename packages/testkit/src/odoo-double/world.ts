@@ -10,6 +10,12 @@
  * - a posted entry can't be deleted; reversals post at once with the opposite amounts;
  * - a new project gets a Project-plan analytic account; a new root plan adds an
  *   `x_plan<N>_id` column to analytic lines.
+ *
+ * Not in the recordings, and answered as Odoo's code does it (IronLedger's internal rental
+ * relies on these): a credit line with an `analytic_distribution` (the transcripts only
+ * distribute a debit line, 21 and 124), a distribution key naming one account of a non-first
+ * plan alone (`{"2": 100}`: its analytic line has `account_id` false), and the generated
+ * line's `amount` = −balance × percentage (positive for a credit).
  */
 import { randomBytes } from 'node:crypto';
 import { ANALYTIC_LINE_FIELDS, COMPANY_LOCK_FIELDS } from './field-meta.js';
