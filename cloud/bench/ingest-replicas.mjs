@@ -15,13 +15,16 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
-import { createTempPgDatabase, spawnNode, tempDir } from '@ironledger/testkit';
+import { createTempPgDatabase, spawnCommand, spawnNode, tempDir } from '@ironledger/testkit';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { request } from 'undici';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const dist = path.resolve(here, '..', 'dist');
+// CLOUD_DIST: another build of the cloud (A/B on the same machine); CLOUD_NODE_ARGS: node flags
+// for the cloud processes, e.g. "--cpu-prof --cpu-prof-dir=/tmp/p".
+const dist = process.env.CLOUD_DIST ?? path.resolve(here, '..', 'dist');
+const nodeArgs = (process.env.CLOUD_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const { MIGRATIONS } = await import(path.join(dist, 'store/sqlite/migrations.js'));
 const { migratePostgres } = await import(path.join(dist, 'store/postgres/migrations.js'));
 const { hashToken } = await import(path.join(dist, 'http/auth.js'));
@@ -216,7 +219,9 @@ async function cloudRun(storeKind, replicas) {
     const m = spawnNode(CLOUD_BIN, ['migrate', '--config', file]);
     if ((await m.exited) !== 0) throw new Error(`migrate failed: ${m.stderr()}`);
     for (let i = 0; i < replicas; i++)
-      procs.push(spawnNode(CLOUD_BIN, ['--config', file], { name: `cloud-${i}` }));
+      procs.push(
+        spawnCommand(process.execPath, [...nodeArgs, CLOUD_BIN, '--config', file], { name: `cloud-${i}` }),
+      );
     const urls = [];
     for (const p of procs) urls.push((await p.waitForEvent('ready', {}, 60_000)).url);
     const bodies = batches(`${storeKind}-${replicas}`).map((b) => gzipSync(JSON.stringify(b)));
