@@ -283,8 +283,10 @@ export class SqliteStore implements CloudStore {
     // Every stored version of the identity, also one released under another ts since: a resend
     // of what is already stored is a duplicate whatever happened to it.
     const versions = this.stmt(
-      `SELECT id, content, status, ts_ms, conflict_id FROM readings WHERE unit_id = @unit AND ts_ms = @ts
-         UNION SELECT id, content, status, ts_ms, conflict_id FROM readings WHERE unit_id = @unit AND reported_ts_ms = @ts`,
+      // UNION ALL: no temporary b-tree per reading; a row both branches find (released under its
+      // own ts) may come twice, which changes no decision (flagging a version twice is idempotent).
+      `SELECT id, content, status, ts_ms, conflict_id FROM readings WHERE unit_id = ? AND ts_ms = ?
+         UNION ALL SELECT id, content, status, ts_ms, conflict_id FROM readings WHERE unit_id = ? AND reported_ts_ms = ?`,
     );
     const openConflict = this.stmt(
       'INSERT INTO conflicts (unit_id, ts, ts_ms, opened_at) VALUES (?, ?, ?, ?)',
@@ -298,8 +300,7 @@ export class SqliteStore implements CloudStore {
     const insert = this.stmt(`INSERT INTO readings
         (unit_id, ts, ts_ms, content, body, engine_hours, idle_hours, odometer_km, lat, lon, site_id, gateway_id,
          batch_id, received_at, stored_at, status, hold_reason, conflict_id)
-        VALUES (@unit_id, @ts, @ts_ms, @content, @body, @engine_hours, @idle_hours, @odometer_km, @lat, @lon, @site_id,
-         @gateway_id, @batch_id, @received_at, @stored_at, @status, @hold_reason, @conflict_id)`);
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     const touched = new Map<string, number>();
     let accepted = 0;
     let duplicates = 0;
@@ -307,7 +308,7 @@ export class SqliteStore implements CloudStore {
     let held = 0;
     for (const { reading: r, content, holdReason, flaggedConflict } of batch.readings) {
       const tsMs = Date.parse(r.ts);
-      const existing = versions.all({ unit: r.unitId, ts: tsMs }) as Array<{
+      const existing = versions.all(r.unitId, tsMs, r.unitId, tsMs) as Array<{
         id: number;
         content: string;
         status: string;
@@ -339,26 +340,27 @@ export class SqliteStore implements CloudStore {
         status = 'held';
         held++;
       }
-      const info = insert.run({
-        unit_id: r.unitId,
-        ts: r.ts,
-        ts_ms: tsMs,
+      // Positional parameters, in the column order above: binding an object costs a lookup per name.
+      const info = insert.run(
+        r.unitId,
+        r.ts,
+        tsMs,
         content,
-        body: JSON.stringify(r),
-        engine_hours: r.engineHours,
-        idle_hours: r.idleHours ?? null,
-        odometer_km: r.odometerKm ?? null,
-        lat: r.position?.lat ?? null,
-        lon: r.position?.lon ?? null,
-        site_id: batch.siteId,
-        gateway_id: batch.gatewayId,
-        batch_id: batch.batchId,
-        received_at: r.receivedAt,
-        stored_at: batch.storedAt,
+        JSON.stringify(r),
+        r.engineHours,
+        r.idleHours ?? null,
+        r.odometerKm ?? null,
+        r.position?.lat ?? null,
+        r.position?.lon ?? null,
+        batch.siteId,
+        batch.gatewayId,
+        batch.batchId,
+        r.receivedAt,
+        batch.storedAt,
         status,
-        hold_reason: reason,
-        conflict_id: conflictId,
-      });
+        reason,
+        conflictId,
+      );
       if (conflictId !== null) joinConflict.run(conflictId, Number(info.lastInsertRowid));
       accepted++;
       // A conflict or held reading changes usage too (it leaves the usable stream).
