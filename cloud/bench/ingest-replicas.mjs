@@ -7,7 +7,9 @@
 //
 // Usage: node cloud/bench/ingest-replicas.mjs [--readings 60000] [--batch 500] [--senders 6]
 //        [--replicas 1,3] [--stores sqlite,postgres] [--json results.json]
-// --senders takes a list (1,4,16: gateways posting at once); --json writes the rows as JSON.
+// --senders takes a list (1,4,16: gateways posting at once, each with its own gateway id and
+// token); --json writes the rows as JSON. The raw ceiling of a row is the mean of the ceilings
+// measured right before and right after its cloud run.
 // PostgreSQL: IRONLEDGER_TEST_PG_URL (default postgres://root:root@127.0.0.1:5432/postgres);
 // each run uses a throwaway database it drops afterwards.
 import fs from 'node:fs';
@@ -15,13 +17,16 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
-import { createTempPgDatabase, spawnNode, tempDir } from '@ironledger/testkit';
+import { createTempPgDatabase, spawnCommand, spawnNode, tempDir } from '@ironledger/testkit';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { request } from 'undici';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const dist = path.resolve(here, '..', 'dist');
+// CLOUD_DIST: another build of the cloud (A/B on the same machine); CLOUD_NODE_ARGS: node flags
+// for the cloud processes, e.g. "--cpu-prof --cpu-prof-dir=/tmp/p".
+const dist = process.env.CLOUD_DIST ?? path.resolve(here, '..', 'dist');
+const nodeArgs = (process.env.CLOUD_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const { MIGRATIONS } = await import(path.join(dist, 'store/sqlite/migrations.js'));
 const { migratePostgres } = await import(path.join(dist, 'store/postgres/migrations.js'));
 const { hashToken } = await import(path.join(dist, 'http/auth.js'));
@@ -70,12 +75,17 @@ function readingsFor(n, offset = 0) {
   return out;
 }
 
+/** Gateway k of the run (each concurrent sender is a gateway of its own, with its own token). */
+const gatewayOf = (k) => `gw-bench-${k}`;
+const tokenOf = (k) => `${TOKEN}-${k}`;
+
+/** The batches, batch i sent by gateway i % senders. */
 function batches(tag) {
   const all = readingsFor(total);
   const out = [];
   for (let i = 0; i < all.length; i += batchSize)
     out.push({
-      gatewayId: 'gw-bench',
+      gatewayId: gatewayOf((i / batchSize) % senders),
       batchId: `${tag}-${i / batchSize}`,
       readings: all.slice(i, i + batchSize),
     });
@@ -109,6 +119,16 @@ function rowOf(r, batchId) {
   ];
 }
 
+/** CPU µs per reading of the last SQLite ceiling measurement (this process, user + system). */
+let lastCeilingCpuUs = Number.NaN;
+
+/** CPU seconds (user + system) of a process, from /proc. */
+function cpuS(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
 function sqliteCeiling() {
   const dir = tempDir('cloud-bench-');
   const db = new Database(path.join(dir, 'raw.db'));
@@ -124,9 +144,12 @@ function sqliteCeiling() {
   const one = db.transaction((b) => {
     for (const r of b.readings) ins.run(...rowOf(r, b.batchId));
   });
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   for (const b of bs) one(b);
   const s = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  lastCeilingCpuUs = (cpu.user + cpu.system) / total;
   db.close();
   return total / s;
 }
@@ -192,7 +215,11 @@ function writeConfig(dir, store) {
   const config = {
     http: { port: 0, maxConcurrentIngests: 16 },
     store,
-    gateways: [{ gatewayId: 'gw-bench', tokenHash: hashToken(TOKEN), siteId: 'S' }],
+    gateways: Array.from({ length: Math.max(...senderCounts) }, (_, k) => ({
+      gatewayId: gatewayOf(k),
+      tokenHash: hashToken(tokenOf(k)),
+      siteId: 'S',
+    })),
     sites: [{ siteId: 'S', timeZone: 'UTC', defaultProjectId: 'P', geofences: [] }],
     projects: [{ projectId: 'P', name: 'Bench' }],
     units,
@@ -216,21 +243,22 @@ async function cloudRun(storeKind, replicas) {
     const m = spawnNode(CLOUD_BIN, ['migrate', '--config', file]);
     if ((await m.exited) !== 0) throw new Error(`migrate failed: ${m.stderr()}`);
     for (let i = 0; i < replicas; i++)
-      procs.push(spawnNode(CLOUD_BIN, ['--config', file], { name: `cloud-${i}` }));
+      procs.push(
+        spawnCommand(process.execPath, [...nodeArgs, CLOUD_BIN, '--config', file], { name: `cloud-${i}` }),
+      );
     const urls = [];
     for (const p of procs) urls.push((await p.waitForEvent('ready', {}, 60_000)).url);
     const bodies = batches(`${storeKind}-${replicas}`).map((b) => gzipSync(JSON.stringify(b)));
-    let next = 0;
     let retries = 0;
     const send = async (k) => {
-      for (let i = next++; i < bodies.length; i = next++) {
+      for (let i = k; i < bodies.length; i += senders) {
         for (;;) {
           const url = urls[(i + k) % urls.length];
           const res = await request(`${url}/v1/batches`, {
             method: 'POST',
             body: bodies[i],
             headers: {
-              authorization: `Bearer ${TOKEN}`,
+              authorization: `Bearer ${tokenOf(k)}`,
               'content-encoding': 'gzip',
               'content-type': 'application/json',
             },
@@ -246,10 +274,12 @@ async function cloudRun(storeKind, replicas) {
         }
       }
     };
+    const cpu0 = procs.reduce((sum, p) => sum + cpuS(p.child.pid), 0);
     const t0 = performance.now();
     await Promise.all(Array.from({ length: senders }, (_, k) => send(k)));
     const rate = total / ((performance.now() - t0) / 1000);
-    return { rate, retries };
+    const cpuUs = ((procs.reduce((sum, p) => sum + cpuS(p.child.pid), 0) - cpu0) * 1e6) / total;
+    return { rate, retries, cpuUs };
   } finally {
     for (const p of procs) await p.stop(10_000).catch(() => p.kill9());
     await pgDb?.drop();
@@ -260,26 +290,44 @@ const fmt = (n) => Math.round(n).toLocaleString('en-US');
 const rows = [];
 for (const s of stores) {
   // PostgreSQL's ceiling: as many connections as the most senders, at most 4 (2 cores here).
-  senders = Math.min(4, Math.max(...senderCounts));
-  const ceiling = s === 'sqlite' ? sqliteCeiling() : await pgCeiling();
-  process.stderr.write(`${s}: raw insert ceiling ${fmt(ceiling)} readings/s\n`);
+  // Measured right before and after each cloud run, and averaged: both sides see the same load.
+  const ceilingNow = async () => {
+    senders = Math.min(4, Math.max(...senderCounts));
+    return s === 'sqlite' ? sqliteCeiling() : await pgCeiling();
+  };
+  let before = await ceilingNow();
   for (const n of replicaCounts)
     for (const k of senderCounts) {
       senders = k;
-      const { rate, retries } = await cloudRun(s, n);
+      const { rate, retries, cpuUs } = await cloudRun(s, n);
+      const rawCpuUs = s === 'sqlite' ? lastCeilingCpuUs : Number.NaN;
+      const after = await ceilingNow();
+      const ceiling = (before + after) / 2;
+      process.stderr.write(`${s}: raw insert ceiling ${fmt(before)} / ${fmt(after)} readings/s\n`);
+      before = after;
       process.stderr.write(
         `${s}: ${n} replica(s), ${k} sender(s) ${fmt(rate)} readings/s (${retries} overload retries)\n`,
       );
-      rows.push({ store: s, replicas: n, senders: k, rate, ceiling, ratio: rate / ceiling, retries });
+      rows.push({
+        store: s,
+        replicas: n,
+        senders: k,
+        rate,
+        ceiling,
+        ratio: rate / ceiling,
+        retries,
+        cpuUs,
+        rawCpuUs,
+      });
     }
 }
 if (values.json) fs.writeFileSync(values.json, JSON.stringify(rows));
 console.log(`\nCloud ingest, ${fmt(total)} readings in batches of ${batchSize}, ${unitCount} units\n`);
 console.log(
-  '| store | replicas | concurrent senders | cloud ingest (readings/s) | raw insert ceiling (readings/s) | ratio | 503 retries |',
+  '| store | replicas | concurrent senders | cloud ingest (readings/s) | raw insert ceiling (readings/s) | ratio | 503 retries | cloud CPU µs/reading | raw CPU µs/reading |',
 );
-console.log('| --- | --- | --- | --- | --- | --- | --- |');
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
 for (const r of rows)
   console.log(
-    `| ${r.store} | ${r.replicas} | ${r.senders} | ${fmt(r.rate)} | ${fmt(r.ceiling)} | ${r.ratio.toFixed(2)} | ${r.retries} |`,
+    `| ${r.store} | ${r.replicas} | ${r.senders} | ${fmt(r.rate)} | ${fmt(r.ceiling)} | ${r.ratio.toFixed(2)} | ${r.retries} | ${r.cpuUs.toFixed(1)} | ${Number.isNaN(r.rawCpuUs) ? '–' : r.rawCpuUs.toFixed(1)} |`,
   );

@@ -62,13 +62,22 @@ function batches(tag) {
   return out;
 }
 
+/** CPU µs (user + system) per reading since `c0`: steadier than wall time on a shared machine. */
+let lastCpuUs = Number.NaN;
+const cpuUsPerReading = (c0) => {
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / total;
+};
+
 async function store() {
   const dir = tempDir('store-bench-');
   const s = new SqliteStore(path.join(dir, 'cloud.db'));
   const bs = batches('s');
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   for (const b of bs) await s.ingestBatch(b);
   const rate = (total * 1000) / (performance.now() - t0);
+  lastCpuUs = cpuUsPerReading(c0);
   s.close?.();
   fs.rmSync(dir, { recursive: true, force: true });
   return rate;
@@ -99,16 +108,23 @@ function raw() {
       );
   });
   const bs = batches('r');
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   for (const b of bs) one(b);
   const rate = (total * 1000) / (performance.now() - t0);
+  lastCpuUs = cpuUsPerReading(c0);
   db.close();
   fs.rmSync(dir, { recursive: true, force: true });
   return rate;
 }
 
 const rows = [];
-for (let r = 0; r < Number(values.reps); r++) rows.push({ store: await store(), raw: raw() });
+for (let r = 0; r < Number(values.reps); r++) {
+  const store_ = await store();
+  const storeCpuUs = lastCpuUs;
+  const raw_ = raw();
+  rows.push({ store: store_, raw: raw_, storeCpuUs, rawCpuUs: lastCpuUs });
+}
 const med = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 const s = med(rows.map((r) => r.store));
 const w = med(rows.map((r) => r.raw));
@@ -116,6 +132,12 @@ if (values.json) fs.writeFileSync(values.json, JSON.stringify(rows));
 console.log(
   `\nSQLite store ingest, ${total} readings in batches of ${batchSize}, ${unitCount} units, medians of ${rows.length}\n`,
 );
-console.log('| store.ingestBatch (readings/s) | raw insert (readings/s) | ratio |');
-console.log('| --- | --- | --- |');
-console.log(`| ${Math.round(s)} | ${Math.round(w)} | ${(s / w).toFixed(2)} |`);
+const sc = med(rows.map((r) => r.storeCpuUs));
+const wc = med(rows.map((r) => r.rawCpuUs));
+console.log(
+  '| store.ingestBatch (readings/s) | raw insert (readings/s) | ratio | store CPU µs/reading | raw CPU µs/reading | CPU ratio raw ÷ store |',
+);
+console.log('| --- | --- | --- | --- | --- | --- |');
+console.log(
+  `| ${Math.round(s)} | ${Math.round(w)} | ${(s / w).toFixed(2)} | ${sc.toFixed(1)} | ${wc.toFixed(1)} | ${(wc / sc).toFixed(2)} |`,
+);

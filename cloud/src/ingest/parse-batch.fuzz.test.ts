@@ -1,11 +1,13 @@
 /**
  * Fuzz: the cloud's batch parser answers any body with a batch or a 400 problem naming the
- * field — never another error (which would be a 500 with a stack trace).
+ * field — never another error (which would be a 500 with a stack trace). The hand-written fast
+ * path for canonical batches accepts nothing BatchSchema refuses and returns what it returns.
  */
+import { BatchSchema } from '@ironledger/contracts';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { HttpProblem } from '../http/problem.js';
-import { parseBatch } from './parse-batch.js';
+import { fastBatch, parseBatch } from './parse-batch.js';
 
 const reading = {
   v: 1,
@@ -43,5 +45,106 @@ describe('parseBatch under fuzz', () => {
       }),
       { numRuns: 1500, seed: 13 },
     );
+  });
+});
+
+describe('fastBatch: the hand-written check of a canonical batch', () => {
+  const instant = fc
+    .date({
+      min: new Date('1990-01-01T00:00:00Z'),
+      max: new Date('2100-01-01T00:00:00Z'),
+      noInvalidDate: true,
+    })
+    .map((d) => d.toISOString());
+  const anyValue = fc.oneof(fc.anything(), instant, fc.double(), fc.constant(null));
+  /** Mostly a valid value, now and then anything at all: both sides of every check get hit. */
+  const mostly = <T>(valid: fc.Arbitrary<T>, nearMiss: fc.Arbitrary<unknown> = anyValue) =>
+    fc.oneof(
+      { arbitrary: valid, weight: 30 },
+      { arbitrary: nearMiss, weight: 1 },
+      { arbitrary: anyValue, weight: 1 },
+    );
+  const meterValue = mostly(fc.double({ min: 0, max: 1e9, noNaN: true }), fc.double({ min: -1, max: 0 }));
+  const generated = fc.record(
+    {
+      v: mostly(fc.constant(1)),
+      unitId: mostly(
+        fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/),
+        fc.stringMatching(/^[A-Za-z0-9_.-]{60,70}$/),
+      ),
+      seq: mostly(fc.nat(), fc.oneof(fc.integer(), fc.double())),
+      ts: fc.oneof(
+        instant,
+        instant,
+        instant,
+        fc.constantFrom('2026-02-30T00:00:00.000Z', '2026-06-01T24:00:00.000Z', '2026-06-01T08:00:00Z'),
+        anyValue,
+      ),
+      engineHours: meterValue,
+      idleHours: meterValue,
+      engineOn: mostly(fc.boolean()),
+      position: mostly(
+        fc.record({ lat: fc.double({ min: -90, max: 90 }), lon: fc.double({ min: -180, max: 180 }) }),
+        fc.record({ lat: fc.double({ min: -100, max: 100 }), lon: fc.double({ min: -200, max: 200 }) }),
+      ),
+      speedKmh: meterValue,
+      fuelUsedL: meterValue,
+      odometerKm: meterValue,
+      receivedAt: mostly(instant),
+      source: mostly(fc.constantFrom('telemetry', 'aemp'), fc.constant('other')),
+      flags: mostly(fc.subarray(['clock_invalid', 'conflict']), fc.array(fc.string())),
+      extra: fc.oneof({ arbitrary: fc.constant(undefined), weight: 8 }, { arbitrary: anyValue, weight: 1 }),
+    },
+    { requiredKeys: ['v', 'unitId', 'ts', 'engineHours', 'receivedAt'] },
+  );
+
+  it('accepts only what BatchSchema accepts, and returns exactly what it returns', () => {
+    let fastTaken = 0;
+    fc.assert(
+      fc.property(generated, mostly(fc.constant('gw1'), fc.string()), (r, gatewayId) => {
+        // Through JSON, as a body arrives: what JSON cannot carry never reaches either parser.
+        const json = JSON.parse(JSON.stringify({ gatewayId, batchId: 'b-1', readings: [r] })) as unknown;
+        const fast = fastBatch(json);
+        const zod = BatchSchema.safeParse(json);
+        if (fast) {
+          fastTaken++;
+          expect(zod.success).toBe(true);
+          expect(JSON.stringify(fast)).toBe(JSON.stringify(zod.data));
+        }
+      }),
+      { numRuns: 5000, seed: 7 },
+    );
+    // Both branches were exercised: many canonical batches took the fast path, many did not.
+    expect(fastTaken).toBeGreaterThan(200);
+    expect(fastTaken).toBeLessThan(4800);
+  });
+
+  it('takes a batch as a gateway sends it without zod', () => {
+    const spy = vi.spyOn(BatchSchema, 'safeParse');
+    try {
+      const full = {
+        ...reading,
+        ts: '2026-06-01T08:00:00.000Z',
+        receivedAt: '2026-06-01T08:00:01.000Z',
+        seq: 3,
+        idleHours: 10,
+        engineOn: true,
+        position: { lat: 51.5, lon: -0.12 },
+        speedKmh: 0,
+        fuelUsedL: 88,
+        odometerKm: 12,
+        source: 'telemetry',
+        flags: ['conflict'],
+      };
+      const parsed = parseBatch(Buffer.from(JSON.stringify({ ...batch, readings: [full, full] })));
+      expect(parsed.readings).toHaveLength(2);
+      expect(parsed.readings[0]).toEqual(full);
+      expect(spy).not.toHaveBeenCalled();
+      // Not canonical (ts without milliseconds): zod decides, and normalises it.
+      expect(parseBatch(Buffer.from(JSON.stringify(batch))).readings[0]!.ts).toBe('2026-06-01T08:00:00.000Z');
+      expect(spy).toHaveBeenCalledTimes(1);
+    } finally {
+      spy.mockRestore();
+    }
   });
 });

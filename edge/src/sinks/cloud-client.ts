@@ -29,7 +29,7 @@ export class CloudClient {
   ) {
     this.base = url.endsWith('/') ? url : `${url}/`;
     this.agent = new Agent({
-      connections: 2,
+      connections: 16, // ≥ cloud.maxInFlight (at most 16): one socket per request in flight
       connectTimeout: Math.min(timeoutMs, 10_000),
       keepAliveTimeout: 30_000,
       ...(caFile ? { connect: { ca: [...tls.rootCertificates, fs.readFileSync(caFile, 'utf8')] } } : {}),

@@ -209,6 +209,108 @@ describe('forwarder ↔ Contract 2 peer', () => {
     expect(r.fwd.state().effectiveBatchSize).toBe(8); // isolating a reading does not shrink batches
   });
 
+  it('keeps cloud.maxInFlight requests in flight: a backlog goes as parts with stable ids, acknowledged after the last', async () => {
+    // The peer holds each answer until two requests are open at once (or 1 s has passed, so a
+    // forwarder that sends one at a time fails on maxOpen instead of hanging).
+    let open = 0;
+    let maxOpen = 0;
+    const held: Array<() => void> = [];
+    const server = http.createServer((req, res) => {
+      open++;
+      maxOpen = Math.max(maxOpen, open);
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const b = BatchSchema.parse(JSON.parse(gunzipSync(Buffer.concat(chunks)).toString()));
+        bodies.push(b);
+        const answer = () => {
+          open--;
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ batchId: b.batchId, accepted: b.readings.length, duplicates: 0 }));
+        };
+        held.push(answer);
+        if (open >= 2) for (const a of held.splice(0)) a();
+        else setTimeout(() => held.includes(answer) && held.splice(held.indexOf(answer), 1)[0]!(), 1000);
+      });
+    });
+    const bodies: Array<{ batchId: string; readings: Array<{ seq?: number | undefined }> }> = [];
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    cleanup.push(() => new Promise<void>((r) => server.close(() => r())));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const r = rig(url, undefined, { batchSize: 3, maxInFlight: 2 });
+    cleanup.push(r.stop);
+    add(r.buffer, 'U1', 12);
+    r.fwd.start();
+    await waitUntil(() => r.buffer.stats().queuedReadings === 0);
+    expect(maxOpen).toBe(2);
+    const [batch] = r.buffer.listBatches('sent');
+    expect(r.buffer.listBatches('sent')).toHaveLength(1); // one buffer batch of 12 …
+    expect(bodies.map((b) => b.batchId).sort()).toEqual(
+      ['0-3', '3-6', '6-9', '9-12'].map((range) => `${batch!.batchId}:${range}`), // … in four parts
+    );
+    const seqs = (id: string) => bodies.find((b) => b.batchId.endsWith(id))!.readings.map((x) => x.seq);
+    expect(seqs(':3-6')).toEqual([3, 4, 5]);
+    expect(bodies.flatMap((b) => b.readings.map((x) => x.seq)).sort((a, b) => a! - b!)).toEqual([
+      0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
+    ]);
+  });
+
+  it('a part that fails is retried alone, with the same id and readings, also after a restart', async () => {
+    let failing = true;
+    const p = await peer((s) => {
+      const id = (s.body as { batchId: string }).batchId;
+      return failing && id.endsWith(':3-6')
+        ? { status: 503, headers: { 'retry-after': '3600' } }
+        : { status: 200 };
+    });
+    cleanup.push(p.close);
+    const r = rig(p.url, undefined, { batchSize: 3, maxInFlight: 2 });
+    add(r.buffer, 'U1', 9);
+    r.fwd.start();
+    await waitUntil(() => r.fwd.state().state === 'backoff');
+    // Parts 0-3 and 6-9 are stored, 3-6 is not: nothing leaves the outbox yet.
+    expect(r.buffer.stats().queuedReadings).toBe(9);
+    const ids = () => p.seen.map((x) => (x.body as { batchId: string }).batchId.replace(/^.*:/, ''));
+    expect(ids().sort()).toEqual(['0-3', '3-6', '6-9']);
+    await r.stop(); // a restart while the cloud asks for an hour
+    failing = false;
+    const again = rig(p.url, r.file, { batchSize: 3, maxInFlight: 2 });
+    cleanup.push(again.stop);
+    again.fwd.start();
+    await waitUntil(() => again.buffer.stats().queuedReadings === 0);
+    // After the restart every part is sent again under its id (the first run's progress was in
+    // memory): the cloud answers the stored ones as duplicates; each id always carried the same readings.
+    const byId = new Map<string, string>();
+    for (const x of p.seen) {
+      const b = x.body as { batchId: string; readings: unknown[] };
+      const text = JSON.stringify(b.readings);
+      expect(byId.get(b.batchId) ?? text).toBe(text);
+      byId.set(b.batchId, text);
+    }
+    expect(byId.size).toBe(3);
+    expect(p.stored.size).toBe(3);
+  });
+
+  it('a part refused for one reading halves the whole batch until only that reading is parked', async () => {
+    const stored = new Set<string>();
+    const p = await peer((s) => {
+      const b = s.body as { readings: Array<{ unitId: string; ts: string }> };
+      if (b.readings.some((x) => x.unitId === 'BAD')) return { status: 422 };
+      for (const x of b.readings) stored.add(`${x.unitId}@${x.ts}`);
+      return { status: 200 };
+    });
+    cleanup.push(p.close);
+    const r = rig(p.url, undefined, { batchSize: 2, maxInFlight: 3 });
+    cleanup.push(r.stop);
+    add(r.buffer, 'U1', 5);
+    add(r.buffer, 'BAD', 1, 5);
+    add(r.buffer, 'U2', 6, 6);
+    r.fwd.start();
+    await waitUntil(() => stored.size === 11 && r.buffer.stats().parkedBatches === 1);
+    expect(r.buffer.stats()).toMatchObject({ queuedReadings: 1, parkedReadings: 1, parkedBatches: 1 });
+    expect(r.fwd.state().effectiveBatchSize).toBe(2);
+  });
+
   it('heartbeat carries the backlog (HeartbeatSchema)', async () => {
     const { startAgent } = await import('../agent.js');
     const p = await peer(() => ({ status: 503 }));

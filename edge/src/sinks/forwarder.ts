@@ -1,15 +1,25 @@
 /**
- * Sink: buffer → cloud (Contract 2). One batch in flight per gateway. A batch is assigned
- * and committed in the buffer before its first attempt, so every retry — after back-off, a
- * Retry-After, or a restart — sends the same readings under the same batchId, and the cloud
- * can answer a repeat with `duplicates`. Readings leave the outbox only on a 2xx.
+ * Sink: buffer → cloud (Contract 2). A batch is assigned and committed in the buffer before
+ * its first attempt, so every retry — after back-off, a Retry-After, or a restart — sends the
+ * same readings under the same batchId, and the cloud can answer a repeat with `duplicates`.
+ * Readings leave the outbox only when the cloud answered 2xx for every one of them.
+ *
+ * Several requests in flight (`cloud.maxInFlight`): the buffer batch then holds up to
+ * `batchSize × maxInFlight × 2` readings and is sent as parts of `batchSize`, at most
+ * `maxInFlight` at once. A part's id is `<batchId>:<start>-<end>` (its readings' positions in the
+ * buffer batch, whose order is stable across restarts), so a part resent after a restart or a
+ * retry carries exactly the readings it carried before; a batch that fits one part is sent under
+ * its own batchId, as with one request in flight. The buffer batch is acknowledged after its
+ * last part's 2xx; a part that must be retried is retried alone, after the parts in flight have
+ * been answered. A part the cloud refuses (413 or another 4xx) halves the whole buffer batch
+ * (`split`), as a refused batch always was, down to the one reading that is parked.
  */
-import { BatchAnswerSchema } from '@ironledger/contracts';
+import { BatchAnswerSchema, MAX_READINGS_PER_BATCH } from '@ironledger/contracts';
 import type { Logger } from '@ironledger/logger';
 import type { OutboundBatch, ReadingBuffer } from '../buffer/buffer.js';
 import type { EdgeConfig } from '../config.js';
 import type { EdgeMetrics } from '../http/metrics.js';
-import type { CloudClient } from './cloud-client.js';
+import type { CloudClient, HttpResult } from './cloud-client.js';
 import { type Decision, decide } from './retry-policy.js';
 
 export interface ForwarderState {
@@ -24,6 +34,15 @@ export interface ForwarderState {
 
 /** After this many 2xx in a row the batch size, halved by a 413, is doubled back. */
 const GROW_AFTER_SUCCESSES = 20;
+/** Parts per request slot in one buffer batch: the window refills once before the next batch. */
+const PARTS_PER_SLOT = 2;
+
+/** One request's share of a buffer batch: readings [start, end). */
+interface Part {
+  id: string;
+  start: number;
+  end: number;
+}
 
 export class Forwarder {
   private stopping = false;
@@ -32,6 +51,8 @@ export class Forwarder {
   private unbatchedApprox = 0;
   private emptyWait = false;
   private successesInRow = 0;
+  /** Readings of the current buffer batch the cloud has acknowledged (by position). */
+  private progress: { batchId: string; done: Uint8Array } | null = null;
   private readonly s: ForwarderState;
 
   constructor(
@@ -77,7 +98,7 @@ export class Forwarder {
     this.unbatchedApprox += n;
     // Wake when a full batch is waiting, or when the loop sleeps with nothing to send at
     // all (it then learns when the new readings fall due).
-    if (this.emptyWait || this.unbatchedApprox >= this.s.effectiveBatchSize) this.wakeUp();
+    if (this.emptyWait || this.unbatchedApprox >= this.fetchSize()) this.wakeUp();
   }
 
   private wakeUp(): void {
@@ -106,11 +127,18 @@ export class Forwarder {
     });
   }
 
+  /** Readings per buffer batch: one part with one request in flight, more parts with more. */
+  private fetchSize(): number {
+    const inFlight = this.deps.cloud.maxInFlight;
+    if (inFlight <= 1) return this.s.effectiveBatchSize;
+    return Math.min(2 * MAX_READINGS_PER_BATCH, this.s.effectiveBatchSize * inFlight * PARTS_PER_SLOT);
+  }
+
   private async run(): Promise<void> {
     const { buffer, cloud } = this.deps;
     while (!this.stopping) {
       const batch = buffer.nextBatch({
-        maxReadings: this.s.effectiveBatchSize,
+        maxReadings: this.fetchSize(),
         maxAgeMs: cloud.maxBatchAgeMs,
         nowMs: this.now(),
       });
@@ -138,60 +166,73 @@ export class Forwarder {
     }
   }
 
+  /** The parts of `batch` at the current part size; one part, under the batch's own id, if it fits. */
+  private partsOf(batch: OutboundBatch): Part[] {
+    const n = batch.readings.length;
+    const size = this.s.effectiveBatchSize;
+    if (n <= size) return [{ id: batch.batchId, start: 0, end: n }];
+    const parts: Part[] = [];
+    for (let start = 0; start < n; start += size) {
+      const end = Math.min(n, start + size);
+      parts.push({ id: `${batch.batchId}:${start}-${end}`, start, end });
+    }
+    return parts;
+  }
+
+  /**
+   * Sends the parts of `batch` the cloud has not acknowledged yet, `maxInFlight` at once, and
+   * decides for the whole batch: done when every reading was acknowledged, else what the first
+   * part that failed asks (retry, split, park, auth).
+   */
   private async attempt(batch: OutboundBatch): Promise<Decision> {
-    const { client, buffer, metrics, log, gatewayId, cloud } = this.deps;
+    const { buffer, log, cloud } = this.deps;
     this.s.state = 'sending';
     this.s.currentBatchId = batch.batchId;
-    const count = batch.readings.length;
-    const body = `{"gatewayId":${JSON.stringify(gatewayId)},"batchId":${JSON.stringify(batch.batchId)},"readings":${batch.readingsJson}}`;
-    const res = await client.post('/v1/batches', body, { gzip: true });
-    const decision = decide(
-      'error' in res
-        ? { error: res.error, readings: count }
-        : { status: res.status, retryAfter: res.retryAfter, readings: count },
-      this.s.attempt,
-      cloud.backoff,
-      this.deps.random ?? Math.random,
-      this.now(),
-    );
-    metrics.forwardLatency.observe({ outcome: decision.action }, res.latencyMs / 1000);
-    metrics.batches.inc({ outcome: decision.action === 'done' ? 'sent' : decision.action });
+    const n = batch.readings.length;
+    if (this.progress?.batchId !== batch.batchId)
+      this.progress = { batchId: batch.batchId, done: new Uint8Array(n) };
+    const done = this.progress.done;
+    const todo = this.partsOf(batch).filter((p) => done.subarray(p.start, p.end).includes(0));
+    // Widened so the assignments inside `slot` are seen after the await.
+    let failure = null as { decision: Decision; res: HttpResult; part: Part } | null;
+    let next = 0;
+    const slot = async (): Promise<void> => {
+      while (failure === null && !this.stopping && next < todo.length) {
+        const part = todo[next++]!;
+        const { decision, res } = await this.post(batch, part);
+        if (decision.action === 'done') done.fill(1, part.start, part.end);
+        else failure ??= { decision, res, part };
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(cloud.maxInFlight, todo.length) }, slot));
+
+    if (!done.includes(0)) {
+      buffer.ack(batch.batchId, this.now());
+      this.progress = null;
+      this.s.attempt = 0;
+      this.s.lastError = null;
+      this.s.lastForwardAt = new Date(this.now()).toISOString();
+      this.s.currentBatchId = null;
+      return { action: 'done' };
+    }
+    // Stopping between parts: the batch stays pending and is resent, part by part, after a restart.
+    if (failure === null)
+      return { action: 'retry', delayMs: 0, reason: 'stopping', honouredRetryAfter: false };
+    const { res, part } = failure;
+    let decision = failure.decision;
+    // A refused part of a larger batch halves the batch, so that only the refused reading is parked.
+    if (decision.action === 'park' && n > 1)
+      decision = { action: 'split', reason: decision.reason, shrink: false };
+    const count = part.end - part.start;
     const status = 'error' in res ? null : res.status;
-    const ctx = { batchId: batch.batchId, count, status, attempt: this.s.attempt + 1 };
+    const ctx = { batchId: part.id, count, status, attempt: this.s.attempt + 1 };
 
     switch (decision.action) {
-      case 'done': {
-        buffer.ack(batch.batchId, this.now());
-        metrics.forwardedReadings.inc(count);
-        const answer = 'body' in res ? BatchAnswerSchema.safeParse(safeJson(res.body)) : null;
-        const fields = answer?.success
-          ? {
-              accepted: answer.data.accepted,
-              duplicates: answer.data.duplicates,
-              conflicts: answer.data.conflicts,
-            }
-          : { accepted: null, duplicates: null };
-        if (answer && !answer.success)
-          log.warn(
-            { event: 'forward.answer_unreadable', ...ctx },
-            'cloud answered 2xx with an unexpected body',
-          );
-        log.info(
-          { event: 'forward.batch_sent', ...ctx, ...fields, latencyMs: Math.round(res.latencyMs) },
-          'batch stored by the cloud',
-        );
-        this.s.attempt = 0;
-        this.s.lastError = null;
-        this.s.lastForwardAt = new Date(this.now()).toISOString();
-        this.s.currentBatchId = null;
-        if (++this.successesInRow >= GROW_AFTER_SUCCESSES && this.s.effectiveBatchSize < cloud.batchSize) {
-          this.s.effectiveBatchSize = Math.min(cloud.batchSize, this.s.effectiveBatchSize * 2);
-          this.successesInRow = 0;
-        }
+      case 'done':
         break;
-      }
       case 'split': {
         const parts = buffer.split(batch.batchId);
+        this.progress = null;
         if (decision.shrink) {
           this.s.effectiveBatchSize = Math.max(1, Math.min(this.s.effectiveBatchSize, Math.floor(count / 2)));
           this.successesInRow = 0;
@@ -214,6 +255,7 @@ export class Forwarder {
       case 'park': {
         const reason = `${decision.reason}: ${'body' in res ? res.body.slice(0, 300) : ''}`;
         buffer.park(batch.batchId, reason, this.now());
+        this.progress = null;
         log.error(
           { event: 'forward.parked', ...ctx, reason },
           'cloud refused the batch in a way retrying cannot fix: parked, not dropped',
@@ -241,6 +283,52 @@ export class Forwarder {
       }
     }
     return decision;
+  }
+
+  /** One request: a part of `batch`; counts and logs its outcome, decides nothing for the batch. */
+  private async post(batch: OutboundBatch, part: Part): Promise<{ decision: Decision; res: HttpResult }> {
+    const { client, metrics, log, gatewayId, cloud } = this.deps;
+    const whole = part.start === 0 && part.end === batch.readings.length;
+    const readingsJson = whole
+      ? batch.readingsJson
+      : JSON.stringify(batch.readings.slice(part.start, part.end));
+    const count = part.end - part.start;
+    const body = `{"gatewayId":${JSON.stringify(gatewayId)},"batchId":${JSON.stringify(part.id)},"readings":${readingsJson}}`;
+    const res = await client.post('/v1/batches', body, { gzip: true });
+    const decision = decide(
+      'error' in res
+        ? { error: res.error, readings: count }
+        : { status: res.status, retryAfter: res.retryAfter, readings: count },
+      this.s.attempt,
+      cloud.backoff,
+      this.deps.random ?? Math.random,
+      this.now(),
+    );
+    metrics.forwardLatency.observe({ outcome: decision.action }, res.latencyMs / 1000);
+    metrics.batches.inc({ outcome: decision.action === 'done' ? 'sent' : decision.action });
+    if (decision.action !== 'done') return { decision, res };
+    metrics.forwardedReadings.inc(count);
+    const status = 'error' in res ? null : res.status;
+    const ctx = { batchId: part.id, count, status, attempt: this.s.attempt + 1 };
+    const answer = 'body' in res ? BatchAnswerSchema.safeParse(safeJson(res.body)) : null;
+    const fields = answer?.success
+      ? {
+          accepted: answer.data.accepted,
+          duplicates: answer.data.duplicates,
+          conflicts: answer.data.conflicts,
+        }
+      : { accepted: null, duplicates: null };
+    if (answer && !answer.success)
+      log.warn({ event: 'forward.answer_unreadable', ...ctx }, 'cloud answered 2xx with an unexpected body');
+    log.info(
+      { event: 'forward.batch_sent', ...ctx, ...fields, latencyMs: Math.round(res.latencyMs) },
+      'batch stored by the cloud',
+    );
+    if (++this.successesInRow >= GROW_AFTER_SUCCESSES && this.s.effectiveBatchSize < cloud.batchSize) {
+      this.s.effectiveBatchSize = Math.min(cloud.batchSize, this.s.effectiveBatchSize * 2);
+      this.successesInRow = 0;
+    }
+    return { decision, res };
   }
 }
 

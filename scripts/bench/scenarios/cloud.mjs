@@ -40,7 +40,13 @@ export async function measure(ctx) {
       unit: 'readings/s',
       reference: `raw ${r.store} insert, same schema`,
       refValue: r.ceiling,
-      note: r.retries ? `${r.retries} 503 retries` : '',
+      note: [
+        r.retries ? `${r.retries} 503 retries` : '',
+        Number.isFinite(r.cpuUs) ? `cloud CPU ${r.cpuUs.toFixed(1)} µs/reading` : '',
+        Number.isFinite(r.rawCpuUs) ? `raw ${r.rawCpuUs.toFixed(1)}` : '',
+      ]
+        .filter(Boolean)
+        .join(', '),
     }));
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

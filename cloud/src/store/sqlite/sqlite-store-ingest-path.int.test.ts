@@ -49,4 +49,39 @@ describe('sqlite store ingest path', () => {
       await store.close();
     }
   });
+
+  it('stores batches that arrive together in one commit, each answered after it', async () => {
+    const store = new SqliteStore(path.join(dir, 'group.db'));
+    try {
+      const before = { ...store.ingestCommits };
+      const answers = await Promise.all([0, 1, 2, 3].map((i) => store.ingestBatch(batch(`g${i}`, i, 10))));
+      expect(answers.map((a) => a.kind)).toEqual(['stored', 'stored', 'stored', 'stored']);
+      expect(store.ingestCommits.commits - before.commits).toBe(1);
+      expect(store.ingestCommits.batches - before.batches).toBe(4);
+      expect(await store.countReadings()).toBe(40);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('rolls back only the batch that fails inside a group; the others commit', async () => {
+    const store = new SqliteStore(path.join(dir, 'group-fail.db'));
+    try {
+      const bad = batch('bad', 1, 3);
+      // unit_id is NOT NULL: this batch's insert fails after its first reading went in.
+      (bad.readings[2]!.reading as { unitId: unknown }).unitId = null;
+      const settled = await Promise.allSettled([
+        store.ingestBatch(batch('ok1', 0, 5)),
+        store.ingestBatch(bad),
+        store.ingestBatch(batch('ok2', 2, 5)),
+      ]);
+      expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect(store.ingestCommits.commits).toBe(1);
+      expect(await store.countReadings()).toBe(10);
+      // The refused batch left nothing behind: sending it again fixed is stored, not replayed.
+      expect(await store.ingestBatch(batch('bad', 1, 3))).toMatchObject({ kind: 'stored', accepted: 3 });
+    } finally {
+      await store.close();
+    }
+  });
 });

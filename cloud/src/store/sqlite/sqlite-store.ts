@@ -4,7 +4,8 @@
  * method is one transaction (BEGIN IMMEDIATE: writers queue on the file lock, so processes
  * sharing the file serialize their writes; busy_timeout 5 s). better-sqlite3 is synchronous:
  * each method does its work before its promise is returned, so no other call interleaves
- * with a transaction in this process.
+ * with a transaction in this process. The exception is `ingestBatch`, which groups the
+ * batches that arrive together into one commit (see there).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -216,125 +217,173 @@ export class SqliteStore implements CloudStore {
 
   // ---- ingest --------------------------------------------------------------------------
 
-  async ingestBatch(batch: IngestBatch): Promise<IngestResult> {
-    return this.tx(() => {
-      const prior = this.stmt('SELECT * FROM batches WHERE batch_id = ?').get(batch.batchId) as
-        | Row
-        | undefined;
-      if (prior) {
-        if (prior.gateway_id !== batch.gatewayId)
-          return { kind: 'batch_id_taken', byGatewayId: prior.gateway_id as string };
-        return {
-          kind: 'replayed',
-          accepted: prior.accepted as number,
-          duplicates: prior.duplicates as number,
-          conflicts: prior.conflicts as number,
-          held: prior.held as number,
-        };
-      }
-      // Every stored version of the identity, also one released under another ts since: a resend
-      // of what is already stored is a duplicate whatever happened to it.
-      const versions = this.stmt(
-        `SELECT id, content, status, ts_ms, conflict_id FROM readings WHERE unit_id = @unit AND ts_ms = @ts
-         UNION SELECT id, content, status, ts_ms, conflict_id FROM readings WHERE unit_id = @unit AND reported_ts_ms = @ts`,
-      );
-      const openConflict = this.stmt(
-        'INSERT INTO conflicts (unit_id, ts, ts_ms, opened_at) VALUES (?, ?, ?, ?)',
-      );
-      const joinConflict = this.stmt(
-        'INSERT OR IGNORE INTO conflict_versions (conflict_id, reading_id) VALUES (?, ?)',
-      );
-      const flagConflict = this.stmt(
-        "UPDATE readings SET status = 'conflict', hold_reason = ?, conflict_id = ? WHERE id = ?",
-      );
-      const insert = this.stmt(`INSERT INTO readings
+  /**
+   * Group commit: batches that arrive while the event loop is busy (another commit's fsync,
+   * parsing) are stored in one transaction, each in a savepoint of its own, and every promise
+   * resolves only after that transaction has committed. One fsync then acknowledges several
+   * batches; a batch that fails rolls back alone and is rejected alone.
+   */
+  ingestBatch(batch: IngestBatch): Promise<IngestResult> {
+    return new Promise((resolve, reject) => {
+      this.ingestQueue.push({ batch, resolve, reject });
+      if (this.ingestQueue.length === 1) setImmediate(() => this.flushIngests());
+    });
+  }
+
+  private readonly ingestQueue: Array<{
+    batch: IngestBatch;
+    resolve: (r: IngestResult) => void;
+    reject: (e: unknown) => void;
+  }> = [];
+
+  /** Ingest commits so far, and the batches they held (group commit at work: batches > commits). */
+  readonly ingestCommits = { commits: 0, batches: 0 };
+
+  private flushIngests(): void {
+    const group = this.ingestQueue.splice(0, this.ingestQueue.length);
+    const outcomes: Array<{ ok: IngestResult } | { err: unknown }> = [];
+    try {
+      if (!this.db.open) throw new IronLedgerError('STORE_FAILED', 'store is closed', { retryable: true });
+      this.tx(() => {
+        for (const { batch } of group) {
+          try {
+            // A nested better-sqlite3 transaction is a SAVEPOINT: a failing batch undoes only itself.
+            outcomes.push({ ok: this.db.transaction(() => this.ingestInTx(batch))() });
+          } catch (e) {
+            outcomes.push({ err: e });
+          }
+        }
+      });
+    } catch (e) {
+      for (const item of group) item.reject(e);
+      return;
+    }
+    this.ingestCommits.commits++;
+    this.ingestCommits.batches += group.length;
+    group.forEach((item, i) => {
+      const o = outcomes[i]!;
+      if ('ok' in o) item.resolve(o.ok);
+      else item.reject(o.err);
+    });
+  }
+
+  private ingestInTx(batch: IngestBatch): IngestResult {
+    const prior = this.stmt('SELECT * FROM batches WHERE batch_id = ?').get(batch.batchId) as Row | undefined;
+    if (prior) {
+      if (prior.gateway_id !== batch.gatewayId)
+        return { kind: 'batch_id_taken', byGatewayId: prior.gateway_id as string };
+      return {
+        kind: 'replayed',
+        accepted: prior.accepted as number,
+        duplicates: prior.duplicates as number,
+        conflicts: prior.conflicts as number,
+        held: prior.held as number,
+      };
+    }
+    // Every stored version of the identity, also one released under another ts since: a resend
+    // of what is already stored is a duplicate whatever happened to it.
+    const versions = this.stmt(
+      // UNION ALL: no temporary b-tree per reading; a row both branches find (released under its
+      // own ts) may come twice, which changes no decision (flagging a version twice is idempotent).
+      `SELECT id, content, status, ts_ms, conflict_id FROM readings WHERE unit_id = ? AND ts_ms = ?
+         UNION ALL SELECT id, content, status, ts_ms, conflict_id FROM readings WHERE unit_id = ? AND reported_ts_ms = ?`,
+    );
+    const openConflict = this.stmt(
+      'INSERT INTO conflicts (unit_id, ts, ts_ms, opened_at) VALUES (?, ?, ?, ?)',
+    );
+    const joinConflict = this.stmt(
+      'INSERT OR IGNORE INTO conflict_versions (conflict_id, reading_id) VALUES (?, ?)',
+    );
+    const flagConflict = this.stmt(
+      "UPDATE readings SET status = 'conflict', hold_reason = ?, conflict_id = ? WHERE id = ?",
+    );
+    const insert = this.stmt(`INSERT INTO readings
         (unit_id, ts, ts_ms, content, body, engine_hours, idle_hours, odometer_km, lat, lon, site_id, gateway_id,
          batch_id, received_at, stored_at, status, hold_reason, conflict_id)
-        VALUES (@unit_id, @ts, @ts_ms, @content, @body, @engine_hours, @idle_hours, @odometer_km, @lat, @lon, @site_id,
-         @gateway_id, @batch_id, @received_at, @stored_at, @status, @hold_reason, @conflict_id)`);
-      const touched = new Map<string, number>();
-      let accepted = 0;
-      let duplicates = 0;
-      let conflicts = 0;
-      let held = 0;
-      for (const { reading: r, content, holdReason, flaggedConflict } of batch.readings) {
-        const tsMs = Date.parse(r.ts);
-        const existing = versions.all({ unit: r.unitId, ts: tsMs }) as Array<{
-          id: number;
-          content: string;
-          status: string;
-          ts_ms: number;
-          conflict_id: number | null;
-        }>;
-        if (existing.some((e) => e.content === content)) {
-          duplicates++;
-          continue;
-        }
-        // Superseded versions are settled evidence; only live ones at this ts conflict.
-        const live = existing.filter((e) => e.ts_ms === tsMs && e.status !== 'superseded');
-        const conflict = live.length > 0 || flaggedConflict;
-        let status: 'ok' | 'held' | 'conflict' = 'ok';
-        let reason = holdReason;
-        let conflictId: number | null = null;
-        if (conflict) {
-          status = 'conflict';
-          reason = CONFLICT_REASON;
-          conflictId =
-            live.find((e) => e.status === 'conflict' && e.conflict_id !== null)?.conflict_id ??
-            Number(openConflict.run(r.unitId, r.ts, tsMs, batch.storedAt).lastInsertRowid);
-          for (const e of live) {
-            flagConflict.run(CONFLICT_REASON, conflictId, e.id);
-            joinConflict.run(conflictId, e.id);
-          }
-          conflicts++;
-        } else if (holdReason) {
-          status = 'held';
-          held++;
-        }
-        const info = insert.run({
-          unit_id: r.unitId,
-          ts: r.ts,
-          ts_ms: tsMs,
-          content,
-          body: JSON.stringify(r),
-          engine_hours: r.engineHours,
-          idle_hours: r.idleHours ?? null,
-          odometer_km: r.odometerKm ?? null,
-          lat: r.position?.lat ?? null,
-          lon: r.position?.lon ?? null,
-          site_id: batch.siteId,
-          gateway_id: batch.gatewayId,
-          batch_id: batch.batchId,
-          received_at: r.receivedAt,
-          stored_at: batch.storedAt,
-          status,
-          hold_reason: reason,
-          conflict_id: conflictId,
-        });
-        if (conflictId !== null) joinConflict.run(conflictId, Number(info.lastInsertRowid));
-        accepted++;
-        // A conflict or held reading changes usage too (it leaves the usable stream).
-        const prev = touched.get(r.unitId);
-        touched.set(r.unitId, prev === undefined ? tsMs : Math.min(prev, tsMs));
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    const touched = new Map<string, number>();
+    let accepted = 0;
+    let duplicates = 0;
+    let conflicts = 0;
+    let held = 0;
+    for (const { reading: r, content, holdReason, flaggedConflict } of batch.readings) {
+      const tsMs = Date.parse(r.ts);
+      const existing = versions.all(r.unitId, tsMs, r.unitId, tsMs) as Array<{
+        id: number;
+        content: string;
+        status: string;
+        ts_ms: number;
+        conflict_id: number | null;
+      }>;
+      if (existing.some((e) => e.content === content)) {
+        duplicates++;
+        continue;
       }
-      for (const [unitId, sinceMs] of touched) this.markDirtyInTx(unitId, sinceMs, batch.storedAt);
-      this.stmt(
-        'INSERT INTO batches (batch_id, gateway_id, readings, accepted, duplicates, conflicts, held, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-      ).run(
-        batch.batchId,
+      // Superseded versions are settled evidence; only live ones at this ts conflict.
+      const live = existing.filter((e) => e.ts_ms === tsMs && e.status !== 'superseded');
+      const conflict = live.length > 0 || flaggedConflict;
+      let status: 'ok' | 'held' | 'conflict' = 'ok';
+      let reason = holdReason;
+      let conflictId: number | null = null;
+      if (conflict) {
+        status = 'conflict';
+        reason = CONFLICT_REASON;
+        conflictId =
+          live.find((e) => e.status === 'conflict' && e.conflict_id !== null)?.conflict_id ??
+          Number(openConflict.run(r.unitId, r.ts, tsMs, batch.storedAt).lastInsertRowid);
+        for (const e of live) {
+          flagConflict.run(CONFLICT_REASON, conflictId, e.id);
+          joinConflict.run(conflictId, e.id);
+        }
+        conflicts++;
+      } else if (holdReason) {
+        status = 'held';
+        held++;
+      }
+      // Positional parameters, in the column order above: binding an object costs a lookup per name.
+      const info = insert.run(
+        r.unitId,
+        r.ts,
+        tsMs,
+        content,
+        JSON.stringify(r),
+        r.engineHours,
+        r.idleHours ?? null,
+        r.odometerKm ?? null,
+        r.position?.lat ?? null,
+        r.position?.lon ?? null,
+        batch.siteId,
         batch.gatewayId,
-        batch.readings.length,
-        accepted,
-        duplicates,
-        conflicts,
-        held,
+        batch.batchId,
+        r.receivedAt,
         batch.storedAt,
+        status,
+        reason,
+        conflictId,
       );
-      this.stmt(
-        'INSERT INTO gateways (gateway_id, last_batch_at) VALUES (?, ?) ON CONFLICT (gateway_id) DO UPDATE SET last_batch_at = excluded.last_batch_at',
-      ).run(batch.gatewayId, batch.storedAt);
-      return { kind: 'stored', accepted, duplicates, conflicts, held };
-    });
+      if (conflictId !== null) joinConflict.run(conflictId, Number(info.lastInsertRowid));
+      accepted++;
+      // A conflict or held reading changes usage too (it leaves the usable stream).
+      const prev = touched.get(r.unitId);
+      touched.set(r.unitId, prev === undefined ? tsMs : Math.min(prev, tsMs));
+    }
+    for (const [unitId, sinceMs] of touched) this.markDirtyInTx(unitId, sinceMs, batch.storedAt);
+    this.stmt(
+      'INSERT INTO batches (batch_id, gateway_id, readings, accepted, duplicates, conflicts, held, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    ).run(
+      batch.batchId,
+      batch.gatewayId,
+      batch.readings.length,
+      accepted,
+      duplicates,
+      conflicts,
+      held,
+      batch.storedAt,
+    );
+    this.stmt(
+      'INSERT INTO gateways (gateway_id, last_batch_at) VALUES (?, ?) ON CONFLICT (gateway_id) DO UPDATE SET last_batch_at = excluded.last_batch_at',
+    ).run(batch.gatewayId, batch.storedAt);
+    return { kind: 'stored', accepted, duplicates, conflicts, held };
   }
 
   async recordHeartbeat(gatewayId: string, heartbeat: Heartbeat, at: string): Promise<void> {
