@@ -50,8 +50,9 @@ describe.each(brokerModes('edge-budget'))('disk budget reached ($mode broker)', 
           ? { mode, port: 0 }
           : { mode, url: mosq!.url, username: edgeUser.username, password: edgeUser.password },
       auth: { units: creds.hashes },
-      // ~0.4 MiB holds a few hundred readings: well below what the fleet will send.
-      buffer: { path: path.join(dir, 'edge.db'), diskBudgetMb: 0.4 },
+      // ~0.15 MiB (76 KiB of it the empty file) holds several hundred readings at ~105 bytes
+      // each: well below the 2400 the fleet will send.
+      buffer: { path: path.join(dir, 'edge.db'), diskBudgetMb: 0.15 },
       cloud: {
         url: cloud.url,
         token: cloud.gatewayToken,
