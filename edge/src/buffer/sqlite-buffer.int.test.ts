@@ -158,6 +158,26 @@ describe('sqlite buffer file', () => {
     check.close();
   });
 
+  it('counts readings another connection stored (the CLI replaying quarantine beside the agent)', () => {
+    const file = path.join(dir, 'two.db');
+    const agent = new SqliteBuffer({ path: file, gatewayId: 'gw-test' });
+    agent.append([{ kind: 'reading', reading: fr('U1', 1) }]);
+    expect(agent.stats().unbatchedReadings).toBe(1);
+    const cli = new SqliteBuffer({ path: file, gatewayId: 'gw-test' });
+    cli.append([
+      { kind: 'quarantine', topic: 't', payload: Buffer.from('x'), reason: 'json', receivedAtMs: 1 },
+    ]);
+    expect(cli.replayQuarantine(() => ({ ok: true, reading: fr('U2', 2) })).stored).toBe(1);
+    cli.close();
+    expect(agent.stats()).toMatchObject({ unbatchedReadings: 2, queuedReadings: 2 });
+    expect(agent.nextBatch({ maxReadings: 10, maxAgeMs: 0, nowMs: T })!.readings).toEqual([
+      fr('U1', 1),
+      fr('U2', 2),
+    ]);
+    expect(agent.stats()).toMatchObject({ unbatchedReadings: 0, queuedReadings: 2 });
+    agent.close();
+  });
+
   it('keeps a buffered reading in at most 140 bytes of the file (all fields)', () => {
     const b = new SqliteBuffer({ path: path.join(dir, 'bytes.db'), gatewayId: 'gw-test' });
     const N = 20_000;

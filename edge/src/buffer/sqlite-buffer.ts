@@ -72,8 +72,13 @@ export class SqliteBuffer implements ReadingBuffer {
   private unitIds = new Map<number, string>();
   /** Outbox readings with id > cursor are not assigned to a batch yet (meta.outbox_cursor). */
   private cursor = 0;
-  /** Outbox readings above the cursor: counted once at open, then kept up to date. */
+  /**
+   * Outbox readings above the cursor: counted at open, then kept up to date by this
+   * connection's own writes, and counted again when another connection (the CLI's
+   * `replay`) has committed to the file since (`PRAGMA data_version` moved).
+   */
   private unbatchedOutbox = 0;
+  private dataVersion = 0;
   /**
    * Schema version of the file as found (0: a new file) and after opening; they differ
    * when this agent upgraded a file written by an older one.
@@ -108,7 +113,7 @@ export class SqliteBuffer implements ReadingBuffer {
     this.pageSize = this.db.pragma('page_size', { simple: true }) as number;
     this.st = this.prepare();
     this.cursor = Number(this.st.getCursor.get() ?? 0);
-    this.unbatchedOutbox = this.st.countOutboxAbove.get(this.cursor) as number;
+    this.recountUnbatched();
     this.measureQuarantine();
     this.full = this.readingBytes() >= this.budgetBytes;
   }
@@ -140,6 +145,7 @@ export class SqliteBuffer implements ReadingBuffer {
         `INSERT INTO meta(key, value) VALUES ('outbox_cursor', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
       ),
       countOutboxAbove: db.prepare(`SELECT count(*) FROM outbox WHERE id > ?`).pluck(),
+      dataVersion: db.prepare('PRAGMA data_version').pluck(),
       outboxRange: db.prepare(`SELECT * FROM outbox WHERE id BETWEEN ? AND ? ORDER BY id`),
       deleteOutboxRange: db.prepare(`DELETE FROM outbox WHERE id BETWEEN ? AND ?`),
       insertConflict: db.prepare(
@@ -262,6 +268,11 @@ export class SqliteBuffer implements ReadingBuffer {
     this.unbatchedOutbox += stored;
     if (quarantined > 0) this.measureQuarantine();
     return out;
+  }
+
+  private recountUnbatched(): void {
+    this.dataVersion = this.st.dataVersion.get() as number;
+    this.unbatchedOutbox = this.st.countOutboxAbove.get(this.cursor) as number;
   }
 
   /** A rolled-back transaction may have added units the maps remember: start over from the file. */
@@ -493,6 +504,7 @@ export class SqliteBuffer implements ReadingBuffer {
   }
 
   stats(): BufferStats {
+    if ((this.st.dataVersion.get() as number) !== this.dataVersion) this.recountUnbatched();
     const unbatched = this.unbatchedOutbox + (this.st.countUnbatchedConflicts.get() as number);
     const b = this.db
       .prepare(
