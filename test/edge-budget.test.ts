@@ -33,8 +33,9 @@ describe.each(brokerModes('edge-budget'))('disk budget reached ($mode broker)', 
       unitIds,
       gatewayId,
       cloudDown: true,
-      // ~0.4 MiB holds a few hundred readings: well below what the fleet will send.
-      buffer: { diskBudgetMb: 0.4 },
+      // ~0.15 MiB (76 KiB of it the empty file) holds several hundred readings at ~105 bytes
+      // each: well below the 2400 the fleet will send.
+      buffer: { diskBudgetMb: 0.15 },
       forward: { maxBatchAgeMs: 100, backoff: { baseMs: 100, capMs: 500 } },
     });
     const { cloud, edge, creds } = site;

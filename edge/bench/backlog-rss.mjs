@@ -46,6 +46,11 @@ for (let i = 0; i < 5; i++) {
     'acked readings': metric(m, 'ironledger_edge_queue_depth'),
     s: ((performance.now() - t0) / 1000).toFixed(0),
     'RSS MB': Math.round(rssMb(edge.pid)),
+    // Where the RSS is: V8's heap (used / reserved) and memory outside it (Buffers, SQLite's
+    // allocations are not counted here: RSS less heap total is code, native libraries and malloc).
+    'heap used MB': Math.round(metric(m, 'ironledger_edge_nodejs_heap_size_used_bytes') / 1048576),
+    'heap total MB': Math.round(metric(m, 'ironledger_edge_nodejs_heap_size_total_bytes') / 1048576),
+    'external MB': Math.round(metric(m, 'ironledger_edge_nodejs_external_memory_bytes') / 1048576),
   });
   await sleep(2000);
 }

@@ -141,9 +141,10 @@ export function fleet(opts) {
 }
 
 export function table(rows) {
-  const cols = Object.keys(rows[0]);
-  const w = cols.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c]).length)));
-  const line = (vals) => `| ${vals.map((v, i) => String(v).padStart(w[i])).join(' | ')} |`;
+  // Every column any row has (a row without one shows '-').
+  const cols = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+  const w = cols.map((c) => Math.max(c.length, ...rows.map((r) => String(r[c] ?? '-').length)));
+  const line = (vals) => `| ${vals.map((v, i) => String(v ?? '-').padStart(w[i])).join(' | ')} |`;
   console.log(line(cols));
   console.log(`|${w.map((n) => '-'.repeat(n + 2)).join('|')}|`);
   for (const r of rows) console.log(line(cols.map((c) => r[c])));

@@ -20,7 +20,6 @@ import { Forwarder } from './sinks/forwarder.js';
 import { Heartbeat } from './sinks/heartbeat.js';
 import { type MqttSource, startBroker } from './sources/broker.js';
 import { Ingestor } from './sources/ingest.js';
-import { startSubscriber } from './sources/subscriber.js';
 import { VERSION } from './version.js';
 
 const MiB = 1024 * 1024;
@@ -229,7 +228,13 @@ export async function startAgent(
     mqtt =
       config.mqtt.mode === 'embedded'
         ? await startBroker({ mqtt: config.mqtt, auth: config.auth, ingestor, metrics, log: mqttLog })
-        : await startSubscriber({ mqtt: config.mqtt, gatewayId: config.gatewayId, ingestor, log: mqttLog });
+        : // The MQTT client library is loaded only for an external broker (~8 MB of RSS otherwise).
+          await (await import('./sources/subscriber.js')).startSubscriber({
+            mqtt: config.mqtt,
+            gatewayId: config.gatewayId,
+            ingestor,
+            log: mqttLog,
+          });
     const source = mqtt;
     cleanups.push(() => source.close());
 

@@ -18,10 +18,19 @@
  *     `append` refuses new readings (`when_full = block`), and units keep their own buffers.
  *
  * On-disk format (SQLite, WAL journal, schema version in `PRAGMA user_version`)
- *   readings   (id, unit_id, ts, content_hash, body, received_at, held, batch_id)
- *              UNIQUE(ts, unit_id); body = the forwarded reading as JSON (Contract 2 element)
- *   conflicts  same columns; UNIQUE(ts, unit_id, content_hash): later versions of an identity
- *   batches    (batch_id, state pending|sent|parked|split, readings, created_at, attempts, ...)
+ *   outbox     (id AUTOINCREMENT, unit_ref, ts ms, rx = receivedAt - ts ms, held, seq,
+ *              engine_hours, idle_hours, engine_on, lat, lon, speed_kmh, fuel_used_l,
+ *              odometer_km, source, flags, body) UNIQUE(ts, unit_ref): the first version of
+ *              each identity as typed columns (reading-codec.ts: the forwarded JSON comes back
+ *              byte for byte; body holds the JSON only of a reading the columns cannot
+ *              reproduce). ~105 bytes per reading. Readings with id > meta.outbox_cursor are
+ *              not yet in a batch; ids are assigned to batches in order.
+ *   units      (ref, unit_id UNIQUE): unit ids interned
+ *   readings   a view of the outbox in the v1-v3 shape (unit_id, ts text, batch_id) for tools
+ *   conflicts  (id, unit_id, ts, content_hash, body JSON, received_at, held, batch_id);
+ *              UNIQUE(ts, unit_id, content_hash): later versions of an identity
+ *   batches    (batch_id, state pending|sent|parked|split, readings, created_at, attempts, ...,
+ *              first_id, last_id): the batch's readings are outbox ids first_id..last_id
  *   quarantine (id, received_at, topic, client_id, reason, payload BLOB, size, sha256, replayed_at)
  *              payload = at most `quarantine.maxPayloadBytes` of it; size and sha256 of the whole.
  *              A room of its own: at most `quarantine.maxEntries` rows (oldest evicted,

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { ForwardedReading } from '@ironledger/contracts';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { bufferContract, fr } from './buffer.contract.js';
@@ -8,6 +9,7 @@ import type { AppendItem, AppendOutcome } from './buffer.js';
 import { MIGRATIONS, migrate, SCHEMA_VERSION } from './migrations.js';
 import { SqliteBuffer } from './sqlite-buffer.js';
 
+const T = Date.parse('2026-11-24T00:00:00.000Z');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edge-buffer-'));
 let n = 0;
 const files = new WeakMap<object, { file: string; budget?: number }>();
@@ -79,6 +81,134 @@ describe('sqlite buffer file', () => {
     expect(check.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     expect(SCHEMA_VERSION).toBe(MIGRATIONS.length);
     check.close();
+  });
+
+  it('upgrades a v3 buffer (JSON bodies, batch ids per row) in place: every unsent reading sent as before', () => {
+    const file = path.join(dir, 'v3.db');
+    const db = new Database(file);
+    db.pragma('journal_mode = WAL');
+    migrate(db, 3);
+    const insert = db.prepare(
+      `INSERT INTO readings(unit_id, ts, content_hash, body, received_at, held, batch_id) VALUES (?, ?, '', ?, ?, ?, ?)`,
+    );
+    const batch = db.prepare(
+      `INSERT INTO batches(batch_id, state, readings, oldest_received_at, created_at, attempts, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    );
+    const conflict = db.prepare(
+      `INSERT INTO conflicts(unit_id, ts, content_hash, body, received_at, held, batch_id) VALUES (?, ?, 'h', ?, ?, 0, ?)`,
+    );
+    const add = (r: ReturnType<typeof fr>, batchId: string | null) =>
+      insert.run(
+        r.unitId,
+        r.ts,
+        JSON.stringify(r),
+        Date.parse(r.receivedAt),
+        r.flags?.includes('clock_invalid') ? 1 : 0,
+        batchId,
+      );
+    // Interleaved ids: a sent batch, a pending one (retried 2×), the unbatched rest; odd shapes too.
+    const sent = [fr('A', 1), fr('B', 2)];
+    const pending = [
+      fr('A', 3, { idleHours: 0.1 + 0.2, flags: ['clock_invalid'] }), // keys not in schema order
+      fr('B', 4, { engineOn: false, position: { lat: -0, lon: 180 } }),
+    ];
+    const pendingConflict = fr('A', 3, { engineHours: 1e21, flags: ['clock_invalid', 'conflict'] });
+    const unbatched = Array.from({ length: 5 }, (_, i) => fr(`U${i % 2}`, 10 + i));
+    db.transaction(() => {
+      add(sent[0]!, 'gw:sent');
+      add(pending[0]!, 'gw:pending');
+      add(sent[1]!, 'gw:sent');
+      add(pending[1]!, 'gw:pending');
+      for (const r of unbatched) add(r, null);
+      conflict.run('A', pendingConflict.ts, JSON.stringify(pendingConflict), 5, 'gw:pending');
+      batch.run('gw:sent', 'sent', 2, 1, 10, 1, 20);
+      batch.run('gw:pending', 'pending', 3, 1, 30, 2, null);
+    })();
+    db.close();
+
+    const b = new SqliteBuffer({ path: file, gatewayId: 'gw-test' });
+    expect(b.schema).toEqual({ from: 3, to: SCHEMA_VERSION });
+    const s = b.stats();
+    expect(s).toMatchObject({
+      queuedReadings: 3 + 5,
+      unbatchedReadings: 5,
+      pendingBatches: 1,
+      heldReadings: 1,
+    });
+    // The pending batch keeps its id, its attempts and exactly its JSON (what v3 would have sent).
+    const retry = b.nextBatch({ maxReadings: 100, maxAgeMs: 0, nowMs: T })!;
+    expect(retry).toMatchObject({ batchId: 'gw:pending', attempts: 2 });
+    expect(retry.readingsJson).toBe(
+      `[${[...pending, pendingConflict].map((r) => JSON.stringify(r)).join(',')}]`,
+    );
+    b.ack('gw:pending', T);
+    const rest = b.nextBatch({ maxReadings: 100, maxAgeMs: 0, nowMs: T })!;
+    expect(rest.readingsJson).toBe(JSON.stringify(unbatched));
+    b.ack(rest.batchId, T);
+    expect(b.nextBatch({ maxReadings: 100, maxAgeMs: 0, nowMs: T, force: true })).toBeNull();
+    expect(b.pruneSent(T + 1)).toBe(2 + 3 + 5);
+    // New readings after the upgrade are deduplicated against the migrated identities.
+    expect(b.append([{ kind: 'reading', reading: unbatched[0]! }])).toEqual(['stored']);
+    b.close();
+    // Inspection tools still find readings by unit and ts.
+    const check = new Database(file, { readonly: true });
+    expect(check.prepare('SELECT unit_id, ts FROM readings').all()).toEqual([
+      { unit_id: 'U0', ts: unbatched[0]!.ts },
+    ]);
+    check.close();
+  });
+
+  it('counts readings another connection stored (the CLI replaying quarantine beside the agent)', () => {
+    const file = path.join(dir, 'two.db');
+    const agent = new SqliteBuffer({ path: file, gatewayId: 'gw-test' });
+    agent.append([{ kind: 'reading', reading: fr('U1', 1) }]);
+    expect(agent.stats().unbatchedReadings).toBe(1);
+    const cli = new SqliteBuffer({ path: file, gatewayId: 'gw-test' });
+    cli.append([
+      { kind: 'quarantine', topic: 't', payload: Buffer.from('x'), reason: 'json', receivedAtMs: 1 },
+    ]);
+    expect(cli.replayQuarantine(() => ({ ok: true, reading: fr('U2', 2) })).stored).toBe(1);
+    cli.close();
+    expect(agent.stats()).toMatchObject({ unbatchedReadings: 2, queuedReadings: 2 });
+    expect(agent.nextBatch({ maxReadings: 10, maxAgeMs: 0, nowMs: T })!.readings).toEqual([
+      fr('U1', 1),
+      fr('U2', 2),
+    ]);
+    expect(agent.stats()).toMatchObject({ unbatchedReadings: 0, queuedReadings: 2 });
+    agent.close();
+  });
+
+  it('keeps a buffered reading in at most 140 bytes of the file (all fields)', () => {
+    const b = new SqliteBuffer({ path: path.join(dir, 'bytes.db'), gatewayId: 'gw-test' });
+    const N = 20_000;
+    for (let g = 0; g < N / 500; g++)
+      b.append(
+        Array.from({ length: 500 }, (_, k) => {
+          const i = g * 500 + k;
+          const seq = Math.floor(i / 500);
+          const tsMs = Date.parse('2026-11-23T00:00:00.000Z') + seq * 10_000 + (i % 500);
+          // As the decoders give it: every field, keys in the schema's order.
+          const reading: ForwardedReading = {
+            v: 1,
+            unitId: `EXC-${String(i % 500).padStart(4, '0')}`,
+            seq,
+            ts: new Date(tsMs).toISOString(),
+            engineHours: 1000 + seq / 3600,
+            idleHours: 200 + seq / 14400,
+            engineOn: true,
+            position: { lat: 51.5 + (seq % 100) / 1e5, lon: -0.12 },
+            speedKmh: 3.5,
+            fuelUsedL: 8000 + seq / 100,
+            odometerKm: 12_000 + seq / 7,
+            receivedAt: new Date(tsMs + 180).toISOString(),
+            source: 'telemetry',
+          };
+          return { kind: 'reading', reading } as const;
+        }),
+      );
+    expect(b.stats().queuedReadings).toBe(N);
+    expect(b.usedBytes() / N).toBeLessThanOrEqual(140);
+    b.close();
   });
 
   it('refuses a buffer of another gateway, and one from a newer agent', () => {

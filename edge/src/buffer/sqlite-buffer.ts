@@ -21,6 +21,7 @@ import type {
   ReplaySummary,
 } from './buffer.js';
 import { migrate } from './migrations.js';
+import { decodeReading, encodeReading, OUTBOX_COLUMNS, type OutboxRow } from './reading-codec.js';
 
 export interface SqliteBufferOptions {
   path: string;
@@ -42,12 +43,16 @@ export function contentHash(r: ForwardedReading): string {
   return createHash('sha256').update(readingContent(r)).digest('base64url').slice(0, 22);
 }
 
+/** A reading of a batch: from the outbox (`r`) or a conflicting version (`c`). */
 interface RowRef {
   t: 'r' | 'c';
   id: number;
-  body: string;
-  received_at: number;
+  reading: ForwardedReading;
+  receivedAtMs: number;
 }
+
+/** Most unit ids whose `units.ref` is kept in memory (open mode lets anyone invent ids). */
+const UNIT_CACHE_MAX = 50_000;
 
 export class SqliteBuffer implements ReadingBuffer {
   readonly path: string;
@@ -62,6 +67,18 @@ export class SqliteBuffer implements ReadingBuffer {
   private quarantineBytes = 0;
   private quarantineEvictions = 0;
   private readonly st: ReturnType<SqliteBuffer['prepare']>;
+  /** unit id ↔ units.ref, as committed (cleared when a transaction rolls back). */
+  private unitRefs = new Map<string, number>();
+  private unitIds = new Map<number, string>();
+  /** Outbox readings with id > cursor are not assigned to a batch yet (meta.outbox_cursor). */
+  private cursor = 0;
+  /**
+   * Outbox readings above the cursor: counted at open, then kept up to date by this
+   * connection's own writes, and counted again when another connection (the CLI's
+   * `replay`) has committed to the file since (`PRAGMA data_version` moved).
+   */
+  private unbatchedOutbox = 0;
+  private dataVersion = 0;
   /**
    * Schema version of the file as found (0: a new file) and after opening; they differ
    * when this agent upgraded a file written by an older one.
@@ -95,6 +112,8 @@ export class SqliteBuffer implements ReadingBuffer {
     }
     this.pageSize = this.db.pragma('page_size', { simple: true }) as number;
     this.st = this.prepare();
+    this.cursor = Number(this.st.getCursor.get() ?? 0);
+    this.recountUnbatched();
     this.measureQuarantine();
     this.full = this.readingBytes() >= this.budgetBytes;
   }
@@ -114,10 +133,21 @@ export class SqliteBuffer implements ReadingBuffer {
     const db = this.db;
     return {
       insertReading: db.prepare(
-        `INSERT INTO readings(unit_id, ts, content_hash, body, received_at, held) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT(ts, unit_id) DO NOTHING`,
+        `INSERT INTO outbox(${OUTBOX_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT(ts, unit_ref) DO NOTHING`,
       ),
-      readingBody: db.prepare(`SELECT body FROM readings WHERE ts = ? AND unit_id = ?`).pluck(),
+      readingByIdentity: db.prepare(`SELECT * FROM outbox WHERE ts = ? AND unit_ref = ?`),
+      unitRef: db.prepare(`SELECT ref FROM units WHERE unit_id = ?`).pluck(),
+      unitId: db.prepare(`SELECT unit_id FROM units WHERE ref = ?`).pluck(),
+      addUnit: db.prepare(`INSERT INTO units(unit_id) VALUES (?)`),
+      getCursor: db.prepare(`SELECT value FROM meta WHERE key = 'outbox_cursor'`).pluck(),
+      setCursor: db.prepare(
+        `INSERT INTO meta(key, value) VALUES ('outbox_cursor', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
+      ),
+      countOutboxAbove: db.prepare(`SELECT count(*) FROM outbox WHERE id > ?`).pluck(),
+      dataVersion: db.prepare('PRAGMA data_version').pluck(),
+      outboxRange: db.prepare(`SELECT * FROM outbox WHERE id BETWEEN ? AND ? ORDER BY id`),
+      deleteOutboxRange: db.prepare(`DELETE FROM outbox WHERE id BETWEEN ? AND ?`),
       insertConflict: db.prepare(
         `INSERT INTO conflicts(unit_id, ts, content_hash, body, received_at, held) VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT(ts, unit_id, content_hash) DO NOTHING`,
@@ -139,31 +169,24 @@ export class SqliteBuffer implements ReadingBuffer {
       oldestPending: db.prepare(
         `SELECT batch_id, created_at, attempts FROM batches WHERE state = 'pending' ORDER BY created_at, batch_id LIMIT 1`,
       ),
-      unbatchedReadings: db.prepare(
-        `SELECT 'r' AS t, id, body, received_at FROM readings WHERE batch_id IS NULL ORDER BY id LIMIT ?`,
-      ),
+      unbatchedReadings: db.prepare(`SELECT * FROM outbox WHERE id > ? ORDER BY id LIMIT ?`),
       unbatchedConflicts: db.prepare(
-        `SELECT 'c' AS t, id, body, received_at FROM conflicts WHERE batch_id IS NULL ORDER BY id LIMIT ?`,
+        `SELECT id, body, received_at FROM conflicts WHERE batch_id IS NULL ORDER BY id LIMIT ?`,
       ),
-      countUnbatched: db
-        .prepare(
-          `SELECT (SELECT count(*) FROM readings WHERE batch_id IS NULL) + (SELECT count(*) FROM conflicts WHERE batch_id IS NULL)`,
-        )
-        .pluck(),
+      countUnbatchedConflicts: db.prepare(`SELECT count(*) FROM conflicts WHERE batch_id IS NULL`).pluck(),
       oldestUnbatched: db
         .prepare(
-          `SELECT min(x) FROM (SELECT (SELECT received_at FROM readings WHERE batch_id IS NULL ORDER BY id LIMIT 1) AS x
+          `SELECT min(x) FROM (SELECT (SELECT ts + rx FROM outbox WHERE id > ? ORDER BY id LIMIT 1) AS x
                              UNION ALL SELECT (SELECT min(received_at) FROM conflicts WHERE batch_id IS NULL))`,
         )
         .pluck(),
-      batchRows: db.prepare(
-        `SELECT 'r' AS t, id, body, received_at FROM readings WHERE batch_id = ?
-         UNION ALL SELECT 'c' AS t, id, body, received_at FROM conflicts WHERE batch_id = ? ORDER BY t DESC, id`,
+      batchConflicts: db.prepare(
+        `SELECT id, body, received_at FROM conflicts WHERE batch_id = ? ORDER BY id`,
       ),
-      assignReading: db.prepare(`UPDATE readings SET batch_id = ? WHERE id = ?`),
       assignConflict: db.prepare(`UPDATE conflicts SET batch_id = ? WHERE id = ?`),
       insertBatch: db.prepare(
-        `INSERT INTO batches(batch_id, state, readings, oldest_received_at, created_at) VALUES (?, 'pending', ?, ?, ?)`,
+        `INSERT INTO batches(batch_id, state, readings, oldest_received_at, created_at, first_id, last_id)
+         VALUES (?, 'pending', ?, ?, ?, ?, ?)`,
       ),
       batchInfo: db.prepare(`SELECT * FROM batches WHERE batch_id = ?`),
     };
@@ -215,8 +238,10 @@ export class SqliteBuffer implements ReadingBuffer {
     }
     const st = this.st;
     let quarantined = 0;
+    let stored = 0;
     const run = this.db.transaction((list: readonly AppendItem[]) => {
       const out: AppendOutcome[] = [];
+      stored = 0;
       for (const it of list) {
         if (it.kind === 'quarantine') {
           this.insertQuarantine(it);
@@ -224,16 +249,67 @@ export class SqliteBuffer implements ReadingBuffer {
           out.push('quarantined');
           continue;
         }
-        out.push(this.insertReading(it.reading));
+        const o = this.insertReading(it.reading);
+        if (o === 'stored') stored++;
+        out.push(o);
       }
       // The quarantine's room is bounded: the oldest entries make way (counted, never readings).
       if (quarantined > 0)
         this.quarantineEvictions += st.evictQuarantine.run(this.quarantineMaxEntries).changes;
       return out;
     });
-    const out = run.immediate(items);
+    let out: AppendOutcome[];
+    try {
+      out = run.immediate(items);
+    } catch (e) {
+      this.forgetUncommittedUnits();
+      throw e;
+    }
+    this.unbatchedOutbox += stored;
     if (quarantined > 0) this.measureQuarantine();
     return out;
+  }
+
+  private recountUnbatched(): void {
+    this.dataVersion = this.st.dataVersion.get() as number;
+    this.unbatchedOutbox = this.st.countOutboxAbove.get(this.cursor) as number;
+  }
+
+  /** A rolled-back transaction may have added units the maps remember: start over from the file. */
+  private forgetUncommittedUnits(): void {
+    this.unitRefs.clear();
+    this.unitIds.clear();
+  }
+
+  /** The unit's `units.ref`, added inside the caller's transaction when new. */
+  private unitRef(unitId: string): number {
+    let ref = this.unitRefs.get(unitId);
+    if (ref !== undefined) return ref;
+    ref =
+      (this.st.unitRef.get(unitId) as number | undefined) ??
+      Number(this.st.addUnit.run(unitId).lastInsertRowid);
+    if (this.unitRefs.size >= UNIT_CACHE_MAX) this.forgetUncommittedUnits();
+    this.unitRefs.set(unitId, ref);
+    this.unitIds.set(ref, unitId);
+    return ref;
+  }
+
+  private unitIdOf(ref: number): string {
+    let id = this.unitIds.get(ref);
+    if (id !== undefined) return id;
+    id = this.st.unitId.get(ref) as string;
+    if (this.unitIds.size >= UNIT_CACHE_MAX) this.forgetUncommittedUnits();
+    this.unitIds.set(ref, id);
+    return id;
+  }
+
+  private outboxRef(row: OutboxRow): RowRef {
+    return {
+      t: 'r',
+      id: row.id,
+      reading: decodeReading(row, this.unitIdOf(row.unit_ref)),
+      receivedAtMs: row.ts + row.rx,
+    };
   }
 
   private insertQuarantine(it: Extract<AppendItem, { kind: 'quarantine' }>): void {
@@ -251,15 +327,16 @@ export class SqliteBuffer implements ReadingBuffer {
 
   private insertReading(r: ForwardedReading): AppendOutcome {
     const st = this.st;
-    const receivedAt = Date.parse(r.receivedAt);
-    const held = r.flags?.includes('clock_invalid') ? 1 : 0;
-    // The first version needs no content hash up front: it is computed from the stored body
-    // only when the identity turns up again (duplicates and conflicts are the rare path).
-    const first = st.insertReading.run(r.unitId, r.ts, '', JSON.stringify(r), receivedAt, held);
+    const row = encodeReading(r, this.unitRef(r.unitId));
+    const receivedAt = row[1] + row[2];
+    const held = row[3];
+    // The first version needs no content hash up front: it is computed from the stored
+    // columns only when the identity turns up again (duplicates and conflicts are the rare path).
+    const first = st.insertReading.run(...row);
     if (first.changes === 1) return 'stored';
     const hash = contentHash(r);
-    const stored = st.readingBody.get(r.ts, r.unitId) as string;
-    if (contentHash(JSON.parse(stored) as ForwardedReading) === hash) return 'duplicate';
+    const stored = st.readingByIdentity.get(row[1], row[0]) as OutboxRow;
+    if (contentHash(decodeReading(stored, r.unitId)) === hash) return 'duplicate';
     const flags = [...new Set([...(r.flags ?? []), 'conflict' as const])];
     const body = JSON.stringify({ ...r, flags });
     const other = st.insertConflict.run(r.unitId, r.ts, hash, body, receivedAt, held);
@@ -267,7 +344,7 @@ export class SqliteBuffer implements ReadingBuffer {
   }
 
   nextBatchDueAtMs(maxAgeMs: number): number | null {
-    const oldest = this.st.oldestUnbatched.get() as number | null;
+    const oldest = this.st.oldestUnbatched.get(this.cursor) as number | null;
     return oldest === null ? null : oldest + maxAgeMs;
   }
 
@@ -281,22 +358,50 @@ export class SqliteBuffer implements ReadingBuffer {
       | { batch_id: string; created_at: number; attempts: number }
       | undefined;
     if (pending) return this.loadBatch(pending.batch_id, pending.created_at, pending.attempts);
-    return this.db
+    const made = this.db
       .transaction(() => {
-        const rows = this.st.unbatchedReadings.all(opts.maxReadings) as RowRef[];
+        const outbox = this.st.unbatchedReadings.all(this.cursor, opts.maxReadings) as OutboxRow[];
+        const rows = outbox.map((row) => this.outboxRef(row));
         if (rows.length < opts.maxReadings)
-          rows.push(...(this.st.unbatchedConflicts.all(opts.maxReadings - rows.length) as RowRef[]));
+          rows.push(...this.conflictRefs(this.st.unbatchedConflicts.all(opts.maxReadings - rows.length)));
         if (rows.length === 0) return null;
-        const oldest = Math.min(...rows.map((r) => r.received_at));
+        const oldest = minReceived(rows);
         const due = opts.force || rows.length >= opts.maxReadings || oldest + opts.maxAgeMs <= opts.nowMs;
         if (!due) return null;
         const batchId = this.newBatchId(opts.nowMs);
-        this.st.insertBatch.run(batchId, rows.length, oldest, opts.nowMs);
-        for (const r of rows)
-          (r.t === 'r' ? this.st.assignReading : this.st.assignConflict).run(batchId, r.id);
-        return toBatch(batchId, rows, opts.nowMs, 0);
+        const range = idRange(rows);
+        this.st.insertBatch.run(batchId, rows.length, oldest, opts.nowMs, range.first, range.last);
+        if (range.last !== null) this.st.setCursor.run(String(range.last));
+        for (const r of rows) if (r.t === 'c') this.st.assignConflict.run(batchId, r.id);
+        return { batch: toBatch(batchId, rows, opts.nowMs, 0), cursor: range.last, readings: outbox.length };
       })
       .immediate();
+    if (!made) return null;
+    if (made.cursor !== null) this.cursor = made.cursor;
+    this.unbatchedOutbox -= made.readings;
+    return made.batch;
+  }
+
+  private conflictRefs(rows: unknown[]): RowRef[] {
+    return (rows as Array<{ id: number; body: string; received_at: number }>).map((c) => ({
+      t: 'c',
+      id: c.id,
+      reading: JSON.parse(c.body) as ForwardedReading,
+      receivedAtMs: c.received_at,
+    }));
+  }
+
+  /** A batch's readings: its outbox range, then its conflicting versions (identity order). */
+  private batchRows(batchId: string): RowRef[] {
+    const info = this.st.batchInfo.get(batchId) as
+      | { first_id: number | null; last_id: number | null }
+      | undefined;
+    const rows =
+      info?.first_id != null
+        ? (this.st.outboxRange.all(info.first_id, info.last_id) as OutboxRow[]).map((r) => this.outboxRef(r))
+        : [];
+    rows.push(...this.conflictRefs(this.st.batchConflicts.all(batchId)));
+    return rows;
   }
 
   private newBatchId(nowMs: number): string {
@@ -309,8 +414,7 @@ export class SqliteBuffer implements ReadingBuffer {
   }
 
   private loadBatch(batchId: string, createdAt: number, attempts: number): OutboundBatch {
-    const rows = this.st.batchRows.all(batchId, batchId) as RowRef[];
-    return toBatch(batchId, rows, createdAt, attempts);
+    return toBatch(batchId, this.batchRows(batchId), createdAt, attempts);
   }
 
   ack(batchId: string, nowMs: number): void {
@@ -347,7 +451,7 @@ export class SqliteBuffer implements ReadingBuffer {
       .transaction(() => {
         const info = this.st.batchInfo.get(batchId) as { created_at: number; state: string } | undefined;
         if (info?.state !== 'pending') return [];
-        const rows = this.st.batchRows.all(batchId, batchId) as RowRef[];
+        const rows = this.batchRows(batchId);
         if (rows.length < 2) return [];
         const half = Math.ceil(rows.length / 2);
         const parts = [rows.slice(0, half), rows.slice(half)];
@@ -355,15 +459,22 @@ export class SqliteBuffer implements ReadingBuffer {
         const ids = parts.map((_, i) => `${batchId}.${i + 1}`);
         parts.forEach((part, i) => {
           const id = ids[i]!;
+          const range = idRange(part);
           this.st.insertBatch.run(
             id,
             part.length,
-            Math.min(...part.map((r) => r.received_at)),
+            minReceived(part),
             info.created_at,
+            range.first,
+            range.last,
           );
-          for (const r of part) (r.t === 'r' ? this.st.assignReading : this.st.assignConflict).run(id, r.id);
+          for (const r of part) if (r.t === 'c') this.st.assignConflict.run(id, r.id);
         });
-        this.db.prepare(`UPDATE batches SET state = 'split', readings = 0 WHERE batch_id = ?`).run(batchId);
+        this.db
+          .prepare(
+            `UPDATE batches SET state = 'split', readings = 0, first_id = NULL, last_id = NULL WHERE batch_id = ?`,
+          )
+          .run(batchId);
         return ids;
       })
       .immediate();
@@ -393,7 +504,8 @@ export class SqliteBuffer implements ReadingBuffer {
   }
 
   stats(): BufferStats {
-    const unbatched = this.st.countUnbatched.get() as number;
+    if ((this.st.dataVersion.get() as number) !== this.dataVersion) this.recountUnbatched();
+    const unbatched = this.unbatchedOutbox + (this.st.countUnbatchedConflicts.get() as number);
     const b = this.db
       .prepare(
         `SELECT
@@ -411,15 +523,15 @@ export class SqliteBuffer implements ReadingBuffer {
       parkedReadings: number;
       oldest: number | null;
     };
-    const oldestUnbatched = this.st.oldestUnbatched.get() as number | null;
+    const oldestUnbatched = this.st.oldestUnbatched.get(this.cursor) as number | null;
     const oldest = [oldestUnbatched, b.oldest].filter((x): x is number => x !== null);
     const held = this.db
       .prepare(
-        `SELECT count(*) FROM readings r WHERE held = 1 AND (batch_id IS NULL OR
-           EXISTS (SELECT 1 FROM batches b WHERE b.batch_id = r.batch_id AND b.state != 'sent'))`,
+        `SELECT count(*) FROM outbox r WHERE held = 1 AND (id > ? OR
+           EXISTS (SELECT 1 FROM batches b WHERE b.state IN ('pending', 'parked') AND r.id BETWEEN b.first_id AND b.last_id))`,
       )
       .pluck()
-      .get() as number;
+      .get(this.cursor) as number;
     return {
       queuedReadings: unbatched + b.queued,
       oldestUnsentReceivedAtMs: oldest.length ? Math.min(...oldest) : null,
@@ -486,25 +598,33 @@ export class SqliteBuffer implements ReadingBuffer {
       conflicts: 0,
       stillInvalid: 0,
     };
+    let stored = 0;
     const markReplayed = this.db.prepare(`UPDATE quarantine SET replayed_at = ? WHERE id = ?`);
     const updateReason = this.db.prepare(`UPDATE quarantine SET reason = ? WHERE id = ?`);
-    this.db
-      .transaction(() => {
-        for (const q of rows) {
-          const d = decode(q.topic, q.payload, q.received_at);
-          if (!d.ok) {
-            summary.stillInvalid++;
-            updateReason.run(d.reason, q.id);
-            continue;
-          }
-          const outcome = this.insertReading(d.reading);
-          if (outcome === 'stored') summary.stored++;
-          else if (outcome === 'conflict') summary.conflicts++;
-          else summary.duplicates++;
-          markReplayed.run(Date.now(), q.id);
+    const replay = this.db.transaction(() => {
+      for (const q of rows) {
+        const d = decode(q.topic, q.payload, q.received_at);
+        if (!d.ok) {
+          summary.stillInvalid++;
+          updateReason.run(d.reason, q.id);
+          continue;
         }
-      })
-      .immediate();
+        const outcome = this.insertReading(d.reading);
+        if (outcome === 'stored') {
+          summary.stored++;
+          stored++;
+        } else if (outcome === 'conflict') summary.conflicts++;
+        else summary.duplicates++;
+        markReplayed.run(Date.now(), q.id);
+      }
+    });
+    try {
+      replay.immediate();
+    } catch (e) {
+      this.forgetUncommittedUnits();
+      throw e;
+    }
+    this.unbatchedOutbox += stored;
     return summary;
   }
 
@@ -513,17 +633,20 @@ export class SqliteBuffer implements ReadingBuffer {
       .transaction(() => {
         const batches = this.db
           .prepare(
-            `SELECT batch_id FROM batches WHERE (state = 'sent' AND sent_at < ?) OR (state = 'split' AND created_at < ?)`,
+            `SELECT batch_id, first_id, last_id FROM batches WHERE (state = 'sent' AND sent_at < ?) OR (state = 'split' AND created_at < ?)`,
           )
-          .pluck()
-          .all(beforeMs, beforeMs) as string[];
+          .all(beforeMs, beforeMs) as Array<{
+          batch_id: string;
+          first_id: number | null;
+          last_id: number | null;
+        }>;
         let removed = 0;
-        const delR = this.db.prepare(`DELETE FROM readings WHERE batch_id = ?`);
         const delC = this.db.prepare(`DELETE FROM conflicts WHERE batch_id = ?`);
         const delB = this.db.prepare(`DELETE FROM batches WHERE batch_id = ?`);
-        for (const id of batches) {
-          removed += delR.run(id).changes + delC.run(id).changes;
-          delB.run(id);
+        for (const b of batches) {
+          if (b.first_id !== null) removed += this.st.deleteOutboxRange.run(b.first_id, b.last_id).changes;
+          removed += delC.run(b.batch_id).changes;
+          delB.run(b.batch_id);
         }
         return removed;
       })
@@ -553,12 +676,24 @@ export class SqliteBuffer implements ReadingBuffer {
 }
 
 function toBatch(batchId: string, rows: RowRef[], createdAtMs: number, attempts: number): OutboundBatch {
-  const readingsJson = `[${rows.map((r) => r.body).join(',')}]`;
-  return {
-    batchId,
-    readings: JSON.parse(readingsJson) as ForwardedReading[],
-    readingsJson,
-    createdAtMs,
-    attempts,
-  };
+  const readings = rows.map((r) => r.reading);
+  return { batchId, readings, readingsJson: JSON.stringify(readings), createdAtMs, attempts };
+}
+
+function minReceived(rows: readonly RowRef[]): number {
+  let m = Number.POSITIVE_INFINITY;
+  for (const r of rows) if (r.receivedAtMs < m) m = r.receivedAtMs;
+  return m;
+}
+
+/** The outbox id range of a batch's readings (they are consecutive outbox rows), or nulls. */
+function idRange(rows: readonly RowRef[]): { first: number | null; last: number | null } {
+  let first: number | null = null;
+  let last: number | null = null;
+  for (const r of rows) {
+    if (r.t !== 'r') continue;
+    if (first === null || r.id < first) first = r.id;
+    if (last === null || r.id > last) last = r.id;
+  }
+  return { first, last };
 }
