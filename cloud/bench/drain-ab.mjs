@@ -18,6 +18,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { freePort, spawnCommand, spawnNode } from '@ironledger/testkit';
+import { EDGE_NODE_ARGS } from '../../edge/bench/common.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
@@ -131,7 +132,7 @@ async function startEdge(dir, mainJs, cloudUrl, cloudOver) {
   };
   const file = path.join(dir, 'edge.json');
   fs.writeFileSync(file, JSON.stringify(cfg));
-  const nodeArgs = (process.env.EDGE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const nodeArgs = EDGE_NODE_ARGS;
   const started = performance.now();
   const child = spawn(process.execPath, [...nodeArgs, mainJs, '--config', file], {
     stdio: ['ignore', 'ignore', 'inherit'],

@@ -9,6 +9,15 @@ export const HERE = path.dirname(fileURLToPath(import.meta.url));
 // EDGE_MAIN: another build of the agent's main.js (an A/B comparison on the same machine).
 export const EDGE_MAIN = process.env.EDGE_MAIN ?? path.join(HERE, '..', 'dist', 'main.js');
 
+// The node flags the edge runs with in production: the systemd unit's NODE_OPTIONS (the V8 heap
+// bound), so RSS figures are the deployed ones. EDGE_NODE_ARGS replaces them ('' for Node's
+// defaults, or `--cpu-prof …` for a profile).
+export const DEPLOYED_NODE_ARGS = (() => {
+  const unit = fs.readFileSync(path.join(HERE, '..', '..', 'deploy', 'ironledger-edge.service'), 'utf8');
+  return /^Environment="NODE_OPTIONS=([^"]*)"$/m.exec(unit)?.[1] ?? '';
+})();
+export const EDGE_NODE_ARGS = (process.env.EDGE_NODE_ARGS ?? DEPLOYED_NODE_ARGS).split(' ').filter(Boolean);
+
 export function tmp(prefix) {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
@@ -35,11 +44,9 @@ export async function startEdge(dir, overrides = {}) {
       cfg[k] = { ...cfg[k], ...overrides[k], ...(k === 'buffer' ? { path: path.join(dir, 'edge.db') } : {}) };
   const file = path.join(dir, 'edge.json');
   fs.writeFileSync(file, JSON.stringify(cfg));
-  const child = spawn(
-    process.execPath,
-    [...(process.env.EDGE_NODE_ARGS ?? '').split(' ').filter(Boolean), EDGE_MAIN, '--config', file],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
+  const child = spawn(process.execPath, [...EDGE_NODE_ARGS, EDGE_MAIN, '--config', file], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let out = '';
   const ready = await new Promise((resolve, reject) => {
     child.stdout.setEncoding('utf8').on('data', (d) => {
