@@ -50,6 +50,7 @@ import type {
   MarkPostedResult,
   MasterDataSeed,
   MasterKind,
+  MeterReading,
   NewAllocation,
   OdooMasterModel,
   OdooMasterRecord,
@@ -67,6 +68,7 @@ import type {
   UsageFilter,
 } from '../store.js';
 import { odooSyncCursorKey } from '../store.js';
+import { meterReadings } from './meter-readings.js';
 import { MIGRATIONS } from './migrations.js';
 
 type Row = Record<string, unknown>;
@@ -700,6 +702,20 @@ export class SqliteStore implements CloudStore {
       batchId: r.batch_id as string,
       gatewayId: r.gateway_id as string,
     }));
+  }
+
+  async usageReadings(unitId: string, fromMs?: number): Promise<MeterReading[]> {
+    return meterReadings(this.db, unitId, fromMs);
+  }
+
+  async markAllDirty(at: string): Promise<void> {
+    // One statement over the (unit_id, ts_ms) index instead of a per-unit upsert after a
+    // GROUP BY over every reading's row.
+    this.stmt(
+      `INSERT INTO dirty_units (unit_id, since_ms, marked_at, generation)
+         SELECT DISTINCT unit_id, 0, ?, 1 FROM readings WHERE true
+         ON CONFLICT (unit_id) DO UPDATE SET since_ms = 0, generation = generation + 1`,
+    ).run(at);
   }
 
   async applyConsolidation(w: ConsolidationWrite): Promise<ConsolidationResult> {
