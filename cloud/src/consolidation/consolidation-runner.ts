@@ -90,9 +90,24 @@ export class ConsolidationRunner {
     return worker.unitUsage(req, await readingsToConsolidate(store, req.unitId, req.sinceMs));
   }
 
-  /** Consolidates one claimed unit; its write ends the claim (or is stale and writes nothing). */
-  private async consolidateUnit(
+  /** Starts computing a claimed unit's usage (in the worker, when there is one). */
+  private startUsage(dirty: DirtyUnit): Promise<UnitUsage> {
+    const { master } = this.deps;
+    const usage = this.usageOf({
+      unitId: dirty.unitId,
+      sinceMs: dirty.sinceMs,
+      sites: master.sites,
+      unitSiteId: master.units.get(dirty.unitId)?.siteId ?? null,
+      projects: master.projects,
+    });
+    usage.catch(() => {}); // awaited (and its failure handled) by the loop
+    return usage;
+  }
+
+  /** Plans and writes one claimed unit's usage; the write ends the claim (or is stale and writes nothing). */
+  private async writeUnit(
     dirty: DirtyUnit,
+    usage: UnitUsage,
     owner: string,
   ): Promise<
     | { kind: 'applied'; rowsWritten: number; created: number; adjustments: number }
@@ -100,20 +115,18 @@ export class ConsolidationRunner {
   > {
     const { store, master, pricing } = this.deps;
     const unit = master.units.get(dirty.unitId) ?? null;
-    const { figures, anomalies, since } = await this.usageOf({
-      unitId: dirty.unitId,
-      sinceMs: dirty.sinceMs,
-      sites: master.sites,
-      unitSiteId: unit?.siteId ?? null,
-      projects: master.projects,
-    });
-    const existing = await store.allocationsForUnit(dirty.unitId);
+    const { figures, anomalies, since } = usage;
+    // An incremental run reads only the allocations of the days it recomputes (each one's
+    // evidence is parsed: a month of them was a fifth of an incremental run).
+    const existing = since
+      ? await store.allocationsForUnitFrom(dirty.unitId, since.fromDay)
+      : await store.allocationsForUnit(dirty.unitId);
     const nowIso = new Date(this.deps.now()).toISOString();
     const plan = planAllocations({
       unitId: dirty.unitId,
       unit,
       figures,
-      existing: since ? existing.filter((a) => a.day >= since.fromDay) : existing,
+      existing,
       rates: master.rates,
       now: nowIso,
       pricing,
@@ -152,18 +165,29 @@ export class ConsolidationRunner {
       // Units dirty now, plus room for retries after a stale write and for units re-marked
       // while this run works; the rest waits for the next run.
       let budget = (await store.dirtyUnits()).length + 16;
-      while (budget-- > 0) {
+      type Claimed = { dirty: DirtyUnit; usage: Promise<UnitUsage> };
+      const claimNext = async (): Promise<Claimed | null> => {
+        if (budget-- <= 0) return null;
         const dirty = await store.claimDirtyUnit({
           owner,
           nowMs: this.deps.now(),
           leaseMs: this.deps.leases.consolidationMs,
         });
-        if (!dirty) break;
-        let result: Awaited<ReturnType<typeof this.consolidateUnit>>;
+        return dirty ? { dirty, usage: this.startUsage(dirty) } : null;
+      };
+      let cur = await claimNext();
+      while (cur) {
+        const { dirty } = cur;
+        let next: Claimed | null = null;
+        let result: Awaited<ReturnType<typeof this.writeUnit>>;
         try {
-          result = await this.consolidateUnit(dirty, owner);
+          const usage = await cur.usage;
+          // The next unit is read and computed (in the worker) while this one is planned and written.
+          next = await claimNext();
+          result = await this.writeUnit(dirty, usage, owner);
         } catch (e) {
           await store.releaseDirtyUnit(dirty.unitId, owner).catch(() => {});
+          if (next) await store.releaseDirtyUnit(next.dirty.unitId, owner).catch(() => {});
           throw e;
         }
         if (result.kind === 'stale') {
@@ -180,6 +204,8 @@ export class ConsolidationRunner {
         }
         // Let ingest requests in between units: each unit is its own transaction.
         await new Promise<void>((r) => setImmediate(r));
+        // A unit released as stale is claimable again.
+        cur = next ?? (await claimNext());
       }
       metrics.consolidationRuns.inc({ outcome: 'ok' });
       if (out.unitsTouched > 0) logger.info({ event: 'consolidated', ...out }, 'consolidation run');

@@ -317,6 +317,8 @@ export interface CloudStore {
 
   // ---- allocations ---------------------------------------------------------------------
   allocationsForUnit(unitId: string): Promise<AllocationRecord[]>;
+  /** allocationsForUnit from `fromDay` on: what an incremental consolidation can change. */
+  allocationsForUnitFrom(unitId: string, fromDay: string): Promise<AllocationRecord[]>;
   listAllocations(filter: AllocationFilter & { ids?: string[] | undefined }): Promise<AllocationRecord[]>;
   getAllocation(id: string): Promise<AllocationRecord | null>;
   getAllocationByKey(key: string): Promise<AllocationRecord | null>;

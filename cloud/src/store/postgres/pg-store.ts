@@ -1365,6 +1365,15 @@ export class PostgresStore implements CloudStore {
     ).map(toAllocation);
   }
 
+  async allocationsForUnitFrom(unitId: string, fromDay: string): Promise<AllocationRecord[]> {
+    return (
+      await this.q(
+        'SELECT * FROM allocations WHERE unit_id = $1 AND day >= $2 ORDER BY day, project_id, seq',
+        [unitId, fromDay],
+      )
+    ).map(toAllocation);
+  }
+
   async listAllocations(filter: AllocationFilter & { ids?: string[] }): Promise<AllocationRecord[]> {
     const s = new Sql();
     if (filter.ids) {

@@ -981,6 +981,15 @@ export class SqliteStore implements CloudStore {
     ).map(toAllocation);
   }
 
+  async allocationsForUnitFrom(unitId: string, fromDay: string): Promise<AllocationRecord[]> {
+    return (
+      this.stmt('SELECT * FROM allocations WHERE unit_id = ? AND day >= ? ORDER BY day, project_id, seq').all(
+        unitId,
+        fromDay,
+      ) as Row[]
+    ).map(toAllocation);
+  }
+
   async listAllocations(filter: AllocationFilter & { ids?: string[] }): Promise<AllocationRecord[]> {
     const where: string[] = [];
     const args: unknown[] = [];
