@@ -43,6 +43,8 @@ export class UsageWorker {
   ): Promise<UnitUsage> {
     const w = this.start();
     const id = this.nextId++;
+    // Keeps the process alive while a request is out; idle, the worker holds nothing open.
+    if (this.pending.size === 0) w.ref();
     return new Promise<UnitUsage>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       const msg: WorkerRequest = { id, req, ...(given ? { given } : {}) };
@@ -63,6 +65,7 @@ export class UsageWorker {
       const p = this.pending.get(r.id);
       if (!p) return;
       this.pending.delete(r.id);
+      if (this.pending.size === 0) w.unref();
       if ('error' in r)
         p.reject(new IronLedgerError('INTERNAL', `consolidation worker: ${r.error}`, { retryable: true }));
       else p.resolve(r.usage);
