@@ -12,6 +12,7 @@ import { allocationKey, priceFigure } from './allocation/allocate.js';
 import { BILL_UNVERIFIED_ACTION, UnverifiedDecisions } from './allocation/unverified-decisions.js';
 import type { CloudConfig } from './config.js';
 import { ConsolidationRunner } from './consolidation/consolidation-runner.js';
+import { UsageWorker, workerFile } from './consolidation/usage-worker-pool.js';
 import { type AppContext, DEFAULT_LEASES, type Leases } from './context.js';
 import { StoreLedger } from './domain/store-ledger.js';
 import { hashToken } from './http/auth.js';
@@ -116,6 +117,7 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
   };
   registerOperatorMetrics(app);
 
+  const usageWorker = consolidationWorker(config);
   const decisions = new UnverifiedDecisions().load(await store.listAudit({ action: BILL_UNVERIFIED_ACTION }));
   const runner = new ConsolidationRunner({
     store,
@@ -134,6 +136,7 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
     beforeRun: async () => {
       decisions.load(await store.listAudit({ action: BILL_UNVERIFIED_ACTION }));
     },
+    worker: usageWorker,
   });
   logSeed(logger, seeded);
   // A config change to a site, unit or rate changes attribution or prices of stored readings.
@@ -208,6 +211,7 @@ export async function startCloud(config: CloudConfig, opts: StartCloudOptions = 
         for (const j of jobs) await j.stop();
         // A run in progress finishes its current unit's transaction before the store closes.
         await runner.idle();
+        await usageWorker?.close();
         await poster.close();
         await unfollow();
         await store.close();
@@ -255,4 +259,18 @@ function logSeed(logger: Logger, r: SeedReport): void {
       { event: 'master_data_config_ignored', records: ids(r.keptApiEdits) },
       'config differs from records changed through the admin API; the API edits are kept',
     );
+}
+
+/**
+ * The consolidation worker thread, so a long run never holds the event loop that answers
+ * batches: it reads a SQLite file store itself (its own read-only connection), or is sent the
+ * readings of a PostgreSQL store. None for an in-memory SQLite store, which another connection
+ * cannot see, or when the compiled worker is missing (then units are computed on the event loop).
+ */
+function consolidationWorker(config: CloudConfig): UsageWorker | null {
+  const file = workerFile();
+  if (!file) return null;
+  if (config.store.url) return new UsageWorker(file, null);
+  if (config.store.path === ':memory:' || config.store.path.startsWith('file:')) return null;
+  return new UsageWorker(file, config.store.path);
 }

@@ -12,6 +12,10 @@
  * is written, and the unit is consolidated again from a fresh read.
  * In one process runs never overlap; a request during a run waits for it and then runs again.
  * With no new data a run touches nothing.
+ *
+ * A unit's readings are read and consolidated in a worker thread (usage-worker-pool.ts) when
+ * the app gives one: the event loop only claims, plans and writes, so batches are answered
+ * while a long unit is computed. The figures are the same functions' (unit-usage.ts).
  */
 import type { ConsolidateResponse } from '@ironledger/contracts';
 import type { Logger } from '@ironledger/logger';
@@ -19,8 +23,9 @@ import type { Leases } from '../context.js';
 import { type Pricing, planAllocations } from '../domain/allocation-lifecycle.js';
 import type { MasterData } from '../master-data.js';
 import type { Metrics } from '../metrics.js';
-import type { CloudStore, DirtyUnit, StoredReading } from '../store/store.js';
-import { consolidate, recomputeWindow } from '../usage/consolidate.js';
+import type { CloudStore, DirtyUnit } from '../store/store.js';
+import { readingsToConsolidate, type UnitUsage, type UnitUsageRequest, unitUsage } from './unit-usage.js';
+import type { UsageWorker } from './usage-worker-pool.js';
 
 export class ConsolidationRunner {
   private running: Promise<ConsolidateResponse> | null = null;
@@ -39,13 +44,14 @@ export class ConsolidationRunner {
       leases: Pick<Leases, 'consolidationMs'>;
       /** Re-reads what pricing depends on beyond master data (approvers' decisions) before a run. */
       beforeRun?: () => Promise<void>;
+      /** Computes each unit's usage off the event loop; without it, on the event loop. */
+      worker?: UsageWorker | null;
     },
   ) {}
 
   /** Marks every known unit dirty (after sites or rates change) so the next run recomputes all. */
   async markAll(): Promise<void> {
-    const at = new Date(this.deps.now()).toISOString();
-    for (const u of await this.deps.store.unitActivity()) await this.deps.store.markDirty(u.unitId, 0, at);
+    await this.deps.store.markAllDirty(new Date(this.deps.now()).toISOString());
   }
 
   /** Resolves once no run is in progress (used at shutdown). */
@@ -74,27 +80,34 @@ export class ConsolidationRunner {
   }
 
   /**
-   * The readings a run needs for a unit: only those from the earliest day new data can change
-   * (see recomputeWindow), or all of them when the unit is new, marked whole (sinceMs 0), or
-   * the new data comes before everything stored.
+   * The unit's usage: in the worker thread when there is one (it reads a SQLite store itself;
+   * another store's readings are read here, asynchronously, and sent to it), else here.
    */
-  private async readingsToConsolidate(
-    unitId: string,
-    sinceMs: number,
-  ): Promise<{ readings: StoredReading[]; since?: { fromDay: string; afterTs: string } }> {
-    const { store } = this.deps;
-    const anchorMs = sinceMs > 0 ? await store.lastUsableReadingBefore(unitId, sinceMs) : null;
-    if (anchorMs === null) return { readings: await store.usableReadings(unitId) };
-    const { fromDay, startMs } = recomputeWindow(anchorMs);
-    const readings = await store.usableReadings(unitId, startMs);
-    const first = readings[0];
-    if (!first || first.tsMs >= startMs) return { readings };
-    return { readings, since: { fromDay, afterTs: first.ts } };
+  private async usageOf(req: UnitUsageRequest): Promise<UnitUsage> {
+    const { store, worker } = this.deps;
+    if (!worker) return unitUsage(store, req);
+    if (worker.readsItself) return worker.unitUsage(req);
+    return worker.unitUsage(req, await readingsToConsolidate(store, req.unitId, req.sinceMs));
   }
 
-  /** Consolidates one claimed unit; its write ends the claim (or is stale and writes nothing). */
-  private async consolidateUnit(
+  /** Starts computing a claimed unit's usage (in the worker, when there is one). */
+  private startUsage(dirty: DirtyUnit): Promise<UnitUsage> {
+    const { master } = this.deps;
+    const usage = this.usageOf({
+      unitId: dirty.unitId,
+      sinceMs: dirty.sinceMs,
+      sites: master.sites,
+      unitSiteId: master.units.get(dirty.unitId)?.siteId ?? null,
+      projects: master.projects,
+    });
+    usage.catch(() => {}); // awaited (and its failure handled) by the loop
+    return usage;
+  }
+
+  /** Plans and writes one claimed unit's usage; the write ends the claim (or is stale and writes nothing). */
+  private async writeUnit(
     dirty: DirtyUnit,
+    usage: UnitUsage,
     owner: string,
   ): Promise<
     | { kind: 'applied'; rowsWritten: number; created: number; adjustments: number }
@@ -102,23 +115,18 @@ export class ConsolidationRunner {
   > {
     const { store, master, pricing } = this.deps;
     const unit = master.units.get(dirty.unitId) ?? null;
-    const { readings, since } = await this.readingsToConsolidate(dirty.unitId, dirty.sinceMs);
-    const out1 = consolidate({
-      unitId: dirty.unitId,
-      readings,
-      sites: master.sites,
-      unitSiteId: unit?.siteId ?? null,
-      projects: master.projects,
-    });
-    const figures = since ? out1.figures.filter((f) => f.day >= since.fromDay) : out1.figures;
-    const anomalies = since ? out1.anomalies.filter((a) => a.ts > since.afterTs) : out1.anomalies;
-    const existing = await store.allocationsForUnit(dirty.unitId);
+    const { figures, anomalies, since } = usage;
+    // An incremental run reads only the allocations of the days it recomputes (each one's
+    // evidence is parsed: a month of them was a fifth of an incremental run).
+    const existing = since
+      ? await store.allocationsForUnitFrom(dirty.unitId, since.fromDay)
+      : await store.allocationsForUnit(dirty.unitId);
     const nowIso = new Date(this.deps.now()).toISOString();
     const plan = planAllocations({
       unitId: dirty.unitId,
       unit,
       figures,
-      existing: since ? existing.filter((a) => a.day >= since.fromDay) : existing,
+      existing,
       rates: master.rates,
       now: nowIso,
       pricing,
@@ -157,18 +165,29 @@ export class ConsolidationRunner {
       // Units dirty now, plus room for retries after a stale write and for units re-marked
       // while this run works; the rest waits for the next run.
       let budget = (await store.dirtyUnits()).length + 16;
-      while (budget-- > 0) {
+      type Claimed = { dirty: DirtyUnit; usage: Promise<UnitUsage> };
+      const claimNext = async (): Promise<Claimed | null> => {
+        if (budget-- <= 0) return null;
         const dirty = await store.claimDirtyUnit({
           owner,
           nowMs: this.deps.now(),
           leaseMs: this.deps.leases.consolidationMs,
         });
-        if (!dirty) break;
-        let result: Awaited<ReturnType<typeof this.consolidateUnit>>;
+        return dirty ? { dirty, usage: this.startUsage(dirty) } : null;
+      };
+      let cur = await claimNext();
+      while (cur) {
+        const { dirty } = cur;
+        let next: Claimed | null = null;
+        let result: Awaited<ReturnType<typeof this.writeUnit>>;
         try {
-          result = await this.consolidateUnit(dirty, owner);
+          const usage = await cur.usage;
+          // The next unit is read and computed (in the worker) while this one is planned and written.
+          next = await claimNext();
+          result = await this.writeUnit(dirty, usage, owner);
         } catch (e) {
           await store.releaseDirtyUnit(dirty.unitId, owner).catch(() => {});
+          if (next) await store.releaseDirtyUnit(next.dirty.unitId, owner).catch(() => {});
           throw e;
         }
         if (result.kind === 'stale') {
@@ -185,6 +204,8 @@ export class ConsolidationRunner {
         }
         // Let ingest requests in between units: each unit is its own transaction.
         await new Promise<void>((r) => setImmediate(r));
+        // A unit released as stale is claimable again.
+        cur = next ?? (await claimNext());
       }
       metrics.consolidationRuns.inc({ outcome: 'ok' });
       if (out.unitsTouched > 0) logger.info({ event: 'consolidated', ...out }, 'consolidation run');

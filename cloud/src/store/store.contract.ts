@@ -16,7 +16,13 @@
  */
 import type { ForwardedReading } from '@ironledger/contracts';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { AllocationRecord, NewAllocation, OdooMasterRecord, UsageFigure } from '../domain/types.js';
+import type {
+  AllocationRecord,
+  NewAllocation,
+  OdooMasterRecord,
+  StoredReading,
+  UsageFigure,
+} from '../domain/types.js';
 import { toIngestReading } from '../ingest/parse-batch.js';
 import type {
   AllocationChanges,
@@ -332,6 +338,45 @@ export function storeContract(name: string, hooks: StoreContractHooks): void {
         Date.parse(ts(7)),
       );
       expect((await s.listAudit({ action: 'reading.release' })).length).toBe(1);
+    });
+
+    it('usageReadings is usableReadings without the receipt fields; markAllDirty marks every unit whole', async () => {
+      const s = await open();
+      await s.ingestBatch(
+        ingestBatch('b1', [
+          fr('U1', '1999-12-31T23:00:00.000Z', 99),
+          fr('U1', ts(8), 100, { idleHours: 10, odometerKm: 5, position: { lat: 51.5, lon: -0.12 } }),
+          fr('U1', ts(9), 101),
+          fr('U1', ts(10), 102),
+          fr('U2', ts(8), 7),
+        ]),
+      );
+      await s.ingestBatch(ingestBatch('b2', [fr('U1', ts(10), 102.5)])); // a conflict: both kept out
+      const meter = (r: StoredReading) => ({
+        ts: r.ts,
+        tsMs: r.tsMs,
+        engineHours: r.engineHours,
+        idleHours: r.idleHours,
+        odometerKm: r.odometerKm,
+        position: r.position,
+        siteId: r.siteId,
+      });
+      const all = await s.usableReadings('U1');
+      expect(all.map((r) => r.engineHours)).toEqual([100, 101]);
+      expect(await s.usageReadings('U1')).toEqual(all.map(meter));
+      expect(await s.usageReadings('U1', Date.parse(ts(9)))).toEqual(
+        (await s.usableReadings('U1', Date.parse(ts(9)))).map(meter),
+      );
+      expect((await s.usageReadings('U1', Date.parse(ts(9)))).map((r) => r.ts)).toEqual([ts(8), ts(9)]);
+      expect(await s.usageReadings('U3')).toEqual([]);
+      const before = new Map((await s.dirtyUnits()).map((d) => [d.unitId, d.generation]));
+      await s.markAllDirty(NOW);
+      const after = await s.dirtyUnits();
+      expect(after.map((d) => [d.unitId, d.sinceMs]).sort()).toEqual([
+        ['U1', 0],
+        ['U2', 0],
+      ]);
+      for (const d of after) expect(d.generation).toBeGreaterThan(before.get(d.unitId) ?? 0);
     });
 
     it('every change marks its unit dirty; consolidation clears the mark only at the generation it read', async () => {

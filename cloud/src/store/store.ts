@@ -68,6 +68,12 @@ export type {
   StoredReading,
 } from '../domain/types.js';
 
+/** The fields of a stored reading that usage is computed from. */
+export type MeterReading = Pick<
+  StoredReading,
+  'ts' | 'tsMs' | 'engineHours' | 'idleHours' | 'odometerKm' | 'position' | 'siteId'
+>;
+
 export interface IngestReading {
   reading: ForwardedReading;
   /** Canonical content (readingContent) for same-identity comparisons. */
@@ -297,6 +303,13 @@ export interface CloudStore {
   releaseDirtyUnit(unitId: string, owner: string): Promise<void>;
   /** A unit's usable readings by ts; with `fromMs`, from the last one strictly before it on (all when none is). */
   usableReadings(unitId: string, fromMs?: number): Promise<StoredReading[]>;
+  /**
+   * What consolidation reads: the meter fields of a unit's usable readings by ts, as
+   * usableReadings (same rows, same order) without the receipt fields, which it never uses.
+   */
+  usageReadings(unitId: string, fromMs?: number): Promise<MeterReading[]>;
+  /** Marks every unit that has readings dirty from its first reading on (a whole recompute). */
+  markAllDirty(at: string): Promise<void>;
   /** Distinct batch ids of a unit's usable readings with fromMs <= ts < toMs (for the posting trace). */
   batchIdsBetween(unitId: string, fromMs: number, toMs: number): Promise<string[]>;
   /** ts (ms) of the unit's last usable reading strictly before `ms`, or null. */
@@ -309,6 +322,8 @@ export interface CloudStore {
 
   // ---- allocations ---------------------------------------------------------------------
   allocationsForUnit(unitId: string): Promise<AllocationRecord[]>;
+  /** allocationsForUnit from `fromDay` on: what an incremental consolidation can change. */
+  allocationsForUnitFrom(unitId: string, fromDay: string): Promise<AllocationRecord[]>;
   listAllocations(filter: AllocationFilter & { ids?: string[] | undefined }): Promise<AllocationRecord[]>;
   getAllocation(id: string): Promise<AllocationRecord | null>;
   getAllocationByKey(key: string): Promise<AllocationRecord | null>;

@@ -56,6 +56,7 @@ import type {
   MarkPostedResult,
   MasterDataSeed,
   MasterKind,
+  MeterReading,
   NewAllocation,
   OdooMasterModel,
   OdooMasterRecord,
@@ -1043,6 +1044,41 @@ export class PostgresStore implements CloudStore {
     }));
   }
 
+  async usageReadings(unitId: string, fromMs?: number): Promise<MeterReading[]> {
+    const start = fromMs === undefined ? null : await this.lastUsableReadingBefore(unitId, fromMs);
+    // Only the columns usage needs: the JSON body and content are most of a row's bytes.
+    const cols = 'ts, ts_ms, engine_hours, idle_hours, odometer_km, lat, lon, site_id';
+    const rows =
+      start === null
+        ? await this.q(
+            `SELECT ${cols} FROM readings WHERE unit_id = $1 AND status = 'ok' ORDER BY ts_ms, id`,
+            [unitId],
+          )
+        : await this.q(
+            `SELECT ${cols} FROM readings WHERE unit_id = $1 AND status = 'ok' AND ts_ms >= $2 ORDER BY ts_ms, id`,
+            [unitId, start],
+          );
+    return rows.map((r) => ({
+      ts: r.ts as string,
+      tsMs: r.ts_ms as number,
+      engineHours: r.engine_hours as number,
+      idleHours: (r.idle_hours as number | null) ?? null,
+      odometerKm: (r.odometer_km as number | null) ?? null,
+      position: r.lat != null && r.lon != null ? { lat: r.lat as number, lon: r.lon as number } : null,
+      siteId: (r.site_id as string | null) ?? null,
+    }));
+  }
+
+  async markAllDirty(at: string): Promise<void> {
+    // One statement, in unit order (as row locks are taken), instead of one upsert per unit.
+    await this.q(
+      `INSERT INTO dirty_units (unit_id, since_ms, marked_at, generation)
+       SELECT u, 0, $1, 1 FROM (SELECT DISTINCT unit_id AS u FROM readings) x ORDER BY u
+       ON CONFLICT (unit_id) DO UPDATE SET since_ms = 0, generation = dirty_units.generation + 1`,
+      [at],
+    );
+  }
+
   async applyConsolidation(w: ConsolidationWrite): Promise<ConsolidationResult> {
     try {
       return await this.consolidationTx(w);
@@ -1342,6 +1378,15 @@ export class PostgresStore implements CloudStore {
   async allocationsForUnit(unitId: string): Promise<AllocationRecord[]> {
     return (
       await this.q('SELECT * FROM allocations WHERE unit_id = $1 ORDER BY day, project_id, seq', [unitId])
+    ).map(toAllocation);
+  }
+
+  async allocationsForUnitFrom(unitId: string, fromDay: string): Promise<AllocationRecord[]> {
+    return (
+      await this.q(
+        'SELECT * FROM allocations WHERE unit_id = $1 AND day >= $2 ORDER BY day, project_id, seq',
+        [unitId, fromDay],
+      )
     ).map(toAllocation);
   }
 
