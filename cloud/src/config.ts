@@ -110,7 +110,7 @@ export const CloudConfigSchema = z
         /** A request body not fully received within this is answered 408 and the connection closed (ms). */
         bodyTimeoutMs: z.number().int().positive().default(30_000), // 30 s
         /** Ingests one gateway may have in flight; the rest of the slots stay free for the others. */
-        maxIngestsPerGateway: z.number().int().positive().default(2),
+        maxIngestsPerGateway: z.number().int().positive().default(4),
         /** Serve HTTPS with these PEM files instead of plain HTTP. */
         tls: z
           .object({ certFile: z.string().min(1), keyFile: z.string().min(1) })
@@ -125,7 +125,7 @@ export const CloudConfigSchema = z
         maxConcurrentIngests: 8,
         retryAfterS: 5,
         bodyTimeoutMs: 30_000,
-        maxIngestsPerGateway: 2,
+        maxIngestsPerGateway: 4,
       }),
     store: StoreConfigSchema.default(STORE_DEFAULTS),
     gateways: z.array(GatewayConfigSchema).default([]),

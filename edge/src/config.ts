@@ -125,14 +125,14 @@ const CloudSchema = z
   .object({
     url: z.string().url().default('http://127.0.0.1:8080'),
     token: z.string().min(1, 'the gateway token the cloud issued (IRONLEDGER_EDGE_CLOUD_TOKEN_FILE)'),
-    batchSize: z.number().int().min(1).max(MAX_READINGS_PER_BATCH).default(500),
+    batchSize: z.number().int().min(1).max(MAX_READINGS_PER_BATCH).default(1000),
     /** A reading waits at most this long for its batch to fill (ms); the latency bound of a quiet site. */
     maxBatchAgeMs: z.number().int().min(0).default(1000),
     /**
      * Requests in flight to the cloud at once (parts of one buffer batch). Keep it within the
-     * cloud's `http.maxIngestsPerGateway` (default 2), or the extra requests are answered 503.
+     * cloud's `http.maxIngestsPerGateway` (default 4), or the extra requests are answered 503.
      */
-    maxInFlight: z.number().int().min(1).max(16).default(2),
+    maxInFlight: z.number().int().min(1).max(16).default(4),
     timeoutMs: z.number().int().min(100).default(30_000),
     heartbeatIntervalMs: z.number().int().min(100).default(60_000),
     /** PEM CA bundle that issued the cloud's certificate (https:// URL), beside the system CAs. */
