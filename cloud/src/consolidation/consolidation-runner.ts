@@ -87,7 +87,7 @@ export class ConsolidationRunner {
     const { store, worker } = this.deps;
     if (!worker) return unitUsage(store, req);
     if (worker.readsItself) return worker.unitUsage(req);
-    return worker.unitUsage(req, await readingsToConsolidate(store, req.unitId, req.sinceMs));
+    return worker.unitUsage(req, await readingsToConsolidate(store, req));
   }
 
   /** Starts computing a claimed unit's usage (in the worker, when there is one). */

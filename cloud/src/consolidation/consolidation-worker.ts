@@ -45,8 +45,7 @@ function source() {
 parentPort?.on('message', async (m: WorkerRequest) => {
   let reply: WorkerReply;
   try {
-    const { readings, since } =
-      m.given ?? (await readingsToConsolidate(source(), m.req.unitId, m.req.sinceMs));
+    const { readings, since } = m.given ?? (await readingsToConsolidate(source(), m.req));
     reply = { id: m.id, usage: computeUnitUsage(m.req, readings, since) };
   } catch (e) {
     reply = { id: m.id, error: (e as Error).stack ?? String(e) };

@@ -37,14 +37,19 @@ export interface MeterReadingSource {
   usageReadings(unitId: string, fromMs?: number): MeterReading[] | Promise<MeterReading[]>;
 }
 
+/** Every zone a unit's days can be counted in: the sites', and UTC (a reading on no known site). */
+export function zonesOf(sites: ReadonlyMap<string, Site>): string[] {
+  return [...new Set(['UTC', ...[...sites.values()].map((s) => s.timeZone)])];
+}
+
 export async function readingsToConsolidate(
   source: MeterReadingSource,
-  unitId: string,
-  sinceMs: number,
+  req: Pick<UnitUsageRequest, 'unitId' | 'sinceMs' | 'sites'>,
 ): Promise<{ readings: MeterReading[]; since?: UsageSince }> {
+  const { unitId, sinceMs } = req;
   const anchorMs = sinceMs > 0 ? await source.lastUsableReadingBefore(unitId, sinceMs) : null;
   if (anchorMs === null) return { readings: await source.usageReadings(unitId) };
-  const { fromDay, startMs } = recomputeWindow(anchorMs);
+  const { fromDay, startMs } = recomputeWindow(anchorMs, zonesOf(req.sites));
   const readings = await source.usageReadings(unitId, startMs);
   const first = readings[0];
   if (!first || first.tsMs >= startMs) return { readings };
@@ -74,6 +79,6 @@ export function computeUnitUsage(
 
 /** Reads and computes on the calling thread. */
 export async function unitUsage(source: MeterReadingSource, req: UnitUsageRequest): Promise<UnitUsage> {
-  const { readings, since } = await readingsToConsolidate(source, req.unitId, req.sinceMs);
+  const { readings, since } = await readingsToConsolidate(source, req);
   return computeUnitUsage(req, readings, since);
 }

@@ -208,6 +208,8 @@ const zoneArb = fc.constantFrom(
   'Australia/Lord_Howe',
   'Asia/Kolkata',
   'UTC',
+  'Pacific/Kiritimati',
+  'Pacific/Pago_Pago',
 );
 
 function stream(start: number, e0: number, steps: Step[]) {
@@ -337,24 +339,30 @@ describe('consolidate (properties)', () => {
           const k = 1 + (pick % (rs.length - 1));
           const before = run(rs.slice(0, k));
           const all = run(rs);
-          const { fromDay, startMs } = recomputeWindow(rs[k - 1]!.tsMs);
-          const firstIdx = rs.findLastIndex((r) => r.tsMs < startMs);
-          const part = run(rs.slice(Math.max(0, firstIdx)));
-          const afterTs = firstIdx >= 0 ? rs[firstIdx]!.ts : '';
-          // Days before the window are what was stored before the new readings came…
-          expect(before.figures.filter((f) => f.day < fromDay)).toEqual(
-            all.figures.filter((f) => f.day < fromDay),
-          );
-          expect(before.anomalies.filter((a) => a.ts <= afterTs)).toEqual(
-            all.anomalies.filter((a) => a.ts <= afterTs),
-          );
-          // …and the window is fully given by the readings it needs.
-          expect(part.figures.filter((f) => f.day >= fromDay)).toEqual(
-            all.figures.filter((f) => f.day >= fromDay),
-          );
-          expect(part.anomalies.filter((a) => a.ts > afterTs)).toEqual(
-            all.anomalies.filter((a) => a.ts > afterTs),
-          );
+          // Any zone's window, and the window of the zones the unit's days are counted in (the
+          // site's and UTC), which starts at the anchor's own local day.
+          const wide = recomputeWindow(rs[k - 1]!.tsMs);
+          const tight = recomputeWindow(rs[k - 1]!.tsMs, [tz, 'UTC']);
+          expect(tight.startMs).toBeGreaterThanOrEqual(wide.startMs);
+          for (const { fromDay, startMs } of [wide, tight]) {
+            const firstIdx = rs.findLastIndex((r) => r.tsMs < startMs);
+            const part = run(rs.slice(Math.max(0, firstIdx)));
+            const afterTs = firstIdx >= 0 ? rs[firstIdx]!.ts : '';
+            // Days before the window are what was stored before the new readings came…
+            expect(before.figures.filter((f) => f.day < fromDay)).toEqual(
+              all.figures.filter((f) => f.day < fromDay),
+            );
+            expect(before.anomalies.filter((a) => a.ts <= afterTs)).toEqual(
+              all.anomalies.filter((a) => a.ts <= afterTs),
+            );
+            // …and the window is fully given by the readings it needs.
+            expect(part.figures.filter((f) => f.day >= fromDay)).toEqual(
+              all.figures.filter((f) => f.day >= fromDay),
+            );
+            expect(part.anomalies.filter((a) => a.ts > afterTs)).toEqual(
+              all.anomalies.filter((a) => a.ts > afterTs),
+            );
+          }
         },
       ),
       { numRuns: 300 },

@@ -49,7 +49,7 @@ import {
 } from '../allocation/status-hours.js';
 import type { UsageFigure } from '../domain/types.js';
 import { placeAt } from './geofence.js';
-import { localDay, splitByLocalDay } from './local-time.js';
+import { localDay, nextLocalDayStart, splitByLocalDay } from './local-time.js';
 
 export interface UsageReading {
   ts: string;
@@ -408,13 +408,37 @@ const MAX_ZONE_AHEAD_MS = 14 * HOUR_MS;
 
 /**
  * Which part of a unit's usage can change when readings arrive after `anchorMs` (the last
- * usable reading before the earliest new one): only site-local days from the anchor's day on,
- * whatever the zone. Those days are fully recomputed by consolidating the readings from the
- * last one strictly before `startMs` (every interval that overlaps them starts there or
- * later); figures of earlier days and anomalies at or before that reading stay as stored.
+ * usable reading before the earliest new one): only site-local days from the anchor's day on.
+ * Those days are fully recomputed by consolidating the readings from the last one strictly
+ * before `startMs` (every interval that overlaps them starts there or later); figures of
+ * earlier days and anomalies at or before that reading stay as stored.
+ *
+ * `zones`: every time zone the unit's days can be counted in (the sites' zones, and UTC for a
+ * reading on no known site). The window then starts at the earliest of the anchor's local
+ * days in them (a quarter to half a day of readings on average), instead of the day before
+ * the anchor in any zone (UTC−12 … UTC+14: two and a half days on average).
  */
-export function recomputeWindow(anchorMs: number): { fromDay: string; startMs: number } {
-  // In any zone (UTC−12 … UTC+14) the anchor's local day is on or after this UTC date.
-  const fromDay = new Date(anchorMs - 24 * HOUR_MS).toISOString().slice(0, 10);
-  return { fromDay, startMs: Date.parse(`${fromDay}T00:00:00.000Z`) - MAX_ZONE_AHEAD_MS };
+export function recomputeWindow(
+  anchorMs: number,
+  zones?: readonly string[],
+): { fromDay: string; startMs: number } {
+  if (!zones || zones.length === 0) {
+    // In any zone (UTC−12 … UTC+14) the anchor's local day is on or after this UTC date.
+    const fromDay = new Date(anchorMs - 24 * HOUR_MS).toISOString().slice(0, 10);
+    return { fromDay, startMs: Date.parse(`${fromDay}T00:00:00.000Z`) - MAX_ZONE_AHEAD_MS };
+  }
+  let fromDay = localDay(anchorMs, zones[0]!);
+  for (const z of zones) {
+    const d = localDay(anchorMs, z);
+    if (d < fromDay) fromDay = d;
+  }
+  // The start of `fromDay` in each zone: from a lower bound in any zone, day by day forward.
+  let startMs = Number.POSITIVE_INFINITY;
+  for (const z of zones) {
+    let s = Date.parse(`${fromDay}T00:00:00.000Z`) - MAX_ZONE_AHEAD_MS;
+    while (localDay(s, z) < fromDay) s = nextLocalDayStart(s, z);
+    if (localDay(s, z) > fromDay) s = Date.parse(`${fromDay}T00:00:00.000Z`) - MAX_ZONE_AHEAD_MS;
+    startMs = Math.min(startMs, s);
+  }
+  return { fromDay, startMs };
 }
