@@ -8,12 +8,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '@ironledger/logger';
-import { type OdooDouble, startOdooDouble } from '@ironledger/testkit';
+import type { OdooDouble } from '@ironledger/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decimalToMinor } from '../allocation/money.js';
 import { type PostingConfigInput, PostingConfigSchema } from './config.js';
 import { createPoster } from './poster.js';
-import { allocation, MemoryLedger } from './test-helpers.js';
+import { allocation, MemoryLedger, startSeededOdoo } from './test-helpers.js';
 import type { PostableAllocation, Poster } from './types.js';
 
 /** The generic chart's Product Sales (income): the equipment's rental revenue. */
@@ -28,19 +28,7 @@ const posters: Poster[] = [];
 
 beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'il-rental-'));
-  odoo = await startOdooDouble({ today: '2026-11-30' });
-  const w = odoo.world;
-  w.create('project.project', { name: 'Riverside Tower' });
-  const project = odoo.records('project.project').find((p) => p.name === 'Riverside Tower');
-  if (!project || !Array.isArray(project.account_id)) throw new Error('the project got no analytic account');
-  projectAccount = project.account_id[0] as number;
-  const plan = w.create('account.analytic.plan', { name: 'Equipment' });
-  unitAccount = w.create('account.analytic.account', {
-    name: 'EXC-0042 CAT 320',
-    code: 'EXC-0042',
-    plan_id: plan.id,
-  }).id;
-  w.create('maintenance.equipment', { name: 'CAT 320 Excavator', serial_no: 'EXC-0042' });
+  ({ odoo, projectAccount: projectAccount, equipmentAccount: unitAccount } = await startSeededOdoo());
 });
 afterEach(async () => {
   await Promise.all(posters.splice(0).map((p) => p.close()));

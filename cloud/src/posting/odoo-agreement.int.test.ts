@@ -13,7 +13,7 @@ import { type OdooDouble, startOdooDouble } from '@ironledger/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type PostingConfigInput, PostingConfigSchema } from './config.js';
 import { createPoster } from './poster.js';
-import { allocation, MemoryLedger } from './test-helpers.js';
+import { allocation, MemoryLedger, startSeededOdoo } from './test-helpers.js';
 import type { Poster } from './types.js';
 
 let odoo: OdooDouble;
@@ -24,18 +24,7 @@ const posters: Poster[] = [];
 
 beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'il-agree-'));
-  odoo = await startOdooDouble({ today: '2026-11-30' });
-  const w = odoo.world;
-  w.create('project.project', { name: 'Riverside Tower' });
-  const project = odoo.records('project.project').find((p) => p.name === 'Riverside Tower');
-  riverside = (project?.account_id as [number] | undefined)?.[0] as number;
-  const plan = w.create('account.analytic.plan', { name: 'Equipment' });
-  equipmentAccount = w.create('account.analytic.account', {
-    name: 'EXC-0042',
-    code: 'EXC-0042',
-    plan_id: plan.id,
-  }).id;
-  w.create('maintenance.equipment', { name: 'CAT 320 Excavator', serial_no: 'EXC-0042' });
+  ({ odoo, projectAccount: riverside, equipmentAccount } = await startSeededOdoo());
 });
 afterEach(async () => {
   await Promise.all(posters.splice(0).map((p) => p.close()));

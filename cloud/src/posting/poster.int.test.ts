@@ -3,14 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isIronLedgerError } from '@ironledger/errors';
 import { silentLogger } from '@ironledger/logger';
-import { type OdooDouble, startOdooDouble } from '@ironledger/testkit';
+import type { OdooDouble } from '@ironledger/testkit';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { priceUsage } from '../allocation/allocate.js';
 import { decimalToMinor } from '../allocation/money.js';
 import { type PostingConfigInput, PostingConfigSchema } from './config.js';
 import { createPoster } from './poster.js';
-import { allocation, MemoryLedger } from './test-helpers.js';
+import { allocation, MemoryLedger, startSeededOdoo } from './test-helpers.js';
 import type { PostableAllocation, Poster, PostingLedger } from './types.js';
 import { roundHours } from './vals.js';
 
@@ -22,20 +22,7 @@ const posters: Poster[] = [];
 
 beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'il-post-'));
-  odoo = await startOdooDouble({ today: '2026-11-30' });
-  const w = odoo.world;
-  // hr_timesheet gives the new project its Project-plan analytic account
-  w.create('project.project', { name: 'Riverside Tower' });
-  const project = odoo.records('project.project').find((p) => p.name === 'Riverside Tower');
-  if (!project || !Array.isArray(project.account_id)) throw new Error('the project got no analytic account');
-  riversideAccount = project.account_id[0] as number;
-  const plan = w.create('account.analytic.plan', { name: 'Equipment' });
-  equipmentAccount = w.create('account.analytic.account', {
-    name: 'EXC-0042 CAT 320',
-    code: 'EXC-0042',
-    plan_id: plan.id,
-  }).id;
-  w.create('maintenance.equipment', { name: 'CAT 320 Excavator', serial_no: 'EXC-0042' });
+  ({ odoo, projectAccount: riversideAccount, equipmentAccount } = await startSeededOdoo());
 });
 afterEach(async () => {
   await Promise.all(posters.splice(0).map((p) => p.close()));
