@@ -28,7 +28,7 @@ const posters: Poster[] = [];
 
 beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'il-rental-'));
-  ({ odoo, projectAccount: projectAccount, equipmentAccount: unitAccount } = await startSeededOdoo());
+  ({ odoo, projectAccount, equipmentAccount: unitAccount } = await startSeededOdoo());
 });
 afterEach(async () => {
   await Promise.all(posters.splice(0).map((p) => p.close()));
