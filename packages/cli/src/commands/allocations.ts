@@ -1,6 +1,5 @@
 import {
   type Allocation,
-  AllocationSchema,
   AllocationsResponseSchema,
   type DecisionResponse,
   DecisionResponseSchema,
@@ -21,8 +20,8 @@ import type { Palette } from '../format/colour.js';
 import type { CsvValue } from '../format/csv.js';
 import { type Field, type Fields, fieldsCsv, tableColumns } from '../format/fields.js';
 import { formatMinorAmount, formatMoney, formatTotals, totalsByCurrency } from '../format/money.js';
-import { oneLine, renderFields, renderTable } from '../format/table.js';
-import { formatHours, formatInstant } from '../format/time.js';
+import { oneLine, renderTable } from '../format/table.js';
+import { formatHours } from '../format/time.js';
 import { RANGE_OPTIONS, rangeQuery, SCOPE_OPTIONS, statusFilter } from './filters.js';
 
 export function statusStyle(c: Palette, status: string): (s: string) => string {
@@ -242,65 +241,6 @@ const list: CommandSpec = {
   },
 };
 
-const show: CommandSpec = {
-  name: 'allocations show',
-  summary: 'One allocation with its evidence, rates and decisions',
-  args: '<id>',
-  minPositionals: 1,
-  maxPositionals: 1,
-  role: 'viewer',
-  options: { ...JSON_OPTION },
-  examples: [['Why is this one held?', 'ironledger allocations show al_01J9']],
-  async run(ctx, a) {
-    const id = a.positionals[0]!;
-    const { data: x, raw } = await ctx
-      .api()
-      .get(`/v1/allocations/${encodeURIComponent(id)}`, AllocationSchema);
-    if (bool(a, 'json')) {
-      ctx.json(raw);
-      return EXIT.OK;
-    }
-    const { c } = ctx;
-    const money = (m: number) => formatMoney(m, x.currency);
-    const fields: [string, string][] = [
-      ['id', x.id],
-      ['key', x.key],
-      ['status', statusStyle(c, x.status)(x.status)],
-      ['kind', x.kind === 'adjustment' ? `adjustment of ${x.adjusts ?? '?'}` : 'normal'],
-      ['unit', x.unitId],
-      ['project', x.projectId],
-      ['day', x.day],
-      [
-        'hours',
-        `engine ${formatHours(x.engineHours)} · idle ${formatHours(x.idleHours)} · working ${formatHours(x.workingHours)}`,
-      ],
-      ['rates', `working ${money(x.workingRateMinor)}/h · idle ${money(x.idleRateMinor)}/h`],
-      ['amount', c.bold(money(x.amountMinor))],
-      [
-        'meter',
-        `${x.evidence.meterFrom ?? '?'} → ${x.evidence.meterTo ?? '?'} h over ${x.evidence.readings} readings`,
-      ],
-      ['created', formatInstant(x.createdAt)],
-    ];
-    if (x.holdReason) fields.push(['held', c.yellow(x.holdReason)]);
-    if (x.approvedBy) fields.push(['approved', `${x.approvedBy} at ${formatInstant(x.approvedAt)}`]);
-    if (x.rejectedBy)
-      fields.push(['rejected', `${x.rejectedBy} at ${formatInstant(x.rejectedAt)}: ${x.rejectReason ?? ''}`]);
-    if (x.postedAt)
-      fields.push([
-        'posted',
-        `${formatInstant(x.postedAt)}${x.odoo ? ` → ${x.odoo.model} #${x.odoo.id}` : ''}`,
-      ]);
-    ctx.out(renderFields(fields, c.dim));
-    if (x.evidence.anomalies.length) {
-      ctx.out(`\n${c.yellow(c.bold('ANOMALIES'))}\n`);
-      for (const an of x.evidence.anomalies)
-        ctx.out(`  ${formatInstant(an.ts)}  ${c.yellow(an.kind)}  ${an.detail}\n`);
-    }
-    return EXIT.OK;
-  },
-};
-
 /** Exit code for a decision: 0 when every named allocation ended as asked (or already was). */
 export function decisionExit(d: DecisionResponse): number {
   const bad = d.refused.length + d.notFound.length;
@@ -460,4 +400,6 @@ const reopen: CommandSpec = {
   },
 };
 
-export const allocations: CommandSpec[] = [list, show, approve, reject, reopen];
+/** `allocations show` (with its evidence) is in evidence.ts; help lists it after `list`. */
+export const allocationsList: CommandSpec = list;
+export const allocationDecisions: CommandSpec[] = [approve, reject, reopen];

@@ -1,6 +1,6 @@
 /** Every command, in help order. */
 import type { CommandSpec } from '../command.js';
-import { allocations } from './allocations.js';
+import { allocationDecisions, allocationsList } from './allocations.js';
 import { audit } from './audit.js';
 import { completion } from './completion.js';
 import { conflicts } from './conflicts.js';
@@ -24,7 +24,9 @@ export const COMMANDS: readonly CommandSpec[] = [
   ...held,
   ...conflicts,
   consolidate,
-  ...allocations.map((c) => (c.name === allocationsShow.name ? allocationsShow : c)),
+  allocationsList,
+  allocationsShow,
+  ...allocationDecisions,
   allocationsBillUnverified,
   post,
   reconcile,
