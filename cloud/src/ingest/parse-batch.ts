@@ -11,9 +11,11 @@
 import {
   type Batch,
   BatchSchema,
+  FORWARDED_READING_KEYS,
   type ForwardedReading,
   isInvalidClock,
   MAX_READINGS_PER_BATCH,
+  NORMAL_INSTANT,
   readingContent,
   UNIT_ID_PATTERN,
 } from '@ironledger/contracts';
@@ -53,24 +55,9 @@ export function parseBatch(body: Buffer): Batch {
 // The same patterns as GatewayIdSchema and BatchIdSchema (packages/contracts/src/batch.ts).
 const GATEWAY_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const BATCH_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
-const CANONICAL_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const CANONICAL_INSTANT = NORMAL_INSTANT;
 const BATCH_KEYS = new Set(['gatewayId', 'batchId', 'readings']);
-const READING_KEYS = new Set([
-  'v',
-  'unitId',
-  'seq',
-  'ts',
-  'engineHours',
-  'idleHours',
-  'engineOn',
-  'position',
-  'speedKmh',
-  'fuelUsedL',
-  'odometerKm',
-  'receivedAt',
-  'source',
-  'flags',
-]);
+const READING_KEYS = new Set<string>(FORWARDED_READING_KEYS);
 
 function isObject(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);

@@ -12,7 +12,7 @@
  * text in `body` instead: correct first, compact for the readings the decoders produce.
  * `reading-codec.test.ts` checks the round trip on random readings.
  */
-import type { ForwardedReading } from '@ironledger/contracts';
+import { FORWARDED_READING_KEYS, type ForwardedReading } from '@ironledger/contracts';
 
 /** The columns of an `outbox` row, in the order of `OUTBOX_COLUMNS`. */
 export type EncodedReading = [
@@ -58,22 +58,7 @@ export interface OutboxRow {
 }
 
 /** Keys of a forwarded reading in the order the decoders (and `ForwardedReadingSchema`) give them. */
-const KEY_ORDER = [
-  'v',
-  'unitId',
-  'seq',
-  'ts',
-  'engineHours',
-  'idleHours',
-  'engineOn',
-  'position',
-  'speedKmh',
-  'fuelUsedL',
-  'odometerKm',
-  'receivedAt',
-  'source',
-  'flags',
-] as const;
+const KEY_ORDER = FORWARDED_READING_KEYS;
 
 const SOURCES = ['telemetry', 'aemp'] as const;
 /** Flag lists as codes; any other list is kept in `body`. */

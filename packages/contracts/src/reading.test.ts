@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { AempSnapshotSchema, aempToReading, readingToAemp } from './aemp.js';
 import { BatchSchema } from './batch.js';
-import { isInvalidClock, ReadingSchema, readingContent } from './reading.js';
+import {
+  FORWARDED_READING_KEYS,
+  ForwardedReadingSchema,
+  isInvalidClock,
+  READING_KEYS,
+  ReadingSchema,
+  readingContent,
+} from './reading.js';
 import { parseUnitTopic, unitTopic } from './topics.js';
 
 const reading = {
@@ -83,5 +90,12 @@ describe('topics and batches', () => {
     expect(ok.success).toBe(true);
     const bad = BatchSchema.safeParse({ gatewayId: 'gw-1', batchId: 'b-1', readings: [reading] });
     expect(bad.error?.issues[0]?.path).toEqual(['readings', 0, 'receivedAt']);
+  });
+});
+
+describe('key orders', () => {
+  it('READING_KEYS and FORWARDED_READING_KEYS are the schemas’ own keys, in their order', () => {
+    expect(READING_KEYS).toEqual(Object.keys(ReadingSchema.shape));
+    expect(FORWARDED_READING_KEYS).toEqual(Object.keys(ForwardedReadingSchema.shape));
   });
 });

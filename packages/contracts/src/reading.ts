@@ -63,6 +63,30 @@ export const ForwardedReadingSchema = ReadingSchema.extend({
 });
 export type ForwardedReading = z.infer<typeof ForwardedReadingSchema>;
 
+/** A reading's keys in `ReadingSchema`'s order: the order of its parsed output's keys. */
+export const READING_KEYS = [
+  'v',
+  'unitId',
+  'seq',
+  'ts',
+  'engineHours',
+  'idleHours',
+  'engineOn',
+  'position',
+  'speedKmh',
+  'fuelUsedL',
+  'odometerKm',
+] as const satisfies ReadonlyArray<keyof Reading>;
+/** A forwarded reading's keys in `ForwardedReadingSchema`'s order (the edge adds three). */
+export const FORWARDED_READING_KEYS = [
+  ...READING_KEYS,
+  'receivedAt',
+  'source',
+  'flags',
+] as const satisfies ReadonlyArray<keyof ForwardedReading>;
+/** The normal form the schemas give an instant: UTC, milliseconds, `Z`. */
+export const NORMAL_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
 /** The earliest instant a unit's clock can truthfully report (DESIGN.md, Contract 1). */
 export const EARLIEST_VALID_TS = Date.parse('2000-01-01T00:00:00.000Z');
 /** How far ahead of the receiver's clock a ts may be before it counts as invalid. */

@@ -9,25 +9,11 @@
  * reasons keep the schema's wording. `canonical-fast.test.ts` checks the two agree on
  * random valid and invalid payloads.
  */
-import type { Reading } from '@ironledger/contracts';
-
-/** The normal form `ReadingSchema` gives `ts`: UTC, milliseconds, `Z`. */
-const NORMAL_TS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-
-/** The schema's fields in its order, which is the order of its output's keys. */
-const SCHEMA_ORDER = [
-  'v',
-  'unitId',
-  'seq',
-  'ts',
-  'engineHours',
-  'idleHours',
-  'engineOn',
-  'position',
-  'speedKmh',
-  'fuelUsedL',
-  'odometerKm',
-] as const satisfies ReadonlyArray<keyof Reading>;
+import {
+  NORMAL_INSTANT as NORMAL_TS,
+  type Reading,
+  READING_KEYS as SCHEMA_ORDER,
+} from '@ironledger/contracts';
 
 const isMeter = (x: unknown): x is number => typeof x === 'number' && x >= 0 && x !== Infinity;
 
