@@ -5,8 +5,9 @@
  */
 import { gzipSync } from 'node:zlib';
 import { type Logger, silentLogger } from '@ironledger/logger';
-import { createPgSchema, tempDir } from '@ironledger/testkit';
+import { createPgSchema, createTempPgDatabase, requirePg, tempDir } from '@ironledger/testkit';
 import { request } from 'undici';
+import { afterAll, describe, expect, it } from 'vitest';
 import { type RunningCloud, type StartCloudOptions, startCloud } from '../app.js';
 import { type CloudConfigInput, parseCloudConfig } from '../config.js';
 import { hashToken } from '../http/auth.js';
@@ -28,6 +29,28 @@ let postgresUrl: string | null = null;
 const schemas = new Map<string, string>();
 export function useTestPostgres(url: string | null): void {
   postgresUrl = url;
+}
+
+/**
+ * A test file's twin on PostgreSQL: one throwaway database for it, a schema per test's cloud,
+ * and then `load()` imports the SQLite file's tests. Without a server (IRONLEDGER_TEST_PG_SKIP=1)
+ * one test is reported skipped, never passed.
+ */
+export async function onTestPostgres(title: string, load: () => Promise<unknown>): Promise<void> {
+  const pgOn = await requirePg();
+  if (!pgOn) {
+    describe.skip(`${title} on postgres (IRONLEDGER_TEST_PG_SKIP=1)`, () => {
+      it('runs on PostgreSQL', () => expect(pgOn).toBe(true));
+    });
+    return;
+  }
+  const db = await createTempPgDatabase();
+  useTestPostgres(db.url);
+  afterAll(async () => {
+    useTestPostgres(null);
+    await db.drop();
+  });
+  await load();
 }
 
 async function postgresStoreFor(dir: string): Promise<{ url: string } | null> {
