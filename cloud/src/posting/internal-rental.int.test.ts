@@ -11,9 +11,10 @@ import { silentLogger } from '@ironledger/logger';
 import type { OdooDouble } from '@ironledger/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decimalToMinor } from '../allocation/money.js';
+import { startSeededOdoo } from '../testing/odoo-seed.js';
 import { type PostingConfigInput, PostingConfigSchema } from './config.js';
 import { createPoster } from './poster.js';
-import { allocation, MemoryLedger, startSeededOdoo } from './test-helpers.js';
+import { allocation, MemoryLedger } from './test-helpers.js';
 import type { PostableAllocation, Poster } from './types.js';
 
 /** The generic chart's Product Sales (income): the equipment's rental revenue. */

@@ -11,9 +11,10 @@ import { silentLogger } from '@ironledger/logger';
 import { OdooClient } from '@ironledger/odoo';
 import { type OdooDouble, startOdooDouble } from '@ironledger/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startSeededOdoo } from '../testing/odoo-seed.js';
 import { type PostingConfigInput, PostingConfigSchema } from './config.js';
 import { createPoster } from './poster.js';
-import { allocation, MemoryLedger, startSeededOdoo } from './test-helpers.js';
+import { allocation, MemoryLedger } from './test-helpers.js';
 import type { Poster } from './types.js';
 
 let odoo: OdooDouble;

@@ -8,9 +8,10 @@ import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { priceUsage } from '../allocation/allocate.js';
 import { decimalToMinor } from '../allocation/money.js';
+import { startSeededOdoo } from '../testing/odoo-seed.js';
 import { type PostingConfigInput, PostingConfigSchema } from './config.js';
 import { createPoster } from './poster.js';
-import { allocation, MemoryLedger, startSeededOdoo } from './test-helpers.js';
+import { allocation, MemoryLedger } from './test-helpers.js';
 import type { PostableAllocation, Poster, PostingLedger } from './types.js';
 import { roundHours } from './vals.js';
 
