@@ -161,6 +161,26 @@ describe('forwarder ↔ Contract 2 peer', () => {
     expect(p.seen[2]!.at - p.seen[1]!.at).toBeGreaterThanOrEqual(950);
   });
 
+  it('new readings during a back-off do not cut it short: an outage costs one request per back-off, not one per batch of arrivals', async () => {
+    const p = await peer(() => ({ status: 503 }));
+    cleanup.push(p.close);
+    const r = rig(p.url, undefined, { backoff: { baseMs: 60_000, capMs: 60_000 } });
+    add(r.buffer, 'U1', 3);
+    r.fwd.start();
+    await waitUntil(() => r.fwd.state().state === 'backoff');
+    // Readings keep arriving while the cloud is down, as the agent reports them.
+    for (let i = 0; i < 5; i++) {
+      add(r.buffer, 'U2', 100, i * 100);
+      r.fwd.notify(100); // more than a whole buffer batch
+      // A woken loop is 'sending' once the microtasks have run; wait for its answer.
+      await new Promise((res) => setImmediate(res));
+      await waitUntil(() => r.fwd.state().state === 'backoff');
+    }
+    await r.stop();
+    // The first attempt only: the next is due in a minute.
+    expect(p.seen).toHaveLength(1);
+  });
+
   it('413 splits the batch and sends the halves; 422 parks a batch without dropping it', async () => {
     const p = await peer((s) => {
       const b = s.body as { readings: Array<{ unitId: string }> };

@@ -98,6 +98,8 @@ export class Forwarder {
     this.unbatchedApprox += n;
     // Wake when a full batch is waiting, or when the loop sleeps with nothing to send at
     // all (it then learns when the new readings fall due).
+    // A back-off is never cut short: the cloud said when to come back.
+    if (this.s.state === 'backoff' || this.s.state === 'auth_failed') return;
     if (this.emptyWait || this.unbatchedApprox >= this.fetchSize()) this.wakeUp();
   }
 
