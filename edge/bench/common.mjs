@@ -135,6 +135,13 @@ export function rssMb(pid) {
   return Number(/VmRSS:\s+(\d+)/.exec(s)[1]) / 1024;
 }
 
+/** RSS split into anonymous memory (heap, SQLite's cache, buffers) and file-backed pages (the Node binary and native addons, shared and reclaimable by the kernel). */
+export function rssSplitMb(pid) {
+  const s = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (k) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(s)?.[1] ?? Number.NaN);
+  return { anon: kb('RssAnon') / 1024, file: kb('RssFile') / 1024 };
+}
+
 export function metric(text, name) {
   const line = text.split('\n').find((l) => l.startsWith(`${name} `));
   return line ? Number(line.split(' ').pop()) : NaN;
