@@ -130,6 +130,31 @@ export function bufferContract(name: string, hooks: ContractHooks): void {
       b.close();
     });
 
+    it('a batch can be prepared while another is pending; acknowledged out of order, each leaves alone', () => {
+      let b = hooks.open();
+      b.append(Array.from({ length: 5 }, (_, i) => ({ kind: 'reading' as const, reading: fr('U5', i) })));
+      const x = b.nextBatch({ maxReadings: 2, maxAgeMs: 0, nowMs: T0 })!;
+      // Without `except` the pending batch comes back; with it, the next readings form a new one.
+      expect(b.nextBatch({ maxReadings: 2, maxAgeMs: 0, nowMs: T0 })!.batchId).toBe(x.batchId);
+      const y = b.nextBatch({ maxReadings: 2, maxAgeMs: 0, nowMs: T0 + 1, except: x.batchId })!;
+      expect(y.batchId).not.toBe(x.batchId);
+      expect(y.readings.map((r) => r.seq)).toEqual([2, 3]);
+      // Both stay pending across a restart, and `except` passes over only the one named.
+      b = hooks.reopen(b);
+      expect(b.nextBatch({ maxReadings: 2, maxAgeMs: 0, nowMs: T0 + 2, except: x.batchId })!.batchId).toBe(
+        y.batchId,
+      );
+      b.ack(y.batchId, T0 + 3);
+      expect(b.stats()).toMatchObject({ queuedReadings: 3, pendingBatches: 1 });
+      const again = b.nextBatch({ maxReadings: 2, maxAgeMs: 0, nowMs: T0 + 4 })!;
+      expect([again.batchId, again.readings.map((r) => r.seq)]).toEqual([x.batchId, [0, 1]]);
+      b.ack(x.batchId, T0 + 5);
+      expect(b.nextBatch({ maxReadings: 2, maxAgeMs: 0, nowMs: T0 + 6 })!.readings.map((r) => r.seq)).toEqual(
+        [4],
+      );
+      b.close();
+    });
+
     it('splits a batch in two halves with derived ids', () => {
       const b = hooks.open();
       b.append(Array.from({ length: 5 }, (_, i) => ({ kind: 'reading' as const, reading: fr('U3', i) })));

@@ -128,12 +128,15 @@ export interface ReadingBuffer {
    * The batch to send next: the oldest pending one (a retry keeps its batchId), else a new
    * one of up to `maxReadings` unbatched readings when there are `maxReadings` of them or the
    * oldest is `maxAgeMs` old (or `force`). The assignment is committed before returning.
+   * `except`: a pending batch already being sent, passed over (the next one is prepared while
+   * its last requests are in flight).
    */
   nextBatch(opts: {
     maxReadings: number;
     maxAgeMs: number;
     nowMs: number;
     force?: boolean;
+    except?: string;
   }): OutboundBatch | null;
   /** When the oldest unbatched reading reaches `maxAgeMs` (ms epoch), or null if none. */
   nextBatchDueAtMs(maxAgeMs: number): number | null;

@@ -169,6 +169,9 @@ export class SqliteBuffer implements ReadingBuffer {
       oldestPending: db.prepare(
         `SELECT batch_id, created_at, attempts FROM batches WHERE state = 'pending' ORDER BY created_at, batch_id LIMIT 1`,
       ),
+      oldestPendingExcept: db.prepare(
+        `SELECT batch_id, created_at, attempts FROM batches WHERE state = 'pending' AND batch_id <> ? ORDER BY created_at, batch_id LIMIT 1`,
+      ),
       unbatchedReadings: db.prepare(`SELECT * FROM outbox WHERE id > ? ORDER BY id LIMIT ?`),
       unbatchedConflicts: db.prepare(
         `SELECT id, body, received_at FROM conflicts WHERE batch_id IS NULL ORDER BY id LIMIT ?`,
@@ -353,10 +356,11 @@ export class SqliteBuffer implements ReadingBuffer {
     maxAgeMs: number;
     nowMs: number;
     force?: boolean;
+    except?: string;
   }): OutboundBatch | null {
-    const pending = this.st.oldestPending.get() as
-      | { batch_id: string; created_at: number; attempts: number }
-      | undefined;
+    const pending = (
+      opts.except === undefined ? this.st.oldestPending.get() : this.st.oldestPendingExcept.get(opts.except)
+    ) as { batch_id: string; created_at: number; attempts: number } | undefined;
     if (pending) return this.loadBatch(pending.batch_id, pending.created_at, pending.attempts);
     const made = this.db
       .transaction(() => {

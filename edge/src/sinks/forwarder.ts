@@ -13,6 +13,12 @@
  * last part's 2xx; a part that must be retried is retried alone, after the parts in flight have
  * been answered. A part the cloud refuses (413 or another 4xx) halves the whole buffer batch
  * (`split`), as a refused batch always was, down to the one reading that is parked.
+ *
+ * While the last parts of a buffer batch are in flight, the request slots they leave free send
+ * the first parts of the next buffer batch (committed as its own pending batch first), so the
+ * cloud does not wait for the edge to acknowledge one batch and read the next. That batch is
+ * then finished as the current one, its parts already answered not sent again; if the current
+ * batch fails instead, both stay pending and each is retried by its own parts.
  */
 import { BatchAnswerSchema, MAX_READINGS_PER_BATCH } from '@ironledger/contracts';
 import type { Logger } from '@ironledger/logger';
@@ -34,7 +40,7 @@ export interface ForwarderState {
 
 /** After this many 2xx in a row the batch size, halved by a 413, is doubled back. */
 const GROW_AFTER_SUCCESSES = 20;
-/** Parts per request slot in one buffer batch: the window refills once before the next batch. */
+/** Parts per request slot in one buffer batch (the next batch fills the window's tail). */
 const PARTS_PER_SLOT = 2;
 
 /** One request's share of a buffer batch: readings [start, end). */
@@ -51,8 +57,14 @@ export class Forwarder {
   private unbatchedApprox = 0;
   private emptyWait = false;
   private successesInRow = 0;
-  /** Readings of the current buffer batch the cloud has acknowledged (by position). */
-  private progress: { batchId: string; done: Uint8Array } | null = null;
+  /**
+   * Readings the cloud has acknowledged (by position) of the buffer batches being sent: the
+   * current one and the one prepared behind it. An entry leaves when its batch is acknowledged,
+   * split or parked.
+   */
+  private readonly progress = new Map<string, Uint8Array>();
+  /** The next buffer batch, prepared (and perhaps partly sent) behind the current one. */
+  private prefetched: OutboundBatch | null = null;
   private readonly s: ForwarderState;
 
   constructor(
@@ -139,11 +151,7 @@ export class Forwarder {
   private async run(): Promise<void> {
     const { buffer, cloud } = this.deps;
     while (!this.stopping) {
-      const batch = buffer.nextBatch({
-        maxReadings: this.fetchSize(),
-        maxAgeMs: cloud.maxBatchAgeMs,
-        nowMs: this.now(),
-      });
+      const batch = this.takePrefetched() ?? this.fetch();
       if (!batch) {
         this.s.state = 'idle';
         const due = buffer.nextBatchDueAtMs(cloud.maxBatchAgeMs);
@@ -154,9 +162,6 @@ export class Forwarder {
         this.emptyWait = false;
         continue;
       }
-      if (batch.attempts === 0 && this.s.currentBatchId !== batch.batchId) {
-        this.unbatchedApprox = Math.max(0, this.unbatchedApprox - batch.readings.length);
-      }
       const decision = await this.attempt(batch);
       if (this.stopping) break;
       if (decision.action === 'retry' || decision.action === 'auth') {
@@ -166,6 +171,41 @@ export class Forwarder {
         this.s.nextAttemptAt = null;
       }
     }
+  }
+
+  /**
+   * The batch to send after the current one (`except`), from the buffer: a pending one, else a
+   * new one when due. Its progress starts here, so readings it took are counted off once.
+   */
+  private fetch(except?: string): OutboundBatch | null {
+    const batch = this.deps.buffer.nextBatch({
+      maxReadings: this.fetchSize(),
+      maxAgeMs: this.deps.cloud.maxBatchAgeMs,
+      nowMs: this.now(),
+      ...(except === undefined ? {} : { except }),
+    });
+    if (batch && !this.progress.has(batch.batchId)) {
+      if (batch.attempts === 0)
+        this.unbatchedApprox = Math.max(0, this.unbatchedApprox - batch.readings.length);
+      this.progress.set(batch.batchId, new Uint8Array(batch.readings.length));
+    }
+    return batch;
+  }
+
+  private takePrefetched(): OutboundBatch | null {
+    const b = this.prefetched;
+    this.prefetched = null;
+    return b;
+  }
+
+  private forget(batchId: string): void {
+    this.progress.delete(batchId);
+  }
+
+  /** The parts of `batch` not yet acknowledged, at the current part size. */
+  private todoOf(batch: OutboundBatch): Part[] {
+    const done = this.progress.get(batch.batchId)!;
+    return this.partsOf(batch).filter((p) => done.subarray(p.start, p.end).includes(0));
   }
 
   /** The parts of `batch` at the current part size; one part, under the batch's own id, if it fits. */
@@ -191,26 +231,49 @@ export class Forwarder {
     this.s.state = 'sending';
     this.s.currentBatchId = batch.batchId;
     const n = batch.readings.length;
-    if (this.progress?.batchId !== batch.batchId)
-      this.progress = { batchId: batch.batchId, done: new Uint8Array(n) };
-    const done = this.progress.done;
-    const todo = this.partsOf(batch).filter((p) => done.subarray(p.start, p.end).includes(0));
+    if (!this.progress.has(batch.batchId)) this.progress.set(batch.batchId, new Uint8Array(n));
+    const done = this.progress.get(batch.batchId)!;
+    const todo = this.todoOf(batch);
     // Widened so the assignments inside `slot` are seen after the await.
     let failure = null as { decision: Decision; res: HttpResult; part: Part } | null;
     let next = 0;
+    let inFlight = 0;
+    // The batch behind this one: fetched when a slot first finds this batch's parts all sent.
+    let behind = null as { batch: OutboundBatch; done: Uint8Array; todo: Part[]; next: number } | null;
+    let behindTried = false;
+    let behindFailed = false;
     const slot = async (): Promise<void> => {
-      while (failure === null && !this.stopping && next < todo.length) {
-        const part = todo[next++]!;
-        const { decision, res } = await this.post(batch, part);
-        if (decision.action === 'done') done.fill(1, part.start, part.end);
-        else failure ??= { decision, res, part };
+      while (failure === null && !this.stopping) {
+        if (next < todo.length) {
+          const part = todo[next++]!;
+          inFlight++;
+          const { decision, res } = await this.post(batch, part);
+          inFlight--;
+          if (decision.action === 'done') done.fill(1, part.start, part.end);
+          else failure ??= { decision, res, part };
+          continue;
+        }
+        // This batch's last parts are in flight: the free slot starts on the next batch.
+        if (inFlight === 0 || behindFailed) break;
+        if (!behindTried) {
+          behindTried = true;
+          const b = this.fetch(batch.batchId);
+          if (b) behind = { batch: b, done: this.progress.get(b.batchId)!, todo: this.todoOf(b), next: 0 };
+        }
+        if (!behind || behind.next >= behind.todo.length) break;
+        const part = behind.todo[behind.next++]!;
+        const { decision } = await this.post(behind.batch, part);
+        // A failure there is met again, and decided, when that batch is the current one.
+        if (decision.action === 'done') behind.done.fill(1, part.start, part.end);
+        else behindFailed = true;
       }
     };
     await Promise.all(Array.from({ length: Math.min(cloud.maxInFlight, todo.length) }, slot));
+    if (behind) this.prefetched = behind.batch;
 
     if (!done.includes(0)) {
       buffer.ack(batch.batchId, this.now());
-      this.progress = null;
+      this.forget(batch.batchId);
       this.s.attempt = 0;
       this.s.lastError = null;
       this.s.lastForwardAt = new Date(this.now()).toISOString();
@@ -234,7 +297,7 @@ export class Forwarder {
         break;
       case 'split': {
         const parts = buffer.split(batch.batchId);
-        this.progress = null;
+        this.forget(batch.batchId);
         if (decision.shrink) {
           this.s.effectiveBatchSize = Math.max(1, Math.min(this.s.effectiveBatchSize, Math.floor(count / 2)));
           this.successesInRow = 0;
@@ -257,7 +320,7 @@ export class Forwarder {
       case 'park': {
         const reason = `${decision.reason}: ${'body' in res ? res.body.slice(0, 300) : ''}`;
         buffer.park(batch.batchId, reason, this.now());
-        this.progress = null;
+        this.forget(batch.batchId);
         log.error(
           { event: 'forward.parked', ...ctx, reason },
           'cloud refused the batch in a way retrying cannot fix: parked, not dropped',
