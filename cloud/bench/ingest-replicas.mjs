@@ -80,15 +80,31 @@ const gatewayOf = (k) => `gw-bench-${k}`;
 const tokenOf = (k) => `${TOKEN}-${k}`;
 
 /** The batches, batch i sent by gateway i % senders. */
+/**
+ * The batches each gateway sends: a unit reports through one gateway, as on a site (unit u
+ * through gateway u mod senders), so concurrent gateways never carry the same unit.
+ */
+function batchesPerGateway(tag) {
+  const own = Array.from({ length: senders }, () => []);
+  for (const r of readingsFor(total)) own[Number(r.unitId.slice(6)) % senders].push(r);
+  return own.map((readings, k) => {
+    const out = [];
+    for (let i = 0; i < readings.length; i += batchSize)
+      out.push({
+        gatewayId: gatewayOf(k),
+        batchId: `${tag}-${k}-${i / batchSize}`,
+        readings: readings.slice(i, i + batchSize),
+      });
+    return out;
+  });
+}
+
+/** All batches, the gateways' in turn (for the raw ceilings). */
 function batches(tag) {
-  const all = readingsFor(total);
+  const per = batchesPerGateway(tag);
   const out = [];
-  for (let i = 0; i < all.length; i += batchSize)
-    out.push({
-      gatewayId: gatewayOf((i / batchSize) % senders),
-      batchId: `${tag}-${i / batchSize}`,
-      readings: all.slice(i, i + batchSize),
-    });
+  for (let i = 0; out.length < per.reduce((n, b) => n + b.length, 0); i++)
+    for (const b of per) if (i < b.length) out.push(b[i]);
   return out;
 }
 
@@ -248,15 +264,17 @@ async function cloudRun(storeKind, replicas) {
       );
     const urls = [];
     for (const p of procs) urls.push((await p.waitForEvent('ready', {}, 60_000)).url);
-    const bodies = batches(`${storeKind}-${replicas}`).map((b) => gzipSync(JSON.stringify(b)));
+    const bodies = batchesPerGateway(`${storeKind}-${replicas}`).map((bs) =>
+      bs.map((b) => gzipSync(JSON.stringify(b))),
+    );
     let retries = 0;
     const send = async (k) => {
-      for (let i = k; i < bodies.length; i += senders) {
+      for (let i = 0; i < bodies[k].length; i++) {
         for (;;) {
           const url = urls[(i + k) % urls.length];
           const res = await request(`${url}/v1/batches`, {
             method: 'POST',
-            body: bodies[i],
+            body: bodies[k][i],
             headers: {
               authorization: `Bearer ${tokenOf(k)}`,
               'content-encoding': 'gzip',
