@@ -18,7 +18,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { freePort, spawnCommand, spawnNode } from '@ironledger/testkit';
-import { EDGE_NODE_ARGS } from '../../edge/bench/common.mjs';
+import { EDGE_NODE_ARGS, edgeEnv } from '../../edge/bench/common.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
@@ -136,6 +136,7 @@ async function startEdge(dir, mainJs, cloudUrl, cloudOver) {
   const started = performance.now();
   const child = spawn(process.execPath, [...nodeArgs, mainJs, '--config', file], {
     stdio: ['ignore', 'ignore', 'inherit'],
+    env: edgeEnv(),
   });
   const metricsUrl = `http://127.0.0.1:${cfg.http.port}/metrics`;
   return { child, started, metricsUrl };

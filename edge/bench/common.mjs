@@ -12,11 +12,20 @@ export const EDGE_MAIN = process.env.EDGE_MAIN ?? path.join(HERE, '..', 'dist', 
 // The node flags the edge runs with in production: the systemd unit's NODE_OPTIONS (the V8 heap
 // bound), so RSS figures are the deployed ones. EDGE_NODE_ARGS replaces them ('' for Node's
 // defaults, or `--cpu-prof …` for a profile).
-export const DEPLOYED_NODE_ARGS = (() => {
-  const unit = fs.readFileSync(path.join(HERE, '..', '..', 'deploy', 'ironledger-edge.service'), 'utf8');
-  return /^Environment="NODE_OPTIONS=([^"]*)"$/m.exec(unit)?.[1] ?? '';
-})();
+const UNIT = fs.readFileSync(path.join(HERE, '..', '..', 'deploy', 'ironledger-edge.service'), 'utf8');
+export const DEPLOYED_NODE_ARGS = /^Environment="NODE_OPTIONS=([^"]*)"$/m.exec(UNIT)?.[1] ?? '';
 export const EDGE_NODE_ARGS = (process.env.EDGE_NODE_ARGS ?? DEPLOYED_NODE_ARGS).split(' ').filter(Boolean);
+// The unit's other quoted settings of the process environment (MALLOC_ARENA_MAX), so memory is
+// measured as deployed; EDGE_NODE_ARGS given means Node's defaults for these too.
+export const DEPLOYED_ENV = Object.fromEntries(
+  process.env.EDGE_NODE_ARGS === undefined
+    ? [...UNIT.matchAll(/^Environment="([A-Z_]+)=([^"]*)"$/gm)]
+        .filter((m) => m[1] !== 'NODE_OPTIONS')
+        .map((m) => [m[1], m[2]])
+    : [],
+);
+/** The environment of an edge process the benches start. */
+export const edgeEnv = () => ({ ...process.env, ...DEPLOYED_ENV });
 
 export function tmp(prefix) {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -46,6 +55,7 @@ export async function startEdge(dir, overrides = {}) {
   fs.writeFileSync(file, JSON.stringify(cfg));
   const child = spawn(process.execPath, [...EDGE_NODE_ARGS, EDGE_MAIN, '--config', file], {
     stdio: ['ignore', 'pipe', 'inherit'],
+    env: edgeEnv(),
   });
   let out = '';
   const ready = await new Promise((resolve, reject) => {
@@ -135,11 +145,20 @@ export function rssMb(pid) {
   return Number(/VmRSS:\s+(\d+)/.exec(s)[1]) / 1024;
 }
 
-/** RSS split into anonymous memory (heap, SQLite's cache, buffers) and file-backed pages (the Node binary and native addons, shared and reclaimable by the kernel). */
+/**
+ * RSS split into anonymous memory (heap, SQLite's cache, buffers), file-backed pages (the Node
+ * binary and native addons, shared and reclaimable by the kernel) and shared memory (SQLite's
+ * WAL index, the `-shm` file mapped by every connection).
+ */
 export function rssSplitMb(pid) {
   const s = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (k) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(s)?.[1] ?? Number.NaN);
-  return { anon: kb('RssAnon') / 1024, file: kb('RssFile') / 1024 };
+  return {
+    total: kb('VmRSS') / 1024,
+    anon: kb('RssAnon') / 1024,
+    file: kb('RssFile') / 1024,
+    shmem: kb('RssShmem') / 1024,
+  };
 }
 
 export function metric(text, name) {

@@ -54,13 +54,20 @@ export async function measure(ctx) {
     let drainSplit = null;
     let cloudRss = 0;
     for (;;) {
-      const rss = rssMb(edge.pid);
-      if (rss > drainRss) {
-        drainRss = rss;
-        drainSplit = rssSplitMb(edge.pid);
+      const split = rssSplitMb(edge.pid);
+      const text = await edge.metrics();
+      if (split.total > drainRss) {
+        drainRss = split.total;
+        // What the anonymous part holds: V8's heap (reserved) and memory outside it.
+        const mb = (name) => metric(text, `ironledger_edge_nodejs_${name}`) / 2 ** 20;
+        drainSplit = {
+          ...split,
+          heap: mb('heap_size_total_bytes'),
+          external: mb('external_memory_bytes'),
+        };
       }
       cloudRss = Math.max(cloudRss, rssMb(cloud.pid));
-      if (metric(await edge.metrics(), 'ironledger_edge_queue_depth') === 0) break;
+      if (metric(text, 'ironledger_edge_queue_depth') === 0) break;
       if (performance.now() - t0 > ctx.sizes.drainCapS * 1000) throw new Error('drain did not finish');
       await sleep(100);
     }
@@ -104,7 +111,7 @@ export async function measure(ctx) {
         reference: 'target ≤ 150 MB',
         refValue: 150,
         note: drainSplit
-          ? `anonymous ${drainSplit.anon.toFixed(1)} MB, file-backed ${drainSplit.file.toFixed(1)} MB`
+          ? `anonymous ${drainSplit.anon.toFixed(1)} MB (V8 heap ${drainSplit.heap.toFixed(1)}, external ${drainSplit.external.toFixed(1)}), file-backed ${drainSplit.file.toFixed(1)}, shared ${drainSplit.shmem.toFixed(1)} MB`
           : '',
       },
       {
