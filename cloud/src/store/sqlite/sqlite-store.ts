@@ -177,6 +177,10 @@ export class SqliteStore implements CloudStore {
       // FULL: a commit is fsynced before it returns, so a 2xx survives a power cut.
       this.db.pragma('synchronous = FULL');
       this.db.pragma('busy_timeout = 5000');
+      // Checkpoint every 16 MiB of WAL rather than SQLite's 4 MiB: a batch of ~1000 units
+      // rewrites the same index pages as the last one, and a longer WAL writes each back once
+      // for several batches (drain 1.10 ×, README "What each change cost and bought").
+      this.db.pragma('wal_autocheckpoint = 4096');
       this.db.pragma('foreign_keys = ON');
       this.migrate();
     } catch (e) {
