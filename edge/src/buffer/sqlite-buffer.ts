@@ -681,7 +681,18 @@ export class SqliteBuffer implements ReadingBuffer {
 
 function toBatch(batchId: string, rows: RowRef[], createdAtMs: number, attempts: number): OutboundBatch {
   const readings = rows.map((r) => r.reading);
-  return { batchId, readings, readingsJson: JSON.stringify(readings), createdAtMs, attempts };
+  let json: string | null = null;
+  return {
+    batchId,
+    readings,
+    // Built when first asked for: a batch sent in parts never needs its whole text.
+    get readingsJson() {
+      json ??= JSON.stringify(readings);
+      return json;
+    },
+    createdAtMs,
+    attempts,
+  };
 }
 
 function minReceived(rows: readonly RowRef[]): number {
