@@ -281,123 +281,37 @@ describe('forwarder ↔ Contract 2 peer', () => {
   });
 
   it('while the last part of a batch is in flight, the free slot already sends the next batch', async () => {
-    // The peer holds the answer to the first batch's last part until a part of another batch
-    // arrives (or 1 s has passed, so a forwarder that waits between batches fails instead of hanging).
-    const batchOf = (id: string) => id.slice(0, id.lastIndexOf(':'));
-    let first: string | null = null;
-    let releasedBy: 'next batch' | 'timeout' | null = null;
-    let held: (() => void) | null = null;
-    const p = await peer(() => ({ status: 200 }));
-    cleanup.push(p.close);
-    const server = http.createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', async () => {
-        const b = BatchSchema.parse(JSON.parse(gunzipSync(Buffer.concat(chunks)).toString()));
-        const forward = async () => {
-          const up = await fetch(`${p.url}/v1/batches`, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body: JSON.stringify(b),
-          });
-          res.writeHead(up.status, { 'content-type': 'application/json' });
-          res.end(await up.text());
-        };
-        first ??= batchOf(b.batchId);
-        if (batchOf(b.batchId) !== first && held) {
-          releasedBy = 'next batch';
-          held();
-          held = null;
-        }
-        if (b.batchId === `${first}:9-12`) {
-          held = () => void forward();
-          setTimeout(() => {
-            if (!held) return;
-            releasedBy = 'timeout';
-            held();
-            held = null;
-          }, 1000);
-          return;
-        }
-        await forward();
-      });
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-    cleanup.push(() => new Promise<void>((r) => server.close(() => r())));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const r = rig(url, undefined, { batchSize: 3, maxInFlight: 2 });
+    const g = await holdLastPart('store');
+    const r = rig(g.url, undefined, { batchSize: 3, maxInFlight: 2 });
     cleanup.push(r.stop);
     add(r.buffer, 'U1', 24);
     r.fwd.start();
     await waitUntil(() => r.buffer.stats().queuedReadings === 0);
-    expect(releasedBy).toBe('next batch');
-    // Two buffer batches of 12, each readings sent once, each part under its own stable id.
+    expect(g.releasedBy()).toBe('next batch');
+    // Two buffer batches of 12, each reading sent once, each part under its own stable id.
     expect(r.buffer.listBatches('sent')).toHaveLength(2);
-    const ids = p.seen.map((x) => (x.body as { batchId: string }).batchId);
-    expect(new Set(ids).size).toBe(8);
-    const seqs = p.seen.flatMap((x) =>
-      (x.body as { readings: Array<{ seq: number }> }).readings.map((y) => y.seq),
-    );
-    expect(seqs.toSorted((a, b) => a - b)).toEqual(Array.from({ length: 24 }, (_, i) => i));
+    expect(new Set(g.stored.seen.map((x) => (x.body as { batchId: string }).batchId)).size).toBe(8);
+    expect(seqsOf(g.stored.seen)).toEqual(Array.from({ length: 24 }, (_, i) => i));
   });
 
   it('a batch that fails while the next is under way: both stay pending, and only unanswered parts go again', async () => {
-    const batchOf = (id: string) => id.slice(0, id.lastIndexOf(':'));
-    let first: string | null = null;
-    let failLast = true;
-    let held: (() => void) | null = null;
-    const p = await peer(() => ({ status: 200 }));
-    cleanup.push(p.close);
-    const server = http.createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', async () => {
-        const b = BatchSchema.parse(JSON.parse(gunzipSync(Buffer.concat(chunks)).toString()));
-        first ??= batchOf(b.batchId);
-        if (batchOf(b.batchId) !== first && held) {
-          held();
-          held = null;
-        }
-        // The first batch's last part waits for the next batch, then fails once.
-        if (b.batchId === `${first}:9-12` && failLast) {
-          failLast = false;
-          held = () => {
-            res.writeHead(503, { 'content-type': 'application/problem+json', 'retry-after': '1' });
-            res.end('{"type":"about:blank","title":"busy","status":503}');
-          };
-          return;
-        }
-        const up = await fetch(`${p.url}/v1/batches`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(b),
-        });
-        res.writeHead(up.status, { 'content-type': 'application/json' });
-        res.end(await up.text());
-      });
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-    cleanup.push(() => new Promise<void>((r) => server.close(() => r())));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const r = rig(url, undefined, { batchSize: 3, maxInFlight: 2 });
+    const g = await holdLastPart('fail once');
+    const r = rig(g.url, undefined, { batchSize: 3, maxInFlight: 2 });
     cleanup.push(r.stop);
     add(r.buffer, 'U1', 24);
     r.fwd.start();
     await waitUntil(() => r.fwd.state().state === 'backoff');
+    expect(g.releasedBy()).toBe('next batch');
     // The failed batch and the one started behind it are both pending; nothing has left the outbox.
     expect(r.buffer.listBatches('pending')).toHaveLength(2);
     expect(r.buffer.stats().queuedReadings).toBe(24);
     await waitUntil(() => r.buffer.stats().queuedReadings === 0, 10_000);
     expect(r.buffer.listBatches('sent')).toHaveLength(2);
-    const ids = p.seen.map((x) => (x.body as { batchId: string }).batchId);
-    // Eight parts stored once each; the failed one was the only part sent twice.
+    // Eight parts reached the cloud once each: the failed one again, none of the others.
+    const ids = g.stored.seen.map((x) => (x.body as { batchId: string }).batchId);
     expect(ids).toHaveLength(8);
     expect(new Set(ids).size).toBe(8);
-    expect(p.stored.size).toBe(8);
-    const seqs = p.seen.flatMap((x) =>
-      (x.body as { readings: Array<{ seq: number }> }).readings.map((y) => y.seq),
-    );
-    expect(seqs.toSorted((a, b) => a - b)).toEqual(Array.from({ length: 24 }, (_, i) => i));
+    expect(seqsOf(g.stored.seen)).toEqual(Array.from({ length: 24 }, (_, i) => i));
   });
 
   it('a part that fails is retried alone, with the same id and readings, also after a restart', async () => {
@@ -493,6 +407,65 @@ describe('forwarder ↔ Contract 2 peer', () => {
     expect(metrics).toContain('ironledger_edge_queue_depth 0');
   });
 });
+
+/** Readings' seqs across what a peer saw, in order. */
+const seqsOf = (seen: Seen[]) =>
+  seen
+    .flatMap((x) => (x.body as { readings: Array<{ seq: number }> }).readings.map((y) => y.seq))
+    .toSorted((a, b) => a - b);
+
+/**
+ * A relay in front of an honest peer that holds the first buffer batch's last part (`:9-12`)
+ * until a part of another buffer batch arrives (or 1 s has passed, so a forwarder that waits
+ * between batches fails instead of hanging); then stores it, or answers 503 to it once.
+ */
+async function holdLastPart(then: 'store' | 'fail once') {
+  const stored = await peer(() => ({ status: 200 }));
+  cleanup.push(stored.close);
+  const batchOf = (id: string) => id.slice(0, id.lastIndexOf(':'));
+  let first: string | null = null;
+  let releasedBy: 'next batch' | 'timeout' | null = null;
+  let held: (() => void) | null = null;
+  let failed = false;
+  const release = (by: 'next batch' | 'timeout') => {
+    releasedBy = by;
+    held?.();
+    held = null;
+  };
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const b = BatchSchema.parse(JSON.parse(gunzipSync(Buffer.concat(chunks)).toString()));
+      const store = async () => {
+        const up = await fetch(`${stored.url}/v1/batches`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(b),
+        });
+        res.writeHead(up.status, { 'content-type': 'application/json' });
+        res.end(await up.text());
+      };
+      first ??= batchOf(b.batchId);
+      if (batchOf(b.batchId) !== first && held) release('next batch');
+      if (b.batchId !== `${first}:9-12` || failed) return void store();
+      held = () => {
+        if (then === 'store') return void store();
+        failed = true;
+        res.writeHead(503, { 'content-type': 'application/problem+json', 'retry-after': '1' });
+        res.end('{"type":"about:blank","title":"busy","status":503}');
+      };
+      setTimeout(() => held && release('timeout'), 1000);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  cleanup.push(() => new Promise<void>((r) => server.close(() => r())));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    stored,
+    releasedBy: () => releasedBy,
+  };
+}
 
 async function waitUntil(cond: () => boolean, timeoutMs = 5000): Promise<void> {
   const end = Date.now() + timeoutMs;
