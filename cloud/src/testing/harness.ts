@@ -30,20 +30,27 @@ const schemas = new Map<string, string>();
 export function useTestPostgres(url: string | null): void {
   postgresUrl = url;
 }
+/** Clouds `startTestCloud` has started, by the store they ran on. */
+const started = { postgres: 0, sqlite: 0 };
 
 /**
  * A test file's twin on PostgreSQL: one throwaway database for it, a schema per test's cloud,
  * and then `load()` imports the SQLite file's tests. Without a server (IRONLEDGER_TEST_PG_SKIP=1)
- * one test is reported skipped, never passed.
+ * one test is reported skipped, never passed, and null is returned; else a count of the clouds
+ * the loaded tests have started so far, by store, for the twin to check none ran on a file.
  */
-export async function onTestPostgres(title: string, load: () => Promise<unknown>): Promise<void> {
+export async function onTestPostgres(
+  title: string,
+  load: () => Promise<unknown>,
+): Promise<(() => { postgres: number; sqlite: number }) | null> {
   const pgOn = await requirePg();
   if (!pgOn) {
     describe.skip(`${title} on postgres (IRONLEDGER_TEST_PG_SKIP=1)`, () => {
       it('runs on PostgreSQL', () => expect(pgOn).toBe(true));
     });
-    return;
+    return null;
   }
+  const before = { ...started };
   const db = await createTempPgDatabase();
   useTestPostgres(db.url);
   afterAll(async () => {
@@ -51,6 +58,7 @@ export async function onTestPostgres(title: string, load: () => Promise<unknown>
     await db.drop();
   });
   await load();
+  return () => ({ postgres: started.postgres - before.postgres, sqlite: started.sqlite - before.sqlite });
 }
 
 async function postgresStoreFor(dir: string): Promise<{ url: string } | null> {
@@ -132,6 +140,7 @@ export async function startTestCloud(
   const pgStore = await postgresStoreFor(dir);
   const input = baseConfig(dir, opts.config);
   const config = parseCloudConfig(pgStore ? { ...input, store: { ...input.store, ...pgStore } } : input);
+  started[config.store.url ? 'postgres' : 'sqlite']++;
   const cloud = await startCloud(config, {
     logger: opts.logger ?? silentLogger(),
     adminToken: TOKENS.admin,

@@ -2,6 +2,13 @@
  * The interleaving tests (store/interleaving.int.test.ts) again, every cloud on PostgreSQL:
  * one throwaway database, a schema per test's store, replicas of a test sharing theirs.
  */
+import { expect, it } from 'vitest';
 import { onTestPostgres } from '../../testing/harness.js';
 
-await onTestPostgres('interleaving', () => import('../interleaving.int.test.js'));
+const clouds = await onTestPostgres('interleaving', () => import('../interleaving.int.test.js'));
+
+// What makes this file a twin: every cloud those tests started ran on PostgreSQL.
+it.runIf(clouds)('started every cloud of these tests on PostgreSQL, none on a file', () => {
+  expect(clouds?.().postgres).toBeGreaterThan(0);
+  expect(clouds?.().sqlite).toBe(0);
+});

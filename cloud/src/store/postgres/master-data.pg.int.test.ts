@@ -26,7 +26,8 @@ describe.skipIf(!pgOn)('master data across replicas on PostgreSQL', () => {
     const b = await startTestCloud({ dir });
     clouds.push(b);
     const held = async () =>
-      ((await b.api('GET', '/v1/held?unit=EXC-NEW')).json as { readings: Array<{ reason: string }> }).readings;
+      ((await b.api('GET', '/v1/held?unit=EXC-NEW')).json as { readings: Array<{ reason: string }> })
+        .readings;
     // Unknown to both: its reading is stored, held until the unit is registered.
     expect((await b.postBatch(batch([['EXC-NEW', '2026-11-23T08:00:00.000Z', 10]]))).status).toBe(200);
     expect((await held()).map((r) => r.reason.split(':')[0])).toEqual(['unknown_unit']);
