@@ -179,9 +179,9 @@ describe('the AEMP 2.0 endpoint', () => {
       errors: 0,
     });
     const back = async (unitId: string) =>
-      ((await reader.cloud.store.usableReadingBodies(unitId, 0, Date.UTC(2100, 0), 1000, 0)) as Reading[]).map(
-        aempComparable,
-      );
+      (
+        (await reader.cloud.store.usableReadingBodies(unitId, 0, Date.UTC(2100, 0), 1000, 0)) as Reading[]
+      ).map(aempComparable);
     expect(await back('CAT-A')).toEqual(readings.filter((r) => r.unitId === 'EXC-1').map(aempComparable));
     expect(await back('CAT-B')).toEqual(readings.filter((r) => r.unitId === 'EXC-2').map(aempComparable));
 
@@ -340,7 +340,9 @@ describe('the poller against makers’ dialects', () => {
       expect(p1.status().readingsAccepted).toBe(15);
       for (const unitId of ['EXC-1', 'EXC-2'])
         expect(
-          ((await store.usableReadingBodies(unitId, 0, Date.UTC(2100, 0), 100, 0)) as Reading[]).map(aempComparable),
+          ((await store.usableReadingBodies(unitId, 0, Date.UTC(2100, 0), 100, 0)) as Reading[]).map(
+            aempComparable,
+          ),
         ).toEqual(readings.filter((r) => r.unitId === unitId).map(aempComparable));
       const n = await store.countReadings();
       const p2 = poller();
@@ -373,7 +375,9 @@ describe('a listing longer than maxPages', () => {
       now: Date.now,
     });
     const stored = async () =>
-      ((await store.usableReadingBodies('EXC-1', 0, Date.UTC(2100, 0), 100, 0)) as Reading[]).map(aempComparable);
+      ((await store.usableReadingBodies('EXC-1', 0, Date.UTC(2100, 0), 100, 0)) as Reading[]).map(
+        aempComparable,
+      );
     expect(await poller.poll()).toBe('ok');
     expect(await stored()).toEqual(readings.slice(0, 4).map(aempComparable)); // one page of 4 per element
     expect(await poller.poll()).toBe('ok');
