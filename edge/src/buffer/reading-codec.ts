@@ -57,9 +57,6 @@ export interface OutboxRow {
   body: string | null;
 }
 
-/** Keys of a forwarded reading in the order the decoders (and `ForwardedReadingSchema`) give them. */
-const KEY_ORDER = FORWARDED_READING_KEYS;
-
 const SOURCES = ['telemetry', 'aemp'] as const;
 /** Flag lists as codes; any other list is kept in `body`. */
 const FLAG_LISTS: ReadonlyArray<readonly string[]> = [
@@ -90,12 +87,12 @@ function flagsCode(flags: unknown): number | null | undefined {
   return undefined;
 }
 
-/** True when the reading's own keys are known and in `KEY_ORDER`. */
+/** True when the reading's own keys are known and in `FORWARDED_READING_KEYS`. */
 function inKeyOrder(r: object): boolean {
   let next = 0;
   for (const key in r) {
-    while (next < KEY_ORDER.length && KEY_ORDER[next] !== key) next++;
-    if (next++ >= KEY_ORDER.length) return false;
+    while (next < FORWARDED_READING_KEYS.length && FORWARDED_READING_KEYS[next] !== key) next++;
+    if (next++ >= FORWARDED_READING_KEYS.length) return false;
   }
   return true;
 }
@@ -177,7 +174,7 @@ function positionExact(p: { lat: unknown; lon: unknown }): boolean {
   return n === 2 && first === 'lat';
 }
 
-/** The forwarded reading an outbox row holds, keys in `KEY_ORDER`. */
+/** The forwarded reading an outbox row holds, keys in `FORWARDED_READING_KEYS`. */
 export function decodeReading(row: OutboxRow, unitId: string): ForwardedReading {
   if (row.body !== null) return JSON.parse(row.body) as ForwardedReading;
   const r = { v: 1, unitId } as ForwardedReading;

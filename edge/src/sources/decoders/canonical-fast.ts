@@ -9,11 +9,7 @@
  * reasons keep the schema's wording. `canonical-fast.test.ts` checks the two agree on
  * random valid and invalid payloads.
  */
-import {
-  NORMAL_INSTANT as NORMAL_TS,
-  type Reading,
-  READING_KEYS as SCHEMA_ORDER,
-} from '@ironledger/contracts';
+import { NORMAL_INSTANT, READING_KEYS, type Reading } from '@ironledger/contracts';
 
 const isMeter = (x: unknown): x is number => typeof x === 'number' && x >= 0 && x !== Infinity;
 
@@ -28,7 +24,7 @@ export function fastReading(value: unknown, topicUnitId: string): Reading | unde
   // admits only ids matching UNIT_ID_PATTERN.
   if (o.v !== 1 || o.unitId !== topicUnitId) return undefined;
   const ts = o.ts;
-  if (typeof ts !== 'string' || !NORMAL_TS.test(ts)) return undefined;
+  if (typeof ts !== 'string' || !NORMAL_INSTANT.test(ts)) return undefined;
   const tsMs = Date.parse(ts);
   // Rejects impossible dates (2026-02-30) that the pattern lets through.
   if (Number.isNaN(tsMs) || new Date(tsMs).toISOString() !== ts) return undefined;
@@ -81,8 +77,8 @@ export function fastReading(value: unknown, topicUnitId: string): Reading | unde
   for (const key in o) {
     present++;
     if (inOrder) {
-      while (next < SCHEMA_ORDER.length && SCHEMA_ORDER[next] !== key) next++;
-      inOrder = next++ < SCHEMA_ORDER.length;
+      while (next < READING_KEYS.length && READING_KEYS[next] !== key) next++;
+      inOrder = next++ < READING_KEYS.length;
     }
   }
   if (present !== fields) return undefined;
