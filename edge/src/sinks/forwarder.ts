@@ -198,10 +198,6 @@ export class Forwarder {
     return b;
   }
 
-  private forget(batchId: string): void {
-    this.progress.delete(batchId);
-  }
-
   /** The parts of `batch` not yet acknowledged, at the current part size. */
   private todoOf(batch: OutboundBatch): Part[] {
     const done = this.progress.get(batch.batchId)!;
@@ -273,7 +269,7 @@ export class Forwarder {
 
     if (!done.includes(0)) {
       buffer.ack(batch.batchId, this.now());
-      this.forget(batch.batchId);
+      this.progress.delete(batch.batchId);
       this.s.attempt = 0;
       this.s.lastError = null;
       this.s.lastForwardAt = new Date(this.now()).toISOString();
@@ -297,7 +293,7 @@ export class Forwarder {
         break;
       case 'split': {
         const parts = buffer.split(batch.batchId);
-        this.forget(batch.batchId);
+        this.progress.delete(batch.batchId);
         if (decision.shrink) {
           this.s.effectiveBatchSize = Math.max(1, Math.min(this.s.effectiveBatchSize, Math.floor(count / 2)));
           this.successesInRow = 0;
@@ -320,7 +316,7 @@ export class Forwarder {
       case 'park': {
         const reason = `${decision.reason}: ${'body' in res ? res.body.slice(0, 300) : ''}`;
         buffer.park(batch.batchId, reason, this.now());
-        this.forget(batch.batchId);
+        this.progress.delete(batch.batchId);
         log.error(
           { event: 'forward.parked', ...ctx, reason },
           'cloud refused the batch in a way retrying cannot fix: parked, not dropped',
