@@ -235,3 +235,32 @@ describe('sqlite buffer file', () => {
     db.close();
   });
 });
+
+describe('two connections to one file (ingest on one thread, forwarding on another)', () => {
+  it('counts the backlog right on the ingest side while the forwarding side batches and acknowledges', () => {
+    const file = path.join(dir, 'two-connections.db');
+    const ingest = new SqliteBuffer({ path: file, gatewayId: 'gw-test' });
+    const forward = new SqliteBuffer({ path: file, gatewayId: 'gw-test' });
+    const append = (from: number, to: number) =>
+      ingest.append(
+        Array.from({ length: to - from }, (_, i) => ({ kind: 'reading', reading: fr(`U${i % 5}`, from + i) })),
+      );
+    append(0, 300);
+    const opts = { maxReadings: 100, maxAgeMs: 0, nowMs: T + 10_000 };
+    const first = forward.nextBatch(opts)!;
+    forward.ack(first.batchId, T + 10_000);
+    const second = forward.nextBatch(opts)!;
+    expect(second.readings[0]).toEqual(fr('U0', 100));
+    // 300 stored, 100 acknowledged, 100 in a pending batch, 100 not batched yet.
+    expect(ingest.stats()).toMatchObject({ queuedReadings: 200, unbatchedReadings: 100, pendingBatches: 1 });
+    append(300, 350);
+    forward.ack(second.batchId, T + 10_000);
+    // The forwarding side learns of readings the other connection committed after its last batch.
+    expect(forward.nextBatch({ ...opts, maxReadings: 1000 })!.readings.map((r) => r.ts)).toEqual(
+      Array.from({ length: 150 }, (_, i) => fr(`U${i % 5}`, 200 + i).ts),
+    );
+    expect(ingest.stats()).toMatchObject({ queuedReadings: 150, unbatchedReadings: 0, pendingBatches: 1 });
+    ingest.close();
+    forward.close();
+  });
+});

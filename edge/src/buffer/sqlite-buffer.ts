@@ -2,6 +2,10 @@
  * The SQLite implementation of the buffer (see buffer.ts for the promise and the format).
  * One connection, synchronous calls: a group of readings is one transaction, and the event
  * loop does nothing else while it commits, so no reading is acknowledged half-stored.
+ * The forwarder's thread opens a second connection to the same file (WAL: its reads never
+ * wait for the writer; writes take turns under `busy_timeout`); what one connection
+ * remembers (the batch cursor, the unbatched count) is read again when the other has
+ * committed since.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -275,7 +279,16 @@ export class SqliteBuffer implements ReadingBuffer {
 
   private recountUnbatched(): void {
     this.dataVersion = this.st.dataVersion.get() as number;
+    this.cursor = Number(this.st.getCursor.get() ?? 0);
     this.unbatchedOutbox = this.st.countOutboxAbove.get(this.cursor) as number;
+  }
+
+  /**
+   * The cursor and the unbatched count as committed, when another connection (the forwarder's
+   * thread, the CLI's `replay`) has written to the file since this one last looked.
+   */
+  private catchUp(): void {
+    if ((this.st.dataVersion.get() as number) !== this.dataVersion) this.recountUnbatched();
   }
 
   /** A rolled-back transaction may have added units the maps remember: start over from the file. */
@@ -347,6 +360,7 @@ export class SqliteBuffer implements ReadingBuffer {
   }
 
   nextBatchDueAtMs(maxAgeMs: number): number | null {
+    this.catchUp();
     const oldest = this.st.oldestUnbatched.get(this.cursor) as number | null;
     return oldest === null ? null : oldest + maxAgeMs;
   }
@@ -364,6 +378,7 @@ export class SqliteBuffer implements ReadingBuffer {
     if (pending) return this.loadBatch(pending.batch_id, pending.created_at, pending.attempts);
     const made = this.db
       .transaction(() => {
+        this.catchUp();
         const outbox = this.st.unbatchedReadings.all(this.cursor, opts.maxReadings) as OutboxRow[];
         const rows = outbox.map((row) => this.outboxRef(row));
         if (rows.length < opts.maxReadings)
@@ -508,7 +523,7 @@ export class SqliteBuffer implements ReadingBuffer {
   }
 
   stats(): BufferStats {
-    if ((this.st.dataVersion.get() as number) !== this.dataVersion) this.recountUnbatched();
+    this.catchUp();
     const unbatched = this.unbatchedOutbox + (this.st.countUnbatchedConflicts.get() as number);
     const b = this.db
       .prepare(
