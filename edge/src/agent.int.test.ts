@@ -20,7 +20,7 @@ function capture() {
   return { lines, logger: createLogger({ service: 'test', level: 'info', destination }) };
 }
 
-async function startOn(file: string) {
+async function startOn(file: string, forwarderThread: 'worker' | 'main' = 'worker') {
   const { lines, logger } = capture();
   const agent = await startAgent(
     {
@@ -33,11 +33,14 @@ async function startOn(file: string) {
         token: 't',
         heartbeatIntervalMs: 60_000,
         backoff: { baseMs: 60_000, capMs: 60_000 },
+        forwarderThread,
       },
       http: { port: 0 },
     },
     { logger },
   );
+  // Where the forwarder runs is visible in the status (the main thread when asked to).
+  expect(agent.status().forwarder.thread).toBe(forwarderThread);
   await agent.stop();
   return lines.filter((l) => String(l.event).startsWith('buffer.'));
 }
@@ -50,7 +53,7 @@ it('logs buffer.migrated {from, to} when it upgrades an older file, buffer.creat
   db.close();
   expect(await startOn(old)).toMatchObject([{ event: 'buffer.migrated', from: 1, to: SCHEMA_VERSION }]);
   // Opened again: already current, nothing to say.
-  expect(await startOn(old)).toEqual([]);
+  expect(await startOn(old, 'main')).toEqual([]);
   expect(await startOn(path.join(dir, 'new.db'))).toMatchObject([
     { event: 'buffer.created', schemaVersion: SCHEMA_VERSION },
   ]);

@@ -16,7 +16,8 @@ import { type HttpHandle, startHttp } from './http/server.js';
 import { relieve, scheduleHousekeeping } from './jobs/housekeeping.js';
 import { scheduleVacuum } from './jobs/vacuum.js';
 import { CloudClient } from './sinks/cloud-client.js';
-import { Forwarder } from './sinks/forwarder.js';
+import { Forwarder, type ForwarderState } from './sinks/forwarder.js';
+import { ForwarderThread, forwarderWorkerFile } from './sinks/forwarder-thread.js';
 import { Heartbeat } from './sinks/heartbeat.js';
 import { type MqttSource, startBroker } from './sources/broker.js';
 import { Ingestor } from './sources/ingest.js';
@@ -49,7 +50,8 @@ export interface AgentStatus {
   brokerClients: number;
   lastForwardAt: string | null;
   buffer: BufferStats & { path: string; budgetBytes: number };
-  forwarder: ReturnType<Forwarder['state']>;
+  /** `thread`: where it runs (`cloud.forwarderThread`; `main` where no worker script exists). */
+  forwarder: ForwarderState & { thread: 'worker' | 'main' };
   mqtt: { mode: string; port: number; tlsPort: number | null };
 }
 
@@ -74,14 +76,15 @@ export async function startAgent(
     });
   const log = componentLogger(root, 'agent');
 
-  const buffer = new SqliteBuffer({
+  const bufferOptions = {
     path: config.buffer.path,
     gatewayId: config.gatewayId,
     diskBudgetBytes: Math.floor(config.buffer.diskBudgetMb * MiB),
     synchronous: config.buffer.synchronous,
     quarantineMaxEntries: config.quarantine.maxEntries,
     quarantineMaxPayloadBytes: config.quarantine.maxPayloadBytes,
-  });
+  };
+  const buffer = new SqliteBuffer(bufferOptions);
   const { from, to } = buffer.schema;
   // An upgrade of the file an older agent wrote is visible in the log, once, when it happens.
   if (from === 0)
@@ -133,14 +136,34 @@ export async function startAgent(
       config.cloud.caFile,
     );
     cleanups.push(() => client.close());
-    const forwarder = new Forwarder({
-      buffer,
-      client,
-      cloud: config.cloud,
-      gatewayId: config.gatewayId,
-      metrics,
-      log: componentLogger(root, 'forwarder'),
-    });
+    const forwarderLog = componentLogger(root, 'forwarder');
+    // A thread of its own needs its compiled script beside this one and a file to share.
+    const workerFile =
+      config.cloud.forwarderThread === 'worker' && buffer.path !== ':memory:' ? forwarderWorkerFile() : null;
+    if (config.cloud.forwarderThread === 'worker' && !workerFile)
+      forwarderLog.info(
+        { event: 'forward.thread_unavailable' },
+        'forwarder runs on the main thread: no forwarder-worker.js beside the agent',
+      );
+    const forwarder = workerFile
+      ? new ForwarderThread(
+          workerFile,
+          {
+            buffer: bufferOptions,
+            cloud: config.cloud,
+            gatewayId: config.gatewayId,
+            userAgent: `ironledger-edge/${VERSION}`,
+          },
+          { metrics, log: forwarderLog },
+        )
+      : new Forwarder({
+          buffer,
+          client,
+          cloud: config.cloud,
+          gatewayId: config.gatewayId,
+          metrics,
+          log: forwarderLog,
+        });
 
     let relieving: NodeJS.Timeout | null = null;
     const bufferLog = componentLogger(root, 'buffer');
@@ -207,7 +230,7 @@ export async function startAgent(
         brokerClients: b.brokerClients,
         lastForwardAt: f.lastForwardAt,
         buffer: { ...stats(), path: buffer.path, budgetBytes: buffer.diskBudgetBytes },
-        forwarder: f,
+        forwarder: { ...f, thread: workerFile ? 'worker' : 'main' },
         mqtt: { mode: config.mqtt.mode, port: mqtt?.port ?? 0, tlsPort: mqtt?.tlsPort ?? null },
       };
     };
@@ -238,7 +261,8 @@ export async function startAgent(
     const source = mqtt;
     cleanups.push(() => source.close());
 
-    forwarder.start();
+    await forwarder.start();
+    cleanups.push(() => forwarder.stop());
     heartbeat.start();
     const tasks: ScheduledTask[] = [
       scheduleHousekeeping(buffer, config.housekeeping, componentLogger(root, 'housekeeping')),

@@ -134,6 +134,12 @@ const CloudSchema = z
      */
     maxInFlight: z.number().int().min(1).max(16).default(4),
     timeoutMs: z.number().int().min(100).default(30_000),
+    /**
+     * Where the forwarder runs: `worker`, a thread of its own with its own connection to the
+     * buffer (ingest and forwarding each use a core), or `main`, the thread that ingests (one
+     * core, ~10 MB less memory). The single executable always uses `main`.
+     */
+    forwarderThread: z.enum(['worker', 'main']).default('worker'),
     heartbeatIntervalMs: z.number().int().min(100).default(60_000),
     /** PEM CA bundle that issued the cloud's certificate (https:// URL), beside the system CAs. */
     caFile: z.string().min(1).optional(),

@@ -243,7 +243,10 @@ describe('two connections to one file (ingest on one thread, forwarding on anoth
     const forward = new SqliteBuffer({ path: file, gatewayId: 'gw-test' });
     const append = (from: number, to: number) =>
       ingest.append(
-        Array.from({ length: to - from }, (_, i) => ({ kind: 'reading', reading: fr(`U${i % 5}`, from + i) })),
+        Array.from({ length: to - from }, (_, i) => ({
+          kind: 'reading',
+          reading: fr(`U${i % 5}`, from + i),
+        })),
       );
     append(0, 300);
     const opts = { maxReadings: 100, maxAgeMs: 0, nowMs: T + 10_000 };

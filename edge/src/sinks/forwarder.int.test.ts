@@ -7,9 +7,11 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
+import type { Worker } from 'node:worker_threads';
 import { gunzipSync } from 'node:zlib';
 import { BatchSchema, HeartbeatSchema } from '@ironledger/contracts';
-import { silentLogger } from '@ironledger/logger';
+import { createLogger, silentLogger } from '@ironledger/logger';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fr } from '../buffer/buffer.contract.js';
 import { SqliteBuffer } from '../buffer/sqlite-buffer.js';
@@ -17,6 +19,7 @@ import { EdgeConfigSchema } from '../config.js';
 import { EdgeMetrics } from '../http/metrics.js';
 import { CloudClient } from './cloud-client.js';
 import { Forwarder } from './forwarder.js';
+import { ForwarderThread, forwarderWorkerFile } from './forwarder-thread.js';
 
 interface Seen {
   at: number;
@@ -466,6 +469,98 @@ async function holdLastPart(then: 'store' | 'fail once') {
     releasedBy: () => releasedBy,
   };
 }
+
+describe('forwarder on a thread of its own', () => {
+  /** The main thread's side: its own connection appends, the thread forwards. */
+  function threadRig(url: string) {
+    const file = path.join(dir, `t${k++}.db`);
+    const lines: Array<Record<string, unknown>> = [];
+    const destination = new Writable({
+      write(chunk, _enc, cb) {
+        for (const l of String(chunk).split('\n')) if (l) lines.push(JSON.parse(l));
+        cb();
+      },
+    });
+    const log = createLogger({ service: 'test', level: 'info', destination }).child({
+      component: 'forwarder',
+    });
+    const cloud = EdgeConfigSchema.parse({
+      gatewayId: 'gw-fwd',
+      cloud: { url, token: 'tok-123', batchSize: 3, maxBatchAgeMs: 0, timeoutMs: 2000 },
+    }).cloud;
+    const buffer = new SqliteBuffer({ path: file, gatewayId: 'gw-fwd' });
+    const metrics = new EdgeMetrics(() => ({
+      queuedReadings: 0,
+      oldestUnsentAgeS: null,
+      parkedBatches: 0,
+      quarantined: 0,
+      heldReadings: 0,
+      usedBytes: 0,
+      budgetBytes: 0,
+      diskBudgetExceeded: false,
+      brokerClients: 0,
+    }));
+    const workerFile = forwarderWorkerFile();
+    if (!workerFile) throw new Error('forwarder-worker.js missing: build the edge first (npm run build)');
+    const thread = new ForwarderThread(
+      workerFile,
+      { buffer: { path: file, gatewayId: 'gw-fwd' }, cloud, gatewayId: 'gw-fwd', userAgent: 'test' },
+      { metrics, log },
+    );
+    cleanup.push(async () => {
+      await thread.stop();
+      buffer.close();
+    });
+    const addAndNotify = (unit: string, n: number, from = 0) => {
+      add(buffer, unit, n, from);
+      thread.notify(n);
+    };
+    return { buffer, thread, metrics, lines, addAndNotify };
+  }
+
+  const sentSeqs = (seen: Seen[]) =>
+    seen
+      .flatMap((s) => (s.body as { readings: Array<{ seq: number }> }).readings.map((x) => x.seq))
+      .sort((a, b) => a - b);
+
+  it('sends what the main connection commits; its counters, log lines and state reach the main thread', async () => {
+    const p = await peer(() => ({ status: 200 }));
+    cleanup.push(p.close);
+    const r = threadRig(p.url);
+    await r.thread.start();
+    r.addAndNotify('U1', 7);
+    // The main connection sees the thread's acknowledgements: nothing left queued.
+    await waitUntil(() => r.buffer.stats().queuedReadings === 0);
+    expect(sentSeqs(p.seen)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    // Messages from the thread may trail its commits by a turn of the event loop.
+    await waitUntil(() => r.lines.filter((l) => l.event === 'forward.batch_sent').length === 3);
+    const text = await r.metrics.registry.metrics();
+    expect(text).toMatch(/^ironledger_edge_readings_forwarded_total 7$/m);
+    expect(text).toMatch(/^ironledger_edge_batches_total\{outcome="sent"\} 3$/m);
+    const sent = r.lines.filter((l) => l.event === 'forward.batch_sent');
+    expect(sent).toHaveLength(3);
+    expect(sent.every((l) => l.component === 'forwarder' && typeof l.batchId === 'string')).toBe(true);
+    await waitUntil(() => r.thread.state().lastForwardAt !== null);
+    await r.thread.stop();
+    expect(r.thread.state().state).toBe('stopped');
+  });
+
+  it('a thread that dies is started again and resumes: nothing lost, nothing sent twice', async () => {
+    const p = await peer(() => ({ status: 200 }));
+    cleanup.push(p.close);
+    const r = threadRig(p.url);
+    await r.thread.start();
+    r.addAndNotify('U1', 3);
+    await waitUntil(() => r.buffer.stats().queuedReadings === 0);
+    // As a crash would: the thread ends without stopping its forwarder.
+    await (r.thread as unknown as { worker: Worker }).worker.terminate();
+    r.addAndNotify('U1', 6, 3);
+    await waitUntil(() => r.lines.some((l) => l.event === 'forward.thread_died'));
+    expect(r.thread.state().state).toBe('stopped');
+    await waitUntil(() => r.buffer.stats().queuedReadings === 0, 10_000);
+    expect(sentSeqs(p.seen)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+  });
+});
 
 async function waitUntil(cond: () => boolean, timeoutMs = 5000): Promise<void> {
   const end = Date.now() + timeoutMs;

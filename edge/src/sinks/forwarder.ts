@@ -24,7 +24,6 @@ import { BatchAnswerSchema, MAX_READINGS_PER_BATCH } from '@ironledger/contracts
 import type { Logger } from '@ironledger/logger';
 import type { OutboundBatch, ReadingBuffer } from '../buffer/buffer.js';
 import type { EdgeConfig } from '../config.js';
-import type { EdgeMetrics } from '../http/metrics.js';
 import type { CloudClient, HttpResult } from './cloud-client.js';
 import { type Decision, decide } from './retry-policy.js';
 
@@ -37,6 +36,15 @@ export interface ForwarderState {
   lastForwardAt: string | null;
   effectiveBatchSize: number;
 }
+
+/** What the forwarder counts (EdgeMetrics has them; the forwarder's thread relays them). */
+export interface ForwarderMetrics {
+  forwardLatency: { observe(labels: { outcome: string }, seconds: number): void };
+  batches: { inc(labels: { outcome: string }): void };
+  forwardedReadings: { inc(n: number): void };
+}
+
+export type ForwarderLog = Pick<Logger, 'info' | 'warn' | 'error' | 'fatal'>;
 
 /** After this many 2xx in a row the batch size, halved by a 413, is doubled back. */
 const GROW_AFTER_SUCCESSES = 20;
@@ -73,8 +81,8 @@ export class Forwarder {
       client: CloudClient;
       cloud: EdgeConfig['cloud'];
       gatewayId: string;
-      metrics: EdgeMetrics;
-      log: Logger;
+      metrics: ForwarderMetrics;
+      log: ForwarderLog;
       random?: () => number;
       now?: () => number;
     },
