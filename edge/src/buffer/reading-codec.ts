@@ -12,7 +12,8 @@
  * text in `body` instead: correct first, compact for the readings the decoders produce.
  * `reading-codec.test.ts` checks the round trip on random readings.
  */
-import { FORWARDED_READING_KEYS, type ForwardedReading } from '@ironledger/contracts';
+import type { ForwardedReading } from '@ironledger/contracts';
+import { FORWARDED_READING_KEYS } from '@ironledger/contracts/wire';
 
 /** The columns of an `outbox` row, in the order of `OUTBOX_COLUMNS`. */
 export type EncodedReading = [

@@ -10,7 +10,8 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { type ForwardedReading, readingContent } from '@ironledger/contracts';
+import type { ForwardedReading } from '@ironledger/contracts';
+import { readingContent } from '@ironledger/contracts/wire';
 import { IronLedgerError } from '@ironledger/errors';
 import Database from 'better-sqlite3';
 import type {

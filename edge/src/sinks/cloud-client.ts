@@ -1,23 +1,29 @@
 /**
- * The HTTP side of Contract 2, over undici: one keep-alive pool to the cloud, gzip bodies,
- * bearer token, and a deadline per request. Returns what happened; deciding is the
- * forwarder's (retry-policy.ts).
+ * The HTTP side of Contract 2, over node:http(s): one keep-alive pool to the cloud, gzip
+ * bodies, bearer token, and a deadline per request. Returns what happened; deciding is the
+ * forwarder's (retry-policy.ts). Node's own client, not undici: the forwarder's thread loads
+ * this module, and undici's ~14 MB of RSS per thread bought nothing a single peer needs.
  */
 import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
-import { Agent, request } from 'undici';
 
 const gzip = promisify(gzipCb);
+
+/** The cloud answers a batch in a few hundred bytes: more than this is not an answer. */
+const MAX_ANSWER_BYTES = 1024 * 1024;
 
 export type HttpResult =
   | { status: number; retryAfter: string | null; body: string; latencyMs: number }
   | { error: string; latencyMs: number };
 
 export class CloudClient {
-  private readonly agent: Agent;
+  private readonly agent: http.Agent;
   private readonly base: string;
+  private readonly transport: typeof http | typeof https;
 
   constructor(
     url: string,
@@ -28,12 +34,17 @@ export class CloudClient {
     caFile?: string,
   ) {
     this.base = url.endsWith('/') ? url : `${url}/`;
-    this.agent = new Agent({
-      connections: 16, // ≥ cloud.maxInFlight (at most 16): one socket per request in flight
-      connectTimeout: Math.min(timeoutMs, 10_000),
-      keepAliveTimeout: 30_000,
-      ...(caFile ? { connect: { ca: [...tls.rootCertificates, fs.readFileSync(caFile, 'utf8')] } } : {}),
-    });
+    const secure = new URL(this.base).protocol === 'https:';
+    this.transport = secure ? https : http;
+    // One socket per request in flight (cloud.maxInFlight is at most 16); idle sockets are
+    // kept for the next batch and dropped before the server's Keep-Alive timeout.
+    const pool = { keepAlive: true, maxSockets: 16, maxFreeSockets: 16, scheduling: 'lifo' as const };
+    this.agent = secure
+      ? new https.Agent({
+          ...pool,
+          ...(caFile ? { ca: [...tls.rootCertificates, fs.readFileSync(caFile, 'utf8')] } : {}),
+        })
+      : new http.Agent(pool);
   }
 
   url(path: string): string {
@@ -42,38 +53,71 @@ export class CloudClient {
 
   async post(path: string, json: string, opts: { gzip: boolean }): Promise<HttpResult> {
     const started = performance.now();
-    try {
-      const body = opts.gzip ? await gzip(Buffer.from(json, 'utf8')) : Buffer.from(json, 'utf8');
-      const res = await request(this.url(path), {
-        method: 'POST',
-        dispatcher: this.agent,
-        headers: {
-          authorization: `Bearer ${this.token}`,
-          'content-type': 'application/json',
-          ...(opts.gzip ? { 'content-encoding': 'gzip' } : {}),
-          'user-agent': this.userAgent,
-        },
-        body,
-        headersTimeout: this.timeoutMs,
-        bodyTimeout: this.timeoutMs,
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
-      const text = await res.body.text();
-      const ra = res.headers['retry-after'];
-      return {
-        status: res.statusCode,
-        retryAfter: Array.isArray(ra) ? (ra[0] ?? null) : (ra ?? null),
-        body: text,
-        latencyMs: performance.now() - started,
-      };
-    } catch (e) {
+    const failed = (e: unknown): HttpResult => {
       const err = e as { code?: string; name?: string; message?: string; cause?: { code?: string } };
       const code = err.code ?? err.cause?.code ?? err.name ?? 'ERROR';
       return { error: `${code}: ${err.message ?? String(e)}`, latencyMs: performance.now() - started };
+    };
+    let body: Buffer;
+    try {
+      body = opts.gzip ? await gzip(Buffer.from(json, 'utf8')) : Buffer.from(json, 'utf8');
+    } catch (e) {
+      return failed(e);
     }
+    return new Promise<HttpResult>((resolve) => {
+      const req = this.transport.request(
+        this.url(path),
+        {
+          method: 'POST',
+          agent: this.agent,
+          headers: {
+            authorization: `Bearer ${this.token}`,
+            'content-type': 'application/json',
+            'content-length': body.length,
+            ...(opts.gzip ? { 'content-encoding': 'gzip' } : {}),
+            'user-agent': this.userAgent,
+          },
+          // The whole exchange, connect to last byte of the answer.
+          signal: AbortSignal.timeout(this.timeoutMs),
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (c: Buffer) => {
+            size += c.length;
+            if (size > MAX_ANSWER_BYTES) {
+              const e = Object.assign(new Error(`answer larger than ${MAX_ANSWER_BYTES} bytes`), {
+                code: 'ANSWER_TOO_LARGE',
+              });
+              res.destroy(e);
+              req.destroy(e);
+              return;
+            }
+            chunks.push(c);
+          });
+          res.on('error', (e) => resolve(failed(e)));
+          // A connection closed before the answer's last byte: not an answer.
+          res.on('close', () => {
+            if (!res.complete)
+              resolve(failed(Object.assign(new Error('answer cut short'), { code: 'ECONNRESET' })));
+          });
+          res.on('end', () => {
+            const ra = res.headers['retry-after'];
+            resolve({
+              status: res.statusCode ?? 0,
+              retryAfter: ra ?? null,
+              body: Buffer.concat(chunks).toString('utf8'),
+              latencyMs: performance.now() - started,
+            });
+          });
+        },
+      );
+      req.on('error', (e) => resolve(failed(e)));
+      req.end(body);
+    });
   }
 
   async close(): Promise<void> {
-    await this.agent.close();
+    this.agent.destroy();
   }
 }

@@ -20,7 +20,7 @@
  * then finished as the current one, its parts already answered not sent again; if the current
  * batch fails instead, both stay pending and each is retried by its own parts.
  */
-import { BatchAnswerSchema, MAX_READINGS_PER_BATCH } from '@ironledger/contracts';
+import { MAX_READINGS_PER_BATCH, readBatchAnswer } from '@ironledger/contracts/wire';
 import type { Logger } from '@ironledger/logger';
 import type { OutboundBatch, ReadingBuffer } from '../buffer/buffer.js';
 import type { EdgeConfig } from '../config.js';
@@ -379,15 +379,11 @@ export class Forwarder {
     metrics.forwardedReadings.inc(count);
     const status = 'error' in res ? null : res.status;
     const ctx = { batchId: part.id, count, status, attempt: this.s.attempt + 1 };
-    const answer = 'body' in res ? BatchAnswerSchema.safeParse(safeJson(res.body)) : null;
-    const fields = answer?.success
-      ? {
-          accepted: answer.data.accepted,
-          duplicates: answer.data.duplicates,
-          conflicts: answer.data.conflicts,
-        }
+    const answer = 'body' in res ? readBatchAnswer(safeJson(res.body)) : undefined;
+    const fields = answer
+      ? { accepted: answer.accepted, duplicates: answer.duplicates, conflicts: answer.conflicts }
       : { accepted: null, duplicates: null };
-    if (answer && !answer.success)
+    if (answer === null)
       log.warn({ event: 'forward.answer_unreadable', ...ctx }, 'cloud answered 2xx with an unexpected body');
     log.info(
       { event: 'forward.batch_sent', ...ctx, ...fields, latencyMs: Math.round(res.latencyMs) },

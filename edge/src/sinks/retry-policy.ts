@@ -30,23 +30,6 @@ export const DEFAULT_BACKOFF: BackoffPolicy = {
 export const RETRYABLE_STATUS = new Set([408, 425, 429, 500, 502, 503, 504]);
 /** Statuses that mean the gateway is misconfigured, not the batch. */
 export const CONFIG_STATUS = new Set([401, 403, 404, 405]);
-/** Network-level failures (undici and node codes): the request may not have arrived. */
-export const RETRYABLE_ERROR_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'ETIMEDOUT',
-  'ENOTFOUND',
-  'ENETUNREACH',
-  'EHOSTUNREACH',
-  'EAI_AGAIN',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CLOSED',
-  'UND_ERR_ABORTED',
-]);
 
 export type Attempt =
   | { status: number; retryAfter?: string | null | undefined; readings: number }

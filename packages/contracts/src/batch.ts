@@ -5,16 +5,14 @@
  */
 import { z } from 'zod';
 import { ForwardedReadingSchema, InstantSchema } from './reading.js';
+import { BATCH_ID_PATTERN, MAX_READINGS_PER_BATCH } from './wire.js';
 
 export const GatewayIdSchema = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'gateway id: letters, digits, "_", ".", "-"');
 export const BatchIdSchema = z
   .string()
-  .regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'batch id: 1-128 of letters, digits, "_", ".", ":", "-"');
-
-/** Upper bound on readings per batch; the edge's batch size must not exceed it. */
-export const MAX_READINGS_PER_BATCH = 10_000;
+  .regex(BATCH_ID_PATTERN, 'batch id: 1-128 of letters, digits, "_", ".", ":", "-"');
 
 export const BatchSchema = z.object({
   gatewayId: GatewayIdSchema,

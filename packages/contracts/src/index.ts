@@ -8,3 +8,4 @@ export * from './master.js';
 export * from './reading.js';
 export * from './sim.js';
 export * from './topics.js';
+export * from './wire.js';

@@ -1,15 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { AempSnapshotSchema, aempToReading, readingToAemp } from './aemp.js';
 import { BatchSchema } from './batch.js';
-import {
-  FORWARDED_READING_KEYS,
-  ForwardedReadingSchema,
-  isInvalidClock,
-  READING_KEYS,
-  ReadingSchema,
-  readingContent,
-} from './reading.js';
+import { ForwardedReadingSchema, isInvalidClock, ReadingSchema } from './reading.js';
 import { parseUnitTopic, unitTopic } from './topics.js';
+import { FORWARDED_READING_KEYS, READING_KEYS, readingContent } from './wire.js';
 
 const reading = {
   v: 1,

@@ -63,27 +63,6 @@ export const ForwardedReadingSchema = ReadingSchema.extend({
 });
 export type ForwardedReading = z.infer<typeof ForwardedReadingSchema>;
 
-/** A reading's keys in `ReadingSchema`'s order: the order of its parsed output's keys. */
-export const READING_KEYS = [
-  'v',
-  'unitId',
-  'seq',
-  'ts',
-  'engineHours',
-  'idleHours',
-  'engineOn',
-  'position',
-  'speedKmh',
-  'fuelUsedL',
-  'odometerKm',
-] as const satisfies ReadonlyArray<keyof Reading>;
-/** A forwarded reading's keys in `ForwardedReadingSchema`'s order (the edge adds three). */
-export const FORWARDED_READING_KEYS = [
-  ...READING_KEYS,
-  'receivedAt',
-  'source',
-  'flags',
-] as const satisfies ReadonlyArray<keyof ForwardedReading>;
 /** The normal form the schemas give an instant: UTC, milliseconds, `Z`. */
 export const NORMAL_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
@@ -96,28 +75,4 @@ export const MAX_CLOCK_AHEAD_MS = 5 * 60 * 1000; // 5 min
 export function isInvalidClock(tsIso: string, nowMs: number): boolean {
   const t = Date.parse(tsIso);
   return !(t >= EARLIEST_VALID_TS) || t > nowMs + MAX_CLOCK_AHEAD_MS;
-}
-
-/** Stable identity key of a reading. */
-export function readingKey(r: { unitId: string; ts: string }): string {
-  return `${r.unitId}@${r.ts}`;
-}
-
-/**
- * Canonical content of a reading for "same identity, same content?" comparisons: the
- * reading's own facts with keys in a fixed order, without transport fields (receivedAt,
- * source, flags, seq).
- */
-export function readingContent(r: Reading): string {
-  return JSON.stringify([
-    r.unitId,
-    r.ts,
-    r.engineHours,
-    r.idleHours ?? null,
-    r.engineOn ?? null,
-    r.position ? [r.position.lat, r.position.lon] : null,
-    r.speedKmh ?? null,
-    r.fuelUsedL ?? null,
-    r.odometerKm ?? null,
-  ]);
 }
