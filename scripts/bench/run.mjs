@@ -112,24 +112,32 @@ const env = {
 
 const shared = {};
 const results = [];
+const failures = [];
 const t0 = performance.now();
 for (const name of only) {
   const scenario = await import(`./scenarios/${name}.mjs`);
   process.stderr.write(`\n[bench] ${name}: ${scenario.title} (${reps} repetition(s))\n`);
   const samples = new Map();
   const ts = performance.now();
-  for (let r = 0; r < reps; r++) {
-    const figures = await scenario.measure({ sizes, shared, quick, rep: r, reps });
-    for (const f of figures) {
-      const s = samples.get(f.figure) ?? { ...f, values: [], refValues: [], notes: [] };
-      s.values.push(f.value);
-      if (f.refValue !== null && f.refValue !== undefined) s.refValues.push(f.refValue);
-      if (f.note) s.notes.push(f.note);
-      samples.set(f.figure, s);
-      process.stderr.write(
-        `[bench]   ${f.figure}: ${fmt(f.value)} ${f.unit} (reference ${fmt(f.refValue)})\n`,
-      );
+  // A scenario that fails (a server that did not start, a database refused) is reported and
+  // the run goes on: the other scenarios' figures and its own repetitions so far are kept.
+  try {
+    for (let r = 0; r < reps; r++) {
+      const figures = await scenario.measure({ sizes, shared, quick, rep: r, reps });
+      for (const f of figures) {
+        const s = samples.get(f.figure) ?? { ...f, values: [], refValues: [], notes: [] };
+        s.values.push(f.value);
+        if (f.refValue !== null && f.refValue !== undefined) s.refValues.push(f.refValue);
+        if (f.note) s.notes.push(f.note);
+        samples.set(f.figure, s);
+        process.stderr.write(
+          `[bench]   ${f.figure}: ${fmt(f.value)} ${f.unit} (reference ${fmt(f.refValue)})\n`,
+        );
+      }
     }
+  } catch (e) {
+    failures.push({ scenario: name, error: String(e?.message ?? e).split('\n')[0] });
+    process.stderr.write(`[bench] ${name} FAILED: ${e?.stack ?? e}\n`);
   }
   for (const s of samples.values()) {
     const med = median(s.values);
@@ -180,9 +188,11 @@ const table = markdownTable(
 const out =
   values.out ?? path.join(ROOT, 'bench-results', `bench-${env.startedAt.replace(/[:.]/g, '-')}.json`);
 fs.mkdirSync(path.dirname(out), { recursive: true });
-fs.writeFileSync(out, `${JSON.stringify({ env: { ...env, totalS }, results }, null, 2)}\n`);
+fs.writeFileSync(out, `${JSON.stringify({ env: { ...env, totalS }, results, failures }, null, 2)}\n`);
 console.log(
   `\nIronLedger bench${quick ? ' (--quick)' : ''}: node ${env.node}, ${env.cores} cores, load average ${env.loadavg.map((l) => l.toFixed(1)).join(' ')}, ${reps} repetition(s), ${totalS.toFixed(0)} s\n`,
 );
 console.log(table);
+for (const f of failures) console.log(`\nFAILED: ${f.scenario}: ${f.error}`);
 console.log(`\nJSON: ${path.relative(process.cwd(), out)}`);
+if (failures.length) process.exitCode = 1;
