@@ -33,6 +33,7 @@ export class EdgeMetrics {
   readonly quarantineEvicted: Counter;
   readonly authFailures: Counter<'kind'>;
   readonly authDelayed: Counter;
+  readonly forwarderRestarts: Counter;
 
   constructor(backlog: () => BacklogSource, opts: { defaultMetrics?: boolean } = {}) {
     const r = this.registry;
@@ -122,6 +123,11 @@ export class EdgeMetrics {
     this.authDelayed = new Counter({
       name: `${p}auth_delayed_total`,
       help: 'Authentication failures whose answer was delayed (repeated failures from one source)',
+      registers: [r],
+    });
+    this.forwarderRestarts = new Counter({
+      name: `${p}forwarder_thread_restarts_total`,
+      help: 'Times the forwarder thread stopped unexpectedly and was started again',
       registers: [r],
     });
     const gauge = (name: string, help: string, read: (b: BacklogSource) => number) =>

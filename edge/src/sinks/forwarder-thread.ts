@@ -66,7 +66,10 @@ export class ForwarderThread {
   constructor(
     private readonly file: string,
     private readonly data: ForwarderWorkerData,
-    private readonly deps: { metrics: ForwarderMetrics; log: ForwarderLog },
+    private readonly deps: {
+      metrics: ForwarderMetrics & { forwarderRestarts?: { inc(): void } };
+      log: ForwarderLog;
+    },
   ) {
     this.s = {
       state: 'idle',
@@ -121,18 +124,27 @@ export class ForwarderThread {
           { event: 'forward.thread_died', err, restartInMs: this.restartMs },
           'forwarder thread stopped unexpectedly: starting it again',
         );
-        this.restartTimer = setTimeout(() => {
-          this.restartTimer = null;
-          this.start().catch((e: unknown) => {
-            this.deps.log.error(
-              { event: 'forward.thread_restart_failed', err: e },
-              'forwarder thread failed to start',
-            );
-          });
-        }, this.restartMs);
-        this.restartMs = Math.min(RESTART_MAX_MS, this.restartMs * 2);
+        this.restartLater();
       });
     });
+  }
+
+  /** Starts the thread again after the back-off; a start that fails is tried again after a longer one. */
+  private restartLater(): void {
+    if (this.stopping) return;
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null;
+      if (this.stopping) return;
+      this.deps.metrics.forwarderRestarts?.inc();
+      this.start().catch((e: unknown) => {
+        this.deps.log.error(
+          { event: 'forward.thread_restart_failed', err: e, restartInMs: this.restartMs },
+          'forwarder thread failed to start: trying again',
+        );
+        this.restartLater();
+      });
+    }, this.restartMs);
+    this.restartMs = Math.min(RESTART_MAX_MS, this.restartMs * 2);
   }
 
   private onMessage(m: ForwarderToMain): void {

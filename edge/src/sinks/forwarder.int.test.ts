@@ -559,6 +559,9 @@ describe('forwarder on a thread of its own', () => {
     expect(r.thread.state().state).toBe('stopped');
     await waitUntil(() => r.buffer.stats().queuedReadings === 0, 10_000);
     expect(sentSeqs(p.seen)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(await r.metrics.registry.metrics()).toMatch(
+      /^ironledger_edge_forwarder_thread_restarts_total 1$/m,
+    );
   });
 });
 
