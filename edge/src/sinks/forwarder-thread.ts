@@ -13,7 +13,12 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { SqliteBufferOptions } from '../buffer/sqlite-buffer.js';
 import type { EdgeConfig } from '../config.js';
-import type { ForwarderLog, ForwarderMetrics, ForwarderState } from './forwarder.js';
+import {
+  type ForwarderLog,
+  type ForwarderMetrics,
+  type ForwarderState,
+  initialForwarderState,
+} from './forwarder.js';
 
 export interface ForwarderWorkerData {
   buffer: SqliteBufferOptions;
@@ -71,15 +76,7 @@ export class ForwarderThread {
       log: ForwarderLog;
     },
   ) {
-    this.s = {
-      state: 'idle',
-      attempt: 0,
-      currentBatchId: null,
-      nextAttemptAt: null,
-      lastError: null,
-      lastForwardAt: null,
-      effectiveBatchSize: data.cloud.batchSize,
-    };
+    this.s = initialForwarderState(data.cloud.batchSize);
   }
 
   state(): ForwarderState {

@@ -87,17 +87,7 @@ function rig(url: string, file = path.join(dir, `f${k++}.db`), cloud: Record<str
     },
   });
   const buffer = new SqliteBuffer({ path: file, gatewayId: 'gw-fwd' });
-  const metrics = new EdgeMetrics(() => ({
-    queuedReadings: 0,
-    oldestUnsentAgeS: null,
-    parkedBatches: 0,
-    quarantined: 0,
-    heldReadings: 0,
-    usedBytes: 0,
-    budgetBytes: 0,
-    diskBudgetExceeded: false,
-    brokerClients: 0,
-  }));
+  const metrics = quietMetrics();
   const client = new CloudClient(url, cfg.cloud.token, cfg.cloud.timeoutMs, 'test');
   const fwd = new Forwarder({
     buffer,
@@ -114,6 +104,20 @@ function rig(url: string, file = path.join(dir, `f${k++}.db`), cloud: Record<str
   };
   return { buffer, fwd, file, stop, metrics };
 }
+
+/** The registry the forwarder counts into; its backlog gauges are not under test here. */
+const quietMetrics = () =>
+  new EdgeMetrics(() => ({
+    queuedReadings: 0,
+    oldestUnsentAgeS: null,
+    parkedBatches: 0,
+    quarantined: 0,
+    heldReadings: 0,
+    usedBytes: 0,
+    budgetBytes: 0,
+    diskBudgetExceeded: false,
+    brokerClients: 0,
+  }));
 
 const add = (b: SqliteBuffer, unit: string, n: number, from = 0) =>
   b.append(Array.from({ length: n }, (_, i) => ({ kind: 'reading' as const, reading: fr(unit, from + i) })));
@@ -489,17 +493,7 @@ describe('forwarder on a thread of its own', () => {
       cloud: { url, token: 'tok-123', batchSize: 3, maxBatchAgeMs: 0, timeoutMs: 2000 },
     }).cloud;
     const buffer = new SqliteBuffer({ path: file, gatewayId: 'gw-fwd' });
-    const metrics = new EdgeMetrics(() => ({
-      queuedReadings: 0,
-      oldestUnsentAgeS: null,
-      parkedBatches: 0,
-      quarantined: 0,
-      heldReadings: 0,
-      usedBytes: 0,
-      budgetBytes: 0,
-      diskBudgetExceeded: false,
-      brokerClients: 0,
-    }));
+    const metrics = quietMetrics();
     const workerFile = forwarderWorkerFile();
     if (!workerFile) throw new Error('forwarder-worker.js missing: build the edge first (npm run build)');
     const thread = new ForwarderThread(

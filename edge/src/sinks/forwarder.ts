@@ -37,6 +37,19 @@ export interface ForwarderState {
   effectiveBatchSize: number;
 }
 
+/** A forwarder that has sent nothing yet. */
+export function initialForwarderState(batchSize: number): ForwarderState {
+  return {
+    state: 'idle',
+    attempt: 0,
+    currentBatchId: null,
+    nextAttemptAt: null,
+    lastError: null,
+    lastForwardAt: null,
+    effectiveBatchSize: batchSize,
+  };
+}
+
 /** What the forwarder counts (EdgeMetrics has them; the forwarder's thread relays them). */
 export interface ForwarderMetrics {
   forwardLatency: { observe(labels: { outcome: string }, seconds: number): void };
@@ -87,15 +100,7 @@ export class Forwarder {
       now?: () => number;
     },
   ) {
-    this.s = {
-      state: 'idle',
-      attempt: 0,
-      currentBatchId: null,
-      nextAttemptAt: null,
-      lastError: null,
-      lastForwardAt: null,
-      effectiveBatchSize: deps.cloud.batchSize,
-    };
+    this.s = initialForwarderState(deps.cloud.batchSize);
   }
 
   private now(): number {
