@@ -69,6 +69,13 @@ const forwarder = new Forwarder({
   gatewayId: data.gatewayId,
   metrics,
   log,
+  // Ending the thread hands the error to the main thread, which starts a fresh one after a
+  // back-off: a forwarder that stopped must not leave the gateway silently not forwarding.
+  onCrash: () => {
+    sendState();
+    buffer.close();
+    process.exit(1);
+  },
 });
 
 let last = '';

@@ -12,6 +12,7 @@ import type { Worker } from 'node:worker_threads';
 import { gunzipSync } from 'node:zlib';
 import { BatchSchema, HeartbeatSchema } from '@ironledger/contracts';
 import { createLogger, silentLogger } from '@ironledger/logger';
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fr } from '../buffer/buffer.contract.js';
 import { SqliteBuffer } from '../buffer/sqlite-buffer.js';
@@ -509,7 +510,7 @@ describe('forwarder on a thread of its own', () => {
       add(buffer, unit, n, from);
       thread.notify(n);
     };
-    return { buffer, thread, metrics, lines, addAndNotify };
+    return { buffer, file, thread, metrics, lines, addAndNotify };
   }
 
   const sentSeqs = (seen: Seen[]) =>
@@ -556,6 +557,25 @@ describe('forwarder on a thread of its own', () => {
     expect(await r.metrics.registry.metrics()).toMatch(
       /^ironledger_edge_forwarder_thread_restarts_total 1$/m,
     );
+  });
+
+  it('a forwarder that stops on an error ends its thread, which is started again until the buffer opens, then forwards what waited', async () => {
+    const p = await peer(() => ({ status: 200 }));
+    cleanup.push(p.close);
+    const r = threadRig(p.url);
+    await r.thread.start();
+    // The batches table goes away under the thread (a damaged file): its next batch fails.
+    const raw = new Database(r.file);
+    raw.exec('ALTER TABLE batches RENAME TO batches_away');
+    r.addAndNotify('U1', 3);
+    await waitUntil(() => r.lines.some((l) => l.event === 'forward.crashed'));
+    await waitUntil(() => r.lines.some((l) => l.event === 'forward.thread_died'));
+    // Started again, it cannot open the buffer while the table is missing, and tries again.
+    await waitUntil(() => r.lines.some((l) => l.event === 'forward.thread_restart_failed'), 5000);
+    raw.exec('ALTER TABLE batches_away RENAME TO batches');
+    raw.close();
+    await waitUntil(() => r.buffer.stats().queuedReadings === 0, 15_000);
+    expect(sentSeqs(p.seen)).toEqual([0, 1, 2]);
   });
 });
 

@@ -98,6 +98,8 @@ export class Forwarder {
       log: ForwarderLog;
       random?: () => number;
       now?: () => number;
+      /** After the loop stopped on an unexpected error (logged): the forwarder's thread ends itself. */
+      onCrash?: (e: unknown) => void;
     },
   ) {
     this.s = initialForwarderState(deps.cloud.batchSize);
@@ -114,7 +116,10 @@ export class Forwarder {
   start(): void {
     this.unbatchedApprox = this.deps.buffer.stats().unbatchedReadings;
     this.loop = this.run().catch((e: unknown) => {
+      this.s.state = 'stopped';
+      this.s.lastError = `crashed: ${(e as Error)?.message ?? String(e)}`.slice(0, 500);
       this.deps.log.fatal({ event: 'forward.crashed', err: e }, 'forwarder stopped on an unexpected error');
+      this.deps.onCrash?.(e);
     });
   }
 
