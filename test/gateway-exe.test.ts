@@ -191,6 +191,8 @@ describe('gateway executable (linux-x64): one file, no Node.js', () => {
     const status = await runGateway([exe], ['status', '--url', gw.httpUrl], { cwd: dir, env });
     expect(status.code, status.stderr).toBe(0);
     expect(status.stdout).toMatch(/queued readings\s+0/);
+    // The executable carries the forwarder's thread too (its bundle is an asset).
+    expect(status.stdout).toMatch(/forwarder\s+\w+ \(worker thread\)/);
 
     // SIGTERM, as systemd stops it: a clean exit.
     expect(await gw.proc.stop()).toBe(0);

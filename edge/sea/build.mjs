@@ -9,7 +9,8 @@
  *      headers (ADDON_HEADERS_VERSION, see there), offline; arm64 with Debian's
  *      aarch64-linux-gnu cross compiler.
  *   3. The agent bundled by esbuild into one CommonJS script, `bindings` replaced by
- *      native-addon.cjs so the addon is read from the SEA asset.
+ *      native-addon.cjs so the addon is read from the SEA asset; the forwarder's thread
+ *      bundled the same way into a second script, carried as an asset.
  *   4. The SEA blob made by the host's Node 24 (`--experimental-sea-config`); code cache
  *      only when the target's architecture is the host's, as V8's cache is per architecture.
  *   5. The blob injected into a stripped copy of the target's Node binary with postject.
@@ -47,6 +48,8 @@ export const ADDON_HEADERS_VERSION = '24.18.1';
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 const POSTJECT_VERSION = '1.0.0-alpha.6';
 const ADDON_ASSET = 'better_sqlite3.node';
+/** The forwarder thread's bundle: the name edge/src/sinks/forwarder-thread.ts asks for. */
+const WORKER_ASSET = 'forwarder-worker.cjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = path.resolve(HERE, '..', '..');
@@ -229,10 +232,10 @@ function strip(tool, file, args = []) {
 }
 
 /** One CommonJS script for every target: the bundle holds no native code. */
-async function bundle(buildDir, entry) {
+async function bundle(buildDir, entry, name = 'ironledger-edge.cjs') {
   const t0 = performance.now();
   const esbuild = await import(createRequire(path.join(REPO_ROOT, 'package.json')).resolve('esbuild'));
-  const outfile = path.join(buildDir, 'ironledger-edge.cjs');
+  const outfile = path.join(buildDir, name);
   const shim = path.join(HERE, 'native-addon.cjs');
   const result = await esbuild.build({
     entryPoints: [entry],
@@ -275,7 +278,7 @@ async function bundle(buildDir, entry) {
   return outfile;
 }
 
-async function makeBlob(buildDir, target, hostNode, main, addon) {
+async function makeBlob(buildDir, target, hostNode, main, addon, worker) {
   const t = TARGETS[target];
   const dir = path.join(buildDir, target);
   fs.mkdirSync(dir, { recursive: true });
@@ -289,7 +292,7 @@ async function makeBlob(buildDir, target, hostNode, main, addon) {
     disableExperimentalSEAWarning: true,
     useSnapshot: false,
     useCodeCache: t.arch === process.arch,
-    assets: { [ADDON_ASSET]: path.relative(dir, addon) },
+    assets: { [ADDON_ASSET]: path.relative(dir, addon), [WORKER_ASSET]: path.relative(dir, worker) },
   };
   const configPath = path.join(dir, 'sea-config.json');
   fs.writeFileSync(configPath, `${JSON.stringify(config, null, 2)}\n`);
@@ -410,12 +413,15 @@ async function main() {
   fs.mkdirSync(path.join(cache, 'build'), { recursive: true });
   const buildDir = fs.mkdtempSync(path.join(cache, 'build', 'run-'));
   const main = await bundle(buildDir, path.resolve(values.entry));
+  // The forwarder's thread runs from its own bundle, carried as an asset and started with
+  // `eval` (src/sinks/forwarder-thread.ts): a single executable has no file to point a Worker at.
+  const worker = await bundle(buildDir, path.join(EDGE_DIR, 'dist', 'sinks', 'forwarder-worker.js'), WORKER_ASSET);
   const hostNode = path.join(dists[hostTarget], 'bin', 'node');
 
   const built = [];
   for (const target of targets) {
     const t1 = performance.now();
-    const blob = await makeBlob(buildDir, target, hostNode, main, addons[target]);
+    const blob = await makeBlob(buildDir, target, hostNode, main, addons[target], worker);
     const exe = path.join(outDir, `ironledger-edge-${target}`);
     await inject(cache, target, dists[target], blob, exe);
     const info = values['no-verify'] ? null : verify(target, exe);

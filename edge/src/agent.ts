@@ -17,7 +17,7 @@ import { relieve, scheduleHousekeeping } from './jobs/housekeeping.js';
 import { scheduleVacuum } from './jobs/vacuum.js';
 import { CloudClient } from './sinks/cloud-client.js';
 import { Forwarder, type ForwarderState } from './sinks/forwarder.js';
-import { ForwarderThread, forwarderWorkerFile } from './sinks/forwarder-thread.js';
+import { ForwarderThread, forwarderWorkerSource } from './sinks/forwarder-thread.js';
 import { Heartbeat } from './sinks/heartbeat.js';
 import { type MqttSource, startBroker } from './sources/broker.js';
 import { Ingestor } from './sources/ingest.js';
@@ -137,17 +137,30 @@ export async function startAgent(
     );
     cleanups.push(() => client.close());
     const forwarderLog = componentLogger(root, 'forwarder');
-    // A thread of its own needs its compiled script beside this one and a file to share.
-    const workerFile =
-      config.cloud.forwarderThread === 'worker' && buffer.path !== ':memory:' ? forwarderWorkerFile() : null;
-    if (config.cloud.forwarderThread === 'worker' && !workerFile)
+    const onMainThread = () =>
+      new Forwarder({
+        buffer,
+        client,
+        cloud: config.cloud,
+        gatewayId: config.gatewayId,
+        metrics,
+        log: forwarderLog,
+      });
+    // A thread of its own needs its script (beside this one, or the executable's asset) and a
+    // file to share.
+    const workerSource =
+      config.cloud.forwarderThread === 'worker' && buffer.path !== ':memory:'
+        ? forwarderWorkerSource()
+        : null;
+    if (config.cloud.forwarderThread === 'worker' && !workerSource)
       forwarderLog.info(
         { event: 'forward.thread_unavailable' },
         'forwarder runs on the main thread: no forwarder-worker.js beside the agent',
       );
-    const forwarder = workerFile
+    let forwarderThread: 'worker' | 'main' = workerSource ? 'worker' : 'main';
+    let forwarder: Forwarder | ForwarderThread = workerSource
       ? new ForwarderThread(
-          workerFile,
+          workerSource,
           {
             buffer: bufferOptions,
             cloud: config.cloud,
@@ -156,14 +169,7 @@ export async function startAgent(
           },
           { metrics, log: forwarderLog },
         )
-      : new Forwarder({
-          buffer,
-          client,
-          cloud: config.cloud,
-          gatewayId: config.gatewayId,
-          metrics,
-          log: forwarderLog,
-        });
+      : onMainThread();
 
     let relieving: NodeJS.Timeout | null = null;
     const bufferLog = componentLogger(root, 'buffer');
@@ -230,7 +236,7 @@ export async function startAgent(
         brokerClients: b.brokerClients,
         lastForwardAt: f.lastForwardAt,
         buffer: { ...stats(), path: buffer.path, budgetBytes: buffer.diskBudgetBytes },
-        forwarder: { ...f, thread: workerFile ? 'worker' : 'main' },
+        forwarder: { ...f, thread: forwarderThread },
         mqtt: { mode: config.mqtt.mode, port: mqtt?.port ?? 0, tlsPort: mqtt?.tlsPort ?? null },
       };
     };
@@ -261,7 +267,19 @@ export async function startAgent(
     const source = mqtt;
     cleanups.push(() => source.close());
 
-    await forwarder.start();
+    try {
+      await forwarder.start();
+    } catch (e) {
+      if (!(forwarder instanceof ForwarderThread)) throw e;
+      // A thread that cannot start must not leave the gateway without forwarding.
+      forwarderLog.error(
+        { event: 'forward.thread_failed', err: e },
+        'forwarder thread failed to start: forwarding on the main thread',
+      );
+      forwarder = onMainThread();
+      forwarderThread = 'main';
+      forwarder.start();
+    }
     cleanups.push(() => forwarder.stop());
     heartbeat.start();
     const tasks: ScheduledTask[] = [

@@ -137,7 +137,7 @@ const CloudSchema = z
     /**
      * Where the forwarder runs: `worker`, a thread of its own with its own connection to the
      * buffer (ingest and forwarding each use a core), or `main`, the thread that ingests (one
-     * core, ~12 MB less memory). The single executable always uses `main`.
+     * core, ~12 MB less memory). A thread that cannot start falls back to `main`.
      */
     forwarderThread: z.enum(['worker', 'main']).default('worker'),
     heartbeatIntervalMs: z.number().int().min(100).default(60_000),

@@ -9,6 +9,7 @@
  * 60 s): its batches are in the buffer file, so it resumes with the pending one.
  */
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { SqliteBufferOptions } from '../buffer/sqlite-buffer.js';
@@ -44,18 +45,39 @@ const YOUNG_GENERATION_MB = 2;
 const RESTART_MIN_MS = 1000;
 const RESTART_MAX_MS = 60_000;
 
+/** The SEA asset holding the worker's bundle in the single executable (edge/sea/build.mjs). */
+export const WORKER_ASSET = 'forwarder-worker.cjs';
+
+/** The worker's script: a file, or (in the single executable) its bundled source. */
+export type ForwarderWorkerSource = { file: string } | { code: string };
+
 /**
- * The compiled worker: beside this file in dist/, or in dist/ when this file runs from src/
- * (tests). Null where there is no such file (the single executable bundles one script).
+ * Where the worker's script is: beside this file in dist/, or in dist/ when this file runs
+ * from src/ (tests); in the single executable, the bundle it carries as an asset. Null where
+ * there is neither (the agent then forwards on the main thread).
  */
-export function forwarderWorkerFile(): string | null {
+export function forwarderWorkerSource(): ForwarderWorkerSource | null {
   const here: string | undefined = import.meta.url;
   if (typeof here !== 'string' || !here.startsWith('file:')) return null;
+  const code = seaAsset(here, WORKER_ASSET);
+  if (code !== null) return { code };
   const url = here.endsWith('.ts')
     ? new URL('../../dist/sinks/forwarder-worker.js', here)
     : new URL('./forwarder-worker.js', here);
   const file = fileURLToPath(url);
-  return existsSync(file) ? file : null;
+  return existsSync(file) ? { file } : null;
+}
+
+function seaAsset(here: string, name: string): string | null {
+  try {
+    const sea = createRequire(here)('node:sea') as {
+      isSea(): boolean;
+      getAsset(key: string, encoding: string): string;
+    };
+    return sea.isSea() ? sea.getAsset(name, 'utf8') : null;
+  } catch {
+    return null; // not a single executable, or one built without the asset
+  }
 }
 
 export class ForwarderThread {
@@ -69,7 +91,7 @@ export class ForwarderThread {
   private exited: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly file: string,
+    private readonly source: ForwarderWorkerSource,
     private readonly data: ForwarderWorkerData,
     private readonly deps: {
       metrics: ForwarderMetrics & { forwarderRestarts?: { inc(): void } };
@@ -87,7 +109,8 @@ export class ForwarderThread {
   start(): Promise<void> {
     return new Promise((resolve, reject) => {
       let ready = false;
-      const w = new Worker(this.file, {
+      const w = new Worker('file' in this.source ? this.source.file : this.source.code, {
+        eval: 'code' in this.source,
         workerData: this.data,
         resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
       });

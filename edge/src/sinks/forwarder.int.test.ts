@@ -20,7 +20,7 @@ import { EdgeConfigSchema } from '../config.js';
 import { EdgeMetrics } from '../http/metrics.js';
 import { CloudClient } from './cloud-client.js';
 import { Forwarder } from './forwarder.js';
-import { ForwarderThread, forwarderWorkerFile } from './forwarder-thread.js';
+import { ForwarderThread, forwarderWorkerSource } from './forwarder-thread.js';
 
 interface Seen {
   at: number;
@@ -495,10 +495,10 @@ describe('forwarder on a thread of its own', () => {
     }).cloud;
     const buffer = new SqliteBuffer({ path: file, gatewayId: 'gw-fwd' });
     const metrics = quietMetrics();
-    const workerFile = forwarderWorkerFile();
-    if (!workerFile) throw new Error('forwarder-worker.js missing: build the edge first (npm run build)');
+    const source = forwarderWorkerSource();
+    if (!source) throw new Error('forwarder-worker.js missing: build the edge first (npm run build)');
     const thread = new ForwarderThread(
-      workerFile,
+      source,
       { buffer: { path: file, gatewayId: 'gw-fwd' }, cloud, gatewayId: 'gw-fwd', userAgent: 'test' },
       { metrics, log },
     );
