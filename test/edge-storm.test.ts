@@ -66,9 +66,16 @@ describe.each(brokerModes('edge-storm'))('redelivery storm ($mode broker)', ({ m
     expect(metricValue(m, 'ironledger_edge_readings_duplicate_total')).toBeGreaterThanOrEqual(
       (ROUNDS - 1) * UNITS * PER_UNIT + 20,
     );
-    // The edge forwarded each identity once: the cloud never had to deduplicate.
-    const sent = edge.proc.logs().filter((l) => l.event === 'forward.batch_sent');
-    expect(sent.reduce((n, l) => n + (l.count as number), 0)).toBe(acked.size);
-    expect(sent.reduce((n, l) => n + (l.duplicates as number), 0)).toBe(0);
+    // The edge forwarded each identity once: the cloud never had to deduplicate. The
+    // forwarder's lines reach the log through the main thread, behind what it was writing.
+    const sentLines = () => edge.proc.logs().filter((l) => l.event === 'forward.batch_sent');
+    const sentCount = () => sentLines().reduce((n, l) => n + (l.count as number), 0);
+    await waitFor(() => sentCount() >= acked.size, {
+      timeoutMs: 30_000,
+      intervalMs: 250,
+      what: 'forward.batch_sent lines',
+    });
+    expect(sentCount()).toBe(acked.size);
+    expect(sentLines().reduce((n, l) => n + (l.duplicates as number), 0)).toBe(0);
   });
 });
