@@ -148,14 +148,15 @@ export async function startAgent(
       });
     // A thread of its own needs its script (beside this one, or the executable's asset) and a
     // file to share.
+    const inMemory = buffer.path === ':memory:';
     const workerSource =
-      config.cloud.forwarderThread === 'worker' && buffer.path !== ':memory:'
-        ? forwarderWorkerSource()
-        : null;
+      config.cloud.forwarderThread === 'worker' && !inMemory ? forwarderWorkerSource() : null;
     if (config.cloud.forwarderThread === 'worker' && !workerSource)
       forwarderLog.info(
         { event: 'forward.thread_unavailable' },
-        'forwarder runs on the main thread: no forwarder-worker.js beside the agent',
+        inMemory
+          ? 'forwarder runs on the main thread: an in-memory buffer cannot be shared with a thread'
+          : 'forwarder runs on the main thread: no forwarder-worker.js beside the agent',
       );
     let forwarderThread: 'worker' | 'main' = workerSource ? 'worker' : 'main';
     let forwarder: Forwarder | ForwarderThread = workerSource

@@ -94,7 +94,7 @@ export class ForwarderThread {
     private readonly source: ForwarderWorkerSource,
     private readonly data: ForwarderWorkerData,
     private readonly deps: {
-      metrics: ForwarderMetrics & { forwarderRestarts?: { inc(): void } };
+      metrics: ForwarderMetrics & { forwarderRestarts: { inc(): void } };
       log: ForwarderLog;
     },
   ) {
@@ -155,7 +155,7 @@ export class ForwarderThread {
     this.restartTimer = setTimeout(() => {
       this.restartTimer = null;
       if (this.stopping) return;
-      this.deps.metrics.forwarderRestarts?.inc();
+      this.deps.metrics.forwarderRestarts.inc();
       this.start().catch((e: unknown) => {
         this.deps.log.error(
           { event: 'forward.thread_restart_failed', err: e, restartInMs: this.restartMs },
