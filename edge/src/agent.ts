@@ -50,8 +50,11 @@ export interface AgentStatus {
   brokerClients: number;
   lastForwardAt: string | null;
   buffer: BufferStats & { path: string; budgetBytes: number };
-  /** `thread`: where it runs (`cloud.forwarderThread`; `main` where no worker script exists). */
-  forwarder: ForwarderState & { thread: 'worker' | 'main' };
+  /**
+   * `thread`: where it runs (`cloud.forwarderThread`; `main` where no worker script exists);
+   * `threadRunning`: false while its thread has ended with nothing to send.
+   */
+  forwarder: ForwarderState & { thread: 'worker' | 'main'; threadRunning: boolean };
   mqtt: { mode: string; port: number; tlsPort: number | null };
 }
 
@@ -158,6 +161,20 @@ export async function startAgent(
           ? 'forwarder runs on the main thread: an in-memory buffer cannot be shared with a thread'
           : 'forwarder runs on the main thread: no forwarder-worker.js beside the agent',
       );
+    const hasWork = () => {
+      const b = buffer.stats();
+      return b.queuedReadings > b.parkedReadings;
+    };
+    // A thread that cannot start must not leave the gateway without forwarding.
+    const forwardOnMainThread = (e: unknown) => {
+      forwarderLog.error(
+        { event: 'forward.thread_failed', err: e },
+        'forwarder thread failed to start: forwarding on the main thread',
+      );
+      forwarder = onMainThread();
+      forwarderThread = 'main';
+      forwarder.start();
+    };
     let forwarderThread: 'worker' | 'main' = workerSource ? 'worker' : 'main';
     let forwarder: Forwarder | ForwarderThread = workerSource
       ? new ForwarderThread(
@@ -168,7 +185,14 @@ export async function startAgent(
             gatewayId: config.gatewayId,
             userAgent: `ironledger-edge/${VERSION}`,
           },
-          { metrics, log: forwarderLog },
+          {
+            metrics,
+            log: forwarderLog,
+            hasWork,
+            onUnavailable: (e) => {
+              if (!stopping) forwardOnMainThread(e);
+            },
+          },
         )
       : onMainThread();
 
@@ -237,7 +261,11 @@ export async function startAgent(
         brokerClients: b.brokerClients,
         lastForwardAt: f.lastForwardAt,
         buffer: { ...stats(), path: buffer.path, budgetBytes: buffer.diskBudgetBytes },
-        forwarder: { ...f, thread: forwarderThread },
+        forwarder: {
+          ...f,
+          thread: forwarderThread,
+          threadRunning: forwarder instanceof ForwarderThread ? forwarder.running() : true,
+        },
         mqtt: { mode: config.mqtt.mode, port: mqtt?.port ?? 0, tlsPort: mqtt?.tlsPort ?? null },
       };
     };
@@ -268,18 +296,15 @@ export async function startAgent(
     const source = mqtt;
     cleanups.push(() => source.close());
 
-    try {
-      await forwarder.start();
-    } catch (e) {
-      if (!(forwarder instanceof ForwarderThread)) throw e;
-      // A thread that cannot start must not leave the gateway without forwarding.
-      forwarderLog.error(
-        { event: 'forward.thread_failed', err: e },
-        'forwarder thread failed to start: forwarding on the main thread',
-      );
-      forwarder = onMainThread();
-      forwarderThread = 'main';
-      forwarder.start();
+    if (forwarder instanceof ForwarderThread && config.cloud.forwarderThreadIdleMs > 0 && !hasWork())
+      forwarder.startOnDemand(); // nothing to send yet: the thread starts with the first reading
+    else {
+      try {
+        await forwarder.start();
+      } catch (e) {
+        if (!(forwarder instanceof ForwarderThread)) throw e;
+        forwardOnMainThread(e);
+      }
     }
     cleanups.push(() => forwarder.stop());
     heartbeat.start();

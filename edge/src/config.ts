@@ -140,6 +140,11 @@ const CloudSchema = z
      * core, ~12 MB less memory). A thread that cannot start falls back to `main`.
      */
     forwarderThread: z.enum(['worker', 'main']).default('worker'),
+    /**
+     * The forwarder's thread ends after this long with nothing to send (~11 MB of memory back)
+     * and starts again with the next reading; 0 keeps it running. `worker` only.
+     */
+    forwarderThreadIdleMs: z.number().int().min(0).default(30_000),
     heartbeatIntervalMs: z.number().int().min(100).default(60_000),
     /** PEM CA bundle that issued the cloud's certificate (https:// URL), beside the system CAs. */
     caFile: z.string().min(1).optional(),

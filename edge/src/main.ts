@@ -145,7 +145,10 @@ async function status(file: string | undefined, url: string | undefined, json: b
     ['held readings', s.heldReadings],
     ['disk budget exceeded', s.diskBudgetExceeded ? 'YES' : 'no'],
     ['broker clients', s.brokerClients],
-    ['forwarder', `${s.forwarder?.state} (${s.forwarder?.thread} thread)`],
+    [
+      'forwarder',
+      `${s.forwarder?.state} (${s.forwarder?.thread} thread${s.forwarder?.threadRunning === false ? ', not running: nothing to send' : ''})`,
+    ],
     ['last forward', s.lastForwardAt ?? '-'],
     ['last error', s.forwarder?.lastError ?? '-'],
   ];

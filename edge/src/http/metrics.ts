@@ -34,6 +34,7 @@ export class EdgeMetrics {
   readonly authFailures: Counter<'kind'>;
   readonly authDelayed: Counter;
   readonly forwarderRestarts: Counter;
+  readonly forwarderThreadRunning: Gauge;
 
   constructor(backlog: () => BacklogSource, opts: { defaultMetrics?: boolean } = {}) {
     const r = this.registry;
@@ -128,6 +129,11 @@ export class EdgeMetrics {
     this.forwarderRestarts = new Counter({
       name: `${p}forwarder_thread_restarts_total`,
       help: 'Times the forwarder thread stopped unexpectedly and was started again',
+      registers: [r],
+    });
+    this.forwarderThreadRunning = new Gauge({
+      name: `${p}forwarder_thread_running`,
+      help: '1 while the forwarder thread runs; 0 when it has ended with nothing to send, or the forwarder runs on the main thread',
       registers: [r],
     });
     const gauge = (name: string, help: string, read: (b: BacklogSource) => number) =>

@@ -7,6 +7,11 @@
  * The thread's log lines and counters come back as messages and go to the main thread's
  * logger and registry. A thread that dies is started again after a back-off (1 s doubling to
  * 60 s): its batches are in the buffer file, so it resumes with the pending one.
+ *
+ * A thread with nothing to send for `cloud.forwarderThreadIdleMs` says so (`idle`); unless a
+ * notify crossed that message, it is stopped (~11 MB of memory back) and started again by the
+ * next notify, or by `hasWork` (asked every minute: readings another process wrote, such as a
+ * quarantine replay, notify no one).
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -31,6 +36,8 @@ export interface ForwarderWorkerData {
 export type MainToForwarder = { t: 'notify'; n: number } | { t: 'stop' };
 export type ForwarderToMain =
   | { t: 'ready' }
+  /** Nothing to send for forwarderThreadIdleMs, after `seen` notifies. */
+  | { t: 'idle'; seen: number }
   | { t: 'state'; state: ForwarderState }
   | { t: 'stopped'; state: ForwarderState }
   | { t: 'log'; level: 'info' | 'warn' | 'error' | 'fatal'; fields: Record<string, unknown>; msg?: string }
@@ -44,6 +51,8 @@ export type ForwarderToMain =
 const YOUNG_GENERATION_MB = 2;
 const RESTART_MIN_MS = 1000;
 const RESTART_MAX_MS = 60_000;
+/** How often a thread that ended while idle asks whether there is work it was not told of. */
+const ENDED_CHECK_MS = 60_000;
 
 /** The SEA asset holding the worker's bundle in the single executable (edge/sea/build.mjs). */
 export const WORKER_ASSET = 'forwarder-worker.cjs';
@@ -89,13 +98,32 @@ export class ForwarderThread {
   private restartMs = RESTART_MIN_MS;
   private restartTimer: NodeJS.Timeout | null = null;
   private exited: Promise<void> = Promise.resolve();
+  /** Notify messages posted to the current thread. */
+  private posted = 0;
+  /** The thread is being stopped, or has stopped, for want of work. */
+  private ending = false;
+  private ended = false;
+  /** A notify arrived while the idle thread was being stopped: start it again once it has. */
+  private wanted = false;
+  private endedCheck: NodeJS.Timeout | null = null;
+  /** The thread has been ready once: a later start that fails is retried, not given up. */
+  private everReady = false;
 
   constructor(
     private readonly source: ForwarderWorkerSource,
     private readonly data: ForwarderWorkerData,
     private readonly deps: {
-      metrics: ForwarderMetrics & { forwarderRestarts: { inc(): void } };
+      metrics: ForwarderMetrics & {
+        forwarderRestarts: { inc(): void };
+        forwarderThreadRunning: { set(v: number): void };
+      };
       log: ForwarderLog;
+      /** Whether the buffer holds readings or batches to send (asked while the thread has ended). */
+      hasWork?: () => boolean;
+      /** How often `hasWork` is asked (default a minute). */
+      endedCheckMs?: number;
+      /** A thread started on demand that could never start (the caller forwards another way). */
+      onUnavailable?: (e: unknown) => void;
     },
   ) {
     this.s = initialForwarderState(data.cloud.batchSize);
@@ -103,6 +131,11 @@ export class ForwarderThread {
 
   state(): ForwarderState {
     return { ...this.s };
+  }
+
+  /** Whether the thread runs now (false after it ended with nothing to send). */
+  running(): boolean {
+    return this.worker !== null && !this.ending;
   }
 
   /** Resolves once the thread has opened the buffer; rejects with what stopped it before. */
@@ -115,6 +148,8 @@ export class ForwarderThread {
         resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
       });
       this.worker = w;
+      this.posted = 0;
+      this.deps.metrics.forwarderThreadRunning.set(1);
       let exit!: () => void;
       this.exited = new Promise((r) => {
         exit = r;
@@ -123,6 +158,7 @@ export class ForwarderThread {
       w.on('message', (m: ForwarderToMain) => {
         if (m.t === 'ready') {
           ready = true;
+          this.everReady = true;
           this.restartMs = RESTART_MIN_MS;
           resolve();
         } else this.onMessage(m);
@@ -132,12 +168,13 @@ export class ForwarderThread {
       });
       w.on('exit', (code) => {
         if (this.worker === w) this.worker = null;
+        this.deps.metrics.forwarderThreadRunning.set(0);
         exit();
         if (!ready) {
           reject(failure ?? new Error(`forwarder thread exited with code ${code} before it was ready`));
           return;
         }
-        if (this.stopping) return;
+        if (this.stopping || this.ending) return;
         const err = failure ?? new Error(`exit code ${code}`);
         this.s = { ...this.s, state: 'stopped', lastError: `forwarder thread stopped: ${err.message}` };
         this.deps.log.error(
@@ -169,6 +206,11 @@ export class ForwarderThread {
 
   private onMessage(m: ForwarderToMain): void {
     switch (m.t) {
+      case 'idle':
+        // A notify posted after the thread counted `seen`, or still queued, means work.
+        if (m.seen === this.posted && !this.notifyQueued && !this.stopping && !this.ending)
+          void this.endIdle();
+        return;
       case 'state':
       case 'stopped':
         this.s = m.state;
@@ -188,8 +230,76 @@ export class ForwarderThread {
     }
   }
 
+  /** Stops the idle thread; a notify that arrived meanwhile starts it again. */
+  private async endIdle(): Promise<void> {
+    const w = this.worker;
+    if (!w) return;
+    this.ending = true;
+    w.postMessage({ t: 'stop' } satisfies MainToForwarder);
+    await this.exited;
+    this.ending = false;
+    if (this.stopping) return;
+    this.ended = true;
+    this.s = { ...this.s, state: 'idle' };
+    this.deps.log.info(
+      { event: 'forward.thread_ended', idleMs: this.data.cloud.forwarderThreadIdleMs },
+      'forwarder thread ended: nothing to send; the next reading starts it again',
+    );
+    if (this.wanted) this.resume();
+    else this.checkWhileEnded();
+  }
+
+  private checkWhileEnded(): void {
+    if (!this.deps.hasWork) return;
+    this.endedCheck = setTimeout(() => {
+      this.endedCheck = null;
+      if (!this.ended || this.stopping) return;
+      let work = false;
+      try {
+        work = this.deps.hasWork!();
+      } catch (e) {
+        this.deps.log.warn({ event: 'forward.work_check_failed', err: e }, 'cannot read the backlog');
+      }
+      if (work) this.resume();
+      else this.checkWhileEnded();
+    }, this.deps.endedCheckMs ?? ENDED_CHECK_MS);
+    this.endedCheck.unref();
+  }
+
+  /**
+   * Instead of `start` when there is nothing to send: the thread starts with the first notify
+   * (or when `hasWork` finds work). If that first start fails, `onUnavailable` is told.
+   */
+  startOnDemand(): void {
+    this.ended = true;
+    this.checkWhileEnded();
+  }
+
+  /** Starts the thread that ended for want of work; a start that fails is retried with back-off. */
+  private resume(): void {
+    this.wanted = false;
+    if (!this.ended || this.stopping) return;
+    this.ended = false;
+    if (this.endedCheck) clearTimeout(this.endedCheck);
+    this.endedCheck = null;
+    this.start().catch((e: unknown) => {
+      if (!this.everReady && this.deps.onUnavailable) {
+        this.stopping = true; // this object is done: the caller forwards another way
+        this.deps.onUnavailable(e);
+        return;
+      }
+      this.deps.log.error(
+        { event: 'forward.thread_restart_failed', err: e, restartInMs: this.restartMs },
+        'forwarder thread failed to start: trying again',
+      );
+      this.restartLater();
+    });
+  }
+
   /** New readings are in the buffer: one message per event-loop turn, however many commits. */
   notify(n: number): void {
+    if (this.ended) this.resume();
+    else if (this.ending) this.wanted = true;
     this.notified += n;
     if (this.notifyQueued) return;
     this.notifyQueued = true;
@@ -197,7 +307,10 @@ export class ForwarderThread {
       this.notifyQueued = false;
       const n = this.notified;
       this.notified = 0;
-      this.worker?.postMessage({ t: 'notify', n } satisfies MainToForwarder);
+      const w = this.worker;
+      if (!w || this.ending) return; // a thread that starts reads the backlog itself
+      w.postMessage({ t: 'notify', n } satisfies MainToForwarder);
+      this.posted++;
     });
   }
 
@@ -205,6 +318,7 @@ export class ForwarderThread {
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.restartTimer) clearTimeout(this.restartTimer);
+    if (this.endedCheck) clearTimeout(this.endedCheck);
     const w = this.worker;
     if (w) {
       w.postMessage({ t: 'stop' } satisfies MainToForwarder);

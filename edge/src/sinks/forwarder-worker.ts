@@ -5,8 +5,9 @@
  * acknowledges, so sending never waits for a commit's event-loop turn and the other way round.
  *
  * To the main thread: `ready` once the buffer is open, `state` when it changed, `log` and
- * `metric` as they happen (the main thread's logger and registry are the only sinks), and
- * `stopped` after the batch in flight finished and the connection closed.
+ * `metric` as they happen (the main thread's logger and registry are the only sinks), `idle`
+ * after `cloud.forwarderThreadIdleMs` with nothing to send (the main thread may then stop it),
+ * and `stopped` after the batch in flight finished and the connection closed.
  * From it: `notify` (readings committed) and `stop`.
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -86,10 +87,30 @@ const sendState = () => {
   last = json;
   post({ t: 'state', state: s });
 };
-const ticker = setInterval(sendState, STATE_EVERY_MS);
+// Idle: asleep with nothing to send since `idleSince`; said once per idle spell, with the
+// count of notifies seen so far, so the main thread can tell whether one crossed it.
+const idleMs = data.cloud.forwarderThreadIdleMs;
+let notifies = 0;
+let idleSince = Date.now();
+let idleSaid = false;
+const tick = () => {
+  sendState();
+  if (idleMs <= 0) return;
+  if (!forwarder.hasNothingToSend()) {
+    idleSince = Date.now();
+    idleSaid = false;
+  } else if (!idleSaid && Date.now() - idleSince >= idleMs) {
+    idleSaid = true;
+    post({ t: 'idle', seen: notifies });
+  }
+};
+const ticker = setInterval(tick, STATE_EVERY_MS);
 
 port.on('message', (m: MainToForwarder) => {
   if (m.t === 'notify') {
+    notifies++;
+    idleSince = Date.now();
+    idleSaid = false;
     forwarder.notify(m.n);
     return;
   }

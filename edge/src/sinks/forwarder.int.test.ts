@@ -20,7 +20,7 @@ import { EdgeConfigSchema } from '../config.js';
 import { EdgeMetrics } from '../http/metrics.js';
 import { CloudClient } from './cloud-client.js';
 import { Forwarder } from './forwarder.js';
-import { ForwarderThread, forwarderWorkerSource } from './forwarder-thread.js';
+import { ForwarderThread, type ForwarderToMain, forwarderWorkerSource } from './forwarder-thread.js';
 
 interface Seen {
   at: number;
@@ -477,7 +477,7 @@ async function holdLastPart(then: 'store' | 'fail once') {
 
 describe('forwarder on a thread of its own', () => {
   /** The main thread's side: its own connection appends, the thread forwards. */
-  function threadRig(url: string) {
+  function threadRig(url: string, idle: { idleMs?: number; endedCheckMs?: number } = {}) {
     const file = path.join(dir, `t${k++}.db`);
     const lines: Array<Record<string, unknown>> = [];
     const destination = new Writable({
@@ -491,7 +491,14 @@ describe('forwarder on a thread of its own', () => {
     });
     const cloud = EdgeConfigSchema.parse({
       gatewayId: 'gw-fwd',
-      cloud: { url, token: 'tok-123', batchSize: 3, maxBatchAgeMs: 0, timeoutMs: 2000 },
+      cloud: {
+        url,
+        token: 'tok-123',
+        batchSize: 3,
+        maxBatchAgeMs: 0,
+        timeoutMs: 2000,
+        forwarderThreadIdleMs: idle.idleMs ?? 0,
+      },
     }).cloud;
     const buffer = new SqliteBuffer({ path: file, gatewayId: 'gw-fwd' });
     const metrics = quietMetrics();
@@ -500,7 +507,12 @@ describe('forwarder on a thread of its own', () => {
     const thread = new ForwarderThread(
       source,
       { buffer: { path: file, gatewayId: 'gw-fwd' }, cloud, gatewayId: 'gw-fwd', userAgent: 'test' },
-      { metrics, log },
+      {
+        metrics,
+        log,
+        hasWork: () => buffer.stats().queuedReadings > 0,
+        ...(idle.endedCheckMs === undefined ? {} : { endedCheckMs: idle.endedCheckMs }),
+      },
     );
     cleanup.push(async () => {
       await thread.stop();
@@ -557,6 +569,117 @@ describe('forwarder on a thread of its own', () => {
     expect(await r.metrics.registry.metrics()).toMatch(
       /^ironledger_edge_forwarder_thread_restarts_total 1$/m,
     );
+  });
+
+  const ended = (lines: Array<Record<string, unknown>>) =>
+    lines.filter((l) => l.event === 'forward.thread_ended').length;
+
+  it('a thread with nothing to send ends after forwarderThreadIdleMs; the next reading starts it again', async () => {
+    const p = await peer(() => ({ status: 200 }));
+    cleanup.push(p.close);
+    const r = threadRig(p.url, { idleMs: 300 });
+    await r.thread.start();
+    r.addAndNotify('U1', 3);
+    await waitUntil(() => r.buffer.stats().queuedReadings === 0);
+    await waitUntil(() => !r.thread.running());
+    expect(ended(r.lines)).toBe(1);
+    expect(r.thread.state().state).toBe('idle');
+    expect(await r.metrics.registry.metrics()).toMatch(/^ironledger_edge_forwarder_thread_running 0$/m);
+    r.addAndNotify('U1', 4, 3);
+    expect(r.thread.running()).toBe(true);
+    await waitUntil(() => r.buffer.stats().queuedReadings === 0);
+    expect(sentSeqs(p.seen)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    expect(await r.metrics.registry.metrics()).toMatch(/^ironledger_edge_forwarder_thread_running 1$/m);
+    // Ending for want of work is not a failure.
+    expect(await r.metrics.registry.metrics()).toMatch(
+      /^ironledger_edge_forwarder_thread_restarts_total 0$/m,
+    );
+    expect(r.lines.some((l) => l.event === 'forward.thread_died')).toBe(false);
+  });
+
+  /** Holds the thread's `idle` messages back; `deliver` hands one to the main thread's side. */
+  function holdIdle(thread: ForwarderThread) {
+    const t = thread as unknown as { onMessage(m: ForwarderToMain): void };
+    const pass = t.onMessage.bind(t);
+    const held: ForwarderToMain[] = [];
+    t.onMessage = (m) => (m.t === 'idle' ? void held.push(m) : pass(m));
+    return { held, deliver: (m: ForwarderToMain) => pass(m) };
+  }
+  const nextTurn = () => new Promise((r) => setImmediate(r));
+
+  it('an idle message that a notify crossed does not end the thread: the readings are sent', async () => {
+    const p = await peer(() => ({ status: 200 }));
+    cleanup.push(p.close);
+    const r = threadRig(p.url, { idleMs: 200 });
+    const idle = holdIdle(r.thread);
+    await r.thread.start();
+    await waitUntil(() => idle.held.length === 1);
+    // Readings committed after the thread said idle, before its message is read here.
+    r.addAndNotify('U1', 3);
+    await nextTurn();
+    idle.deliver(idle.held[0]!);
+    expect(r.thread.running()).toBe(true);
+    await waitUntil(() => r.buffer.stats().queuedReadings === 0);
+    expect(sentSeqs(p.seen)).toEqual([0, 1, 2]);
+    expect(ended(r.lines)).toBe(0);
+  });
+
+  it('readings committed while the idle thread stops start it again: nothing waits for the next reading', async () => {
+    const p = await peer(() => ({ status: 200 }));
+    cleanup.push(p.close);
+    const r = threadRig(p.url, { idleMs: 200 });
+    const idle = holdIdle(r.thread);
+    await r.thread.start();
+    await waitUntil(() => idle.held.length === 1);
+    idle.deliver(idle.held[0]!); // the thread is being stopped
+    expect(r.thread.running()).toBe(false);
+    r.addAndNotify('U1', 3);
+    await waitUntil(() => ended(r.lines) === 1);
+    await waitUntil(() => r.buffer.stats().queuedReadings === 0);
+    expect(sentSeqs(p.seen)).toEqual([0, 1, 2]);
+    expect(r.thread.running()).toBe(true);
+  });
+
+  it('readings another process wrote while the thread had ended are found and sent', async () => {
+    const p = await peer(() => ({ status: 200 }));
+    cleanup.push(p.close);
+    const r = threadRig(p.url, { idleMs: 200, endedCheckMs: 200 });
+    await r.thread.start();
+    await waitUntil(() => ended(r.lines) === 1);
+    // As `ironledger-edge replay` does: written to the file, nobody notified.
+    const other = new SqliteBuffer({ path: r.file, gatewayId: 'gw-fwd' });
+    add(other, 'U1', 3);
+    other.close();
+    await waitUntil(() => r.buffer.stats().queuedReadings === 0);
+    expect(sentSeqs(p.seen)).toEqual([0, 1, 2]);
+  });
+
+  it('a thread started on demand that cannot start is handed back to the caller once, not retried', async () => {
+    const cloud = EdgeConfigSchema.parse({
+      gatewayId: 'gw-fwd',
+      cloud: { url: 'http://127.0.0.1:9', token: 't' },
+    }).cloud;
+    const failures: unknown[] = [];
+    const metrics = quietMetrics();
+    const thread = new ForwarderThread(
+      { code: 'throw new Error("no thread here")' },
+      {
+        buffer: { path: path.join(dir, `t${k++}.db`), gatewayId: 'gw-fwd' },
+        cloud,
+        gatewayId: 'gw-fwd',
+        userAgent: 'test',
+      },
+      { metrics, log: silentLogger(), onUnavailable: (e) => failures.push(e) },
+    );
+    cleanup.push(() => thread.stop());
+    thread.startOnDemand();
+    expect(thread.running()).toBe(false);
+    thread.notify(1);
+    await waitUntil(() => failures.length === 1);
+    expect(String((failures[0] as Error).message)).toMatch(/no thread here/);
+    thread.notify(1); // the caller forwards another way now: nothing is started again
+    expect(thread.running()).toBe(false);
+    expect(await metrics.registry.metrics()).toMatch(/^ironledger_edge_forwarder_thread_restarts_total 0$/m);
   });
 
   it('a forwarder that stops on an error ends its thread, which is started again until the buffer opens, then forwards what waited', async () => {

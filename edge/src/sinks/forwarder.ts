@@ -123,6 +123,11 @@ export class Forwarder {
     });
   }
 
+  /** Asleep with nothing at all to send: no batch pending, no reading waiting to be batched. */
+  hasNothingToSend(): boolean {
+    return this.emptyWait && !this.stopping;
+  }
+
   /** New readings are in the buffer (n of them). */
   notify(n: number): void {
     this.unbatchedApprox += n;

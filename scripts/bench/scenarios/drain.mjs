@@ -30,6 +30,8 @@ export async function measure(ctx) {
     await sleep(2000);
     const idleRss = rssMb(edge.pid);
     const idleSplit = rssSplitMb(edge.pid);
+    // With nothing to send, the forwarder's thread is not running (cloud.forwarderThreadIdleMs).
+    const idleThread = /^ironledger_edge_forwarder_thread_running (\d)$/m.exec(await edge.metrics())?.[1];
     f = fleet({ port: edge.ready.mqttPort, units: UNITS, window: 1, perUnit: Math.ceil(backlog / UNITS) });
     while (f.stats().connected < UNITS) await sleep(50);
     f.go();
@@ -87,7 +89,7 @@ export async function measure(ctx) {
         unit: 'MB',
         reference: 'target ≤ 80 MB',
         refValue: 80,
-        note: `anonymous ${idleSplit.anon.toFixed(1)} MB, file-backed ${idleSplit.file.toFixed(1)} MB (the Node binary and addons)`,
+        note: `${idleThread === '0' ? 'forwarder thread not running; ' : idleThread === '1' ? 'forwarder thread running; ' : ''}anonymous ${idleSplit.anon.toFixed(1)} MB, file-backed ${idleSplit.file.toFixed(1)} MB (the Node binary and addons)`,
       },
       {
         figure: 'edge RSS filling the backlog at full rate (peak)',
