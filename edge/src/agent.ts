@@ -84,6 +84,7 @@ export async function startAgent(
     gatewayId: config.gatewayId,
     diskBudgetBytes: Math.floor(config.buffer.diskBudgetMb * MiB),
     synchronous: config.buffer.synchronous,
+    cacheKb: config.buffer.cacheMb * 1024,
     quarantineMaxEntries: config.quarantine.maxEntries,
     quarantineMaxPayloadBytes: config.quarantine.maxPayloadBytes,
   };

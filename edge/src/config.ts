@@ -87,6 +87,11 @@ const BufferSchema = z
     synchronous: z.enum(['FULL', 'EXTRA', 'NORMAL']).default('FULL'),
     /** Most readings committed in one transaction (group commit). */
     groupCommitMax: z.number().int().min(1).max(50_000).default(2000),
+    /**
+     * SQLite page cache of each connection to the file (the agent's and the forwarder thread's),
+     * MiB. Pages beyond it are read again from the OS's file cache.
+     */
+    cacheMb: z.number().min(0.5).max(1024).default(2),
   })
   .strict();
 

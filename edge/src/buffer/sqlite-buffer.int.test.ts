@@ -31,6 +31,19 @@ bufferContract('sqlite (file, WAL, synchronous=FULL)', {
 });
 
 describe('sqlite buffer file', () => {
+  it('holds its page cache to cacheKb (better-sqlite3 builds in 16 MB per connection)', () => {
+    const file = path.join(dir, `cache.db`);
+    const small = new SqliteBuffer({ path: file, gatewayId: 'gw-test', cacheKb: 2048 });
+    const builtIn = new SqliteBuffer({ path: file, gatewayId: 'gw-test' });
+    try {
+      expect(small['db'].pragma('cache_size', { simple: true })).toBe(-2048);
+      expect(builtIn['db'].pragma('cache_size', { simple: true })).toBe(-16000);
+    } finally {
+      small.close();
+      builtIn.close();
+    }
+  });
+
   it('gives each item of a large mixed group its own outcome', () => {
     const b = new SqliteBuffer({ path: path.join(dir, `chunks.db`), gatewayId: 'gw-test' });
     const first = Array.from({ length: 100 }, (_, i) => fr(`U${i % 7}`, i));

@@ -34,6 +34,8 @@ export interface SqliteBufferOptions {
   gatewayId: string;
   diskBudgetBytes?: number;
   synchronous?: 'FULL' | 'EXTRA' | 'NORMAL';
+  /** Page cache of this connection, KiB (SQLite's `cache_size`; better-sqlite3 builds in 16000). */
+  cacheKb?: number;
   /** Most quarantined messages kept (oldest evicted beyond it). */
   quarantineMaxEntries?: number;
   /** Bytes of a quarantined payload kept (its full size and sha256 are kept too). */
@@ -105,6 +107,8 @@ export class SqliteBuffer implements ReadingBuffer {
         this.db.pragma('auto_vacuum = INCREMENTAL');
       this.db.pragma('journal_mode = WAL');
       this.db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
+      if (opts.cacheKb !== undefined)
+        this.db.pragma(`cache_size = ${-Math.max(1, Math.round(opts.cacheKb))}`);
       const from = this.db.pragma('user_version', { simple: true }) as number;
       this.schema = { from, to: migrate(this.db) };
       this.bindGateway();
