@@ -109,7 +109,11 @@ it('an idle gateway runs no forwarder thread: the first reading starts it, and i
     { logger },
   );
   try {
-    expect(agent.status().forwarder).toMatchObject({ thread: 'worker', threadRunning: false });
+    expect(agent.status().forwarder).toMatchObject({
+      thread: 'worker',
+      threadRunning: false,
+      threadEndedIdle: true,
+    });
     const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${agent.mqttPort}`);
     const reading = (unitId: string) =>
       JSON.stringify({ v: 1, unitId, ts: '2026-11-02T08:00:00.000Z', engineHours: 10 });

@@ -52,9 +52,10 @@ export interface AgentStatus {
   buffer: BufferStats & { path: string; budgetBytes: number };
   /**
    * `thread`: where it runs (`cloud.forwarderThread`; `main` where no worker script exists);
-   * `threadRunning`: false while its thread has ended with nothing to send.
+   * `threadRunning`: whether its thread runs now; `threadEndedIdle`: it has ended with nothing
+   * to send (not running and not this: it failed and is being started again).
    */
-  forwarder: ForwarderState & { thread: 'worker' | 'main'; threadRunning: boolean };
+  forwarder: ForwarderState & { thread: 'worker' | 'main'; threadRunning: boolean; threadEndedIdle: boolean };
   mqtt: { mode: string; port: number; tlsPort: number | null };
 }
 
@@ -266,6 +267,7 @@ export async function startAgent(
           ...f,
           thread: forwarderThread,
           threadRunning: forwarder instanceof ForwarderThread ? forwarder.running() : true,
+          threadEndedIdle: forwarder instanceof ForwarderThread ? forwarder.endedIdle() : false,
         },
         mqtt: { mode: config.mqtt.mode, port: mqtt?.port ?? 0, tlsPort: mqtt?.tlsPort ?? null },
       };

@@ -119,6 +119,12 @@ async function run(file: string | undefined): Promise<number> {
   });
 }
 
+/** Why the forwarder's thread is not running, if it is not. */
+function threadNote(f: Record<string, unknown> | undefined): string {
+  if (f?.threadRunning !== false) return '';
+  return f.threadEndedIdle ? ', not running: nothing to send' : ', not running: being started again';
+}
+
 async function status(file: string | undefined, url: string | undefined, json: boolean): Promise<number> {
   let base = url;
   if (!base) {
@@ -145,10 +151,7 @@ async function status(file: string | undefined, url: string | undefined, json: b
     ['held readings', s.heldReadings],
     ['disk budget exceeded', s.diskBudgetExceeded ? 'YES' : 'no'],
     ['broker clients', s.brokerClients],
-    [
-      'forwarder',
-      `${s.forwarder?.state} (${s.forwarder?.thread} thread${s.forwarder?.threadRunning === false ? ', not running: nothing to send' : ''})`,
-    ],
+    ['forwarder', `${s.forwarder?.state} (${s.forwarder?.thread} thread${threadNote(s.forwarder)})`],
     ['last forward', s.lastForwardAt ?? '-'],
     ['last error', s.forwarder?.lastError ?? '-'],
   ];

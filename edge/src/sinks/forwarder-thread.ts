@@ -20,6 +20,7 @@ import { Worker } from 'node:worker_threads';
 import type { SqliteBufferOptions } from '../buffer/sqlite-buffer.js';
 import type { EdgeConfig } from '../config.js';
 import {
+  type ForwarderCarry,
   type ForwarderLog,
   type ForwarderMetrics,
   type ForwarderState,
@@ -31,6 +32,8 @@ export interface ForwarderWorkerData {
   cloud: EdgeConfig['cloud'];
   gatewayId: string;
   userAgent: string;
+  /** Set by each start: what the thread before this one had learned. */
+  carry?: ForwarderCarry;
 }
 
 export type MainToForwarder = { t: 'notify'; n: number } | { t: 'stop' };
@@ -133,9 +136,14 @@ export class ForwarderThread {
     return { ...this.s };
   }
 
-  /** Whether the thread runs now (false after it ended with nothing to send). */
+  /** Whether the thread runs now (false after it ended, for want of work or not). */
   running(): boolean {
     return this.worker !== null && !this.ending;
+  }
+
+  /** Whether the thread is ending or has ended for want of work (not after a failure). */
+  endedIdle(): boolean {
+    return this.ended || this.ending;
   }
 
   /** Resolves once the thread has opened the buffer; rejects with what stopped it before. */
@@ -144,7 +152,11 @@ export class ForwarderThread {
       let ready = false;
       const w = new Worker('file' in this.source ? this.source.file : this.source.code, {
         eval: 'code' in this.source,
-        workerData: this.data,
+        // A thread started again keeps when the gateway last forwarded and what a 413 taught.
+        workerData: {
+          ...this.data,
+          carry: { lastForwardAt: this.s.lastForwardAt, effectiveBatchSize: this.s.effectiveBatchSize },
+        } satisfies ForwarderWorkerData,
         resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
       });
       this.worker = w;
@@ -235,6 +247,7 @@ export class ForwarderThread {
     const w = this.worker;
     if (!w) return;
     this.ending = true;
+    this.deps.metrics.forwarderThreadRunning.set(0);
     w.postMessage({ t: 'stop' } satisfies MainToForwarder);
     await this.exited;
     this.ending = false;

@@ -70,6 +70,7 @@ const forwarder = new Forwarder({
   gatewayId: data.gatewayId,
   metrics,
   log,
+  carry: data.carry,
   // Ending the thread hands the error to the main thread, which starts a fresh one after a
   // back-off: a forwarder that stopped must not leave the gateway silently not forwarding.
   onCrash: () => {

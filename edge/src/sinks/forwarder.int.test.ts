@@ -581,8 +581,9 @@ describe('forwarder on a thread of its own', () => {
     await r.thread.start();
     r.addAndNotify('U1', 3);
     await waitUntil(() => r.buffer.stats().queuedReadings === 0);
-    await waitUntil(() => !r.thread.running());
-    expect(ended(r.lines)).toBe(1);
+    await waitUntil(() => ended(r.lines) === 1);
+    expect(r.thread.running()).toBe(false);
+    expect(r.thread.endedIdle()).toBe(true);
     expect(r.thread.state().state).toBe('idle');
     expect(await r.metrics.registry.metrics()).toMatch(/^ironledger_edge_forwarder_thread_running 0$/m);
     r.addAndNotify('U1', 4, 3);
@@ -595,6 +596,37 @@ describe('forwarder on a thread of its own', () => {
       /^ironledger_edge_forwarder_thread_restarts_total 0$/m,
     );
     expect(r.lines.some((l) => l.event === 'forward.thread_died')).toBe(false);
+  });
+
+  it('a thread started again after an idle end keeps when it last forwarded and the batch size a 413 left', async () => {
+    let mode: 'up' | 'down' = 'up';
+    const p = await peer((s) => {
+      if (mode === 'down') return { status: 503 };
+      return (s.body as { readings: unknown[] }).readings.length > 1 ? { status: 413 } : { status: 200 };
+    });
+    cleanup.push(p.close);
+    const r = threadRig(p.url, { idleMs: 300 });
+    await r.thread.start();
+    r.addAndNotify('U1', 3);
+    await waitUntil(() => r.buffer.stats().queuedReadings === 0);
+    await waitUntil(() => ended(r.lines) === 1);
+    const before = r.thread.state();
+    expect(before.effectiveBatchSize).toBe(1);
+    expect(before.lastForwardAt).not.toBeNull();
+    // Started again while the cloud is down: the status still says when it last forwarded.
+    mode = 'down';
+    const sentBefore = p.seen.length;
+    r.addAndNotify('U1', 4, 3);
+    await waitUntil(() => r.thread.state().state === 'backoff');
+    expect(r.thread.state().lastForwardAt).toBe(before.lastForwardAt);
+    // Back up: one reading per request, as the 413 taught, not a fresh 413 first.
+    mode = 'up';
+    await waitUntil(() => r.buffer.stats().queuedReadings === 0, 10_000);
+    const after = p.seen.slice(sentBefore).map((x) => (x.body as { readings: unknown[] }).readings.length);
+    expect(after.length).toBeGreaterThanOrEqual(4);
+    expect(after.every((n) => n === 1)).toBe(true);
+    const single = p.seen.filter((x) => (x.body as { readings: unknown[] }).readings.length === 1);
+    expect([...new Set(sentSeqs(single))]).toEqual([0, 1, 2, 3, 4, 5, 6]);
   });
 
   /** Holds the thread's `idle` messages back; `deliver` hands one to the main thread's side. */
@@ -679,6 +711,8 @@ describe('forwarder on a thread of its own', () => {
     expect(String((failures[0] as Error).message)).toMatch(/no thread here/);
     thread.notify(1); // the caller forwards another way now: nothing is started again
     expect(thread.running()).toBe(false);
+    const inside = thread as unknown as { worker: unknown; restartTimer: unknown; endedCheck: unknown };
+    expect(inside).toMatchObject({ worker: null, restartTimer: null, endedCheck: null });
     expect(await metrics.registry.metrics()).toMatch(/^ironledger_edge_forwarder_thread_restarts_total 0$/m);
   });
 

@@ -37,6 +37,9 @@ export interface ForwarderState {
   effectiveBatchSize: number;
 }
 
+/** What one forwarder hands the next: when it last forwarded, and the batch size a 413 left. */
+export type ForwarderCarry = Pick<ForwarderState, 'lastForwardAt' | 'effectiveBatchSize'>;
+
 /** A forwarder that has sent nothing yet. */
 export function initialForwarderState(batchSize: number): ForwarderState {
   return {
@@ -100,9 +103,15 @@ export class Forwarder {
       now?: () => number;
       /** After the loop stopped on an unexpected error (logged): the forwarder's thread ends itself. */
       onCrash?: (e: unknown) => void;
+      /** What a forwarder before this one learned (a forwarder thread started again). */
+      carry?: ForwarderCarry;
     },
   ) {
     this.s = initialForwarderState(deps.cloud.batchSize);
+    if (deps.carry) {
+      this.s.lastForwardAt = deps.carry.lastForwardAt;
+      this.s.effectiveBatchSize = Math.max(1, Math.min(deps.cloud.batchSize, deps.carry.effectiveBatchSize));
+    }
   }
 
   private now(): number {
