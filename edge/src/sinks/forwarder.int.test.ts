@@ -574,14 +574,20 @@ describe('forwarder on a thread of its own', () => {
   const ended = (lines: Array<Record<string, unknown>>) =>
     lines.filter((l) => l.event === 'forward.thread_ended').length;
 
-  it('a thread with nothing to send ends after forwarderThreadIdleMs; the next reading starts it again', async () => {
-    const p = await peer(() => ({ status: 200 }));
+  /** A thread (idle after 300 ms) that has sent readings 0–2 and then ended for want of work. */
+  async function endedAfterThree(answer: Answer) {
+    const p = await peer(answer);
     cleanup.push(p.close);
     const r = threadRig(p.url, { idleMs: 300 });
     await r.thread.start();
     r.addAndNotify('U1', 3);
     await waitUntil(() => r.buffer.stats().queuedReadings === 0);
     await waitUntil(() => ended(r.lines) === 1);
+    return { p, r };
+  }
+
+  it('a thread with nothing to send ends after forwarderThreadIdleMs; the next reading starts it again', async () => {
+    const { p, r } = await endedAfterThree(() => ({ status: 200 }));
     expect(r.thread.running()).toBe(false);
     expect(r.thread.endedIdle()).toBe(true);
     expect(r.thread.state().state).toBe('idle');
@@ -600,16 +606,10 @@ describe('forwarder on a thread of its own', () => {
 
   it('a thread started again after an idle end keeps when it last forwarded and the batch size a 413 left', async () => {
     let mode: 'up' | 'down' = 'up';
-    const p = await peer((s) => {
+    const { p, r } = await endedAfterThree((s) => {
       if (mode === 'down') return { status: 503 };
       return (s.body as { readings: unknown[] }).readings.length > 1 ? { status: 413 } : { status: 200 };
     });
-    cleanup.push(p.close);
-    const r = threadRig(p.url, { idleMs: 300 });
-    await r.thread.start();
-    r.addAndNotify('U1', 3);
-    await waitUntil(() => r.buffer.stats().queuedReadings === 0);
-    await waitUntil(() => ended(r.lines) === 1);
     const before = r.thread.state();
     expect(before.effectiveBatchSize).toBe(1);
     expect(before.lastForwardAt).not.toBeNull();
