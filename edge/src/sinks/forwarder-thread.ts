@@ -332,6 +332,8 @@ export class ForwarderThread {
     this.stopping = true;
     if (this.restartTimer) clearTimeout(this.restartTimer);
     if (this.endedCheck) clearTimeout(this.endedCheck);
+    this.restartTimer = null;
+    this.endedCheck = null;
     const w = this.worker;
     if (w) {
       w.postMessage({ t: 'stop' } satisfies MainToForwarder);

@@ -604,6 +604,18 @@ describe('forwarder on a thread of its own', () => {
     expect(r.lines.some((l) => l.event === 'forward.thread_died')).toBe(false);
   });
 
+  it('stopping a thread that has ended for want of work returns at once, and no later reading starts it', async () => {
+    const { p, r } = await endedAfterThree(() => ({ status: 200 }));
+    await r.thread.stop();
+    const inside = r.thread as unknown as { worker: unknown; restartTimer: unknown; endedCheck: unknown };
+    expect(inside).toMatchObject({ worker: null, restartTimer: null, endedCheck: null });
+    expect(r.thread.state().state).toBe('stopped');
+    r.addAndNotify('U1', 2, 3);
+    expect(r.thread.running()).toBe(false);
+    expect(inside).toMatchObject({ worker: null, endedCheck: null });
+    expect(sentSeqs(p.seen)).toEqual([0, 1, 2]);
+  });
+
   it('a thread started again after an idle end keeps when it last forwarded and the batch size a 413 left', async () => {
     let mode: 'up' | 'down' = 'up';
     const { p, r } = await endedAfterThree((s) => {
