@@ -11,7 +11,7 @@ import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MIGRATIONS } from './migrations.js';
-import { decodeReading, encodeReading, OUTBOX_COLUMNS, type OutboxRow } from './reading-codec.js';
+import { decodeReading, encodeReading, instantMs, OUTBOX_COLUMNS, type OutboxRow } from './reading-codec.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edge-codec-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -78,6 +78,45 @@ function outboxDb(): Database.Database {
   for (const m of MIGRATIONS) m.up(db);
   return db;
 }
+
+/** What `instantMs` promises, the slow way: the string `toISOString` writes for its ms. */
+function referenceInstantMs(iso: string): number {
+  const ms = Date.parse(iso);
+  if (Number.isNaN(ms) || !iso.endsWith('Z') || new Date(ms).toISOString() !== iso) return Number.NaN;
+  return ms;
+}
+
+describe('instantMs', () => {
+  it('agrees with the Date round trip on instants, near misses and garbage', () => {
+    const instant = fc
+      .integer({ min: Date.UTC(-3000, 0, 1), max: Date.UTC(12000, 0, 1) })
+      .map((ms) => new Date(ms).toISOString());
+    // One character of a valid instant replaced: wrong separators, 13th months, 31 February, 24:00.
+    const nearMiss = fc
+      .tuple(instant, fc.nat(23), fc.constantFrom(...'0123456789-:.TZ+ x'))
+      .map(([s, i, c]) => s.slice(0, i) + c + s.slice(i + 1));
+    const odd = fc.constantFrom(
+      '2024-02-29T00:00:00.000Z',
+      '2023-02-29T00:00:00.000Z',
+      '1900-02-29T00:00:00.000Z',
+      '2000-02-29T23:59:59.999Z',
+      '2024-04-31T00:00:00.000Z',
+      '2024-01-01T24:00:00.000Z',
+      '2024-01-01T00:60:00.000Z',
+      '2024-01-01T00:00:60.000Z',
+      '0099-12-31T23:59:59.999Z',
+      '0100-01-01T00:00:00.000Z',
+      '2024-01-01T00:00:00.000+',
+      '2024-01-01T00:00:00Z',
+    );
+    fc.assert(
+      fc.property(fc.oneof(instant, nearMiss, odd, fc.string({ maxLength: 30 })), (s) => {
+        expect(instantMs(s)).toBe(referenceInstantMs(s));
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+});
 
 describe('outbox reading codec', () => {
   it('round-trips random readings through a SQLite file byte for byte', () => {
