@@ -15,7 +15,7 @@ import {
   type ForwardedReading,
   isInvalidClock,
   MAX_READINGS_PER_BATCH,
-  NORMAL_INSTANT,
+  normalInstantMs,
   readingContent,
   UNIT_ID_PATTERN,
 } from '@ironledger/contracts';
@@ -69,7 +69,7 @@ function onlyKeys(o: Record<string, unknown>, allowed: Set<string>): boolean {
 
 /** A canonical instant that names a real one (the round trip refuses 02-30, 24:00, …). */
 function isCanonicalInstant(x: unknown): x is string {
-  return typeof x === 'string' && NORMAL_INSTANT.test(x) && new Date(x).toISOString() === x;
+  return !Number.isNaN(normalInstantMs(x));
 }
 
 function isMeter(x: unknown): x is number {

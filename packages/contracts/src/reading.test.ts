@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { AempSnapshotSchema, aempToReading, readingToAemp } from './aemp.js';
 import { BatchSchema } from './batch.js';
-import { ForwardedReadingSchema, isInvalidClock, ReadingSchema } from './reading.js';
+import {
+  ForwardedReadingSchema,
+  isInvalidClock,
+  NORMAL_INSTANT,
+  normalInstantMs,
+  parseInstantMs,
+  ReadingSchema,
+} from './reading.js';
 import { parseUnitTopic, unitTopic } from './topics.js';
 import { FORWARDED_READING_KEYS, READING_KEYS, readingContent } from './wire.js';
 
@@ -91,5 +98,59 @@ describe('key orders', () => {
   it('READING_KEYS and FORWARDED_READING_KEYS are the schemas’ own keys, in their order', () => {
     expect(READING_KEYS).toEqual(Object.keys(ReadingSchema.shape));
     expect(FORWARDED_READING_KEYS).toEqual(Object.keys(ForwardedReadingSchema.shape));
+  });
+});
+
+describe('normalInstantMs', () => {
+  /** The definition, the slow way: the pattern, and the string toISOString writes for the ms. */
+  const reference = (s: string): number => {
+    const ms = Date.parse(s);
+    return NORMAL_INSTANT.test(s) && !Number.isNaN(ms) && new Date(ms).toISOString() === s ? ms : Number.NaN;
+  };
+
+  it('agrees with the Date round trip on instants of every year and on every one-character change', () => {
+    const instants: string[] = [];
+    // 1,200 instants from year 0 to 9999, at odd times of day, leap days and month ends among them.
+    for (let i = 0; i < 1200; i++) {
+      const ms = Date.UTC(2000, 0, 1) + (i - 600) * 3_045_851 * 100_003 + i * 7919;
+      const iso = new Date(ms).toISOString();
+      if (iso.length === 24) instants.push(iso);
+    }
+    instants.push('2024-02-29T23:59:59.999Z', '2000-02-29T00:00:00.000Z', '0000-01-01T00:00:00.000Z');
+    let checked = 0;
+    for (const iso of instants) {
+      expect(normalInstantMs(iso)).toBe(Date.parse(iso));
+      for (let at = 0; at < 24; at++)
+        for (const c of '0123456789-:.TZ+ ') {
+          const s = iso.slice(0, at) + c + iso.slice(at + 1);
+          const got = normalInstantMs(s);
+          const want = reference(s);
+          if (!Object.is(got, want)) expect({ s, got }).toEqual({ s, got: want });
+          checked++;
+        }
+    }
+    expect(checked).toBeGreaterThan(300_000);
+  });
+
+  it('refuses what is not a real instant in normal form', () => {
+    for (const s of [
+      '2023-02-29T00:00:00.000Z',
+      '1900-02-29T00:00:00.000Z',
+      '2024-04-31T00:00:00.000Z',
+      '2024-01-01T24:00:00.000Z',
+      '2024-01-01T00:60:00.000Z',
+      '2024-01-01T00:00:60.000Z',
+      '2024-01-01T00:00:00Z',
+      '2024-01-01T00:00:00.000+00:00',
+      '+012024-01-01T00:00:00.000Z',
+      '',
+    ])
+      expect(normalInstantMs(s)).toBeNaN();
+    expect(normalInstantMs(20240101)).toBeNaN();
+  });
+
+  it('parseInstantMs reads any form Date.parse reads', () => {
+    for (const s of ['2026-11-23T08:15:00Z', '2026-11-23T08:15:00.000Z', '2026-11-23', 'nonsense'])
+      expect(parseInstantMs(s)).toEqual(Date.parse(s));
   });
 });

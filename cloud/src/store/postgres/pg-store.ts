@@ -29,6 +29,7 @@ import type {
   Unit,
   UsageRow,
 } from '@ironledger/contracts';
+import { parseInstantMs } from '@ironledger/contracts';
 import { IronLedgerError } from '@ironledger/errors';
 import type pg from 'pg';
 import type { UsageFigure } from '../../domain/types.js';
@@ -401,7 +402,7 @@ export class PostgresStore implements CloudStore {
     const times: number[] = [];
     for (const { reading } of batch.readings) {
       units.push(reading.unitId);
-      times.push(Date.parse(reading.ts));
+      times.push(parseInstantMs(reading.ts));
     }
     const existing = await this.q(
       `SELECT r.id, r.unit_id, r.content, r.status, r.ts_ms, r.reported_ts_ms
@@ -536,7 +537,7 @@ export class PostgresStore implements CloudStore {
     let conflicts = 0;
     let held = 0;
     for (const { reading: r, content, holdReason, flaggedConflict } of batch.readings) {
-      const tsMs = Date.parse(r.ts);
+      const tsMs = parseInstantMs(r.ts);
       const existing = await this.q(
         `SELECT id, content, status, ts_ms, conflict_id FROM readings WHERE unit_id = $1 AND ts_ms = $2
          UNION SELECT id, content, status, ts_ms, conflict_id FROM readings WHERE unit_id = $1 AND reported_ts_ms = $2`,

@@ -24,6 +24,7 @@ import type {
   Unit,
   UsageRow,
 } from '@ironledger/contracts';
+import { parseInstantMs } from '@ironledger/contracts';
 import { IronLedgerError } from '@ironledger/errors';
 import Database from 'better-sqlite3';
 import type { UsageFigure } from '../../domain/types.js';
@@ -313,7 +314,7 @@ export class SqliteStore implements CloudStore {
     let conflicts = 0;
     let held = 0;
     for (const { reading: r, content, holdReason, flaggedConflict } of batch.readings) {
-      const tsMs = Date.parse(r.ts);
+      const tsMs = parseInstantMs(r.ts);
       const existing = versions.all(r.unitId, tsMs, r.unitId, tsMs) as Array<{
         id: number;
         content: string;

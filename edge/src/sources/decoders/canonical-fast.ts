@@ -9,7 +9,7 @@
  * reasons keep the schema's wording. `canonical-fast.test.ts` checks the two agree on
  * random valid and invalid payloads.
  */
-import { NORMAL_INSTANT, READING_KEYS, type Reading } from '@ironledger/contracts';
+import { normalInstantMs, READING_KEYS, type Reading } from '@ironledger/contracts';
 
 const isMeter = (x: unknown): x is number => typeof x === 'number' && x >= 0 && x !== Infinity;
 
@@ -24,10 +24,8 @@ export function fastReading(value: unknown, topicUnitId: string): Reading | unde
   // admits only ids matching UNIT_ID_PATTERN.
   if (o.v !== 1 || o.unitId !== topicUnitId) return undefined;
   const ts = o.ts;
-  if (typeof ts !== 'string' || !NORMAL_INSTANT.test(ts)) return undefined;
-  const tsMs = Date.parse(ts);
-  // Rejects impossible dates (2026-02-30) that the pattern lets through.
-  if (Number.isNaN(tsMs) || new Date(tsMs).toISOString() !== ts) return undefined;
+  // Normal form, and a real instant (not 2026-02-30).
+  if (typeof ts !== 'string' || Number.isNaN(normalInstantMs(ts))) return undefined;
   const engineHours = o.engineHours;
   if (!isMeter(engineHours)) return undefined;
   let fields = 4;
