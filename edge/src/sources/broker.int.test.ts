@@ -3,6 +3,7 @@
  * committed to the SQLite file [MQTT-4.3.2-2]; open mode accepts anyone, still validating.
  */
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -76,5 +77,21 @@ describe('embedded broker', () => {
     await c.endAsync();
     const s = a.status();
     expect(s).toMatchObject({ queuedReadings: 1, quarantined: 2 });
+  });
+
+  it('keeps no 65,536-entry cache of packet ids in the heap once units are acknowledged', async () => {
+    const a = await start(path.join(dir, 'numbers.db'), { mode: 'open' });
+    const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${a.mqttPort}`);
+    for (let i = 0; i < 20; i++) {
+      const { receivedAt: _r, source: _s, ...body } = fr('ANY-2', i);
+      await c.publishAsync('ironledger/v1/units/ANY-2/telemetry', JSON.stringify(body), { qos: 1 });
+    }
+    await c.endAsync();
+    expect(a.status()).toMatchObject({ queuedReadings: 20 });
+    // The writer aedes answers with (mqtt-packet, one copy in the tree): its cache of two-byte
+    // Buffers, which it fills on first use when left on, costs about 7 MB of heap.
+    const require = createRequire(createRequire(import.meta.url).resolve('aedes'));
+    const numbers = require('mqtt-packet/numbers.js') as { cache: Record<number, Buffer> };
+    expect(Object.keys(numbers.cache)).toHaveLength(0);
   });
 });

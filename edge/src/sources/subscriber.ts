@@ -18,6 +18,7 @@ import mqtt from 'mqtt';
 import type { EdgeConfig } from '../config.js';
 import type { MqttSource } from './broker.js';
 import type { Ingestor } from './ingest.js';
+import { withoutNumberCache } from './packet-writer.js';
 
 export async function startSubscriber(deps: {
   mqtt: EdgeConfig['mqtt'];
@@ -28,6 +29,7 @@ export async function startSubscriber(deps: {
   waitForConnect?: boolean;
 }): Promise<MqttSource> {
   const { mqtt: cfg, ingestor, log } = deps;
+  withoutNumberCache();
   const url = cfg.url ?? `mqtt://${cfg.host}:${cfg.port}`;
   const client = mqtt.connect(url, {
     clientId: cfg.clientId ?? `ironledger-edge-${deps.gatewayId}`,
