@@ -113,6 +113,35 @@ export function bufferContract(name: string, hooks: ContractHooks): void {
       b.close();
     });
 
+    it('a batch groups readings by unit (units by first reading, each in buffer order), the same after a restart', () => {
+      let b = hooks.open();
+      // One reading per unit at a time, as a backlog fills; U2 also has a conflicting version.
+      for (let i = 0; i < 3; i++)
+        b.append(['U2', 'U1', 'U3'].map((u) => ({ kind: 'reading' as const, reading: fr(u, i) })));
+      b.append([{ kind: 'reading', reading: fr('U2', 0, { engineHours: 999 }) }]);
+      const order = (x: { readings: ForwardedReading[] }) =>
+        x.readings.map((r) => `${r.unitId}#${r.seq}${r.flags?.includes('conflict') ? '!' : ''}`);
+      const first = b.nextBatch({ maxReadings: 20, maxAgeMs: 0, nowMs: T0 })!;
+      expect(order(first)).toEqual([
+        'U2#0',
+        'U2#1',
+        'U2#2',
+        'U2#0!',
+        'U1#0',
+        'U1#1',
+        'U1#2',
+        'U3#0',
+        'U3#1',
+        'U3#2',
+      ]);
+      b = hooks.reopen(b);
+      const again = b.nextBatch({ maxReadings: 20, maxAgeMs: 0, nowMs: T0 })!;
+      expect(again.batchId).toBe(first.batchId);
+      expect(order(again)).toEqual(order(first));
+      expect(again.readingsJson).toBe(JSON.stringify(again.readings));
+      b.close();
+    });
+
     it('a reading leaves the outbox only on ack; parked batches stay, counted, and can be re-queued', () => {
       const b = hooks.open();
       b.append(Array.from({ length: 4 }, (_, i) => ({ kind: 'reading' as const, reading: fr('U2', i) })));

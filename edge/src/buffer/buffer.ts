@@ -54,7 +54,10 @@ export type AppendOutcome = 'stored' | 'duplicate' | 'conflict' | 'quarantined';
 
 export interface OutboundBatch {
   batchId: string;
-  /** Forwarded readings exactly as they will be sent (identity order, stable across restarts). */
+  /**
+   * Forwarded readings exactly as they will be sent, grouped by unit (units in the order of
+   * their first reading, each unit's in buffer order); the same order after every restart.
+   */
   readings: ForwardedReading[];
   /** The readings as one JSON array text, ready to splice into the request body. */
   readingsJson: string;

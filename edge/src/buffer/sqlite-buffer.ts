@@ -415,7 +415,7 @@ export class SqliteBuffer implements ReadingBuffer {
     }));
   }
 
-  /** A batch's readings: its outbox range, then its conflicting versions (identity order). */
+  /** A batch's rows: its outbox range, then its conflicting versions (each in id order). */
   private batchRows(batchId: string): RowRef[] {
     const info = this.st.batchInfo.get(batchId) as
       | { first_id: number | null; last_id: number | null }
@@ -700,7 +700,7 @@ export class SqliteBuffer implements ReadingBuffer {
 }
 
 function toBatch(batchId: string, rows: RowRef[], createdAtMs: number, attempts: number): OutboundBatch {
-  const readings = rows.map((r) => r.reading);
+  const readings = byUnit(rows.map((r) => r.reading));
   let json: string | null = null;
   return {
     batchId,
@@ -713,6 +713,26 @@ function toBatch(batchId: string, rows: RowRef[], createdAtMs: number, attempts:
     createdAtMs,
     attempts,
   };
+}
+
+/**
+ * The readings grouped by unit: units in the order of their first reading, each unit's readings
+ * in their own order. The same rows always give the same order (parts are positions in it).
+ * A backlog holds one reading per unit at a time, so a batch in buffer order gives every part
+ * as many units as readings, and the cloud rewrites one index page per unit for each of them;
+ * grouped, a part of a batch of 8 readings per unit carries an eighth of the units.
+ */
+export function byUnit(readings: ForwardedReading[]): ForwardedReading[] {
+  const groups = new Map<string, ForwardedReading[]>();
+  for (const r of readings) {
+    const g = groups.get(r.unitId);
+    if (g) g.push(r);
+    else groups.set(r.unitId, [r]);
+  }
+  if (groups.size === readings.length || groups.size === 1) return readings;
+  const out: ForwardedReading[] = [];
+  for (const g of groups.values()) for (const r of g) out.push(r);
+  return out;
 }
 
 function minReceived(rows: readonly RowRef[]): number {

@@ -279,10 +279,10 @@ describe('forwarder ↔ Contract 2 peer', () => {
     const [batch] = r.buffer.listBatches('sent');
     expect(r.buffer.listBatches('sent')).toHaveLength(1); // one buffer batch of 12 …
     expect(bodies.map((b) => b.batchId).sort()).toEqual(
-      ['0-3', '3-6', '6-9', '9-12'].map((range) => `${batch!.batchId}:${range}`), // … in four parts
+      ['0-3', '3-6', '6-9', '9-12'].map((range) => `${batch!.batchId}:u${range}`), // … in four parts
     );
     const seqs = (id: string) => bodies.find((b) => b.batchId.endsWith(id))!.readings.map((x) => x.seq);
-    expect(seqs(':3-6')).toEqual([3, 4, 5]);
+    expect(seqs(':u3-6')).toEqual([3, 4, 5]);
     expect(bodies.flatMap((b) => b.readings.map((x) => x.seq)).sort((a, b) => a! - b!)).toEqual([
       0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
     ]);
@@ -300,6 +300,50 @@ describe('forwarder ↔ Contract 2 peer', () => {
     expect(r.buffer.listBatches('sent')).toHaveLength(2);
     expect(new Set(g.stored.seen.map((x) => (x.body as { batchId: string }).batchId)).size).toBe(8);
     expect(seqsOf(g.stored.seen)).toEqual(Array.from({ length: 24 }, (_, i) => i));
+  });
+
+  it('groups a backlog by unit, so each part carries as few units as it can', async () => {
+    const p = await peer(() => ({ status: 200 }));
+    cleanup.push(p.close);
+    const r = rig(p.url, undefined, { batchSize: 3, maxInFlight: 2 });
+    cleanup.push(r.stop);
+    // As a site's backlog fills: one reading per unit at a time, U1 U2 U3 U1 U2 U3 …
+    for (let i = 0; i < 4; i++) for (const u of ['U1', 'U2', 'U3']) add(r.buffer, u, 1, i);
+    r.fwd.start();
+    await waitUntil(() => r.buffer.stats().queuedReadings === 0);
+    const parts = p.seen.map((x) => x.body as { readings: Array<{ unitId: string; seq: number }> });
+    // One buffer batch of 12 in four parts; in buffer order each part would hold all three units.
+    expect(parts).toHaveLength(4);
+    expect(parts.map((b) => new Set(b.readings.map((x) => x.unitId)).size).sort()).toEqual([1, 1, 2, 2]);
+    // Each unit's readings keep their order, and every reading went once.
+    const sent = parts.flatMap((b) => b.readings);
+    expect(sent).toHaveLength(12);
+    for (const u of ['U1', 'U2', 'U3'])
+      expect(sent.filter((x) => x.unitId === u).map((x) => x.seq)).toEqual([0, 1, 2, 3]);
+  });
+
+  it('a batch half sent under the position ids of buffer order is sent again whole: nothing is taken as stored that was not', async () => {
+    // A cloud that answers a known batchId from its record, without reading the body (as ours does).
+    const got = new Set<string>();
+    const known = new Set<string>();
+    const p = await peer((s) => {
+      const b = s.body as { batchId: string; readings: Array<{ unitId: string; seq: number }> };
+      if (!known.has(b.batchId)) for (const x of b.readings) got.add(`${x.unitId}#${x.seq}`);
+      known.add(b.batchId);
+      return { status: 200 };
+    });
+    cleanup.push(p.close);
+    const r = rig(p.url, undefined, { batchSize: 3, maxInFlight: 2 });
+    cleanup.push(r.stop);
+    for (let i = 0; i < 4; i++) for (const u of ['U1', 'U2']) add(r.buffer, u, 1, i);
+    // The pending buffer batch an earlier edge had made, whose first part (its first three
+    // readings in buffer order: U1#0 U2#0 U1#1) reached the cloud as `<batchId>:0-3`.
+    const batch = r.buffer.nextBatch({ maxReadings: 12, maxAgeMs: 0, nowMs: Date.now(), force: true })!;
+    known.add(`${batch.batchId}:0-3`);
+    for (const k of ['U1#0', 'U2#0', 'U1#1']) got.add(k);
+    r.fwd.start();
+    await waitUntil(() => r.buffer.stats().queuedReadings === 0);
+    expect([...got].sort()).toEqual(['U1#0', 'U1#1', 'U1#2', 'U1#3', 'U2#0', 'U2#1', 'U2#2', 'U2#3']);
   });
 
   it('a batch that fails while the next is under way: both stay pending, and only unanswered parts go again', async () => {
@@ -326,7 +370,7 @@ describe('forwarder ↔ Contract 2 peer', () => {
     let failing = true;
     const p = await peer((s) => {
       const id = (s.body as { batchId: string }).batchId;
-      return failing && id.endsWith(':3-6')
+      return failing && id.endsWith(':u3-6')
         ? { status: 503, headers: { 'retry-after': '3600' } }
         : { status: 200 };
     });
@@ -335,10 +379,10 @@ describe('forwarder ↔ Contract 2 peer', () => {
     add(r.buffer, 'U1', 9);
     r.fwd.start();
     await waitUntil(() => r.fwd.state().state === 'backoff');
-    // Parts 0-3 and 6-9 are stored, 3-6 is not: nothing leaves the outbox yet.
+    // Parts u0-3 and u6-9 are stored, u3-6 is not: nothing leaves the outbox yet.
     expect(r.buffer.stats().queuedReadings).toBe(9);
     const ids = () => p.seen.map((x) => (x.body as { batchId: string }).batchId.replace(/^.*:/, ''));
-    expect(ids().sort()).toEqual(['0-3', '3-6', '6-9']);
+    expect(ids().sort()).toEqual(['u0-3', 'u3-6', 'u6-9']);
     await r.stop(); // a restart while the cloud asks for an hour
     failing = false;
     const again = rig(p.url, r.file, { batchSize: 3, maxInFlight: 2 });
@@ -456,7 +500,7 @@ async function holdLastPart(then: 'store' | 'fail once') {
       };
       first ??= batchOf(b.batchId);
       if (batchOf(b.batchId) !== first && held) release('next batch');
-      if (b.batchId !== `${first}:9-12` || failed) return void store();
+      if (b.batchId !== `${first}:u9-12` || failed) return void store();
       held = () => {
         if (then === 'store') return void store();
         failed = true;

@@ -6,10 +6,13 @@
  *
  * Several requests in flight (`cloud.maxInFlight`): the buffer batch then holds up to
  * `batchSize × maxInFlight × 2` readings and is sent as parts of `batchSize`, at most
- * `maxInFlight` at once. A part's id is `<batchId>:<start>-<end>` (its readings' positions in the
- * buffer batch, whose order is stable across restarts), so a part resent after a restart or a
- * retry carries exactly the readings it carried before; a batch that fits one part is sent under
- * its own batchId, as with one request in flight. The buffer batch is acknowledged after its
+ * `maxInFlight` at once. A part's id is `<batchId>:u<start>-<end>` (its readings' positions in
+ * the buffer batch, whose order, grouped by unit, is stable across restarts), so a part resent
+ * after a restart or a retry carries exactly the readings it carried before. The `u` names that
+ * order: parts numbered in the plain buffer order of earlier versions carry no `u`, so a batch
+ * half sent before an upgrade is sent again whole under new ids (the cloud counts what it
+ * already has as duplicates) and no id ever stands for two sets of readings. A batch that fits
+ * one part is sent under its own batchId, as with one request in flight. The buffer batch is acknowledged after its
  * last part's 2xx; a part that must be retried is retried alone, after the parts in flight have
  * been answered. A part the cloud refuses (413 or another 4xx) halves the whole buffer batch
  * (`split`), as a refused batch always was, down to the one reading that is parked.
@@ -244,7 +247,7 @@ export class Forwarder {
     const parts: Part[] = [];
     for (let start = 0; start < n; start += size) {
       const end = Math.min(n, start + size);
-      parts.push({ id: `${batch.batchId}:${start}-${end}`, start, end });
+      parts.push({ id: `${batch.batchId}:u${start}-${end}`, start, end });
     }
     return parts;
   }
