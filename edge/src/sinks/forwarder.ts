@@ -12,10 +12,11 @@
  * order: parts numbered in the plain buffer order of earlier versions carry no `u`, so a batch
  * half sent before an upgrade is sent again whole under new ids (the cloud counts what it
  * already has as duplicates) and no id ever stands for two sets of readings. A batch that fits
- * one part is sent under its own batchId, as with one request in flight. The buffer batch is acknowledged after its
- * last part's 2xx; a part that must be retried is retried alone, after the parts in flight have
- * been answered. A part the cloud refuses (413 or another 4xx) halves the whole buffer batch
- * (`split`), as a refused batch always was, down to the one reading that is parked.
+ * one part is sent under its own batchId, as with one request in flight. The buffer batch is
+ * acknowledged after its last part's 2xx; a part that must be retried is retried alone, after
+ * the parts in flight have been answered. A part the cloud refuses (413 or another 4xx) halves
+ * the whole buffer batch (`split`), as a refused batch always was, down to the one reading that
+ * is parked.
  *
  * While the last parts of a buffer batch are in flight, the request slots they leave free send
  * the first parts of the next buffer batch (committed as its own pending batch first), so the
