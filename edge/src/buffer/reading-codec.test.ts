@@ -11,7 +11,14 @@ import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MIGRATIONS } from './migrations.js';
-import { decodeReading, encodeReading, instantMs, OUTBOX_COLUMNS, type OutboxRow } from './reading-codec.js';
+import {
+  decodeReading,
+  encodeReading,
+  instantMs,
+  OUTBOX_COLUMNS,
+  OUTBOX_ROW_COLUMNS,
+  type OutboxRow,
+} from './reading-codec.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edge-codec-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -124,7 +131,7 @@ describe('outbox reading codec', () => {
     const insert = db.prepare(
       `INSERT INTO outbox(${OUTBOX_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    const read = db.prepare('SELECT * FROM outbox WHERE id = ?');
+    const read = db.prepare(`SELECT ${OUTBOX_ROW_COLUMNS} FROM outbox WHERE id = ?`).raw();
     let compact = 0;
     let runs = 0;
     fc.assert(

@@ -39,25 +39,14 @@ export type EncodedReading = [
 export const OUTBOX_COLUMNS =
   'unit_ref, ts, rx, held, seq, engine_hours, idle_hours, engine_on, lat, lon, speed_kmh, fuel_used_l, odometer_km, source, flags, body';
 
-export interface OutboxRow {
-  id: number;
-  unit_ref: number;
-  ts: number;
-  rx: number;
-  held: number;
-  seq: number | null;
-  engine_hours: number | null;
-  idle_hours: number | null;
-  engine_on: number | null;
-  lat: number | null;
-  lon: number | null;
-  speed_kmh: number | null;
-  fuel_used_l: number | null;
-  odometer_km: number | null;
-  source: number | null;
-  flags: number | null;
-  body: string | null;
-}
+/**
+ * An `outbox` row as its statements read it (raw mode: an array, which better-sqlite3 builds
+ * about twice as fast as an object with named keys): the columns of `OUTBOX_COLUMNS`, then the id.
+ */
+export type OutboxRow = [...EncodedReading, id: number];
+
+/** What the statements that read `OutboxRow`s select. */
+export const OUTBOX_ROW_COLUMNS = `${OUTBOX_COLUMNS}, id`;
 
 const SOURCES = ['telemetry', 'aemp'] as const;
 /** Flag lists as codes; any other list is kept in `body`. */
@@ -183,20 +172,23 @@ function positionExact(p: { lat: unknown; lon: unknown }): boolean {
 }
 
 /** The forwarded reading an outbox row holds, keys in `FORWARDED_READING_KEYS`. */
-export function decodeReading(row: OutboxRow, unitId: string): ForwardedReading {
-  if (row.body !== null) return JSON.parse(row.body) as ForwardedReading;
+export function decodeReading(row: EncodedReading | OutboxRow, unitId: string): ForwardedReading {
+  const body = row[15];
+  if (body !== null) return JSON.parse(body) as ForwardedReading;
+  // The indices are EncodedReading's: 1 ts, 2 rx, 4 seq, 5 engine hours, 6 idle hours,
+  // 7 engine on, 8 lat, 9 lon, 10 speed, 11 fuel, 12 odometer, 13 source, 14 flags.
   const r = { v: 1, unitId } as ForwardedReading;
-  if (row.seq !== null) r.seq = row.seq;
-  r.ts = new Date(row.ts).toISOString();
-  r.engineHours = row.engine_hours as number;
-  if (row.idle_hours !== null) r.idleHours = row.idle_hours;
-  if (row.engine_on !== null) r.engineOn = row.engine_on === 1;
-  if (row.lat !== null) r.position = { lat: row.lat, lon: row.lon as number };
-  if (row.speed_kmh !== null) r.speedKmh = row.speed_kmh;
-  if (row.fuel_used_l !== null) r.fuelUsedL = row.fuel_used_l;
-  if (row.odometer_km !== null) r.odometerKm = row.odometer_km;
-  r.receivedAt = new Date(row.ts + row.rx).toISOString();
-  if (row.source !== null) r.source = SOURCES[row.source];
-  if (row.flags !== null) r.flags = [...FLAG_LISTS[row.flags]!] as ForwardedReading['flags'];
+  if (row[4] !== null) r.seq = row[4];
+  r.ts = new Date(row[1]).toISOString();
+  r.engineHours = row[5] as number;
+  if (row[6] !== null) r.idleHours = row[6];
+  if (row[7] !== null) r.engineOn = row[7] === 1;
+  if (row[8] !== null) r.position = { lat: row[8], lon: row[9] as number };
+  if (row[10] !== null) r.speedKmh = row[10];
+  if (row[11] !== null) r.fuelUsedL = row[11];
+  if (row[12] !== null) r.odometerKm = row[12];
+  r.receivedAt = new Date(row[1] + row[2]).toISOString();
+  if (row[13] !== null) r.source = SOURCES[row[13]];
+  if (row[14] !== null) r.flags = [...FLAG_LISTS[row[14]]!] as ForwardedReading['flags'];
   return r;
 }

@@ -26,7 +26,13 @@ import type {
   ReplaySummary,
 } from './buffer.js';
 import { migrate } from './migrations.js';
-import { decodeReading, encodeReading, OUTBOX_COLUMNS, type OutboxRow } from './reading-codec.js';
+import {
+  decodeReading,
+  encodeReading,
+  OUTBOX_COLUMNS,
+  OUTBOX_ROW_COLUMNS,
+  type OutboxRow,
+} from './reading-codec.js';
 
 export interface SqliteBufferOptions {
   path: string;
@@ -145,7 +151,9 @@ export class SqliteBuffer implements ReadingBuffer {
         `INSERT INTO outbox(${OUTBOX_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT(ts, unit_ref) DO NOTHING`,
       ),
-      readingByIdentity: db.prepare(`SELECT * FROM outbox WHERE ts = ? AND unit_ref = ?`),
+      readingByIdentity: db
+        .prepare(`SELECT ${OUTBOX_ROW_COLUMNS} FROM outbox WHERE ts = ? AND unit_ref = ?`)
+        .raw(),
       unitRef: db.prepare(`SELECT ref FROM units WHERE unit_id = ?`).pluck(),
       unitId: db.prepare(`SELECT unit_id FROM units WHERE ref = ?`).pluck(),
       addUnit: db.prepare(`INSERT INTO units(unit_id) VALUES (?)`),
@@ -155,7 +163,9 @@ export class SqliteBuffer implements ReadingBuffer {
       ),
       countOutboxAbove: db.prepare(`SELECT count(*) FROM outbox WHERE id > ?`).pluck(),
       dataVersion: db.prepare('PRAGMA data_version').pluck(),
-      outboxRange: db.prepare(`SELECT * FROM outbox WHERE id BETWEEN ? AND ? ORDER BY id`),
+      outboxRange: db
+        .prepare(`SELECT ${OUTBOX_ROW_COLUMNS} FROM outbox WHERE id BETWEEN ? AND ? ORDER BY id`)
+        .raw(),
       deleteOutboxRange: db.prepare(`DELETE FROM outbox WHERE id BETWEEN ? AND ?`),
       insertConflict: db.prepare(
         `INSERT INTO conflicts(unit_id, ts, content_hash, body, received_at, held) VALUES (?, ?, ?, ?, ?, ?)
@@ -181,7 +191,9 @@ export class SqliteBuffer implements ReadingBuffer {
       oldestPendingExcept: db.prepare(
         `SELECT batch_id, created_at, attempts FROM batches WHERE state = 'pending' AND batch_id <> ? ORDER BY created_at, batch_id LIMIT 1`,
       ),
-      unbatchedReadings: db.prepare(`SELECT * FROM outbox WHERE id > ? ORDER BY id LIMIT ?`),
+      unbatchedReadings: db
+        .prepare(`SELECT ${OUTBOX_ROW_COLUMNS} FROM outbox WHERE id > ? ORDER BY id LIMIT ?`)
+        .raw(),
       unbatchedConflicts: db.prepare(
         `SELECT id, body, received_at FROM conflicts WHERE batch_id IS NULL ORDER BY id LIMIT ?`,
       ),
@@ -327,9 +339,9 @@ export class SqliteBuffer implements ReadingBuffer {
   private outboxRef(row: OutboxRow): RowRef {
     return {
       t: 'r',
-      id: row.id,
-      reading: decodeReading(row, this.unitIdOf(row.unit_ref)),
-      receivedAtMs: row.ts + row.rx,
+      id: row[16],
+      reading: decodeReading(row, this.unitIdOf(row[0])),
+      receivedAtMs: row[1] + row[2],
     };
   }
 
