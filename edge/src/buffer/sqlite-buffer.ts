@@ -734,7 +734,7 @@ function toBatch(batchId: string, rows: RowRef[], createdAtMs: number, attempts:
  * as many units as readings, and the cloud rewrites one index page per unit for each of them;
  * grouped, a part of a batch of 8 readings per unit carries an eighth of the units.
  */
-export function byUnit(readings: ForwardedReading[]): ForwardedReading[] {
+function byUnit(readings: ForwardedReading[]): ForwardedReading[] {
   const groups = new Map<string, ForwardedReading[]>();
   for (const r of readings) {
     const g = groups.get(r.unitId);
