@@ -165,6 +165,15 @@ function h(x: number): number {
   return Math.round(x * 1e9) / 1e9;
 }
 
+type IngestOutcome = { ok: IngestResult } | { err: unknown };
+
+/** A batch's own failure inside a group's transaction (the group is then stored again, batch by batch). */
+class BatchFailed extends Error {
+  constructor(cause: unknown) {
+    super('a batch of the group failed', { cause });
+  }
+}
+
 export class SqliteStore implements CloudStore {
   private readonly db: Database.Database;
   /** Statements of the ingest path (fixed SQL only), prepared once instead of once per batch. */
@@ -226,9 +235,9 @@ export class SqliteStore implements CloudStore {
 
   /**
    * Group commit: batches that arrive while the event loop is busy (another commit's fsync,
-   * parsing) are stored in one transaction, each in a savepoint of its own, and every promise
-   * resolves only after that transaction has committed. One fsync then acknowledges several
-   * batches; a batch that fails rolls back alone and is rejected alone.
+   * parsing) are stored in one transaction, and every promise resolves only after that
+   * transaction has committed. One fsync then acknowledges several batches; a batch that fails
+   * rolls back alone and is rejected alone (`storeGroup`).
    */
   ingestBatch(batch: IngestBatch): Promise<IngestResult> {
     return new Promise((resolve, reject) => {
@@ -248,19 +257,10 @@ export class SqliteStore implements CloudStore {
 
   private flushIngests(): void {
     const group = this.ingestQueue.splice(0, this.ingestQueue.length);
-    const outcomes: Array<{ ok: IngestResult } | { err: unknown }> = [];
+    let outcomes: IngestOutcome[];
     try {
       if (!this.db.open) throw new IronLedgerError('STORE_FAILED', 'store is closed', { retryable: true });
-      this.tx(() => {
-        for (const { batch } of group) {
-          try {
-            // A nested better-sqlite3 transaction is a SAVEPOINT: a failing batch undoes only itself.
-            outcomes.push({ ok: this.db.transaction(() => this.ingestInTx(batch))() });
-          } catch (e) {
-            outcomes.push({ err: e });
-          }
-        }
-      });
+      outcomes = this.storeGroup(group.map((item) => item.batch));
     } catch (e) {
       for (const item of group) item.reject(e);
       return;
@@ -272,6 +272,42 @@ export class SqliteStore implements CloudStore {
       if ('ok' in o) item.resolve(o.ok);
       else item.reject(o.err);
     });
+  }
+
+  /**
+   * Stores `batches` in one transaction, first without savepoints: a savepoint makes SQLite copy
+   * every page the batch changes into a statement journal (a temporary file past 64 KiB), which
+   * cost a fifth of the store's time per reading (README, "What each change cost and bought").
+   * Should a batch fail, that transaction is rolled back whole and the group stored again with a
+   * savepoint per batch, so only the failing batch is undone and refused. Both attempts run in
+   * this one synchronous call: nothing else reads or writes in between. An error of the
+   * transaction itself (BEGIN, COMMIT) is thrown, for every batch of the group.
+   */
+  private storeGroup(batches: IngestBatch[]): IngestOutcome[] {
+    try {
+      return this.tx(() =>
+        batches.map((batch) => {
+          try {
+            return { ok: this.ingestInTx(batch) };
+          } catch (e) {
+            throw new BatchFailed(e);
+          }
+        }),
+      );
+    } catch (e) {
+      if (!(e instanceof BatchFailed)) throw e;
+      if (batches.length === 1) return [{ err: e.cause }];
+    }
+    return this.tx(() =>
+      batches.map((batch) => {
+        try {
+          // A nested better-sqlite3 transaction is a SAVEPOINT: a failing batch undoes only itself.
+          return { ok: this.db.transaction(() => this.ingestInTx(batch))() };
+        } catch (e) {
+          return { err: e };
+        }
+      }),
+    );
   }
 
   private ingestInTx(batch: IngestBatch): IngestResult {
