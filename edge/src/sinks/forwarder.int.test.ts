@@ -302,6 +302,23 @@ describe('forwarder ↔ Contract 2 peer', () => {
     expect(seqsOf(g.stored.seen)).toEqual(Array.from({ length: 24 }, (_, i) => i));
   });
 
+  it('a slow part does not empty the window at a batch boundary: the slot the last part frees goes on with the next batch', async () => {
+    // The first batch's last part is answered only once the next batch has started; that
+    // batch's first part is then held, and released by the next part of the same batch, which
+    // only a window that goes on across the boundary sends (else after 1 s).
+    const g = await holdAcrossBoundary();
+    const r = rig(g.url, undefined, { batchSize: 3, maxInFlight: 2 });
+    cleanup.push(r.stop);
+    add(r.buffer, 'U1', 36);
+    r.fwd.start();
+    await waitUntil(() => r.buffer.stats().queuedReadings === 0);
+    expect(g.releasedBy()).toEqual({ lastPart: 'next batch', nextFirstPart: 'next part' });
+    // Three buffer batches of 12, each reading sent once, each part under its own id.
+    expect(r.buffer.listBatches('sent')).toHaveLength(3);
+    expect(new Set(g.stored.seen.map((x) => (x.body as { batchId: string }).batchId)).size).toBe(12);
+    expect(seqsOf(g.stored.seen)).toEqual(Array.from({ length: 36 }, (_, i) => i));
+  });
+
   it('groups a backlog by unit, so each part carries as few units as it can', async () => {
     const p = await peer(() => ({ status: 200 }));
     cleanup.push(p.close);
@@ -516,6 +533,67 @@ async function holdLastPart(then: 'store' | 'fail once') {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     stored,
     releasedBy: () => releasedBy,
+  };
+}
+
+/**
+ * A relay in front of an honest peer that holds the first buffer batch's last part (`:u9-12`)
+ * until a part of another batch arrives, then holds that second batch's first part (`:u0-3`)
+ * until another part of the second batch arrives; each held part goes after 1 s at the latest.
+ */
+async function holdAcrossBoundary() {
+  const stored = await peer(() => ({ status: 200 }));
+  cleanup.push(stored.close);
+  const batchOf = (id: string) => id.slice(0, id.lastIndexOf(':'));
+  let first: string | null = null;
+  let second: string | null = null;
+  const releasedBy: { lastPart: string | null; nextFirstPart: string | null } = {
+    lastPart: null,
+    nextFirstPart: null,
+  };
+  const held: { lastPart: (() => void) | null; nextFirstPart: (() => void) | null } = {
+    lastPart: null,
+    nextFirstPart: null,
+  };
+  const release = (which: 'lastPart' | 'nextFirstPart', by: string) => {
+    const h = held[which];
+    if (!h) return;
+    held[which] = null;
+    releasedBy[which] = by;
+    h();
+  };
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const b = BatchSchema.parse(JSON.parse(gunzipSync(Buffer.concat(chunks)).toString()));
+      const store = async () => {
+        const up = await fetch(`${stored.url}/v1/batches`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(b),
+        });
+        res.writeHead(up.status, { 'content-type': 'application/json' });
+        res.end(await up.text());
+      };
+      const batch = batchOf(b.batchId);
+      first ??= batch;
+      if (batch !== first) second ??= batch;
+      if (batch === second && b.batchId !== `${second}:u0-3`) release('nextFirstPart', 'next part');
+      if (batch !== first) release('lastPart', 'next batch');
+      const which =
+        b.batchId === `${first}:u9-12` ? 'lastPart' : b.batchId === `${second}:u0-3` ? 'nextFirstPart' : null;
+      if (which === null || releasedBy[which] !== null) return void store();
+      held[which] = () => void store();
+      setTimeout(() => release(which, 'timeout'), 1000);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  cleanup.push(() => new Promise<void>((r) => server.close(() => r())));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    stored,
+    releasedBy: () => ({ ...releasedBy }),
   };
 }
 

@@ -18,11 +18,12 @@
  * the whole buffer batch (`split`), as a refused batch always was, down to the one reading that
  * is parked.
  *
- * While the last parts of a buffer batch are in flight, the request slots they leave free send
- * the first parts of the next buffer batch (committed as its own pending batch first), so the
- * cloud does not wait for the edge to acknowledge one batch and read the next. That batch is
- * then finished as the current one, its parts already answered not sent again; if the current
- * batch fails instead, both stay pending and each is retried by its own parts.
+ * The request slots form one window over up to two buffer batches: once every part of the
+ * current batch has been sent, the slots it leaves free send the parts of the next (committed
+ * as its own pending batch first), and each batch is acknowledged as soon as its last part is
+ * answered, so the cloud never waits for the edge to finish one batch and read the next. When
+ * a part fails, no new part is sent; the parts in flight are answered, the failed part's batch
+ * is decided, and the other stays pending: each is retried by the parts not yet answered.
  */
 import { MAX_READINGS_PER_BATCH, readBatchAnswer } from '@ironledger/contracts/wire';
 import type { Logger } from '@ironledger/logger';
@@ -78,6 +79,14 @@ interface Part {
   end: number;
 }
 
+/** A buffer batch being sent: what the cloud acknowledged of it, its parts to send, the next one. */
+interface OpenBatch {
+  batch: OutboundBatch;
+  done: Uint8Array;
+  todo: Part[];
+  next: number;
+}
+
 export class Forwarder {
   private stopping = false;
   private loop: Promise<void> | null = null;
@@ -86,13 +95,11 @@ export class Forwarder {
   private emptyWait = false;
   private successesInRow = 0;
   /**
-   * Readings the cloud has acknowledged (by position) of the buffer batches being sent: the
-   * current one and the one prepared behind it. An entry leaves when its batch is acknowledged,
-   * split or parked.
+   * Readings the cloud has acknowledged (by position) of the buffer batches being sent, kept
+   * across a back-off so a retry sends only what is missing. An entry leaves when its batch is
+   * acknowledged, split or parked.
    */
   private readonly progress = new Map<string, Uint8Array>();
-  /** The next buffer batch, prepared (and perhaps partly sent) behind the current one. */
-  private prefetched: OutboundBatch | null = null;
   private readonly s: ForwarderState;
 
   constructor(
@@ -187,8 +194,8 @@ export class Forwarder {
   private async run(): Promise<void> {
     const { buffer, cloud } = this.deps;
     while (!this.stopping) {
-      const batch = this.takePrefetched() ?? this.fetch();
-      if (!batch) {
+      const decision = await this.sendWindow();
+      if (decision === null) {
         this.s.state = 'idle';
         const due = buffer.nextBatchDueAtMs(cloud.maxBatchAgeMs);
         this.unbatchedApprox = due === null ? 0 : this.unbatchedApprox;
@@ -198,7 +205,6 @@ export class Forwarder {
         this.emptyWait = false;
         continue;
       }
-      const decision = await this.attempt(batch);
       if (this.stopping) break;
       if (decision.action === 'retry' || decision.action === 'auth') {
         this.s.state = decision.action === 'auth' ? 'auth_failed' : 'backoff';
@@ -210,8 +216,8 @@ export class Forwarder {
   }
 
   /**
-   * The batch to send after the current one (`except`), from the buffer: a pending one, else a
-   * new one when due. Its progress starts here, so readings it took are counted off once.
+   * The buffer batch to send next, passing over the one being sent (`except`): a pending one,
+   * else a new one when due. Its progress starts here, so readings it took are counted off once.
    */
   private fetch(except?: string): OutboundBatch | null {
     const batch = this.deps.buffer.nextBatch({
@@ -226,12 +232,6 @@ export class Forwarder {
       this.progress.set(batch.batchId, new Uint8Array(batch.readings.length));
     }
     return batch;
-  }
-
-  private takePrefetched(): OutboundBatch | null {
-    const b = this.prefetched;
-    this.prefetched = null;
-    return b;
   }
 
   /** The parts of `batch` not yet acknowledged, at the current part size. */
@@ -254,71 +254,88 @@ export class Forwarder {
   }
 
   /**
-   * Sends the parts of `batch` the cloud has not acknowledged yet, `maxInFlight` at once, and
-   * decides for the whole batch: done when every reading was acknowledged, else what the first
-   * part that failed asks (retry, split, park, auth).
+   * Sends buffer batches, `maxInFlight` requests at once, until there is nothing to send or a
+   * part fails. Up to two batches are open: when every part of the open ones has been sent,
+   * the next batch is read so the free slots go on with it; a batch is acknowledged as soon as
+   * its last part is answered, and the window never waits for a whole batch to finish. Returns
+   * null when nothing was there to send, else `done` or what the first failed part asks of its
+   * batch (retry, split, park, auth); the other open batch then stays pending with what the
+   * cloud has acknowledged of it.
    */
-  private async attempt(batch: OutboundBatch): Promise<Decision> {
-    const { buffer, log, cloud } = this.deps;
-    this.s.state = 'sending';
-    this.s.currentBatchId = batch.batchId;
-    const n = batch.readings.length;
-    if (!this.progress.has(batch.batchId)) this.progress.set(batch.batchId, new Uint8Array(n));
-    const done = this.progress.get(batch.batchId)!;
-    const todo = this.todoOf(batch);
-    // Widened so the assignments inside `slot` are seen after the await.
-    let failure = null as { decision: Decision; res: HttpResult; part: Part } | null;
-    let next = 0;
+  private async sendWindow(): Promise<Decision | null> {
+    const open: OpenBatch[] = [];
+    let failure = null as { decision: Decision; res: HttpResult; part: Part; batch: OutboundBatch } | null;
     let inFlight = 0;
-    // The batch behind this one: fetched when a slot first finds this batch's parts all sent.
-    let behind = null as { batch: OutboundBatch; done: Uint8Array; todo: Part[]; next: number } | null;
-    let behindTried = false;
-    let behindFailed = false;
+    let waiters: Array<() => void> = [];
+    const admit = (): boolean => {
+      if (open.length >= 2) return false;
+      const batch = this.fetch(open[0]?.batch.batchId);
+      if (!batch) return false;
+      const o = { batch, done: this.progress.get(batch.batchId)!, todo: this.todoOf(batch), next: 0 };
+      open.push(o);
+      this.s.state = 'sending';
+      this.s.currentBatchId = open[0]!.batch.batchId;
+      if (o.todo.length === 0) this.acknowledge(o, open);
+      return true;
+    };
     const slot = async (): Promise<void> => {
       while (failure === null && !this.stopping) {
-        if (next < todo.length) {
-          const part = todo[next++]!;
-          inFlight++;
-          const { decision, res } = await this.post(batch, part);
-          inFlight--;
-          if (decision.action === 'done') done.fill(1, part.start, part.end);
-          else failure ??= { decision, res, part };
+        const o = open.find((x) => x.next < x.todo.length);
+        if (!o) {
+          if (admit()) continue;
+          // Both open batches are all in flight: wait for an answer to make room.
+          if (open.length < 2 || inFlight === 0) break;
+          await new Promise<void>((r) => waiters.push(r));
           continue;
         }
-        // This batch's last parts are in flight: the free slot starts on the next batch.
-        if (inFlight === 0 || behindFailed) break;
-        if (!behindTried) {
-          behindTried = true;
-          const b = this.fetch(batch.batchId);
-          if (b) behind = { batch: b, done: this.progress.get(b.batchId)!, todo: this.todoOf(b), next: 0 };
-        }
-        if (!behind || behind.next >= behind.todo.length) break;
-        const part = behind.todo[behind.next++]!;
-        const { decision } = await this.post(behind.batch, part);
-        // A failure there is met again, and decided, when that batch is the current one.
-        if (decision.action === 'done') behind.done.fill(1, part.start, part.end);
-        else behindFailed = true;
+        const part = o.todo[o.next++]!;
+        inFlight++;
+        const { decision, res } = await this.post(o.batch, part);
+        inFlight--;
+        if (decision.action === 'done') {
+          o.done.fill(1, part.start, part.end);
+          if (!o.done.includes(0)) this.acknowledge(o, open);
+        } else failure ??= { decision, res, part, batch: o.batch };
+        const w = waiters;
+        waiters = [];
+        for (const r of w) r();
       }
     };
-    await Promise.all(Array.from({ length: Math.min(cloud.maxInFlight, todo.length) }, slot));
-    if (behind) this.prefetched = behind.batch;
-
-    if (!done.includes(0)) {
-      buffer.ack(batch.batchId, this.now());
-      this.progress.delete(batch.batchId);
-      this.s.attempt = 0;
-      this.s.lastError = null;
-      this.s.lastForwardAt = new Date(this.now()).toISOString();
-      this.s.currentBatchId = null;
+    if (!admit()) return null;
+    await Promise.all(Array.from({ length: Math.max(1, this.deps.cloud.maxInFlight) }, slot));
+    if (failure === null) {
+      // Stopping between parts: the open batches stay pending and are resent, part by part, after a restart.
+      if (open.length > 0)
+        return { action: 'retry', delayMs: 0, reason: 'stopping', honouredRetryAfter: false };
       return { action: 'done' };
     }
-    // Stopping between parts: the batch stays pending and is resent, part by part, after a restart.
-    if (failure === null)
-      return { action: 'retry', delayMs: 0, reason: 'stopping', honouredRetryAfter: false };
-    const { res, part } = failure;
+    return this.decideFailure(failure);
+  }
+
+  /** Every reading of `o` acknowledged by the cloud: the buffer batch leaves the outbox. */
+  private acknowledge(o: OpenBatch, open: OpenBatch[]): void {
+    this.deps.buffer.ack(o.batch.batchId, this.now());
+    this.progress.delete(o.batch.batchId);
+    open.splice(open.indexOf(o), 1);
+    this.s.attempt = 0;
+    this.s.lastError = null;
+    this.s.lastForwardAt = new Date(this.now()).toISOString();
+    this.s.currentBatchId = open[0]?.batch.batchId ?? null;
+  }
+
+  /** What a failed part asks of its buffer batch: retry, split, park or auth, logged and done. */
+  private decideFailure(failure: {
+    decision: Decision;
+    res: HttpResult;
+    part: Part;
+    batch: OutboundBatch;
+  }): Decision {
+    const { buffer, log } = this.deps;
+    const { res, part, batch } = failure;
+    this.s.currentBatchId = batch.batchId;
     let decision = failure.decision;
     // A refused part of a larger batch halves the batch, so that only the refused reading is parked.
-    if (decision.action === 'park' && n > 1)
+    if (decision.action === 'park' && batch.readings.length > 1)
       decision = { action: 'split', reason: decision.reason, shrink: false };
     const count = part.end - part.start;
     const status = 'error' in res ? null : res.status;
