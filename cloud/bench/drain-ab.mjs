@@ -5,14 +5,16 @@
 // reading per unit at a time, as real traffic fills it), and copied for every run; each run gets
 // a fresh cloud database. Prints readings/s per run, medians, and CPU seconds of edge and cloud.
 //
-// Usage: node cloud/bench/drain-ab.mjs [--readings 200000] [--reps 3]
+// Usage: node cloud/bench/drain-ab.mjs [--readings 200000] [--reps 3] [--rtt-ms 0]
 //          [--variants '[{"name":"base","edge":"<dir of main.js>","cloud":"<cloud dist>"},
 //                        {"name":"new","edgeCloud":{"maxInFlight":2},"cloudHttp":{"maxIngestsPerGateway":2}}]']
 // `edge`/`cloud` default to this checkout's builds; `edgeCloud` merges into the edge's `cloud`
 // config, `cloudHttp` into the cloud's `http` config. CLOUD_NODE_ARGS / EDGE_NODE_ARGS pass
-// node flags (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p").
+// node flags (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p"). `--rtt-ms` puts a relay between edge
+// and cloud that holds every chunk for half of it each way, as a site's uplink would.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +29,7 @@ const { values } = parseArgs({
     readings: { type: 'string', default: '200000' },
     reps: { type: 'string', default: '3' },
     units: { type: 'string', default: '1000' },
+    'rtt-ms': { type: 'string', default: '0' },
     variants: { type: 'string', default: '[{"name":"this build"}]' },
     help: { type: 'boolean', default: false },
   },
@@ -36,7 +39,7 @@ if (values.help) {
     fs
       .readFileSync(fileURLToPath(import.meta.url), 'utf8')
       .split('\n')
-      .slice(1, 13)
+      .slice(1, 15)
       .join('\n'),
   );
   process.exit(0);
@@ -48,6 +51,30 @@ const TOKEN = 'drain-ab-token';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const { hashToken } = await import(path.join(root, 'cloud', 'dist', 'http', 'auth.js'));
 const { SqliteBuffer } = await import(path.join(root, 'edge', 'dist', 'buffer', 'sqlite-buffer.js'));
+
+const rttMs = Number(values['rtt-ms']);
+
+/**
+ * A TCP relay to `target` (host:port URL) that delays each chunk by half of `rttMs` in each
+ * direction, in order (timers of one duration fire in the order they were set).
+ */
+async function delayingRelay(target) {
+  const { hostname, port } = new URL(target);
+  const half = rttMs / 2;
+  const server = net.createServer((down) => {
+    const up = net.connect(Number(port), hostname);
+    const pass = (from, to) => {
+      from.on('data', (chunk) => setTimeout(() => to.writable && to.write(chunk), half));
+      from.on('end', () => setTimeout(() => to.end(), half));
+      from.on('error', () => to.destroy());
+      from.on('close', () => setTimeout(() => to.destroy(), half));
+    };
+    pass(down, up);
+    pass(up, down);
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${server.address().port}`, close: () => server.close() };
+}
 
 function cpuS(pid) {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -161,7 +188,8 @@ async function run(v, backlogFile) {
   const mainJs = v.edge
     ? path.join(path.resolve(v.edge), 'main.js')
     : path.join(root, 'edge', 'dist', 'main.js');
-  const edge = await startEdge(dir, mainJs, cloud.url, v.edgeCloud ?? {});
+  const relay = rttMs > 0 ? await delayingRelay(cloud.url) : null;
+  const edge = await startEdge(dir, mainJs, relay?.url ?? cloud.url, v.edgeCloud ?? {});
   try {
     // Forwarding starts with the agent; the clock starts at the spawn (start-up is ~0.3 s).
     let d = null;
@@ -182,6 +210,7 @@ async function run(v, backlogFile) {
     edge.child.kill('SIGTERM');
     await new Promise((r) => edge.child.once('exit', r));
     await cloud.proc.stop(10_000).catch(() => cloud.proc.kill9());
+    relay?.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -206,7 +235,9 @@ try {
   fs.rmSync(fillDir, { recursive: true, force: true });
 }
 const med = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-console.log(`\nDrain of ${total} readings (${unitCount} units), medians of ${values.reps}, interleaved\n`);
+console.log(
+  `\nDrain of ${total} readings (${unitCount} units)${rttMs > 0 ? `, ${rttMs} ms round trip to the cloud` : ''}, medians of ${values.reps}, interleaved\n`,
+);
 console.log('| variant | readings/s | spread | edge CPU s | cloud CPU s | ratio to first |');
 console.log('| --- | --- | --- | --- | --- | --- |');
 const first = med(results[0].map((x) => x.rate));
