@@ -5,10 +5,11 @@
 // (the same rows in the same schema, inserted as fast as the driver allows, no HTTP, no
 // validation). Prints a markdown table; the ratio says how much of the ceiling the cloud keeps.
 //
-// Usage: node cloud/bench/ingest-replicas.mjs [--readings 60000] [--batch 500] [--senders 6]
-//        [--replicas 1,3] [--stores sqlite,postgres] [--json results.json]
+// Usage: node cloud/bench/ingest-replicas.mjs [--readings 60000] [--batch 1000] [--in-flight 4]
+//        [--senders 6] [--replicas 1,3] [--stores sqlite,postgres] [--json results.json]
 // --senders takes a list (1,4,16: gateways posting at once, each with its own gateway id and
-// token); --json writes the rows as JSON. The raw ceiling of a row is the mean of the ceilings
+// token); each gateway keeps --in-flight requests open, as the edge does (its defaults:
+// cloud.batchSize 1000, cloud.maxInFlight 4); --json writes the rows as JSON. The raw ceiling of a row is the mean of the ceilings
 // measured right before and right after its cloud run.
 // PostgreSQL: IRONLEDGER_TEST_PG_URL (default postgres://root:root@127.0.0.1:5432/postgres);
 // each run uses a throwaway database it drops afterwards.
@@ -35,7 +36,8 @@ const CLOUD_BIN = path.join(dist, 'main.js');
 const { values } = parseArgs({
   options: {
     readings: { type: 'string', default: '60000' },
-    batch: { type: 'string', default: '500' },
+    batch: { type: 'string', default: '1000' },
+    'in-flight': { type: 'string', default: '4' },
     senders: { type: 'string', default: '6' },
     replicas: { type: 'string', default: '1,3' },
     stores: { type: 'string', default: 'sqlite,postgres' },
@@ -45,6 +47,7 @@ const { values } = parseArgs({
 });
 const total = Number(values.readings);
 const batchSize = Number(values.batch);
+const inFlight = Number(values['in-flight']);
 const senderCounts = values.senders.split(',').map(Number);
 let senders = senderCounts[0];
 const unitCount = Number(values.units);
@@ -269,28 +272,34 @@ async function cloudRun(storeKind, replicas) {
       bs.map((b) => gzipSync(JSON.stringify(b))),
     );
     let retries = 0;
+    // Gateway k: `inFlight` requests open at once, each batch retried until stored.
     const send = async (k) => {
-      for (let i = 0; i < bodies[k].length; i++) {
-        for (;;) {
-          const url = urls[(i + k) % urls.length];
-          const res = await request(`${url}/v1/batches`, {
-            method: 'POST',
-            body: bodies[k][i],
-            headers: {
-              authorization: `Bearer ${tokenOf(k)}`,
-              'content-encoding': 'gzip',
-              'content-type': 'application/json',
-            },
-          });
-          const text = await res.body.text();
-          if (res.statusCode === 200) break;
-          if (res.statusCode === 503 || res.statusCode === 429) {
-            retries++;
-            await sleep(20);
-            continue;
-          }
-          throw new Error(`batch ${i}: ${res.statusCode} ${text}`);
+      let next = 0;
+      await Promise.all(Array.from({ length: inFlight }, () => slot()));
+      async function slot() {
+        for (let i = next++; i < bodies[k].length; i = next++) await post(k, i);
+      }
+    };
+    const post = async (k, i) => {
+      for (;;) {
+        const url = urls[(i + k) % urls.length];
+        const res = await request(`${url}/v1/batches`, {
+          method: 'POST',
+          body: bodies[k][i],
+          headers: {
+            authorization: `Bearer ${tokenOf(k)}`,
+            'content-encoding': 'gzip',
+            'content-type': 'application/json',
+          },
+        });
+        const text = await res.body.text();
+        if (res.statusCode === 200) break;
+        if (res.statusCode === 503 || res.statusCode === 429) {
+          retries++;
+          await sleep(20);
+          continue;
         }
+        throw new Error(`batch ${i}: ${res.statusCode} ${text}`);
       }
     };
     const cpu0 = procs.reduce((sum, p) => sum + cpuS(p.child.pid), 0);
