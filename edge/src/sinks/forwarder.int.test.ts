@@ -483,15 +483,45 @@ const seqsOf = (seen: Seen[]) =>
     .flatMap((x) => (x.body as { readings: Array<{ seq: number }> }).readings.map((y) => y.seq))
     .toSorted((a, b) => a - b);
 
+type Part = { batchId: string; readings: unknown[] };
+/** A part's buffer batch: its id without the `:u<start>-<end>` range. */
+const batchOf = (id: string) => id.slice(0, id.lastIndexOf(':'));
+
 /**
- * A relay in front of an honest peer that holds the first buffer batch's last part (`:9-12`)
- * until a part of another buffer batch arrives (or 1 s has passed, so a forwarder that waits
- * between batches fails instead of hanging); then stores it, or answers 503 to it once.
+ * A relay in front of an honest peer: `onPart` sees each part as it arrives, with `store` (pass
+ * it to the peer and answer as it did) and the response, to answer now, later or otherwise.
  */
-async function holdLastPart(then: 'store' | 'fail once') {
+async function relay(onPart: (b: Part, store: () => void, res: http.ServerResponse) => void) {
   const stored = await peer(() => ({ status: 200 }));
   cleanup.push(stored.close);
-  const batchOf = (id: string) => id.slice(0, id.lastIndexOf(':'));
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const b = BatchSchema.parse(JSON.parse(gunzipSync(Buffer.concat(chunks)).toString()));
+      const store = async () => {
+        const up = await fetch(`${stored.url}/v1/batches`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(b),
+        });
+        res.writeHead(up.status, { 'content-type': 'application/json' });
+        res.end(await up.text());
+      };
+      onPart(b, () => void store(), res);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  cleanup.push(() => new Promise<void>((r) => server.close(() => r())));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, stored };
+}
+
+/**
+ * A relay that holds the first buffer batch's last part (`:u9-12`) until a part of another
+ * buffer batch arrives (or 1 s has passed, so a forwarder that waits between batches fails
+ * instead of hanging); then stores it, or answers 503 to it once.
+ */
+async function holdLastPart(then: 'store' | 'fail once') {
   let first: string | null = null;
   let releasedBy: 'next batch' | 'timeout' | null = null;
   let held: (() => void) | null = null;
@@ -501,100 +531,52 @@ async function holdLastPart(then: 'store' | 'fail once') {
     held?.();
     held = null;
   };
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const b = BatchSchema.parse(JSON.parse(gunzipSync(Buffer.concat(chunks)).toString()));
-      const store = async () => {
-        const up = await fetch(`${stored.url}/v1/batches`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(b),
-        });
-        res.writeHead(up.status, { 'content-type': 'application/json' });
-        res.end(await up.text());
-      };
-      first ??= batchOf(b.batchId);
-      if (batchOf(b.batchId) !== first && held) release('next batch');
-      if (b.batchId !== `${first}:u9-12` || failed) return void store();
-      held = () => {
-        if (then === 'store') return void store();
-        failed = true;
-        res.writeHead(503, { 'content-type': 'application/problem+json', 'retry-after': '1' });
-        res.end('{"type":"about:blank","title":"busy","status":503}');
-      };
-      setTimeout(() => held && release('timeout'), 1000);
-    });
+  const r = await relay((b, store, res) => {
+    first ??= batchOf(b.batchId);
+    if (batchOf(b.batchId) !== first && held) release('next batch');
+    if (b.batchId !== `${first}:u9-12` || failed) return store();
+    held = () => {
+      if (then === 'store') return store();
+      failed = true;
+      res.writeHead(503, { 'content-type': 'application/problem+json', 'retry-after': '1' });
+      res.end('{"type":"about:blank","title":"busy","status":503}');
+    };
+    setTimeout(() => held && release('timeout'), 1000);
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  cleanup.push(() => new Promise<void>((r) => server.close(() => r())));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    stored,
-    releasedBy: () => releasedBy,
-  };
+  return { ...r, releasedBy: () => releasedBy };
 }
 
 /**
- * A relay in front of an honest peer that holds the first buffer batch's last part (`:u9-12`)
- * until a part of another batch arrives, then holds that second batch's first part (`:u0-3`)
- * until another part of the second batch arrives; each held part goes after 1 s at the latest.
+ * A relay that holds the first buffer batch's last part (`:u9-12`) until a part of another
+ * batch arrives, then that second batch's first part (`:u0-3`) until another part of the
+ * second batch arrives; each held part goes after 1 s at the latest.
  */
 async function holdAcrossBoundary() {
-  const stored = await peer(() => ({ status: 200 }));
-  cleanup.push(stored.close);
-  const batchOf = (id: string) => id.slice(0, id.lastIndexOf(':'));
   let first: string | null = null;
   let second: string | null = null;
-  const releasedBy: { lastPart: string | null; nextFirstPart: string | null } = {
-    lastPart: null,
-    nextFirstPart: null,
-  };
-  const held: { lastPart: (() => void) | null; nextFirstPart: (() => void) | null } = {
-    lastPart: null,
-    nextFirstPart: null,
-  };
-  const release = (which: 'lastPart' | 'nextFirstPart', by: string) => {
+  type Held = 'lastPart' | 'nextFirstPart';
+  const releasedBy: Record<Held, string | null> = { lastPart: null, nextFirstPart: null };
+  const held: Record<Held, (() => void) | null> = { lastPart: null, nextFirstPart: null };
+  const release = (which: Held, by: string) => {
     const h = held[which];
     if (!h) return;
     held[which] = null;
     releasedBy[which] = by;
     h();
   };
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const b = BatchSchema.parse(JSON.parse(gunzipSync(Buffer.concat(chunks)).toString()));
-      const store = async () => {
-        const up = await fetch(`${stored.url}/v1/batches`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(b),
-        });
-        res.writeHead(up.status, { 'content-type': 'application/json' });
-        res.end(await up.text());
-      };
-      const batch = batchOf(b.batchId);
-      first ??= batch;
-      if (batch !== first) second ??= batch;
-      if (batch === second && b.batchId !== `${second}:u0-3`) release('nextFirstPart', 'next part');
-      if (batch !== first) release('lastPart', 'next batch');
-      const which =
-        b.batchId === `${first}:u9-12` ? 'lastPart' : b.batchId === `${second}:u0-3` ? 'nextFirstPart' : null;
-      if (which === null || releasedBy[which] !== null) return void store();
-      held[which] = () => void store();
-      setTimeout(() => release(which, 'timeout'), 1000);
-    });
+  const r = await relay((b, store) => {
+    const batch = batchOf(b.batchId);
+    first ??= batch;
+    if (batch !== first) second ??= batch;
+    if (batch === second && b.batchId !== `${second}:u0-3`) release('nextFirstPart', 'next part');
+    if (batch !== first) release('lastPart', 'next batch');
+    const which: Held | null =
+      b.batchId === `${first}:u9-12` ? 'lastPart' : b.batchId === `${second}:u0-3` ? 'nextFirstPart' : null;
+    if (which === null || releasedBy[which] !== null) return store();
+    held[which] = store;
+    setTimeout(() => release(which, 'timeout'), 1000);
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  cleanup.push(() => new Promise<void>((r) => server.close(() => r())));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    stored,
-    releasedBy: () => ({ ...releasedBy }),
-  };
+  return { ...r, releasedBy: () => ({ ...releasedBy }) };
 }
 
 describe('forwarder on a thread of its own', () => {
