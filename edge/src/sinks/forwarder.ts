@@ -79,12 +79,21 @@ interface Part {
   end: number;
 }
 
-/** A buffer batch being sent: what the cloud acknowledged of it, its parts to send, the next one. */
+/** A buffer batch being sent: what the cloud acknowledged of it, and its parts to send. */
 interface OpenBatch {
   batch: OutboundBatch;
   done: Uint8Array;
   todo: Part[];
+  /** Index in `todo` of the next part to send. */
   next: number;
+}
+
+/** The first part that failed in a window, with its answer and what it asks of its batch. */
+interface Failure {
+  decision: Decision;
+  res: HttpResult;
+  part: Part;
+  batch: OutboundBatch;
 }
 
 export class Forwarder {
@@ -264,7 +273,8 @@ export class Forwarder {
    */
   private async sendWindow(): Promise<Decision | null> {
     const open: OpenBatch[] = [];
-    let failure = null as { decision: Decision; res: HttpResult; part: Part; batch: OutboundBatch } | null;
+    // Widened so the assignments inside `slot` are seen after the await.
+    let failure = null as Failure | null;
     let inFlight = 0;
     let waiters: Array<() => void> = [];
     const admit = (): boolean => {
@@ -324,12 +334,7 @@ export class Forwarder {
   }
 
   /** What a failed part asks of its buffer batch: retry, split, park or auth, logged and done. */
-  private decideFailure(failure: {
-    decision: Decision;
-    res: HttpResult;
-    part: Part;
-    batch: OutboundBatch;
-  }): Decision {
+  private decideFailure(failure: Failure): Decision {
     const { buffer, log } = this.deps;
     const { res, part, batch } = failure;
     this.s.currentBatchId = batch.batchId;
