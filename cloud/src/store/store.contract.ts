@@ -340,6 +340,31 @@ export function storeContract(name: string, hooks: StoreContractHooks): void {
       expect((await s.listAudit({ action: 'reading.release' })).length).toBe(1);
     });
 
+    it("a resend of a reading released under an earlier ts is a duplicate, though it is past the unit's latest ts", async () => {
+      const s = await open();
+      const ahead = fr('U1', ts(40), 105); // ahead of the cloud clock: held
+      await s.ingestBatch(ingestBatch('b1', [fr('U1', ts(6), 99), ahead]));
+      const [h] = await s.heldReadings({ unit: 'U1' });
+      const audit = { actor: 'alex', action: 'reading.release', target: 'U1', detail: null };
+      expect((await s.releaseHeld({ id: h!.id, expectTs: ts(40), ts: ts(7), at: NOW, audit })).kind).toBe(
+        'released',
+      );
+      // A day later its ts is no longer ahead; the gateway resends it with a newer one.
+      const later = { nowMs: NOW_MS + 24 * HOUR_MS };
+      expect(await s.ingestBatch(ingestBatch('b2', [ahead, fr('U1', ts(41), 106)], later))).toMatchObject({
+        accepted: 1,
+        duplicates: 1,
+      });
+      expect((await s.usableReadings('U1')).map((r) => r.engineHours)).toEqual([99, 105, 106]);
+      // Within one batch, a second copy of a new reading is a duplicate of the first.
+      const next = fr('U1', ts(42), 107);
+      expect(await s.ingestBatch(ingestBatch('b3', [next, next], later))).toMatchObject({
+        accepted: 1,
+        duplicates: 1,
+      });
+      expect(await s.countReadings()).toBe(4);
+    });
+
     it('usageReadings is usableReadings without the receipt fields; markAllDirty marks every unit whole', async () => {
       const s = await open();
       await s.ingestBatch(

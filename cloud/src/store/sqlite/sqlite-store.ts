@@ -345,19 +345,26 @@ export class SqliteStore implements CloudStore {
          batch_id, received_at, stored_at, status, hold_reason, conflict_id)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     const touched = new Map<string, number>();
+    const above = this.highWaterMarks(batch);
     let accepted = 0;
     let duplicates = 0;
     let conflicts = 0;
     let held = 0;
     for (const { reading: r, content, holdReason, flaggedConflict } of batch.readings) {
       const tsMs = parseInstantMs(r.ts);
-      const existing = versions.all(r.unitId, tsMs, r.unitId, tsMs) as Array<{
-        id: number;
-        content: string;
-        status: string;
-        ts_ms: number;
-        conflict_id: number | null;
-      }>;
+      // Past the unit's high-water mark no version can exist: skip the lookup (the common case,
+      // a unit's readings arrive in order). At or below it, look.
+      const mark = above.get(r.unitId) as number;
+      const existing =
+        tsMs > mark
+          ? NO_VERSIONS
+          : (versions.all(r.unitId, tsMs, r.unitId, tsMs) as Array<{
+              id: number;
+              content: string;
+              status: string;
+              ts_ms: number;
+              conflict_id: number | null;
+            }>);
       if (existing.some((e) => e.content === content)) {
         duplicates++;
         continue;
@@ -405,6 +412,7 @@ export class SqliteStore implements CloudStore {
         conflictId,
       );
       if (conflictId !== null) joinConflict.run(conflictId, Number(info.lastInsertRowid));
+      if (tsMs > mark) above.set(r.unitId, tsMs);
       accepted++;
       // A conflict or held reading changes usage too (it leaves the usable stream).
       const prev = touched.get(r.unitId);
@@ -427,6 +435,33 @@ export class SqliteStore implements CloudStore {
       'INSERT INTO gateways (gateway_id, last_batch_at) VALUES (?, ?) ON CONFLICT (gateway_id) DO UPDATE SET last_batch_at = excluded.last_batch_at',
     ).run(batch.gatewayId, batch.storedAt);
     return { kind: 'stored', accepted, duplicates, conflicts, held };
+  }
+
+  /**
+   * Per unit of the batch, the highest instant any stored version of it is found under (its ts
+   * or the ts it was reported with): one statement for the whole batch, each maximum read off
+   * the end of an index. Read inside the batch's transaction, so it also covers the batches
+   * stored before it in the same group.
+   */
+  private highWaterMarks(batch: IngestBatch): Map<string, number> {
+    const units = [...new Set(batch.readings.map((x) => x.reading.unitId))];
+    const rows = this.stmt(
+      `SELECT j.value AS unit_id,
+         (SELECT max(ts_ms) FROM readings WHERE unit_id = j.value) AS ts_max,
+         (SELECT max(reported_ts_ms) FROM readings WHERE unit_id = j.value AND reported_ts_ms IS NOT NULL) AS reported_max
+       FROM json_each(?) j`,
+    ).all(JSON.stringify(units)) as Array<{
+      unit_id: string;
+      ts_max: number | null;
+      reported_max: number | null;
+    }>;
+    const marks = new Map<string, number>();
+    for (const row of rows)
+      marks.set(
+        row.unit_id,
+        Math.max(row.ts_max ?? Number.NEGATIVE_INFINITY, row.reported_max ?? Number.NEGATIVE_INFINITY),
+      );
+    return marks;
   }
 
   async recordHeartbeat(gatewayId: string, heartbeat: Heartbeat, at: string): Promise<void> {
@@ -1508,6 +1543,13 @@ export class SqliteStore implements CloudStore {
 }
 
 const CONFLICT_REASON = 'conflict: same (unitId, ts), different content';
+const NO_VERSIONS: Array<{
+  id: number;
+  content: string;
+  status: string;
+  ts_ms: number;
+  conflict_id: number | null;
+}> = [];
 const DAY_MS = 24 * 3600 * 1000;
 /** Claim resources: a dirty unit's consolidation, an allocation's posting. */
 const CONSOLIDATE = 'consolidate:';
