@@ -90,7 +90,9 @@ export async function measure(ctx) {
       await sleep(last === null ? 20 : 100);
     }
     stored.close();
-    const rate = ((depth0 - first.n) * 1000) / (last - first.at);
+    // A backlog stored within one poll has no span of its own: then from the cloud's start.
+    const rate =
+      last > first.at ? ((depth0 - first.n) * 1000) / (last - first.at) : (depth0 * 1000) / (last - t0);
     return [
       {
         figure: `drain of ${depth0.toLocaleString('en-US')} readings (1000 units, one at a time)`,

@@ -356,15 +356,7 @@ export class SqliteStore implements CloudStore {
       // a unit's readings arrive in order). At or below it, look.
       const mark = above.get(r.unitId) as number;
       const existing =
-        tsMs > mark
-          ? NO_VERSIONS
-          : (versions.all(r.unitId, tsMs, r.unitId, tsMs) as Array<{
-              id: number;
-              content: string;
-              status: string;
-              ts_ms: number;
-              conflict_id: number | null;
-            }>);
+        tsMs > mark ? NO_VERSIONS : (versions.all(r.unitId, tsMs, r.unitId, tsMs) as StoredVersion[]);
       if (existing.some((e) => e.content === content)) {
         duplicates++;
         continue;
@@ -1543,13 +1535,15 @@ export class SqliteStore implements CloudStore {
 }
 
 const CONFLICT_REASON = 'conflict: same (unitId, ts), different content';
-const NO_VERSIONS: Array<{
+/** A stored version of a reading's identity, as the ingest path compares it. */
+type StoredVersion = {
   id: number;
   content: string;
   status: string;
   ts_ms: number;
   conflict_id: number | null;
-}> = [];
+};
+const NO_VERSIONS: StoredVersion[] = [];
 const DAY_MS = 24 * 3600 * 1000;
 /** Claim resources: a dirty unit's consolidation, an allocation's posting. */
 const CONSOLIDATE = 'consolidate:';
