@@ -153,7 +153,7 @@ function sqliteCeiling() {
   const db = new Database(path.join(dir, 'raw.db'));
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL'); // as the store: a commit is fsynced
-  db.pragma('wal_autocheckpoint = 4096'); // as the store
+  db.pragma('wal_autocheckpoint = 16384'); // as the store
   for (const m of MIGRATIONS) db.exec(m);
   const ins = db.prepare(
     `INSERT INTO readings (${COLS}) VALUES (${COLS.split(',')

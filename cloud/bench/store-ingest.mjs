@@ -88,7 +88,7 @@ function raw() {
   const db = new Database(path.join(dir, 'raw.db'));
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
-  db.pragma('wal_autocheckpoint = 4096'); // as the store
+  db.pragma('wal_autocheckpoint = 16384'); // as the store
   for (const m of MIGRATIONS) db.exec(m);
   const ins = db.prepare(`INSERT INTO readings (unit_id, ts, ts_ms, content, body, engine_hours, site_id,
     gateway_id, batch_id, received_at, stored_at, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'ok')`);
