@@ -103,7 +103,7 @@ export function bufferContract(name: string, hooks: ContractHooks): void {
       b = hooks.reopen(b);
       const again = b.nextBatch({ maxReadings: 3, maxAgeMs: 60_000, nowMs: T0 + 5000 })!;
       expect(again.batchId).toBe(first.batchId);
-      expect(again.readingsJson).toBe(first.readingsJson);
+      expect(JSON.stringify(again.readings)).toBe(JSON.stringify(first.readings));
       b.recordAttempt(first.batchId, '503');
       b.ack(first.batchId, T0 + 6000);
       const second = b.nextBatch({ maxReadings: 3, maxAgeMs: 60_000, nowMs: T0 + 7000 })!;
@@ -138,7 +138,6 @@ export function bufferContract(name: string, hooks: ContractHooks): void {
       const again = b.nextBatch({ maxReadings: 20, maxAgeMs: 0, nowMs: T0 })!;
       expect(again.batchId).toBe(first.batchId);
       expect(order(again)).toEqual(order(first));
-      expect(again.readingsJson).toBe(JSON.stringify(again.readings));
       b.close();
     });
 

@@ -59,8 +59,6 @@ export interface OutboundBatch {
    * their first reading, each unit's in buffer order); the same order after every restart.
    */
   readings: ForwardedReading[];
-  /** The readings as one JSON array text, ready to splice into the request body. */
-  readingsJson: string;
   createdAtMs: number;
   attempts: number;
 }

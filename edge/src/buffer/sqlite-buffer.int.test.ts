@@ -153,10 +153,10 @@ describe('sqlite buffer file', () => {
     const retry = b.nextBatch({ maxReadings: 100, maxAgeMs: 0, nowMs: T })!;
     expect(retry).toMatchObject({ batchId: 'gw:pending', attempts: 2 });
     const texts = (rs: unknown[]) => rs.map((r) => JSON.stringify(r)).sort();
-    expect(texts(JSON.parse(retry.readingsJson))).toEqual(texts([...pending, pendingConflict]));
+    expect(texts(retry.readings)).toEqual(texts([...pending, pendingConflict]));
     b.ack('gw:pending', T);
     const rest = b.nextBatch({ maxReadings: 100, maxAgeMs: 0, nowMs: T })!;
-    expect(texts(JSON.parse(rest.readingsJson))).toEqual(texts(unbatched));
+    expect(texts(rest.readings)).toEqual(texts(unbatched));
     b.ack(rest.batchId, T);
     expect(b.nextBatch({ maxReadings: 100, maxAgeMs: 0, nowMs: T, force: true })).toBeNull();
     expect(b.pruneSent(T + 1)).toBe(2 + 3 + 5);

@@ -712,16 +712,9 @@ export class SqliteBuffer implements ReadingBuffer {
 }
 
 function toBatch(batchId: string, rows: RowRef[], createdAtMs: number, attempts: number): OutboundBatch {
-  const readings = byUnit(rows.map((r) => r.reading));
-  let json: string | null = null;
   return {
     batchId,
-    readings,
-    // Built when first asked for: a batch sent in parts never needs its whole text.
-    get readingsJson() {
-      json ??= JSON.stringify(readings);
-      return json;
-    },
+    readings: byUnit(rows.map((r) => r.reading)),
     createdAtMs,
     attempts,
   };

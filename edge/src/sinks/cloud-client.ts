@@ -10,8 +10,12 @@ import https from 'node:https';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
+import { BodyBuffers, type JsonPieces } from './body-buffers.js';
 
 const gzip = promisify(gzipCb);
+
+/** Sockets to the cloud: `cloud.maxInFlight` is at most 16. */
+const MAX_SOCKETS = 16;
 
 /** The cloud answers a batch in a few hundred bytes: more than this is not an answer. */
 const MAX_ANSWER_BYTES = 1024 * 1024;
@@ -24,6 +28,8 @@ export class CloudClient {
   private readonly agent: http.Agent;
   private readonly base: string;
   private readonly transport: typeof http | typeof https;
+  /** One body buffer per socket the pool may hold. */
+  private readonly bodies = new BodyBuffers(MAX_SOCKETS);
 
   constructor(
     url: string,
@@ -38,7 +44,12 @@ export class CloudClient {
     this.transport = secure ? https : http;
     // One socket per request in flight (cloud.maxInFlight is at most 16); idle sockets are
     // kept for the next batch and dropped before the server's Keep-Alive timeout.
-    const pool = { keepAlive: true, maxSockets: 16, maxFreeSockets: 16, scheduling: 'lifo' as const };
+    const pool = {
+      keepAlive: true,
+      maxSockets: MAX_SOCKETS,
+      maxFreeSockets: MAX_SOCKETS,
+      scheduling: 'lifo' as const,
+    };
     this.agent = secure
       ? new https.Agent({
           ...pool,
@@ -51,7 +62,8 @@ export class CloudClient {
     return new URL(path.replace(/^\//, ''), this.base).toString();
   }
 
-  async post(path: string, json: string, opts: { gzip: boolean }): Promise<HttpResult> {
+  /** POSTs `json`: a text, or pieces written straight into a kept buffer (`BodyBuffers`). */
+  async post(path: string, json: string | JsonPieces, opts: { gzip: boolean }): Promise<HttpResult> {
     const started = performance.now();
     const failed = (e: unknown): HttpResult => {
       const err = e as { code?: string; name?: string; message?: string; cause?: { code?: string } };
@@ -60,7 +72,16 @@ export class CloudClient {
     };
     let body: Buffer;
     try {
-      body = opts.gzip ? await gzip(Buffer.from(json, 'utf8')) : Buffer.from(json, 'utf8');
+      if (typeof json === 'string')
+        body = opts.gzip ? await gzip(Buffer.from(json, 'utf8')) : Buffer.from(json, 'utf8');
+      else {
+        const text = this.bodies.write(json);
+        try {
+          body = opts.gzip ? await gzip(text) : Buffer.from(text);
+        } finally {
+          this.bodies.release(text);
+        }
+      }
     } catch (e) {
       return failed(e);
     }

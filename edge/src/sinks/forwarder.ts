@@ -407,13 +407,13 @@ export class Forwarder {
   /** One request: a part of `batch`; counts and logs its outcome, decides nothing for the batch. */
   private async post(batch: OutboundBatch, part: Part): Promise<{ decision: Decision; res: HttpResult }> {
     const { client, metrics, log, gatewayId, cloud } = this.deps;
-    const whole = part.start === 0 && part.end === batch.readings.length;
-    const readingsJson = whole
-      ? batch.readingsJson
-      : JSON.stringify(batch.readings.slice(part.start, part.end));
     const count = part.end - part.start;
-    const body = `{"gatewayId":${JSON.stringify(gatewayId)},"batchId":${JSON.stringify(part.id)},"readings":${readingsJson}}`;
-    const res = await client.post('/v1/batches', body, { gzip: true });
+    // Each reading's text apart (small strings), joined in the client's kept buffer: the part's
+    // whole text as one string would be a large allocation per request (body-buffers.ts).
+    const items = new Array<string>(count);
+    for (let i = 0; i < count; i++) items[i] = JSON.stringify(batch.readings[part.start + i]);
+    const head = `{"gatewayId":${JSON.stringify(gatewayId)},"batchId":${JSON.stringify(part.id)},"readings":[`;
+    const res = await client.post('/v1/batches', { head, items, tail: ']}' }, { gzip: true });
     const decision = decide(
       'error' in res
         ? { error: res.error, readings: count }
