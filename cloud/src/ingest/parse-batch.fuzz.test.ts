@@ -7,7 +7,7 @@ import { BatchSchema } from '@ironledger/contracts';
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import { HttpProblem } from '../http/problem.js';
-import { fastBatch, parseBatch } from './parse-batch.js';
+import { fastBatch, parseBatch, splitBatch } from './parse-batch.js';
 
 const reading = {
   v: 1,
@@ -146,5 +146,65 @@ describe('fastBatch: the hand-written check of a canonical batch', () => {
     } finally {
       spy.mockRestore();
     }
+  });
+});
+
+describe('splitBatch: a body parsed reading by reading', () => {
+  // Texts that look like the cuts, inside strings, keys and nested values.
+  const tricky = fc.oneof(
+    fc.string(),
+    fc.constantFrom('},{"v":', ',"readings":[', ']}', '}', '{"v":1}', '\\', '"', '😀', 'ü'),
+  );
+  const value = fc.oneof(fc.anything(), tricky, fc.array(fc.record({ v: fc.constant(1), s: tricky })));
+  const item = fc.oneof(
+    fc.record({ v: fc.constant(1), unitId: tricky, x: value }, { requiredKeys: ['v'] }),
+    fc.dictionary(tricky, value, { maxKeys: 3 }),
+    value,
+  );
+  const head = fc.record({ gatewayId: tricky, batchId: tricky, extra: value }, { requiredKeys: [] });
+  /** `readings` last, as a gateway writes it (a head with no key gives `{,` — not JSON). */
+  const laidOut = fc
+    .tuple(head, fc.array(item, { maxLength: 6 }))
+    .map(([h, items]) => `${JSON.stringify(h).slice(0, -1)},"readings":${JSON.stringify(items)}}`);
+  const text = fc.oneof(
+    { arbitrary: laidOut, weight: 4 },
+    fc
+      .tuple(head, fc.array(item, { maxLength: 6 }))
+      .map(([h, items]) => JSON.stringify({ ...h, readings: items }, null, 1)),
+    // readings twice: the last one is the batch's
+    fc
+      .tuple(laidOut, fc.array(item, { maxLength: 3 }))
+      .map(([t, first]) => `{"readings":${JSON.stringify(first)},${t.slice(1)}`),
+    fc.tuple(laidOut, tricky).map(([t, junk]) => t.replace('},{"v":', junk)),
+  );
+
+  it('gives exactly what JSON.parse of the whole text gives, or null', () => {
+    let split = 0;
+    fc.assert(
+      fc.property(text, (t) => {
+        const b = Buffer.from(t, 'utf8');
+        const pieces = splitBatch(b);
+        if (pieces === null) return;
+        split++;
+        expect(pieces).toStrictEqual(JSON.parse(b.toString('utf8')));
+      }),
+      { numRuns: 3000, seed: 11 },
+    );
+    expect(split).toBeGreaterThan(300);
+  });
+
+  it('takes a gateway body in pieces, and leaves anything else to the whole-text parse', () => {
+    const r = { ...reading, ts: '2026-06-01T08:00:00.000Z', receivedAt: '2026-06-01T08:00:01.000Z' };
+    const body = Buffer.from(JSON.stringify({ ...batch, readings: [r, { ...r, unitId: 'EXC-2' }, r] }));
+    expect(splitBatch(body)).toEqual({ ...batch, readings: [r, { ...r, unitId: 'EXC-2' }, r] });
+    expect(splitBatch(Buffer.from(JSON.stringify({ ...batch, readings: [] })))).toBeNull();
+    expect(splitBatch(Buffer.from(`${JSON.stringify(batch)} `))).toBeNull();
+    expect(
+      splitBatch(Buffer.from(JSON.stringify({ ...batch, readings: [r] }).replace('"v":1', '"v" :1'))),
+    ).toEqual({
+      ...batch,
+      readings: [r],
+    });
+    expect(splitBatch(Buffer.from('{"readings":[{"v":1},{"v":1}'))).toBeNull();
   });
 });
