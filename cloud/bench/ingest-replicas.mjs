@@ -6,10 +6,12 @@
 // validation). Prints a markdown table; the ratio says how much of the ceiling the cloud keeps.
 //
 // Usage: node cloud/bench/ingest-replicas.mjs [--readings 60000] [--batch 1000] [--in-flight 4]
-//        [--senders 6] [--replicas 1,3] [--stores sqlite,postgres] [--json results.json]
+//        [--senders 6] [--replicas 1,3] [--stores sqlite,postgres] [--warmup 10000] [--json results.json]
 // --senders takes a list (1,4,16: gateways posting at once, each with its own gateway id and
 // token); each gateway keeps --in-flight requests open, as the edge does (its defaults:
-// cloud.batchSize 1000, cloud.maxInFlight 4); --json writes the rows as JSON. The raw ceiling of a row is the mean of the ceilings
+// cloud.batchSize 1000, cloud.maxInFlight 4); --json writes the rows as JSON. Each cloud run
+// first stores --warmup readings the same way, untimed (the JIT warms up, the connections open),
+// then times --readings more, later ones per unit, as a gateway's next batches would be. The raw ceiling of a row is the mean of the ceilings
 // measured right before and right after its cloud run.
 // PostgreSQL: IRONLEDGER_TEST_PG_URL (default postgres://root:root@127.0.0.1:5432/postgres);
 // each run uses a throwaway database it drops afterwards.
@@ -42,6 +44,7 @@ const { values } = parseArgs({
     replicas: { type: 'string', default: '1,3' },
     stores: { type: 'string', default: 'sqlite,postgres' },
     units: { type: 'string', default: '100' },
+    warmup: { type: 'string', default: '10000' },
     json: { type: 'string' },
   },
 });
@@ -51,6 +54,7 @@ const inFlight = Number(values['in-flight']);
 const senderCounts = values.senders.split(',').map(Number);
 let senders = senderCounts[0];
 const unitCount = Number(values.units);
+const warmup = Number(values.warmup);
 const replicaCounts = values.replicas.split(',').map(Number);
 const stores = values.stores.split(',');
 const TOKEN = 'bench-gateway-token';
@@ -87,9 +91,10 @@ const tokenOf = (k) => `${TOKEN}-${k}`;
  * The batches each gateway sends: a unit reports through one gateway, as on a site (unit u
  * through gateway u mod senders), so concurrent gateways never carry the same unit.
  */
-function batchesPerGateway(tag) {
+/** The measured readings (after the warm-up's, per unit), or with `n`/`offset` other ones. */
+function batchesPerGateway(tag, n = total, offset = warmup) {
   const own = Array.from({ length: senders }, () => []);
-  for (const r of readingsFor(total)) own[Number(r.unitId.slice(6)) % senders].push(r);
+  for (const r of readingsFor(n, offset)) own[Number(r.unitId.slice(6)) % senders].push(r);
   return own.map((readings, k) => {
     const out = [];
     for (let i = 0; i < readings.length; i += batchSize)
@@ -268,24 +273,25 @@ async function cloudRun(storeKind, replicas) {
       );
     const urls = [];
     for (const p of procs) urls.push((await p.waitForEvent('ready', {}, 60_000)).url);
-    const bodies = batchesPerGateway(`${storeKind}-${replicas}`).map((bs) =>
-      bs.map((b) => gzipSync(JSON.stringify(b))),
-    );
+    const gzipped = (per) => per.map((bs) => bs.map((b) => gzipSync(JSON.stringify(b))));
+    const warmBodies =
+      warmup > 0 ? gzipped(batchesPerGateway(`${storeKind}-${replicas}-warm`, warmup, 0)) : null;
+    const bodies = gzipped(batchesPerGateway(`${storeKind}-${replicas}`));
     let retries = 0;
     // Gateway k: `inFlight` requests open at once, each batch retried until stored.
-    const send = async (k) => {
+    const send = async (list, k) => {
       let next = 0;
       await Promise.all(Array.from({ length: inFlight }, () => slot()));
       async function slot() {
-        for (let i = next++; i < bodies[k].length; i = next++) await post(k, i);
+        for (let i = next++; i < list[k].length; i = next++) await post(list[k][i], k, i);
       }
     };
-    const post = async (k, i) => {
+    const post = async (body, k, i) => {
       for (;;) {
         const url = urls[(i + k) % urls.length];
         const res = await request(`${url}/v1/batches`, {
           method: 'POST',
-          body: bodies[k][i],
+          body,
           headers: {
             authorization: `Bearer ${tokenOf(k)}`,
             'content-encoding': 'gzip',
@@ -302,9 +308,13 @@ async function cloudRun(storeKind, replicas) {
         throw new Error(`batch ${i}: ${res.statusCode} ${text}`);
       }
     };
+    if (warmBodies) {
+      await Promise.all(Array.from({ length: senders }, (_, k) => send(warmBodies, k)));
+      retries = 0;
+    }
     const cpu0 = procs.reduce((sum, p) => sum + cpuS(p.child.pid), 0);
     const t0 = performance.now();
-    await Promise.all(Array.from({ length: senders }, (_, k) => send(k)));
+    await Promise.all(Array.from({ length: senders }, (_, k) => send(bodies, k)));
     const rate = total / ((performance.now() - t0) / 1000);
     const cpuUs = ((procs.reduce((sum, p) => sum + cpuS(p.child.pid), 0) - cpu0) * 1e6) / total;
     return { rate, retries, cpuUs };

@@ -74,7 +74,7 @@ const sizes = quick
       backlog: 1_000_000,
       drainCapS: 600,
       latencyS: 10,
-      cloudReadings: 40_000,
+      cloudReadings: 100_000,
       cloudStores: 'sqlite,postgres',
       cloudReplicas: '1,3',
       consUnits: 200,
