@@ -83,7 +83,7 @@ export function splitBatch(body: Buffer): Record<string, unknown> | null {
     for (;;) {
       if (readings.length === MAX_READINGS_PER_BATCH) return null;
       const cut = body.indexOf(NEXT_READING, pos);
-      if (cut < 0 || cut >= end) {
+      if (cut < 0) {
         readings.push(JSON.parse(body.toString('utf8', pos, end)));
         return { ...head, readings };
       }

@@ -36,12 +36,18 @@ export class BodyBuffers {
    * reads it any more (a gzip in libuv's pool reads it until its callback).
    */
   write(json: JsonPieces): Buffer {
-    // A UTF-16 code unit takes at most 3 bytes of UTF-8; ASCII, what readings are, takes 1.
+    // A UTF-16 code unit takes at most 3 bytes of UTF-8; ASCII, what readings are, takes 1. Room
+    // for the ASCII text and twice the longest piece more, so that the check before each piece
+    // (room for 3 bytes per unit) does not grow the buffer on the last pieces of an ASCII text.
+    let longest = Math.max(json.head.length, json.tail.length);
     let chars = json.head.length + json.tail.length + json.items.length;
-    for (const s of json.items) chars += s.length;
+    for (const s of json.items) {
+      chars += s.length;
+      if (s.length > longest) longest = s.length;
+    }
+    const room = chars + 2 * longest;
     const kept = this.free.pop();
-    let buf =
-      kept && kept.length >= chars ? kept : Buffer.allocUnsafeSlow(Math.max(chars, kept?.length ?? 0));
+    let buf = kept && kept.length >= room ? kept : Buffer.allocUnsafeSlow(Math.max(room, kept?.length ?? 0));
     let at = 0;
     const put = (s: string): void => {
       if (at + s.length * 3 > buf.length) {
