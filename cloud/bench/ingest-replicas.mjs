@@ -11,8 +11,9 @@
 // token); each gateway keeps --in-flight requests open, as the edge does (its defaults:
 // cloud.batchSize 1000, cloud.maxInFlight 4); --json writes the rows as JSON. Each cloud run
 // first stores --warmup readings the same way, untimed (the JIT warms up, the connections open),
-// then times --readings more, later ones per unit, as a gateway's next batches would be. The raw ceiling of a row is the mean of the ceilings
-// measured right before and right after its cloud run.
+// then times --readings more, later ones per unit, as a gateway's next batches would be. The
+// raw ceiling of a row is the mean of the ceilings measured right before and right after its
+// cloud run.
 // PostgreSQL: IRONLEDGER_TEST_PG_URL (default postgres://root:root@127.0.0.1:5432/postgres);
 // each run uses a throwaway database it drops afterwards.
 import fs from 'node:fs';
@@ -86,12 +87,11 @@ function readingsFor(n, offset = 0) {
 const gatewayOf = (k) => `gw-bench-${k}`;
 const tokenOf = (k) => `${TOKEN}-${k}`;
 
-/** The batches, batch i sent by gateway i % senders. */
 /**
  * The batches each gateway sends: a unit reports through one gateway, as on a site (unit u
- * through gateway u mod senders), so concurrent gateways never carry the same unit.
+ * through gateway u mod senders), so concurrent gateways never carry the same unit. By default
+ * the measured readings, which follow the warm-up's for each unit; `n` and `offset` pick others.
  */
-/** The measured readings (after the warm-up's, per unit), or with `n`/`offset` other ones. */
 function batchesPerGateway(tag, n = total, offset = warmup) {
   const own = Array.from({ length: senders }, () => []);
   for (const r of readingsFor(n, offset)) own[Number(r.unitId.slice(6)) % senders].push(r);
