@@ -38,6 +38,7 @@
  *   meta       (key, value): the gateway the file belongs to
  */
 import type { ForwardedReading } from '@ironledger/contracts';
+import type { AppendGroup } from './append-group.js';
 
 export type AppendItem =
   | { kind: 'reading'; reading: ForwardedReading }
@@ -123,6 +124,8 @@ export interface ReplaySummary {
 export interface ReadingBuffer {
   /** Commits all items in one transaction; outcomes in item order. Throws BUFFER_FULL when over budget. */
   append(items: readonly AppendItem[]): AppendOutcome[];
+  /** `append` for the items of a group, in its order (the ingest's group commit). */
+  appendGroup(group: AppendGroup): AppendOutcome[];
   /** True when live data has reached the disk budget (new readings are refused). */
   isFull(): boolean;
   /**

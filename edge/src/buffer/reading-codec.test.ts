@@ -10,6 +10,8 @@ import type { ForwardedReading } from '@ironledger/contracts';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
+import { AppendGroup } from './append-group.js';
+import type { AppendItem } from './buffer.js';
 import { MIGRATIONS } from './migrations.js';
 import {
   decodeReading,
@@ -169,5 +171,55 @@ describe('outbox reading codec', () => {
     const cols = encodeReading(r, 1);
     expect(cols[15]).toBeNull();
     expect(cols.slice(0, 4)).toEqual([1, Date.parse(r.ts), 180, 1]);
+  });
+});
+
+describe('AppendGroup', () => {
+  const quarantineArb: fc.Arbitrary<AppendItem> = fc.record({
+    kind: fc.constant('quarantine' as const),
+    topic: fc.string({ maxLength: 40 }),
+    payload: fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b)),
+    reason: fc.string({ maxLength: 40 }),
+    receivedAtMs: fc.nat(),
+  });
+  const itemArb: fc.Arbitrary<AppendItem> = fc.oneof(
+    { weight: 6, arbitrary: readingArb.map((reading) => ({ kind: 'reading' as const, reading })) },
+    { weight: 2, arbitrary: shuffled.map((reading) => ({ kind: 'reading' as const, reading })) },
+    { weight: 1, arbitrary: quarantineArb },
+  );
+  const json = (it: AppendItem) =>
+    it.kind === 'reading' ? JSON.stringify(it.reading) : JSON.stringify({ ...it, payload: [...it.payload] });
+
+  it('gives back every item byte for byte, packed or not, across reuse and growth', () => {
+    // One group for the whole run, as the ingest keeps it: each run clears and refills it.
+    const group = new AppendGroup();
+    let packed = 0;
+    fc.assert(
+      fc.property(fc.array(itemArb, { maxLength: 700, size: 'max' }), (items) => {
+        group.clear();
+        for (const it of items) group.add(it);
+        expect(group.length).toBe(items.length);
+        for (let i = 0; i < items.length; i++) {
+          expect(json(group.at(i))).toBe(json(items[i]!));
+          const it = group.item(i);
+          if (it === undefined) {
+            packed++;
+            // A packed reading's columns are the ones its object would have been stored as.
+            const r = (items[i] as Extract<AppendItem, { kind: 'reading' }>).reading;
+            expect(group.unitId(i)).toBe(r.unitId);
+            expect(group.columns(i, 7)).toEqual(encodeReading(r, 7));
+          } else {
+            // Kept as it came: the same reading object, the same quarantine item.
+            const want = items[i]!;
+            expect(it.kind === 'reading' ? it.reading : it).toBe(
+              want.kind === 'reading' ? want.reading : want,
+            );
+          }
+        }
+      }),
+      { numRuns: 60 },
+    );
+    // Most readings in the decoders' key order travel packed.
+    expect(packed).toBeGreaterThan(5_000);
   });
 });

@@ -94,14 +94,18 @@ function inKeyOrder(r: object): boolean {
   return true;
 }
 
+/** Numbers `packReading` writes per reading: the columns of `EncodedReading` from `ts` to `flags`. */
+export const PACKED_WIDTH = 14;
+
 /**
- * The outbox columns of `r` (`unitRef` from the `units` table). Identity columns (unit,
- * ts, receive time, held) are always set; the fields are either columns or `body`.
+ * Writes the columns of `r` from `ts` to `flags` (`EncodedReading[1..14]`) to
+ * `out[at..at + 13]`, null as NaN (no column holds NaN: the fields admitted are finite), when
+ * the columns reproduce `r` exactly; returns false, and writes nothing, when `r` must be kept
+ * as its JSON text.
  */
-export function encodeReading(r: ForwardedReading, unitRef: number): EncodedReading {
+export function packReading(r: ForwardedReading, out: Float64Array, at: number): boolean {
   const tsMs = instantMs(r.ts);
   const rxMs = instantMs(r.receivedAt);
-  const held = r.flags?.includes('clock_invalid') ? 1 : 0;
   const src = r.source === undefined ? null : SOURCES.indexOf(r.source);
   const flags = flagsCode(r.flags);
   const p = r.position as { lat: unknown; lon: unknown } | undefined;
@@ -121,45 +125,78 @@ export function encodeReading(r: ForwardedReading, unitRef: number): EncodedRead
     src !== -1 &&
     flags !== undefined &&
     inKeyOrder(r);
+  if (!exact) return false;
+  out[at] = tsMs;
+  out[at + 1] = rxMs - tsMs;
+  out[at + 2] = r.flags?.includes('clock_invalid') ? 1 : 0;
+  out[at + 3] = r.seq ?? Number.NaN;
+  out[at + 4] = r.engineHours;
+  out[at + 5] = r.idleHours ?? Number.NaN;
+  out[at + 6] = r.engineOn === undefined ? Number.NaN : r.engineOn ? 1 : 0;
+  out[at + 7] = p ? (p.lat as number) : Number.NaN;
+  out[at + 8] = p ? (p.lon as number) : Number.NaN;
+  out[at + 9] = r.speedKmh ?? Number.NaN;
+  out[at + 10] = r.fuelUsedL ?? Number.NaN;
+  out[at + 11] = r.odometerKm ?? Number.NaN;
+  out[at + 12] = src ?? Number.NaN;
+  out[at + 13] = flags ?? Number.NaN;
+  return true;
+}
+
+const orNull = (x: number): number | null => (Number.isNaN(x) ? null : x);
+
+/** The outbox columns of a reading `packReading` wrote at `at`. */
+export function unpackReading(cols: Float64Array, at: number, unitRef: number): EncodedReading {
+  return [
+    unitRef,
+    cols[at]!,
+    cols[at + 1]!,
+    cols[at + 2] as 0 | 1,
+    orNull(cols[at + 3]!),
+    cols[at + 4]!,
+    orNull(cols[at + 5]!),
+    orNull(cols[at + 6]!) as 0 | 1 | null,
+    orNull(cols[at + 7]!),
+    orNull(cols[at + 8]!),
+    orNull(cols[at + 9]!),
+    orNull(cols[at + 10]!),
+    orNull(cols[at + 11]!),
+    orNull(cols[at + 12]!),
+    orNull(cols[at + 13]!),
+    null,
+  ];
+}
+
+const scratch = new Float64Array(PACKED_WIDTH);
+
+/**
+ * The outbox columns of `r` (`unitRef` from the `units` table). Identity columns (unit,
+ * ts, receive time, held) are always set; the fields are either columns or `body`.
+ */
+export function encodeReading(r: ForwardedReading, unitRef: number): EncodedReading {
+  if (packReading(r, scratch, 0)) return unpackReading(scratch, 0, unitRef);
   // Identity columns must exist even for a reading kept as text: ts/receivedAt as parsed.
+  const tsMs = instantMs(r.ts);
+  const rxMs = instantMs(r.receivedAt);
   const ts = Number.isNaN(tsMs) ? Date.parse(r.ts) : tsMs;
   const rx = (Number.isNaN(rxMs) ? Date.parse(r.receivedAt) : rxMs) - ts;
-  if (!exact)
-    return [
-      unitRef,
-      ts,
-      Number.isNaN(rx) ? 0 : rx,
-      held,
-      null,
-      null,
-      null,
-      null,
-      null,
-      null,
-      null,
-      null,
-      null,
-      null,
-      null,
-      JSON.stringify(r),
-    ];
   return [
     unitRef,
     ts,
-    rx,
-    held,
-    r.seq ?? null,
-    r.engineHours,
-    r.idleHours ?? null,
-    r.engineOn === undefined ? null : r.engineOn ? 1 : 0,
-    p ? (p.lat as number) : null,
-    p ? (p.lon as number) : null,
-    r.speedKmh ?? null,
-    r.fuelUsedL ?? null,
-    r.odometerKm ?? null,
-    src,
-    flags,
+    Number.isNaN(rx) ? 0 : rx,
+    r.flags?.includes('clock_invalid') ? 1 : 0,
     null,
+    null,
+    null,
+    null,
+    null,
+    null,
+    null,
+    null,
+    null,
+    null,
+    null,
+    JSON.stringify(r),
   ];
 }
 

@@ -14,6 +14,7 @@ import type { ForwardedReading } from '@ironledger/contracts';
 import { readingContent } from '@ironledger/contracts/wire';
 import { IronLedgerError } from '@ironledger/errors';
 import Database from 'better-sqlite3';
+import { AppendGroup } from './append-group.js';
 import type {
   AppendItem,
   AppendOutcome,
@@ -28,6 +29,7 @@ import type {
 import { migrate } from './migrations.js';
 import {
   decodeReading,
+  type EncodedReading,
   encodeReading,
   OUTBOX_COLUMNS,
   OUTBOX_ROW_COLUMNS,
@@ -251,7 +253,11 @@ export class SqliteBuffer implements ReadingBuffer {
   }
 
   append(items: readonly AppendItem[]): AppendOutcome[] {
-    if (items.length === 0) return [];
+    return this.appendGroup(AppendGroup.of(items));
+  }
+
+  appendGroup(group: AppendGroup): AppendOutcome[] {
+    if (group.length === 0) return [];
     // when_full = block: refuse before writing, so what is stored stays within budget and
     // nothing unsent is ever evicted to make room.
     if (this.refreshFull()) {
@@ -263,17 +269,21 @@ export class SqliteBuffer implements ReadingBuffer {
     const st = this.st;
     let quarantined = 0;
     let stored = 0;
-    const run = this.db.transaction((list: readonly AppendItem[]) => {
+    const run = this.db.transaction((g: AppendGroup) => {
       const out: AppendOutcome[] = [];
       stored = 0;
-      for (const it of list) {
-        if (it.kind === 'quarantine') {
+      for (let i = 0; i < g.length; i++) {
+        const it = g.item(i);
+        let o: AppendOutcome;
+        if (it === undefined) {
+          const unitId = g.unitId(i);
+          o = this.insertRow(g.columns(i, this.unitRef(unitId)), unitId);
+        } else if (it.kind === 'reading') o = this.insertReading(it.reading);
+        else {
           this.insertQuarantine(it);
           quarantined++;
-          out.push('quarantined');
-          continue;
+          o = 'quarantined';
         }
-        const o = this.insertReading(it.reading);
         if (o === 'stored') stored++;
         out.push(o);
       }
@@ -284,7 +294,7 @@ export class SqliteBuffer implements ReadingBuffer {
     });
     let out: AppendOutcome[];
     try {
-      out = run.immediate(items);
+      out = run.immediate(group);
     } catch (e) {
       this.forgetUncommittedUnits();
       throw e;
@@ -359,20 +369,25 @@ export class SqliteBuffer implements ReadingBuffer {
   }
 
   private insertReading(r: ForwardedReading): AppendOutcome {
+    return this.insertRow(encodeReading(r, this.unitRef(r.unitId)), r.unitId, r);
+  }
+
+  /** Inserts one reading's columns; `r`, the reading, when the caller has it as an object. */
+  private insertRow(row: EncodedReading, unitId: string, r?: ForwardedReading): AppendOutcome {
     const st = this.st;
-    const row = encodeReading(r, this.unitRef(r.unitId));
     const receivedAt = row[1] + row[2];
     const held = row[3];
     // The first version needs no content hash up front: it is computed from the stored
     // columns only when the identity turns up again (duplicates and conflicts are the rare path).
     const first = st.insertReading.run(...row);
     if (first.changes === 1) return 'stored';
-    const hash = contentHash(r);
+    const reading = r ?? decodeReading(row, unitId);
+    const hash = contentHash(reading);
     const stored = st.readingByIdentity.get(row[1], row[0]) as OutboxRow;
-    if (contentHash(decodeReading(stored, r.unitId)) === hash) return 'duplicate';
-    const flags = [...new Set([...(r.flags ?? []), 'conflict' as const])];
-    const body = JSON.stringify({ ...r, flags });
-    const other = st.insertConflict.run(r.unitId, r.ts, hash, body, receivedAt, held);
+    if (contentHash(decodeReading(stored, unitId)) === hash) return 'duplicate';
+    const flags = [...new Set([...(reading.flags ?? []), 'conflict' as const])];
+    const body = JSON.stringify({ ...reading, flags });
+    const other = st.insertConflict.run(unitId, reading.ts, hash, body, receivedAt, held);
     return other.changes === 1 ? 'conflict' : 'duplicate';
   }
 

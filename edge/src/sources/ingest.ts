@@ -9,6 +9,7 @@
 import type { ParsedTopic } from '@ironledger/contracts';
 import { isIronLedgerError } from '@ironledger/errors';
 import type { Logger } from '@ironledger/logger';
+import { AppendGroup } from '../buffer/append-group.js';
 import type { AppendItem, AppendOutcome, ReadingBuffer } from '../buffer/buffer.js';
 import { type EdgeMetrics, reasonKind } from '../http/metrics.js';
 import { decodeMessage } from './decoders/index.js';
@@ -27,8 +28,10 @@ export type Ack = (err: Error | null) => void;
 const QUARANTINE_LOG_INTERVAL_MS = 1000; // 1 s
 
 export class Ingestor {
-  // The queue as two parallel arrays: the items go to the buffer as they are, no copy.
-  private items: AppendItem[] = [];
+  // The queue: the group (readings packed as they arrive) and its acknowledgements, in
+  // step. Two groups take turns, so neither's memory is allocated again for each commit.
+  private group = new AppendGroup();
+  private spare: AppendGroup | null = new AppendGroup();
   private acks: Ack[] = [];
   // Messages received per source since the last commit; added to the counter once per group.
   private receivedTelemetry = 0;
@@ -72,19 +75,18 @@ export class Ingestor {
     else if (topic.endsWith('/aemp')) this.receivedAemp++;
     else this.receivedOther++;
     const d = decodeMessage(topic, msg.payload, receivedAtMs, msg.parsedTopic);
-    const item: AppendItem = d.ok
-      ? { kind: 'reading', reading: d.reading }
-      : {
-          kind: 'quarantine',
-          topic,
-          payload: msg.payload,
-          reason: d.reason,
-          receivedAtMs,
-          clientId: msg.clientId,
-        };
-    this.items.push(item);
+    if (d.ok) this.group.addReading(d.reading);
+    else
+      this.group.add({
+        kind: 'quarantine',
+        topic,
+        payload: msg.payload,
+        reason: d.reason,
+        receivedAtMs,
+        clientId: msg.clientId,
+      });
     this.acks.push(ack);
-    if (this.items.length >= this.opts.groupCommitMax) this.flush();
+    if (this.acks.length >= this.opts.groupCommitMax) this.flush();
     else if (!this.scheduled) this.scheduled = setImmediate(this.flushSoon);
   }
 
@@ -95,21 +97,31 @@ export class Ingestor {
       this.scheduled = null;
     }
     this.countReceived();
-    const items = this.items;
+    const group = this.group;
     const acks = this.acks;
-    if (items.length === 0) return;
-    this.items = [];
+    if (acks.length === 0) return;
+    this.group = this.spare ?? new AppendGroup();
+    this.spare = null;
     this.acks = [];
+    try {
+      this.commit(group, acks);
+    } finally {
+      group.clear();
+      this.spare = group;
+    }
+  }
+
+  private commit(group: AppendGroup, acks: Ack[]): void {
     const started = process.hrtime.bigint();
     let outcomes: AppendOutcome[];
     try {
-      outcomes = this.buffer.append(items);
+      outcomes = this.buffer.appendGroup(group);
     } catch (e) {
       this.refuse(acks, e);
       return;
     }
     this.metrics.groupCommitSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-    this.metrics.groupCommitSize.observe(items.length);
+    this.metrics.groupCommitSize.observe(group.length);
     if (this.fullAlarm) this.setFull(false);
     let stored = 0;
     let conflicts = 0;
@@ -118,15 +130,15 @@ export class Ingestor {
     for (let i = 0; i < outcomes.length; i++) {
       const o = outcomes[i]!;
       if (o === 'stored') stored++;
-      else this.account(items[i]!, o);
+      else this.account(group.at(i), o);
       if (o === 'conflict') conflicts++;
-      else if (o === 'duplicate' && dups++ === 0) firstDup = items[i]!;
+      else if (o === 'duplicate' && dups++ === 0) firstDup = group.at(i);
     }
     if (stored > 0) {
       this.metrics.stored.inc({ outcome: 'stored' }, stored);
       if (this.log.isLevelEnabled('debug'))
         for (let i = 0; i < outcomes.length; i++) {
-          const it = items[i]!;
+          const it = group.at(i);
           if (outcomes[i] === 'stored' && it.kind === 'reading')
             this.log.debug({ event: 'reading.stored', unitId: it.reading.unitId, ts: it.reading.ts });
         }
