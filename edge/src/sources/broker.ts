@@ -30,6 +30,7 @@ import { verifySecretAsync } from '../secrets.js';
 import { type DenialKind, Denials } from './denials.js';
 import type { Ingestor } from './ingest.js';
 import { withoutNumberCache } from './packet-writer.js';
+import { fastPublishPath, type MqttParser } from './publish-parser.js';
 
 export interface MqttSource {
   /** Bound TCP port (embedded) or the external broker's port. */
@@ -246,6 +247,7 @@ export async function startBroker(deps: {
       });
     });
   let guardMissing = false;
+  let fastPathMissing = false;
   const handle = (conn: net.Socket) => {
     const client = broker.handle(conn);
     const guarded = limitPacketSize(client, mqtt.maxPacketBytes, (bytes) => {
@@ -261,6 +263,16 @@ export async function startBroker(deps: {
       log.error(
         { event: 'mqtt.packet_limit_unavailable' },
         'the broker library changed: packet size limit not enforced',
+      );
+    }
+    // A packet over the limit is left to mqtt-packet, so the size hook above refuses it.
+    const parser = (client as unknown as { _parser?: MqttParser })._parser;
+    if (parser && fastPublishPath(parser, mqtt.maxPacketBytes)) return;
+    if (!fastPathMissing) {
+      fastPathMissing = true;
+      log.warn(
+        { event: 'mqtt.fast_path_unavailable' },
+        'the broker library changed: publishes parsed by mqtt-packet alone',
       );
     }
   };
