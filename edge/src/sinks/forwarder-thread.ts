@@ -56,6 +56,8 @@ const RESTART_MIN_MS = 1000;
 const RESTART_MAX_MS = 60_000;
 /** How often a thread that ended while idle asks whether there is work it was not told of. */
 const ENDED_CHECK_MS = 60_000;
+/** Least time between two notify messages to the thread, ms. */
+const NOTIFY_EVERY_MS = 10;
 
 /** The SEA asset holding the worker's bundle in the single executable (edge/sea/build.mjs). */
 export const WORKER_ASSET = 'forwarder-worker.cjs';
@@ -103,6 +105,7 @@ export class ForwarderThread {
   private exited: Promise<void> = Promise.resolve();
   /** Notify messages posted to the current thread. */
   private posted = 0;
+  private lastNotifyMs = Number.NEGATIVE_INFINITY;
   /** The thread is being stopped, or has stopped, for want of work. */
   private ending = false;
   private ended = false;
@@ -309,23 +312,32 @@ export class ForwarderThread {
     });
   }
 
-  /** New readings are in the buffer: one message per event-loop turn, however many commits. */
+  /**
+   * New readings are in the buffer: one message per event-loop turn, however many commits, and
+   * at most one per NOTIFY_EVERY_MS (at full ingest a commit every few ms would otherwise post
+   * hundreds a second, each a wake-up of the thread and a clone on this one).
+   */
   notify(n: number): void {
     if (this.ended) this.resume();
     else if (this.ending) this.wanted = true;
     this.notified += n;
     if (this.notifyQueued) return;
     this.notifyQueued = true;
-    setImmediate(() => {
-      this.notifyQueued = false;
-      const n = this.notified;
-      this.notified = 0;
-      const w = this.worker;
-      if (!w || this.ending) return; // a thread that starts reads the backlog itself
-      w.postMessage({ t: 'notify', n } satisfies MainToForwarder);
-      this.posted++;
-    });
+    const wait = this.lastNotifyMs + NOTIFY_EVERY_MS - performance.now();
+    if (wait > 0) setTimeout(this.postNotify, wait);
+    else setImmediate(this.postNotify);
   }
+
+  private readonly postNotify = (): void => {
+    this.notifyQueued = false;
+    const n = this.notified;
+    this.notified = 0;
+    const w = this.worker;
+    if (!w || this.ending) return; // a thread that starts reads the backlog itself
+    this.lastNotifyMs = performance.now();
+    w.postMessage({ t: 'notify', n } satisfies MainToForwarder);
+    this.posted++;
+  };
 
   /** Finishes the batch in flight (bounded by cloud.timeoutMs), then stops the thread. */
   async stop(): Promise<void> {

@@ -29,7 +29,7 @@ import type { EdgeMetrics } from '../http/metrics.js';
 import { verifySecretAsync } from '../secrets.js';
 import { type DenialKind, Denials } from './denials.js';
 import type { Ingestor } from './ingest.js';
-import { withoutNumberCache } from './packet-writer.js';
+import { withOneChunkAcks, withoutNumberCache } from './packet-writer.js';
 import { fastPublishPath, type MqttParser } from './publish-parser.js';
 
 export interface MqttSource {
@@ -95,6 +95,7 @@ export async function startBroker(deps: {
 }): Promise<MqttSource> {
   const { mqtt, auth, ingestor, metrics, log } = deps;
   withoutNumberCache();
+  withOneChunkAcks();
   const secrets = new Map(auth.units.map((u) => [u.unitId, u.secretHash]));
   // After one scrypt verification, reconnects of the same unit with the same secret are
   // checked against a fast digest: a reconnect storm of a whole fleet costs no scrypt.

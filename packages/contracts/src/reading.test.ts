@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { AempSnapshotSchema, aempToReading, readingToAemp } from './aemp.js';
 import { BatchSchema } from './batch.js';
@@ -9,7 +10,7 @@ import {
   parseInstantMs,
   ReadingSchema,
 } from './reading.js';
-import { parseUnitTopic, unitTopic } from './topics.js';
+import { parseUnitTopic, TOPIC_KINDS, TOPIC_PREFIX, UNIT_ID_PATTERN, unitTopic } from './topics.js';
 import { FORWARDED_READING_KEYS, READING_KEYS, readingContent } from './wire.js';
 
 const reading = {
@@ -80,6 +81,38 @@ describe('topics and batches', () => {
     expect(parseUnitTopic('ironledger/v1/units/+/telemetry')).toBeNull();
     expect(parseUnitTopic('ironledger/v1/units/A/telemetry/extra')).toBeNull();
     expect(parseUnitTopic('other/topic')).toBeNull();
+  });
+
+  it('parses topics as splitting them at every slash would', () => {
+    // The definition, the slow way.
+    const bySplit = (topic: string) => {
+      if (!topic.startsWith(`${TOPIC_PREFIX}/`)) return null;
+      const rest = topic.slice(TOPIC_PREFIX.length + 1).split('/');
+      if (rest.length !== 2) return null;
+      const [unitId, kind] = rest as [string, string];
+      if (!UNIT_ID_PATTERN.test(unitId) || !(TOPIC_KINDS as readonly string[]).includes(kind)) return null;
+      return { unitId, kind };
+    };
+    const piece = fc.oneof(
+      fc.constantFrom('ironledger', 'v1', 'units', '', 'EXC-0042', 'a.b_c', '+', '#', ...TOPIC_KINDS),
+      fc.constantFrom('telemetr', 'telemetryx', 'Telemetry', 'ironledger/v1/units'),
+      fc.string({ maxLength: 8 }),
+    );
+    const topic = fc.oneof(
+      fc.array(piece, { maxLength: 7 }).map((p) => p.join('/')),
+      fc.tuple(piece, piece).map(([u, k]) => `${TOPIC_PREFIX}/${u}/${k}`),
+      fc.tuple(piece, piece, fc.string({ maxLength: 3 })).map(([u, k, x]) => `${TOPIC_PREFIX}${x}${u}/${k}`),
+    );
+    let ours = 0;
+    fc.assert(
+      fc.property(topic, (t) => {
+        const want = bySplit(t);
+        if (want) ours++;
+        expect(parseUnitTopic(t)).toEqual(want);
+      }),
+      { numRuns: 20_000 },
+    );
+    expect(ours).toBeGreaterThan(300);
   });
 
   it('requires the receive time on forwarded readings', () => {

@@ -25,13 +25,22 @@ export interface ParsedTopic {
   kind: TopicKind;
 }
 
-/** Parses a unit topic; `null` for anything that is not exactly one of ours. */
+const SLASH = 0x2f;
+
+/**
+ * Parses a unit topic; `null` for anything that is not exactly one of ours. Runs for every
+ * message a gateway receives, so it cuts no more than the unit id out of the topic.
+ */
 export function parseUnitTopic(topic: string): ParsedTopic | null {
-  if (!topic.startsWith(`${TOPIC_PREFIX}/`)) return null;
-  const rest = topic.slice(TOPIC_PREFIX.length + 1).split('/');
-  if (rest.length !== 2) return null;
-  const [unitId, kind] = rest as [string, string];
+  const start = TOPIC_PREFIX.length + 1;
+  if (!topic.startsWith(TOPIC_PREFIX) || topic.charCodeAt(start - 1) !== SLASH) return null;
+  const slash = topic.indexOf('/', start);
+  if (slash === -1) return null;
+  const unitId = topic.slice(start, slash);
   if (!UNIT_ID_PATTERN.test(unitId)) return null;
-  if (!(TOPIC_KINDS as readonly string[]).includes(kind)) return null;
-  return { unitId, kind: kind as TopicKind };
+  // The rest is exactly a kind (no kind holds a slash, so there is no further level).
+  const kindLength = topic.length - slash - 1;
+  for (const kind of TOPIC_KINDS)
+    if (kind.length === kindLength && topic.startsWith(kind, slash + 1)) return { unitId, kind };
+  return null;
 }
