@@ -205,9 +205,9 @@ describe('forwarder ↔ Contract 2 peer', () => {
     const ok = p.seen
       .filter((s) => (s.body as { readings: unknown[] }).readings.length <= 2)
       .map((s) => (s.body as { batchId: string }).batchId);
+    // Both halves, each under its own id (they may arrive in either order: two requests in flight).
     expect(ok).toHaveLength(2);
-    expect(ok[0]).toMatch(/\.1$/);
-    expect(ok[1]).toMatch(/\.2$/);
+    expect(ok.map((id) => id.slice(-2)).sort()).toEqual(['.1', '.2']);
     add(r.buffer, 'BAD', 1);
     r.fwd.notify(1);
     await waitUntil(() => r.buffer.stats().parkedBatches === 1);
@@ -328,7 +328,11 @@ describe('forwarder ↔ Contract 2 peer', () => {
     for (let i = 0; i < 4; i++) for (const u of ['U1', 'U2', 'U3']) add(r.buffer, u, 1, i);
     r.fwd.start();
     await waitUntil(() => r.buffer.stats().queuedReadings === 0);
-    const parts = p.seen.map((x) => x.body as { readings: Array<{ unitId: string; seq: number }> });
+    // In the batch's order (part ids carry their range; two requests in flight arrive in either order).
+    const start = (id: string) => Number(/:u(\d+)-/.exec(id)?.[1]);
+    const parts = p.seen
+      .map((x) => x.body as { batchId: string; readings: Array<{ unitId: string; seq: number }> })
+      .sort((a, b) => start(a.batchId) - start(b.batchId));
     // One buffer batch of 12 in four parts; in buffer order each part would hold all three units.
     expect(parts).toHaveLength(4);
     expect(parts.map((b) => new Set(b.readings.map((x) => x.unitId)).size).sort()).toEqual([1, 1, 2, 2]);
@@ -396,10 +400,11 @@ describe('forwarder ↔ Contract 2 peer', () => {
     add(r.buffer, 'U1', 9);
     r.fwd.start();
     await waitUntil(() => r.fwd.state().state === 'backoff');
-    // Parts u0-3 and u6-9 are stored, u3-6 is not: nothing leaves the outbox yet.
+    // u3-6 is not stored, so nothing leaves the outbox yet. u6-9 went too when u0-3's answer
+    // freed its slot before the 503 came back; otherwise it waits for the next attempt.
     expect(r.buffer.stats().queuedReadings).toBe(9);
     const ids = () => p.seen.map((x) => (x.body as { batchId: string }).batchId.replace(/^.*:/, ''));
-    expect(ids().sort()).toEqual(['u0-3', 'u3-6', 'u6-9']);
+    expect(ids()).toEqual(expect.arrayContaining(['u0-3', 'u3-6']));
     await r.stop(); // a restart while the cloud asks for an hour
     failing = false;
     const again = rig(p.url, r.file, { batchSize: 3, maxInFlight: 2 });
