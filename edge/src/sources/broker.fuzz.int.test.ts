@@ -13,6 +13,7 @@ import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type Agent, startAgent } from '../agent.js';
 import { hashSecret } from '../secrets.js';
+import { mqttString, varint } from './mqtt-bytes.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edge-fuzz-'));
 let agent: Agent | null = null;
@@ -21,20 +22,7 @@ afterAll(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-const str = (s: string) => {
-  const b = Buffer.from(s, 'utf8');
-  return Buffer.concat([Buffer.from([b.length >> 8, b.length & 0xff]), b]);
-};
-function varint(n: number): Buffer {
-  const out: number[] = [];
-  do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 0x80;
-    out.push(b);
-  } while (n > 0);
-  return Buffer.from(out);
-}
+const str = mqttString;
 const connect = (() => {
   const body = Buffer.concat([str('MQTT'), Buffer.from([4, 0xc2, 0, 60]), str('U1'), str('U1'), str('s1')]);
   return Buffer.concat([Buffer.from([0x10]), varint(body.length), body]);

@@ -7,33 +7,15 @@
 import fc from 'fast-check';
 import mqttPacket from 'mqtt-packet';
 import { describe, expect, it, vi } from 'vitest';
+import { mqttString, varint } from './mqtt-bytes.js';
 import { fastPublishPath, type MqttParser } from './publish-parser.js';
 
 const MAX_BYTES = 600;
 
-function varint(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 0x80;
-    out.push(b);
-  } while (n > 0);
-  return out;
-}
-
 function publish(flags: number, topic: Buffer, id: number | null, payload: Buffer, lengthDelta = 0): Buffer {
   const idBytes = id === null ? [] : [id >> 8, id & 0xff];
-  const body = Buffer.concat([
-    Buffer.from([topic.length >> 8, topic.length & 0xff]),
-    topic,
-    Buffer.from(idBytes),
-    payload,
-  ]);
-  return Buffer.concat([
-    Buffer.from([0x30 | flags, ...varint(Math.max(0, body.length + lengthDelta))]),
-    body,
-  ]);
+  const body = Buffer.concat([mqttString(topic), Buffer.from(idBytes), payload]);
+  return Buffer.concat([Buffer.from([0x30 | flags]), varint(Math.max(0, body.length + lengthDelta)), body]);
 }
 
 const topicArb = fc
