@@ -12,7 +12,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { removeDir, tempDir, waitFor } from '@ironledger/testkit';
+import { mqttConnect, mqttString, removeDir, tempDir, varint, waitFor } from '@ironledger/testkit';
 import Database from 'better-sqlite3';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,32 +29,6 @@ import {
 } from '../edge/test/harness.js';
 
 const [embedded] = brokerModes('edge-intruder');
-
-/** MQTT 3.1.1 variable-length integer [MQTT-2.2.3]. */
-function varint(n: number): Buffer {
-  const out: number[] = [];
-  do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 0x80;
-    out.push(b);
-  } while (n > 0);
-  return Buffer.from(out);
-}
-const str = (s: string) => {
-  const b = Buffer.from(s, 'utf8');
-  return Buffer.concat([Buffer.from([b.length >> 8, b.length & 0xff]), b]);
-};
-function connectPacket(clientId: string, username: string, password: string): Buffer {
-  const body = Buffer.concat([
-    str('MQTT'),
-    Buffer.from([4, 0xc2, 0, 60]),
-    str(clientId),
-    str(username),
-    str(password),
-  ]);
-  return Buffer.concat([Buffer.from([0x10]), varint(body.length), body]);
-}
 
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -168,9 +142,9 @@ describe.skipIf(embedded!.skip)('intruders and bad input at the edge (embedded b
     const sock = net.connect(edge.mqttPort, '127.0.0.1');
     sock.on('error', () => {});
     await new Promise<void>((r) => sock.once('connect', () => r()));
-    sock.write(connectPacket('U1', 'U1', creds.secrets.U1!));
+    sock.write(mqttConnect('U1', 'U1', creds.secrets.U1!));
     await new Promise<void>((r) => sock.once('data', () => r())); // CONNACK
-    const topic = str('ironledger/v1/units/U1/telemetry');
+    const topic = mqttString('ironledger/v1/units/U1/telemetry');
     const total = 50 * 1024 * 1024;
     sock.write(
       Buffer.concat([Buffer.from([0x32]), varint(topic.length + 2 + total), topic, Buffer.from([0, 1])]),

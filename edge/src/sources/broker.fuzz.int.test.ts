@@ -8,12 +8,12 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { mqttConnect, varint } from '@ironledger/testkit';
 import fc from 'fast-check';
 import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type Agent, startAgent } from '../agent.js';
 import { hashSecret } from '../secrets.js';
-import { mqttString, varint } from './mqtt-bytes.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edge-fuzz-'));
 let agent: Agent | null = null;
@@ -22,11 +22,7 @@ afterAll(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-const str = mqttString;
-const connect = (() => {
-  const body = Buffer.concat([str('MQTT'), Buffer.from([4, 0xc2, 0, 60]), str('U1'), str('U1'), str('s1')]);
-  return Buffer.concat([Buffer.from([0x10]), varint(body.length), body]);
-})();
+const connect = mqttConnect('U1', 'U1', 's1');
 
 /** Sends `bytes` on a fresh connection; resolves when the broker closes it or after 150 ms. */
 function poke(port: number, bytes: Buffer): Promise<void> {

@@ -4,10 +4,10 @@
  * packet ids that do not fit, garbage), cut into reads at random places, must give the same
  * packets (fields, their order, payload bytes) and the same errors in the same order.
  */
+import { mqttString, varint } from '@ironledger/testkit';
 import fc from 'fast-check';
 import mqttPacket from 'mqtt-packet';
 import { describe, expect, it, vi } from 'vitest';
-import { mqttString, varint } from './mqtt-bytes.js';
 import { fastPublishPath, type MqttParser } from './publish-parser.js';
 
 const MAX_BYTES = 600;

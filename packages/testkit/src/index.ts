@@ -4,6 +4,7 @@
  */
 
 export * from './fault-proxy.js';
+export * from './mqtt-bytes.js';
 export * from './odoo-double/index.js';
 export * from './paths.js';
 export * from './pg.js';

@@ -1,6 +1,6 @@
 /**
  * Pieces of the MQTT 3.1.1 wire format, for the tests that write packets byte by byte (valid
- * and not) to the broker or its parser.
+ * and not) to a broker or its parser.
  */
 
 /** A Variable Byte Integer, as the Remaining Length is written [MQTT-2.2.3]. */
@@ -19,4 +19,16 @@ export function varint(n: number): Buffer {
 export function mqttString(s: string | Buffer): Buffer {
   const b = typeof s === 'string' ? Buffer.from(s, 'utf8') : s;
   return Buffer.concat([Buffer.from([b.length >> 8, b.length & 0xff]), b]);
+}
+
+/** A CONNECT packet: MQTT 3.1.1, clean session, username and password, keep-alive 60 s. */
+export function mqttConnect(clientId: string, username: string, password: string): Buffer {
+  const body = Buffer.concat([
+    mqttString('MQTT'),
+    Buffer.from([4, 0xc2, 0, 60]),
+    mqttString(clientId),
+    mqttString(username),
+    mqttString(password),
+  ]);
+  return Buffer.concat([Buffer.from([0x10]), varint(body.length), body]);
 }
