@@ -239,6 +239,16 @@ export const PG_MIGRATIONS: PgMigration[] = [
   CREATE INDEX odoo_records_serial ON odoo_records (model, serial_no);
   `,
   },
+  {
+    version: 4,
+    name: 'a lock row per unit',
+    sql: `
+  -- A transaction that decides a unit's readings locks the unit's row here (SELECT … FOR
+  -- UPDATE). A row lock is kept in the row itself, so a batch of thousands of units takes no
+  -- room in the server's shared lock table, which an advisory lock per unit would exhaust.
+  CREATE TABLE unit_locks (unit_id TEXT PRIMARY KEY);
+  `,
+  },
 ];
 
 /** Any constant: the advisory lock every migrating process takes (one at a time per database). */

@@ -95,6 +95,27 @@ describe.skipIf(!pgOn)('PostgresStore across replicas', () => {
     for (const c of open) expect(c.versions.map((v) => v.status)).toEqual(['conflict', 'conflict']);
   });
 
+  it('stores batches of thousands of units from every replica at once: unit locks do not run out', async () => {
+    // A large fleet: 8 batches in flight at once, 2,500 different units each. PostgreSQL's
+    // shared lock table holds about 64 × max_connections locks (6,400 by default, a little more
+    // in slack); a lock per unit in each transaction would run past it ("out of shared memory").
+    const rs = await replicas(2);
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, (_, k) =>
+        rs[k % 2]!.ingestBatch(
+          batch(
+            `big-${k}`,
+            Array.from({ length: 2500 }, (_, i) => reading(`F${k}-${i}`, i % 60, 100)),
+            `gw-${k}`,
+          ),
+        ),
+      ),
+    );
+    for (const a of answers) expect(a).toMatchObject({ kind: 'stored', accepted: 2500 });
+    expect(await rs[0]!.countReadings()).toBe(20_000);
+    expect(await rs[1]!.dirtyUnits()).toHaveLength(20_000);
+  });
+
   it('answers batch_id_taken when another gateway reuses a batch id, and keeps hours as numbers', async () => {
     const [s] = await replicas(1);
     await s!.ingestBatch(batch('shared', [reading('EXC-2', 1, 4521.35)], 'gw-a'));

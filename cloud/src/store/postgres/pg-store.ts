@@ -6,10 +6,10 @@
  * What makes replicas safe, in the database rather than in a process's memory:
  * - Idempotent ingest by constraints: a batch claims its `batch_id` row first (PRIMARY KEY,
  *   `ON CONFLICT DO NOTHING`); the same batch arriving at two replicas at once waits on that
- *   row and then answers `replayed`. Readings of one unit are stored under a transaction-level
- *   advisory lock on the unit (taken in unit order, so batches never deadlock), which makes
- *   "same identity, other content" a conflict even when the two versions race; a unique index
- *   on (unit, ts, md5(content)) is the last line behind it.
+ *   row and then answers `replayed`. Readings of one unit are stored under a lock on the unit's
+ *   row in `unit_locks` (taken in unit order, so batches never deadlock), which makes "same
+ *   identity, other content" a conflict even when the two versions race; a unique index on
+ *   (unit, ts, md5(content)) is the last line behind it.
  * - Every write that depends on an earlier read checks what it read in its WHERE clause
  *   (generation, status, version), so it is a compare-and-set under READ COMMITTED.
  * - Master data is read from the database on each use; nothing is cached per process.
@@ -80,9 +80,6 @@ import { createPgClient, createPgPool } from './pool.js';
 
 type Row = Record<string, unknown>;
 type Q = Pick<pg.ClientBase, 'query'>;
-
-/** Advisory lock namespaces (the first key of the two-key form). */
-export const LOCK = { unit: 0x1d6e_0002 } as const;
 
 /** SQLSTATEs after which the whole transaction is safe to run again. */
 const RETRY_SQLSTATE = new Set(['40001', '40P01']); // serialization_failure, deadlock_detected
@@ -319,16 +316,25 @@ export class PostgresStore implements CloudStore {
   }
 
   /**
-   * Transaction-level locks on units, in one round trip, taken in the order of their lock keys
-   * so that two transactions locking overlapping sets never wait on each other in a cycle.
+   * Locks units until the end of the transaction: their rows in `unit_locks`, locked in the
+   * order of their ids so that two transactions locking overlapping sets never wait on each
+   * other in a cycle. A unit seen for the first time gets its row first; a second transaction
+   * inserting the same new unit waits on the first one's row until it ends. Row locks take no
+   * room in the server's shared lock table, whatever the number of units (a lock per unit there
+   * runs out of shared memory at about 13,000 held at once on a default server).
    */
   private async lockUnits(c: Q, unitIds: Iterable<string>): Promise<void> {
-    const units = [...new Set(unitIds)];
+    const units = [...new Set(unitIds)].sort();
     if (units.length === 0) return;
     await this.q(
-      `SELECT pg_advisory_xact_lock($1, k) FROM
-         (SELECT DISTINCT hashtext(u) AS k FROM unnest($2::text[]) AS u ORDER BY 1) AS keys`,
-      [LOCK.unit, units],
+      `INSERT INTO unit_locks (unit_id) SELECT u FROM unnest($1::text[]) AS u ORDER BY 1
+       ON CONFLICT (unit_id) DO NOTHING`,
+      [units],
+      c,
+    );
+    await this.q(
+      'SELECT 1 FROM unit_locks WHERE unit_id = ANY($1::text[]) ORDER BY unit_id FOR UPDATE',
+      [units],
       c,
     );
   }
