@@ -23,6 +23,22 @@ describe.skipIf(!built)('npm run bench (smoke)', () => {
     expect(bad.stderr).toMatch(/unknown scenario nonsense/);
   });
 
+  it('every benchmark script answers --help with its usage and refuses an unknown option with status 2', async () => {
+    const scripts = ['cloud/bench', 'edge/bench']
+      .flatMap((d) => fs.readdirSync(path.join(REPO_ROOT, d)).map((f) => path.join(REPO_ROOT, d, f)))
+      .filter((f) => f.endsWith('.mjs') && fs.readFileSync(f, 'utf8').startsWith('#!'));
+    expect(scripts.length).toBeGreaterThanOrEqual(9);
+    for (const script of scripts) {
+      const name = path.relative(REPO_ROOT, script);
+      const help = await run(process.execPath, [script, '--help']);
+      expect(help.stdout, name).toMatch(/Usage: /);
+      expect(help.stdout, name).toContain(name);
+      const bad = await run(process.execPath, [script, '--no-such-option']).catch((e) => e);
+      expect(bad.code, name).toBe(2);
+      expect(bad.stderr, name).toMatch(/--no-such-option/);
+    }
+  });
+
   it('--quick --only consolidation prints a markdown table and writes JSON with references and ratios', async () => {
     const out = path.join(tempDir('bench-smoke-'), 'bench.json');
     const r = await run(process.execPath, [BENCH, '--quick', '--only', 'consolidation', '--out', out], {

@@ -12,8 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { tempDir } from '@ironledger/testkit';
+import { benchArgs, tempDir } from '@ironledger/testkit';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const dist = process.env.CLOUD_DIST ?? path.resolve(here, '..', 'dist');
@@ -21,20 +20,12 @@ const { startCloud } = await import(path.join(dist, 'app.js'));
 const { parseCloudConfig } = await import(path.join(dist, 'config.js'));
 const { SqliteStore } = await import(path.join(dist, 'store/sqlite/sqlite-store.js'));
 
-const USAGE = `Usage: node cloud/bench/consolidation.mjs [--units N] [--days N] [--reps N] [--db file]`;
-const { values } = parseArgs({
-  options: {
-    units: { type: 'string', default: '200' },
-    days: { type: 'string', default: '30' },
-    reps: { type: 'string', default: '1' },
-    db: { type: 'string' },
-    help: { type: 'boolean' },
-  },
+const { values } = benchArgs(import.meta.url, {
+  units: { type: 'string', default: '200' },
+  days: { type: 'string', default: '30' },
+  reps: { type: 'string', default: '1' },
+  db: { type: 'string' },
 });
-if (values.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
 const unitCount = Number(values.units);
 const days = Number(values.days);
 const STEP_MS = 5 * 60_000;

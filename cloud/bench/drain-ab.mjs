@@ -18,33 +18,19 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { freePort, spawnCommand, spawnNode } from '@ironledger/testkit';
+import { benchArgs, freePort, spawnCommand, spawnNode } from '@ironledger/testkit';
 import Database from 'better-sqlite3';
 import { EDGE_NODE_ARGS, edgeEnv } from '../../edge/bench/common.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
-const { values } = parseArgs({
-  options: {
-    readings: { type: 'string', default: '200000' },
-    reps: { type: 'string', default: '3' },
-    units: { type: 'string', default: '1000' },
-    'rtt-ms': { type: 'string', default: '0' },
-    variants: { type: 'string', default: '[{"name":"this build"}]' },
-    help: { type: 'boolean', default: false },
-  },
+const { values } = benchArgs(import.meta.url, {
+  readings: { type: 'string', default: '200000' },
+  reps: { type: 'string', default: '3' },
+  units: { type: 'string', default: '1000' },
+  'rtt-ms': { type: 'string', default: '0' },
+  variants: { type: 'string', default: '[{"name":"this build"}]' },
 });
-if (values.help) {
-  console.log(
-    fs
-      .readFileSync(fileURLToPath(import.meta.url), 'utf8')
-      .split('\n')
-      .slice(1, 15)
-      .join('\n'),
-  );
-  process.exit(0);
-}
 const total = Number(values.readings);
 const unitCount = Number(values.units);
 const variants = JSON.parse(values.variants);

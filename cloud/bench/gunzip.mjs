@@ -4,10 +4,10 @@
 // with 16 KiB output chunks (Node's default) and 64 KiB (the cloud's), and in one call for
 // comparison. Prints the wall time and this process's CPU (libuv's pool included) per batch.
 // Usage: node cloud/bench/gunzip.mjs [--batches 400]
-import { parseArgs } from 'node:util';
 import zlib from 'node:zlib';
+import { benchArgs } from '@ironledger/testkit';
 
-const { values } = parseArgs({ options: { batches: { type: 'string', default: '400' } } });
+const { values } = benchArgs(import.meta.url, { batches: { type: 'string', default: '400' } });
 const n = Number(values.batches);
 const readings = Array.from({ length: 1000 }, (_, i) => ({
   v: 1,

@@ -19,9 +19,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
-import { createTempPgDatabase, spawnCommand, spawnNode, tempDir } from '@ironledger/testkit';
+import { benchArgs, createTempPgDatabase, spawnCommand, spawnNode, tempDir } from '@ironledger/testkit';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { request } from 'undici';
@@ -36,18 +35,16 @@ const { migratePostgres } = await import(path.join(dist, 'store/postgres/migrati
 const { hashToken } = await import(path.join(dist, 'http/auth.js'));
 const CLOUD_BIN = path.join(dist, 'main.js');
 
-const { values } = parseArgs({
-  options: {
-    readings: { type: 'string', default: '60000' },
-    batch: { type: 'string', default: '1000' },
-    'in-flight': { type: 'string', default: '4' },
-    senders: { type: 'string', default: '6' },
-    replicas: { type: 'string', default: '1,3' },
-    stores: { type: 'string', default: 'sqlite,postgres' },
-    units: { type: 'string', default: '100' },
-    warmup: { type: 'string', default: '10000' },
-    json: { type: 'string' },
-  },
+const { values } = benchArgs(import.meta.url, {
+  readings: { type: 'string', default: '60000' },
+  batch: { type: 'string', default: '1000' },
+  'in-flight': { type: 'string', default: '4' },
+  senders: { type: 'string', default: '6' },
+  replicas: { type: 'string', default: '1,3' },
+  stores: { type: 'string', default: 'sqlite,postgres' },
+  units: { type: 'string', default: '100' },
+  warmup: { type: 'string', default: '10000' },
+  json: { type: 'string' },
 });
 const total = Number(values.readings);
 const batchSize = Number(values.batch);

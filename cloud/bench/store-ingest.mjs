@@ -7,8 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { tempDir } from '@ironledger/testkit';
+import { benchArgs, tempDir } from '@ironledger/testkit';
 import Database from 'better-sqlite3';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -17,14 +16,12 @@ const dist = process.env.CLOUD_DIST ?? path.resolve(here, '..', 'dist');
 const { SqliteStore } = await import(path.join(dist, 'store/sqlite/sqlite-store.js'));
 const { MIGRATIONS } = await import(path.join(dist, 'store/sqlite/migrations.js'));
 
-const { values } = parseArgs({
-  options: {
-    readings: { type: 'string', default: '100000' },
-    batch: { type: 'string', default: '500' },
-    units: { type: 'string', default: '500' },
-    reps: { type: 'string', default: '3' },
-    json: { type: 'string' },
-  },
+const { values } = benchArgs(import.meta.url, {
+  readings: { type: 'string', default: '100000' },
+  batch: { type: 'string', default: '500' },
+  units: { type: 'string', default: '500' },
+  reps: { type: 'string', default: '3' },
+  json: { type: 'string' },
 });
 const total = Number(values.readings);
 const batchSize = Number(values.batch);

@@ -6,11 +6,12 @@
 // Usage: node edge/bench/backlog-rss.mjs [--readings 1000000] [--units 1000]
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs } from '@ironledger/testkit';
 import { fleet, metric, rssMb, startEdge, table, tmp } from './common.mjs';
 
-const { values } = parseArgs({
-  options: { readings: { type: 'string', default: '1000000' }, units: { type: 'string', default: '1000' } },
+const { values } = benchArgs(import.meta.url, {
+  readings: { type: 'string', default: '1000000' },
+  units: { type: 'string', default: '1000' },
 });
 const total = Number(values.readings);
 const units = Number(values.units);

@@ -9,16 +9,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
+import { benchArgs } from '@ironledger/testkit';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const { values } = parseArgs({
-  options: {
-    readings: { type: 'string', default: '200000' },
-    units: { type: 'string', default: '1000' },
-    dist: { type: 'string', default: path.join(HERE, '..', 'dist') },
-    json: { type: 'boolean', default: false },
-  },
+const { values } = benchArgs(import.meta.url, {
+  readings: { type: 'string', default: '200000' },
+  units: { type: 'string', default: '1000' },
+  dist: { type: 'string', default: path.join(HERE, '..', 'dist') },
+  json: { type: 'boolean', default: false },
 });
 const total = Number(values.readings);
 const units = Number(values.units);

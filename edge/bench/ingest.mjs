@@ -5,17 +5,16 @@
 // subscriber): the reference the edge's figure is compared with.
 // Usage: node edge/bench/ingest.mjs [--units 1000] [--window 10] [--seconds 10] [--sync FULL,NORMAL]
 //        [--target edge,mosquitto]
-import { parseArgs } from 'node:util';
+
+import { benchArgs } from '@ironledger/testkit';
 import { cpuS, fleet, metric, rssMb, startEdge, startMosquitto, table, tmp } from './common.mjs';
 
-const { values } = parseArgs({
-  options: {
-    units: { type: 'string', default: '1000' },
-    window: { type: 'string', default: '10' },
-    seconds: { type: 'string', default: '10' },
-    sync: { type: 'string', default: 'FULL,NORMAL' },
-    target: { type: 'string', default: 'edge' },
-  },
+const { values } = benchArgs(import.meta.url, {
+  units: { type: 'string', default: '1000' },
+  window: { type: 'string', default: '10' },
+  seconds: { type: 'string', default: '10' },
+  sync: { type: 'string', default: 'FULL,NORMAL' },
+  target: { type: 'string', default: 'edge' },
 });
 const units = Number(values.units);
 const window = Number(values.window);

@@ -3,6 +3,7 @@
  * processes (spawned, waited on, killed with SIGKILL), and waitFor for conditions.
  */
 
+export * from './bench-args.js';
 export * from './fault-proxy.js';
 export * from './mqtt-bytes.js';
 export * from './odoo-double/index.js';
