@@ -241,12 +241,20 @@ export const PG_MIGRATIONS: PgMigration[] = [
   },
   {
     version: 4,
-    name: 'a lock row per unit',
+    name: 'a lock row per unit; one live version per identity',
     sql: `
-  -- A transaction that decides a unit's readings locks the unit's row here (SELECT … FOR
-  -- UPDATE). A row lock is kept in the row itself, so a batch of thousands of units takes no
-  -- room in the server's shared lock table, which an advisory lock per unit would exhaust.
+  -- A transaction that stores or decides a unit's readings locks the unit's row here (FOR SHARE
+  -- to add readings without a conflict, FOR UPDATE to decide one). A row lock is kept in the
+  -- row itself, so a batch of thousands of units takes no room in the server's shared lock
+  -- table, which an advisory lock per unit would exhaust.
   CREATE TABLE unit_locks (unit_id TEXT PRIMARY KEY);
+  -- At most one live (ok or held) reading per identity; two versions are both 'conflict'. Two
+  -- batches adding the same new identity under shared unit locks meet here: the second waits
+  -- for the first and finds its row.
+  CREATE UNIQUE INDEX readings_live_identity ON readings (unit_id, ts_ms) WHERE status IN ('ok', 'held');
+  -- Its lookups by (unit, ts) are served by readings_identity_content's leading columns, and
+  -- those of live readings by the index above: one index less to write per reading.
+  DROP INDEX readings_identity;
   `,
   },
 ];

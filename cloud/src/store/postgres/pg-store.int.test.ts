@@ -95,6 +95,21 @@ describe.skipIf(!pgOn)('PostgresStore across replicas', () => {
     for (const c of open) expect(c.versions.map((v) => v.status)).toEqual(['conflict', 'conflict']);
   });
 
+  it('stores the same new readings once when three batches carry them at the same moment', async () => {
+    const rs = await replicas(3);
+    for (let round = 0; round < 5; round++) {
+      const readings = Array.from({ length: 50 }, (_, i) => reading(`DUP-${i % 5}`, round * 50 + i, 100 + i));
+      const answers = await Promise.all(
+        rs.map((s, k) => s.ingestBatch(batch(`dup-${round}-${k}`, readings))),
+      );
+      const accepted = answers.map((a) => (a.kind === 'stored' ? a.accepted : -1)).sort((x, y) => x - y);
+      expect(accepted).toEqual([0, 0, 50]);
+      for (const a of answers) expect(a).toMatchObject({ kind: 'stored', conflicts: 0 });
+      expect(answers.map((a) => (a.kind === 'stored' ? a.duplicates : -1)).sort()).toEqual([0, 50, 50]);
+    }
+    expect(await rs[0]!.countReadings()).toBe(250);
+  });
+
   it('stores batches of thousands of units from every replica at once: unit locks do not run out', async () => {
     // A large fleet: 8 batches in flight at once, 2,500 different units each. PostgreSQL's
     // shared lock table holds about 64 × max_connections locks (6,400 by default, a little more

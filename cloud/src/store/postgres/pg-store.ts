@@ -81,6 +81,9 @@ import { createPgClient, createPgPool } from './pool.js';
 type Row = Record<string, unknown>;
 type Q = Pick<pg.ClientBase, 'query'>;
 
+/** Thrown inside a transaction to roll it back and run it again (with what it has learned). */
+class RunAgain extends Error {}
+
 /** SQLSTATEs after which the whole transaction is safe to run again. */
 const RETRY_SQLSTATE = new Set(['40001', '40P01']); // serialization_failure, deadlock_detected
 const MAX_TX_ATTEMPTS = 5;
@@ -298,6 +301,7 @@ export class PostgresStore implements CloudStore {
         } catch (e2) {
           broken = e2 as Error;
         }
+        if (e instanceof RunAgain) continue;
         const code = sqlState(e);
         if (code && RETRY_SQLSTATE.has(code) && attempt < MAX_TX_ATTEMPTS) continue;
         throw storeError(e);
@@ -318,12 +322,19 @@ export class PostgresStore implements CloudStore {
   /**
    * Locks units until the end of the transaction: their rows in `unit_locks`, locked in the
    * order of their ids so that two transactions locking overlapping sets never wait on each
-   * other in a cycle. A unit seen for the first time gets its row first; a second transaction
-   * inserting the same new unit waits on the first one's row until it ends. Row locks take no
-   * room in the server's shared lock table, whatever the number of units (a lock per unit there
-   * runs out of shared memory at about 13,000 held at once on a default server).
+   * other in a cycle. `share`: batches that only add readings hold a unit together (a race on
+   * one new identity meets at the index `readings_live_identity`); `update`: one transaction
+   * decides a conflict, releases or resolves, alone. A unit seen for the first time gets its
+   * row first; a second transaction inserting the same new unit waits until the first ends.
+   * Row locks take no room in the server's shared lock table, whatever the number of units (a
+   * lock per unit there runs out of shared memory at about 13,000 held at once on a default
+   * server).
    */
-  private async lockUnits(c: Q, unitIds: Iterable<string>): Promise<void> {
+  private async lockUnits(
+    c: Q,
+    unitIds: Iterable<string>,
+    mode: 'share' | 'update' = 'update',
+  ): Promise<void> {
     const units = [...new Set(unitIds)].sort();
     if (units.length === 0) return;
     await this.q(
@@ -333,7 +344,7 @@ export class PostgresStore implements CloudStore {
       c,
     );
     await this.q(
-      'SELECT 1 FROM unit_locks WHERE unit_id = ANY($1::text[]) ORDER BY unit_id FOR UPDATE',
+      `SELECT 1 FROM unit_locks WHERE unit_id = ANY($1::text[]) ORDER BY unit_id ${mode === 'share' ? 'FOR SHARE' : 'FOR UPDATE'}`,
       [units],
       c,
     );
@@ -342,6 +353,9 @@ export class PostgresStore implements CloudStore {
   // ---- ingest --------------------------------------------------------------------------
 
   async ingestBatch(batch: IngestBatch): Promise<IngestResult> {
+    // Shared unit locks first; a batch that meets a conflict, or a concurrent batch's version
+    // of one of its identities, runs again under exclusive ones.
+    let exclusive = false;
     return this.tx(async (c) => {
       // The batch's row first: a second replica with the same batch waits here, then replays.
       const claimed = await this.q(
@@ -365,8 +379,13 @@ export class PostgresStore implements CloudStore {
       await this.lockUnits(
         c,
         batch.readings.map((r) => r.reading.unitId),
+        exclusive ? 'update' : 'share',
       );
-      const counts = await this.storeReadings(c, batch);
+      const counts = await this.storeReadings(c, batch, exclusive);
+      if (counts === 'exclusive') {
+        exclusive = true;
+        throw new RunAgain();
+      }
       await this.markDirtyMany(c, counts.touched, batch.storedAt);
       await this.q(
         'UPDATE batches SET accepted = $2, duplicates = $3, conflicts = $4, held = $5 WHERE batch_id = $1',
@@ -397,13 +416,17 @@ export class PostgresStore implements CloudStore {
   private async storeReadings(
     c: Q,
     batch: IngestBatch,
-  ): Promise<{
-    accepted: number;
-    duplicates: number;
-    conflicts: number;
-    held: number;
-    touched: Map<string, number>;
-  }> {
+    exclusive: boolean,
+  ): Promise<
+    | 'exclusive'
+    | {
+        accepted: number;
+        duplicates: number;
+        conflicts: number;
+        held: number;
+        touched: Map<string, number>;
+      }
+  > {
     const units: string[] = [];
     const times: number[] = [];
     for (const { reading } of batch.readings) {
@@ -444,7 +467,7 @@ export class PostgresStore implements CloudStore {
       seen.add(`${id}|${r.content}`);
       addTo(live, id, r.content);
     }
-    if (hasConflict) return this.storeReadingsOneByOne(c, batch);
+    if (hasConflict) return exclusive ? this.storeReadingsOneByOne(c, batch) : 'exclusive';
 
     const col: Record<string, unknown[]> = {
       unit_id: [],
@@ -497,7 +520,7 @@ export class PostgresStore implements CloudStore {
            FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::float8[], $7::float8[],
                        $8::float8[], $9::float8[], $10::float8[], $11::text[], $12::text[], $13::text[])
              AS x(u, ts, tm, ct, b, eh, ih, ok, la, lo, ra, st, hr)
-         ON CONFLICT (unit_id, ts_ms, content_hash) DO NOTHING
+         ON CONFLICT DO NOTHING
          RETURNING id`,
         [
           col.unit_id,
@@ -520,6 +543,9 @@ export class PostgresStore implements CloudStore {
         ],
         c,
       );
+      // Under shared locks a row left out was added by a concurrent batch since the read above:
+      // the same content (a duplicate) or another (a conflict). Decided again, alone.
+      if (!exclusive && inserted.length < col.unit_id!.length) return 'exclusive';
       accepted = inserted.length;
       duplicates += col.unit_id!.length - accepted;
     }
