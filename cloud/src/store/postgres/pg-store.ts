@@ -7,9 +7,11 @@
  * - Idempotent ingest by constraints: a batch claims its `batch_id` row first (PRIMARY KEY,
  *   `ON CONFLICT DO NOTHING`); the same batch arriving at two replicas at once waits on that
  *   row and then answers `replayed`. Readings of one unit are stored under a lock on the unit's
- *   row in `unit_locks` (taken in unit order, so batches never deadlock), which makes "same
- *   identity, other content" a conflict even when the two versions race; a unique index on
- *   (unit, ts, md5(content)) is the last line behind it.
+ *   row in `unit_locks`, taken in unit order: shared by batches that only add readings, whose
+ *   race on one new identity meets at the unique index on live readings' (unit, ts); exclusive
+ *   to decide a conflict, release or resolve. That makes "same identity, other content" a
+ *   conflict even when the two versions race; a unique index on (unit, ts, md5(content)) is
+ *   the last line behind it.
  * - Every write that depends on an earlier read checks what it read in its WHERE clause
  *   (generation, status, version), so it is a compare-and-set under READ COMMITTED.
  * - Master data is read from the database on each use; nothing is cached per process.
