@@ -34,7 +34,7 @@ interface Verdict {
   unsynced: number;
   walWrites: number;
   walSyncs: number;
-  /** The first writes to sockets, shown when too few PUBACKs are found. */
+  /** What a failure shows: the first writes to sockets, or the trace's first lines if none. */
   sample: string[];
 }
 
@@ -55,7 +55,8 @@ const WRITE = /^(?:\[pid\s+)?\d+\]?\s+(write|writev|pwrite64|sendmsg|sendto)\(\d
 function judge(trace: string): Verdict {
   let dirty = false;
   const v: Verdict = { pubacks: 0, unsynced: 0, walWrites: 0, walSyncs: 0, sample: [] };
-  for (const line of trace.split('\n')) {
+  const lines = trace.split('\n');
+  for (const line of lines) {
     if (/(fdatasync|fsync)\(\d+<[^>]*edge\.db-wal>/.test(line)) {
       v.walSyncs++;
       dirty = false;
@@ -76,6 +77,11 @@ function judge(trace: string): Verdict {
       if (dirty) v.unsynced++;
     }
   }
+  if (v.sample.length === 0)
+    v.sample = [
+      'no write to a socket in the trace; its first lines:',
+      ...lines.slice(0, 12).map((l) => l.slice(0, 160)),
+    ];
   return v;
 }
 
