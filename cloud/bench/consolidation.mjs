@@ -14,18 +14,19 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { benchArgs, tempDir } from '@ironledger/testkit';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const dist = process.env.CLOUD_DIST ?? path.resolve(here, '..', 'dist');
-const { startCloud } = await import(path.join(dist, 'app.js'));
-const { parseCloudConfig } = await import(path.join(dist, 'config.js'));
-const { SqliteStore } = await import(path.join(dist, 'store/sqlite/sqlite-store.js'));
-
+// Options first: --help answers without loading the cloud's build.
 const { values } = benchArgs(import.meta.url, {
   units: { type: 'string', default: '200' },
   days: { type: 'string', default: '30' },
   reps: { type: 'string', default: '1' },
   db: { type: 'string' },
 });
+const here = path.dirname(fileURLToPath(import.meta.url));
+const dist = process.env.CLOUD_DIST ?? path.resolve(here, '..', 'dist');
+const { startCloud } = await import(path.join(dist, 'app.js'));
+const { parseCloudConfig } = await import(path.join(dist, 'config.js'));
+const { SqliteStore } = await import(path.join(dist, 'store/sqlite/sqlite-store.js'));
+
 const unitCount = Number(values.units);
 const days = Number(values.days);
 const STEP_MS = 5 * 60_000;

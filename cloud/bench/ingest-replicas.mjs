@@ -25,16 +25,7 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { request } from 'undici';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-// CLOUD_DIST: another build of the cloud (A/B on the same machine); CLOUD_NODE_ARGS: node flags
-// for the cloud processes, e.g. "--cpu-prof --cpu-prof-dir=/tmp/p".
-const dist = process.env.CLOUD_DIST ?? path.resolve(here, '..', 'dist');
-const nodeArgs = (process.env.CLOUD_NODE_ARGS ?? '').split(' ').filter(Boolean);
-const { MIGRATIONS } = await import(path.join(dist, 'store/sqlite/migrations.js'));
-const { migratePostgres } = await import(path.join(dist, 'store/postgres/migrations.js'));
-const { hashToken } = await import(path.join(dist, 'http/auth.js'));
-const CLOUD_BIN = path.join(dist, 'main.js');
-
+// Options first: --help answers without loading the cloud's build.
 const { values } = benchArgs(import.meta.url, {
   readings: { type: 'string', default: '60000' },
   batch: { type: 'string', default: '1000' },
@@ -46,6 +37,16 @@ const { values } = benchArgs(import.meta.url, {
   warmup: { type: 'string', default: '10000' },
   json: { type: 'string' },
 });
+const here = path.dirname(fileURLToPath(import.meta.url));
+// CLOUD_DIST: another build of the cloud (A/B on the same machine); CLOUD_NODE_ARGS: node flags
+// for the cloud processes, e.g. "--cpu-prof --cpu-prof-dir=/tmp/p".
+const dist = process.env.CLOUD_DIST ?? path.resolve(here, '..', 'dist');
+const nodeArgs = (process.env.CLOUD_NODE_ARGS ?? '').split(' ').filter(Boolean);
+const { MIGRATIONS } = await import(path.join(dist, 'store/sqlite/migrations.js'));
+const { migratePostgres } = await import(path.join(dist, 'store/postgres/migrations.js'));
+const { hashToken } = await import(path.join(dist, 'http/auth.js'));
+const CLOUD_BIN = path.join(dist, 'main.js');
+
 const total = Number(values.readings);
 const batchSize = Number(values.batch);
 const inFlight = Number(values['in-flight']);

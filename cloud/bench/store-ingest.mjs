@@ -10,12 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { benchArgs, tempDir } from '@ironledger/testkit';
 import Database from 'better-sqlite3';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-// CLOUD_DIST: another build of the cloud (an A/B comparison on the same machine).
-const dist = process.env.CLOUD_DIST ?? path.resolve(here, '..', 'dist');
-const { SqliteStore } = await import(path.join(dist, 'store/sqlite/sqlite-store.js'));
-const { MIGRATIONS } = await import(path.join(dist, 'store/sqlite/migrations.js'));
-
+// Options first: --help answers without loading the cloud's build.
 const { values } = benchArgs(import.meta.url, {
   readings: { type: 'string', default: '100000' },
   batch: { type: 'string', default: '500' },
@@ -23,6 +18,12 @@ const { values } = benchArgs(import.meta.url, {
   reps: { type: 'string', default: '3' },
   json: { type: 'string' },
 });
+const here = path.dirname(fileURLToPath(import.meta.url));
+// CLOUD_DIST: another build of the cloud (an A/B comparison on the same machine).
+const dist = process.env.CLOUD_DIST ?? path.resolve(here, '..', 'dist');
+const { SqliteStore } = await import(path.join(dist, 'store/sqlite/sqlite-store.js'));
+const { MIGRATIONS } = await import(path.join(dist, 'store/sqlite/migrations.js'));
+
 const total = Number(values.readings);
 const batchSize = Number(values.batch);
 const unitCount = Number(values.units);
