@@ -74,7 +74,13 @@ afterEach(async () => {
   for (const c of cleanup.splice(0).reverse()) await c();
 });
 
-function rig(url: string, file = path.join(dir, `f${k++}.db`), cloud: Record<string, unknown> = {}) {
+/** `random`: the back-off's jitter source (Math.random unless a test pins it). */
+function rig(
+  url: string,
+  file = path.join(dir, `f${k++}.db`),
+  cloud: Record<string, unknown> = {},
+  random?: () => number,
+) {
   const cfg = EdgeConfigSchema.parse({
     gatewayId: 'gw-fwd',
     cloud: {
@@ -97,6 +103,7 @@ function rig(url: string, file = path.join(dir, `f${k++}.db`), cloud: Record<str
     gatewayId: 'gw-fwd',
     metrics,
     log: silentLogger(),
+    ...(random ? { random } : {}),
   });
   const stop = async () => {
     await fwd.stop();
@@ -172,7 +179,8 @@ describe('forwarder ↔ Contract 2 peer', () => {
   it('new readings during a back-off do not cut it short: an outage costs one request per back-off, not one per batch of arrivals', async () => {
     const p = await peer(() => ({ status: 503 }));
     cleanup.push(p.close);
-    const r = rig(p.url, undefined, { backoff: { baseMs: 60_000, capMs: 60_000 } });
+    // The whole minute: with full jitter the delay may be anywhere in it, even a few ms.
+    const r = rig(p.url, undefined, { backoff: { baseMs: 60_000, capMs: 60_000 } }, () => 0.999);
     add(r.buffer, 'U1', 3);
     r.fwd.start();
     await waitUntil(() => r.fwd.state().state === 'backoff');
