@@ -98,6 +98,41 @@ describe.skipIf(!pgOn)('PostgreSQL migrations', () => {
     }
   });
 
+  it('refuses the unit-lock migration while replicas of an older build are connected, and names them', {
+    timeout: 60_000,
+  }, async () => {
+    const db = await createTempPgDatabase();
+    dbs.push(db);
+    const self = createPgClient(db.url);
+    await self.connect();
+    // A database as a build before schema 4 left it, with one of its replicas still connected
+    // (such builds connect as plain `ironledger-cloud`), and a replica of this build waiting.
+    expect((await migratePostgres(self, { upTo: 3 })).to).toBe(3);
+    const older = new pg.Client({ connectionString: db.url, application_name: 'ironledger-cloud' });
+    const peer = createPgClient(db.url);
+    await Promise.all([older.connect(), peer.connect()]);
+    try {
+      const olderPid = (await older.query('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+      const refused = await migratePostgres(self).catch((e: Error) => e);
+      expect(refused).toBeInstanceOf(Error);
+      expect((refused as Error).message).toContain('migration 4');
+      expect((refused as Error).message).toContain('stopped first');
+      expect((refused as Error).message).toContain(`pids ${olderPid} `);
+      // Nothing of it applied.
+      const v = await self.query('SELECT max(version) AS v FROM schema_migrations');
+      expect(v.rows[0].v).toBe(3);
+      expect((await self.query("SELECT to_regclass('unit_locks') AS t")).rows[0].t).toBeNull();
+      // The operator stops the older replica; the same command now goes through, although a
+      // replica of this build is connected.
+      await older.end();
+      const report = await migratePostgres(self);
+      expect(report).toMatchObject({ from: 3, to: PG_SCHEMA_VERSION });
+      expect(report.applied.map((a) => a.version)).toContain(4);
+    } finally {
+      await Promise.all([self.end(), peer.end(), older.end().catch(() => {})]);
+    }
+  });
+
   it('parses BIGINT counts as numbers, not strings', async () => {
     const db = await createTempPgDatabase();
     dbs.push(db);

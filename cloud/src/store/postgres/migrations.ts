@@ -16,12 +16,18 @@
  * - a reading's canonical `content` is TEXT and compared as text; JSONB would reorder its keys.
  *   Bodies that are only read back (reading body, evidence, heartbeat, master data) are JSONB.
  */
+import { IronLedgerError } from '@ironledger/errors';
 import type pg from 'pg';
 
 export interface PgMigration {
   version: number;
   name: string;
   sql: string;
+  /**
+   * Set when replicas of a build before this migration cannot run beside one after it: why.
+   * Such a migration is refused while the database has connections from an older build.
+   */
+  olderReplicasStopped?: string;
 }
 
 export const PG_MIGRATIONS: PgMigration[] = [
@@ -242,6 +248,8 @@ export const PG_MIGRATIONS: PgMigration[] = [
   {
     version: 4,
     name: 'a lock row per unit; one live version per identity',
+    olderReplicasStopped:
+      'replicas before schema 4 lock a unit with an advisory lock, later ones with its row in unit_locks, and the two do not exclude each other',
     sql: `
   -- A transaction that stores or decides a unit's readings locks the unit's row here (FOR SHARE
   -- to add readings without a conflict, FOR UPDATE to decide one). A row lock is kept in the
@@ -271,8 +279,44 @@ export interface MigrationReport {
 /** The highest migration this binary knows. */
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.at(-1)?.version ?? 0;
 
+/**
+ * The `application_name` of this build's connections: the schema it runs on, so that a
+ * migration older replicas cannot run beside can see them. Builds before schema 4 connect as
+ * plain `ironledger-cloud`.
+ */
+export const PG_APPLICATION_NAME = `ironledger-cloud s${PG_SCHEMA_VERSION}`;
+
+/**
+ * Connections to this database from cloud builds older than `version`, other than our own:
+ * `ironledger-cloud` (before schema 4) or `ironledger-cloud s<n>` with n below it. A replica
+ * whose pool holds no connection at this moment is not seen.
+ */
+async function olderCloudConnections(
+  client: pg.ClientBase,
+  version: number,
+): Promise<Array<{ pid: number; application_name: string; client_addr: string | null }>> {
+  const r = await client.query(
+    `SELECT pid, application_name, host(client_addr) AS client_addr FROM pg_stat_activity
+      WHERE datname = current_database() AND pid <> pg_backend_pid()
+        AND (application_name = 'ironledger-cloud'
+             OR (application_name ~ '^ironledger-cloud s[0-9]{1,9}$'
+                 AND substring(application_name FROM 19)::int < $1))
+      ORDER BY pid`,
+    [version],
+  );
+  return r.rows;
+}
+
+export interface MigrateOptions {
+  /** Stop after this version (tests that need a database as an older build left it). */
+  upTo?: number;
+}
+
 /** Applies what is missing, one transaction per migration, under an advisory lock. */
-export async function migratePostgres(client: pg.ClientBase): Promise<MigrationReport> {
+export async function migratePostgres(
+  client: pg.ClientBase,
+  opts: MigrateOptions = {},
+): Promise<MigrationReport> {
   const applied: MigrationReport['applied'] = [];
   let from = 0;
   await client.query('BEGIN');
@@ -286,6 +330,19 @@ export async function migratePostgres(client: pg.ClientBase): Promise<MigrationR
     from = await currentVersion(client);
     for (const m of PG_MIGRATIONS) {
       if (m.version <= from) continue;
+      if (opts.upTo !== undefined && m.version > opts.upTo) break;
+      if (m.olderReplicasStopped) {
+        const older = await olderCloudConnections(client, m.version);
+        if (older.length > 0) {
+          const from_ = [...new Set(older.map((o) => o.client_addr ?? 'local socket'))].join(', ');
+          throw new IronLedgerError(
+            'CONFIG_INVALID',
+            `migration ${m.version} (${m.name}) needs every cloud replica of an older build stopped first: ${m.olderReplicasStopped}. ` +
+              `${older.length} connection(s) from such replicas are open (from ${from_}; pids ${older.map((o) => o.pid).join(', ')} in pg_stat_activity). ` +
+              'Stop them, run `ironledger-cloud migrate` again, then start the new build',
+          );
+        }
+      }
       await client.query(`SAVEPOINT m${m.version}`);
       await client.query(m.sql);
       await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [

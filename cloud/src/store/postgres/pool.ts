@@ -6,6 +6,7 @@
  * logged, never thrown: the pool replaces the connection on the next query.
  */
 import pg from 'pg';
+import { PG_APPLICATION_NAME } from './migrations.js';
 
 const INT8_OID = 20;
 
@@ -29,7 +30,7 @@ export function createPgPool(opts: PgPoolOptions): pg.Pool {
     connectionString: opts.url,
     max: opts.poolMax,
     types,
-    application_name: opts.applicationName ?? 'ironledger-cloud',
+    application_name: opts.applicationName ?? PG_APPLICATION_NAME,
     connectionTimeoutMillis: 10 * 1000, // 10 s to get a connection before an operation fails
     idleTimeoutMillis: 30 * 1000, // 30 s
     ...(opts.statementTimeoutMs > 0 ? { statement_timeout: opts.statementTimeoutMs } : {}),
@@ -40,5 +41,5 @@ export function createPgPool(opts: PgPoolOptions): pg.Pool {
 
 /** One client outside any pool (migrations, tools), with the same type parsing. */
 export function createPgClient(url: string): pg.Client {
-  return new pg.Client({ connectionString: url, types, application_name: 'ironledger-cloud' });
+  return new pg.Client({ connectionString: url, types, application_name: PG_APPLICATION_NAME });
 }
