@@ -89,6 +89,7 @@ class RunAgain extends Error {}
 /** SQLSTATEs after which the whole transaction is safe to run again. */
 const RETRY_SQLSTATE = new Set(['40001', '40P01']); // serialization_failure, deadlock_detected
 const MAX_TX_ATTEMPTS = 5;
+const UNIQUE_VIOLATION = '23505';
 
 export interface PostgresStoreOptions {
   url: string;
@@ -515,6 +516,12 @@ export class PostgresStore implements CloudStore {
     }
     let accepted = 0;
     if (col.unit_id!.length > 0) {
+      const n = col.unit_id!.length;
+      // Under shared locks a plain INSERT: a row a concurrent batch added since the read above
+      // (the same content, a duplicate, or another, a conflict) breaks a unique index, and the
+      // batch is decided again, alone. `ON CONFLICT DO NOTHING` would check every unique index
+      // before each row as well as on its insert. Under exclusive locks nothing can have come
+      // in between; DO NOTHING stays as the last line.
       const inserted = await this.q(
         `INSERT INTO readings (unit_id, ts, ts_ms, content, body, engine_hours, idle_hours, odometer_km, lat, lon,
            received_at, status, hold_reason, site_id, gateway_id, batch_id, stored_at)
@@ -522,8 +529,7 @@ export class PostgresStore implements CloudStore {
            FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::float8[], $7::float8[],
                        $8::float8[], $9::float8[], $10::float8[], $11::text[], $12::text[], $13::text[])
              AS x(u, ts, tm, ct, b, eh, ih, ok, la, lo, ra, st, hr)
-         ON CONFLICT DO NOTHING
-         RETURNING id`,
+         ${exclusive ? 'ON CONFLICT DO NOTHING RETURNING id' : ''}`,
         [
           col.unit_id,
           col.ts,
@@ -544,12 +550,13 @@ export class PostgresStore implements CloudStore {
           batch.storedAt,
         ],
         c,
-      );
-      // Under shared locks a row left out was added by a concurrent batch since the read above:
-      // the same content (a duplicate) or another (a conflict). Decided again, alone.
-      if (!exclusive && inserted.length < col.unit_id!.length) return 'exclusive';
-      accepted = inserted.length;
-      duplicates += col.unit_id!.length - accepted;
+      ).catch((e: unknown) => {
+        if (!exclusive && sqlState((e as Error).cause) === UNIQUE_VIOLATION) return null;
+        throw e;
+      });
+      if (inserted === null) return 'exclusive';
+      accepted = exclusive ? inserted.length : n;
+      duplicates += n - accepted;
     }
     return { accepted, duplicates, conflicts: 0, held, touched };
   }
