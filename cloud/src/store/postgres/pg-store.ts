@@ -436,17 +436,42 @@ export class PostgresStore implements CloudStore {
       units.push(reading.unitId);
       times.push(parseInstantMs(reading.ts));
     }
-    const existing = await this.q(
-      `SELECT r.id, r.unit_id, r.content, r.status, r.ts_ms, r.reported_ts_ms
-         FROM readings r JOIN (SELECT DISTINCT * FROM unnest($1::text[], $2::bigint[])) AS k(u, t)
-           ON r.unit_id = k.u AND r.ts_ms = k.t
-       UNION
-       SELECT r.id, r.unit_id, r.content, r.status, r.ts_ms, r.reported_ts_ms
-         FROM readings r JOIN (SELECT DISTINCT * FROM unnest($1::text[], $2::bigint[])) AS k(u, t)
-           ON r.unit_id = k.u AND r.reported_ts_ms = k.t`,
-      [units, times],
+    // Only identities at or below their unit's highest stored instant (ts, or the ts a version
+    // was reported under before its release) can have versions: a unit's readings mostly arrive
+    // in order, so most of a batch needs no lookup, only its units' two index maxima. A version
+    // a concurrent batch adds after this read meets this batch at a unique index instead.
+    const marks = await this.q(
+      `SELECT u, GREATEST((SELECT max(ts_ms) FROM readings WHERE unit_id = u),
+                          (SELECT max(reported_ts_ms) FROM readings WHERE unit_id = u)) AS hi
+         FROM unnest($1::text[]) AS u`,
+      [[...new Set(units)]],
       c,
     );
+    const high = new Map<string, number>();
+    for (const m of marks) if (m.hi != null) high.set(m.u as string, m.hi as number);
+    const lookUnits: string[] = [];
+    const lookTimes: number[] = [];
+    for (let i = 0; i < units.length; i++) {
+      const hi = high.get(units[i]!);
+      if (hi !== undefined && times[i]! <= hi) {
+        lookUnits.push(units[i]!);
+        lookTimes.push(times[i]!);
+      }
+    }
+    const existing =
+      lookUnits.length === 0
+        ? []
+        : await this.q(
+            `SELECT r.id, r.unit_id, r.content, r.status, r.ts_ms, r.reported_ts_ms
+               FROM readings r JOIN (SELECT DISTINCT * FROM unnest($1::text[], $2::bigint[])) AS k(u, t)
+                 ON r.unit_id = k.u AND r.ts_ms = k.t
+             UNION
+             SELECT r.id, r.unit_id, r.content, r.status, r.ts_ms, r.reported_ts_ms
+               FROM readings r JOIN (SELECT DISTINCT * FROM unnest($1::text[], $2::bigint[])) AS k(u, t)
+                 ON r.unit_id = k.u AND r.reported_ts_ms = k.t`,
+            [lookUnits, lookTimes],
+            c,
+          );
     // Every stored content of an identity, also of one released under another ts since (a resend
     // of what is stored is a duplicate whatever happened to it); and the live ones per identity.
     const known = new Set<string>();
