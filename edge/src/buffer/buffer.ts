@@ -56,10 +56,12 @@ export type AppendOutcome = 'stored' | 'duplicate' | 'conflict' | 'quarantined';
 export interface OutboundBatch {
   batchId: string;
   /**
-   * Forwarded readings exactly as they will be sent, grouped by unit (units in the order of
-   * their first reading, each unit's in buffer order); the same order after every restart.
+   * Each forwarded reading's JSON text exactly as it is sent, grouped by unit (units in the
+   * order of their first reading, each unit's in buffer order); the same after every restart.
    */
-  readings: ForwardedReading[];
+  texts: readonly string[];
+  /** The same readings as objects, parsed from `texts` when first asked for (tools, tests). */
+  readonly readings: ForwardedReading[];
   createdAtMs: number;
   attempts: number;
 }

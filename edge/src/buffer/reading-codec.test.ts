@@ -17,9 +17,12 @@ import {
   decodeReading,
   encodeReading,
   instantMs,
+  isoInstant,
   OUTBOX_COLUMNS,
   OUTBOX_ROW_COLUMNS,
   type OutboxRow,
+  readingHead,
+  readingText,
 } from './reading-codec.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edge-codec-'));
@@ -127,6 +130,25 @@ describe('instantMs', () => {
   });
 });
 
+describe('isoInstant', () => {
+  it('writes what toISOString writes, from year -3000 to 12000, day after day and back', () => {
+    const ms = fc.oneof(
+      fc.integer({ min: Date.UTC(-3000, 0, 1), max: Date.UTC(12000, 0, 1) }),
+      // Around midnights and the ends of the cached range, where the day changes.
+      fc
+        .tuple(fc.integer({ min: 0, max: 2_932_896 }), fc.integer({ min: -2, max: 2 }))
+        .map(([day, off]) => day * 86_400_000 + off),
+      fc.constantFrom(0, -1, 253_402_300_799_999, 253_402_300_800_000, 1.5, 86_399_999.9),
+    );
+    fc.assert(
+      fc.property(ms, (x) => {
+        expect(isoInstant(x)).toBe(new Date(x).toISOString());
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+});
+
 describe('outbox reading codec', () => {
   it('round-trips random readings through a SQLite file byte for byte', () => {
     const db = outboxDb();
@@ -142,8 +164,10 @@ describe('outbox reading codec', () => {
         const cols = encodeReading(r, ++runs);
         if (cols[15] === null) compact++;
         const id = Number(insert.run(...cols).lastInsertRowid);
-        const back = decodeReading(read.get(id) as OutboxRow, r.unitId);
-        expect(JSON.stringify(back)).toBe(JSON.stringify(r));
+        const row = read.get(id) as OutboxRow;
+        expect(JSON.stringify(decodeReading(row, r.unitId))).toBe(JSON.stringify(r));
+        // The text the forwarder sends, written from the columns without the object.
+        expect(readingText(row, readingHead(r.unitId))).toBe(JSON.stringify(r));
       }),
       { numRuns: 3000 },
     );

@@ -34,6 +34,8 @@ import {
   OUTBOX_COLUMNS,
   OUTBOX_ROW_COLUMNS,
   type OutboxRow,
+  readingHead,
+  readingText,
 } from './reading-codec.js';
 
 export interface SqliteBufferOptions {
@@ -62,7 +64,9 @@ export function contentHash(r: ForwardedReading): string {
 interface RowRef {
   t: 'r' | 'c';
   id: number;
-  reading: ForwardedReading;
+  unitId: string;
+  /** The reading's JSON text, as sent. */
+  text: string;
   receivedAtMs: number;
 }
 
@@ -85,6 +89,8 @@ export class SqliteBuffer implements ReadingBuffer {
   /** unit id ↔ units.ref, as committed (cleared when a transaction rolls back). */
   private unitRefs = new Map<string, number>();
   private unitIds = new Map<number, string>();
+  /** units.ref → `readingHead` of its unit id: the start of each of its readings' text. */
+  private heads = new Map<number, string>();
   /** Outbox readings with id > cursor are not assigned to a batch yet (meta.outbox_cursor). */
   private cursor = 0;
   /**
@@ -322,6 +328,7 @@ export class SqliteBuffer implements ReadingBuffer {
   private forgetUncommittedUnits(): void {
     this.unitRefs.clear();
     this.unitIds.clear();
+    this.heads.clear();
   }
 
   /** The unit's `units.ref`, added inside the caller's transaction when new. */
@@ -347,12 +354,13 @@ export class SqliteBuffer implements ReadingBuffer {
   }
 
   private outboxRef(row: OutboxRow): RowRef {
-    return {
-      t: 'r',
-      id: row[16],
-      reading: decodeReading(row, this.unitIdOf(row[0])),
-      receivedAtMs: row[1] + row[2],
-    };
+    const unitId = this.unitIdOf(row[0]);
+    let head = this.heads.get(row[0]);
+    if (head === undefined) {
+      head = readingHead(unitId);
+      this.heads.set(row[0], head);
+    }
+    return { t: 'r', id: row[16], unitId, text: readingText(row, head), receivedAtMs: row[1] + row[2] };
   }
 
   private insertQuarantine(it: Extract<AppendItem, { kind: 'quarantine' }>): void {
@@ -434,12 +442,16 @@ export class SqliteBuffer implements ReadingBuffer {
   }
 
   private conflictRefs(rows: unknown[]): RowRef[] {
-    return (rows as Array<{ id: number; body: string; received_at: number }>).map((c) => ({
-      t: 'c',
-      id: c.id,
-      reading: JSON.parse(c.body) as ForwardedReading,
-      receivedAtMs: c.received_at,
-    }));
+    return (rows as Array<{ id: number; body: string; received_at: number }>).map((c) => {
+      const reading = JSON.parse(c.body) as ForwardedReading;
+      return {
+        t: 'c',
+        id: c.id,
+        unitId: reading.unitId,
+        text: JSON.stringify(reading),
+        receivedAtMs: c.received_at,
+      };
+    });
   }
 
   /** A batch's rows: its outbox range, then its conflicting versions (each in id order). */
@@ -727,9 +739,15 @@ export class SqliteBuffer implements ReadingBuffer {
 }
 
 function toBatch(batchId: string, rows: RowRef[], createdAtMs: number, attempts: number): OutboundBatch {
+  const texts = byUnit(rows).map((r) => r.text);
+  let readings: ForwardedReading[] | undefined;
   return {
     batchId,
-    readings: byUnit(rows.map((r) => r.reading)),
+    texts,
+    get readings() {
+      readings ??= texts.map((t) => JSON.parse(t) as ForwardedReading);
+      return readings;
+    },
     createdAtMs,
     attempts,
   };
@@ -742,15 +760,15 @@ function toBatch(batchId: string, rows: RowRef[], createdAtMs: number, attempts:
  * as many units as readings, and the cloud rewrites one index page per unit for each of them;
  * grouped, a part of a batch of 8 readings per unit carries an eighth of the units.
  */
-function byUnit(readings: ForwardedReading[]): ForwardedReading[] {
-  const groups = new Map<string, ForwardedReading[]>();
-  for (const r of readings) {
+function byUnit(rows: RowRef[]): RowRef[] {
+  const groups = new Map<string, RowRef[]>();
+  for (const r of rows) {
     const g = groups.get(r.unitId);
     if (g) g.push(r);
     else groups.set(r.unitId, [r]);
   }
-  if (groups.size === readings.length || groups.size === 1) return readings;
-  const out: ForwardedReading[] = [];
+  if (groups.size === rows.length || groups.size === 1) return rows;
+  const out: RowRef[] = [];
   for (const g of groups.values()) for (const r of g) out.push(r);
   return out;
 }

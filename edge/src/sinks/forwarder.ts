@@ -236,9 +236,8 @@ export class Forwarder {
       ...(except === undefined ? {} : { except }),
     });
     if (batch && !this.progress.has(batch.batchId)) {
-      if (batch.attempts === 0)
-        this.unbatchedApprox = Math.max(0, this.unbatchedApprox - batch.readings.length);
-      this.progress.set(batch.batchId, new Uint8Array(batch.readings.length));
+      if (batch.attempts === 0) this.unbatchedApprox = Math.max(0, this.unbatchedApprox - batch.texts.length);
+      this.progress.set(batch.batchId, new Uint8Array(batch.texts.length));
     }
     return batch;
   }
@@ -251,7 +250,7 @@ export class Forwarder {
 
   /** The parts of `batch` at the current part size; one part, under the batch's own id, if it fits. */
   private partsOf(batch: OutboundBatch): Part[] {
-    const n = batch.readings.length;
+    const n = batch.texts.length;
     const size = this.s.effectiveBatchSize;
     if (n <= size) return [{ id: batch.batchId, start: 0, end: n }];
     const parts: Part[] = [];
@@ -340,7 +339,7 @@ export class Forwarder {
     this.s.currentBatchId = batch.batchId;
     let decision = failure.decision;
     // A refused part of a larger batch halves the batch, so that only the refused reading is parked.
-    if (decision.action === 'park' && batch.readings.length > 1)
+    if (decision.action === 'park' && batch.texts.length > 1)
       decision = { action: 'split', reason: decision.reason, shrink: false };
     const count = part.end - part.start;
     const status = 'error' in res ? null : res.status;
@@ -410,8 +409,7 @@ export class Forwarder {
     const count = part.end - part.start;
     // Each reading's text apart (small strings), joined in the client's kept buffer: the part's
     // whole text as one string would be a large allocation per request (body-buffers.ts).
-    const items = new Array<string>(count);
-    for (let i = 0; i < count; i++) items[i] = JSON.stringify(batch.readings[part.start + i]);
+    const items = batch.texts.slice(part.start, part.end);
     const head = `{"gatewayId":${JSON.stringify(gatewayId)},"batchId":${JSON.stringify(part.id)},"readings":[`;
     const res = await client.post('/v1/batches', { head, items, tail: ']}' }, { gzip: true });
     const decision = decide(
