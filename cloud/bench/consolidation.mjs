@@ -70,7 +70,13 @@ async function load(store, fromStep, toStep) {
   for (let i = fromStep; i < toStep; i++)
     for (const u of units) {
       const r = reading(u, i);
-      readings.push({ reading: r, content: JSON.stringify(r), holdReason: null, flaggedConflict: false });
+      readings.push({
+        reading: r,
+        content: JSON.stringify(r),
+        holdReason: null,
+        flaggedConflict: false,
+        body: JSON.stringify(r),
+      });
       if (readings.length === 1000) await flush();
     }
   await flush();

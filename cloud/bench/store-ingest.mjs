@@ -47,7 +47,13 @@ function batches(tag) {
         engineOn: true,
         receivedAt: ts,
       };
-      readings.push({ reading, content: JSON.stringify(reading), holdReason: null, flaggedConflict: false });
+      readings.push({
+        reading,
+        content: JSON.stringify(reading),
+        holdReason: null,
+        flaggedConflict: false,
+        body: JSON.stringify(reading),
+      });
     }
     out.push({
       gatewayId: 'gw',

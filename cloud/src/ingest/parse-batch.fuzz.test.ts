@@ -183,10 +183,14 @@ describe('splitBatch: a body parsed reading by reading', () => {
     fc.assert(
       fc.property(text, (t) => {
         const b = Buffer.from(t, 'utf8');
-        const pieces = splitBatch(b);
+        const texts: string[] = [];
+        const pieces = splitBatch(b, texts);
         if (pieces === null) return;
         split++;
-        expect(pieces).toStrictEqual(JSON.parse(b.toString('utf8')));
+        const whole = JSON.parse(b.toString('utf8'));
+        expect(pieces).toStrictEqual(whole);
+        // Each reading's text as received, which the store keeps as its body.
+        expect(texts.map((x) => JSON.parse(x))).toStrictEqual(whole.readings);
       }),
       { numRuns: 3000, seed: 11 },
     );
@@ -206,5 +210,12 @@ describe('splitBatch: a body parsed reading by reading', () => {
       readings: [r],
     });
     expect(splitBatch(Buffer.from('{"readings":[{"v":1},{"v":1}'))).toBeNull();
+    // A gateway's body: each reading's text comes with it, byte for byte as sent.
+    const parsed = parseBatch(body);
+    expect(parsed.texts).toEqual([r, { ...r, unitId: 'EXC-2' }, r].map((x) => JSON.stringify(x)));
+    // A body the pieces cannot take (pretty-printed) is parsed whole, with no texts.
+    expect(
+      parseBatch(Buffer.from(JSON.stringify({ ...batch, readings: [r] }, null, 1))).texts,
+    ).toBeUndefined();
   });
 });

@@ -82,6 +82,8 @@ export interface IngestReading {
   holdReason: string | null;
   /** The sender already flagged it as a conflict. */
   flaggedConflict: boolean;
+  /** The reading's JSON text, stored as its body: as the gateway sent it, or `JSON.stringify`. */
+  body: string;
 }
 
 export interface IngestBatch {

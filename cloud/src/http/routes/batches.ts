@@ -117,7 +117,9 @@ async function ingest(app: AppContext, ctx: RequestContext, gw: GatewayConfig): 
     batchId: batch.batchId,
     siteId,
     storedAt: new Date(nowMs).toISOString(),
-    readings: batch.readings.map((r) => toIngestReading(r, nowMs, (u) => app.master.units.has(u))),
+    readings: batch.readings.map((r, i) =>
+      toIngestReading(r, nowMs, (u) => app.master.units.has(u), batch.texts?.[i]),
+    ),
   });
   if (result.kind === 'batch_id_taken')
     throw HttpProblem.from(

@@ -51,6 +51,7 @@ function batch(batchId: string, readings: ForwardedReading[], gatewayId = 'gw-1'
       content: readingContent(r),
       holdReason: null,
       flaggedConflict: false,
+      body: JSON.stringify(r),
     })),
   };
 }

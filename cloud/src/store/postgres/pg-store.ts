@@ -515,7 +515,7 @@ export class PostgresStore implements CloudStore {
     const touched = new Map<string, number>();
     let duplicates = 0;
     let held = 0;
-    for (const [i, { reading: r, content, holdReason }] of batch.readings.entries()) {
+    for (const [i, { reading: r, content, holdReason, body }] of batch.readings.entries()) {
       const k = `${units[i]}|${times[i]}|${content}`;
       if (known.has(k)) {
         duplicates++;
@@ -526,7 +526,7 @@ export class PostgresStore implements CloudStore {
       col.ts!.push(r.ts);
       col.ts_ms!.push(times[i]);
       col.content!.push(content);
-      col.body!.push(JSON.stringify(r));
+      col.body!.push(body);
       col.engine_hours!.push(r.engineHours);
       col.idle_hours!.push(r.idleHours ?? null);
       col.odometer_km!.push(r.odometerKm ?? null);
@@ -602,7 +602,7 @@ export class PostgresStore implements CloudStore {
     let duplicates = 0;
     let conflicts = 0;
     let held = 0;
-    for (const { reading: r, content, holdReason, flaggedConflict } of batch.readings) {
+    for (const { reading: r, content, holdReason, flaggedConflict, body } of batch.readings) {
       const tsMs = parseInstantMs(r.ts);
       const existing = await this.q(
         `SELECT id, content, status, ts_ms, conflict_id FROM readings WHERE unit_id = $1 AND ts_ms = $2
@@ -659,7 +659,7 @@ export class PostgresStore implements CloudStore {
           r.ts,
           tsMs,
           content,
-          JSON.stringify(r),
+          body,
           r.engineHours,
           r.idleHours ?? null,
           r.odometerKm ?? null,

@@ -26,7 +26,13 @@ function batch(batchId: string, from: number, units: number): IngestBatch {
       engineOn: true,
       receivedAt: ts,
     };
-    return { reading, content: JSON.stringify(reading), holdReason: null, flaggedConflict: false };
+    return {
+      reading,
+      content: JSON.stringify(reading),
+      holdReason: null,
+      flaggedConflict: false,
+      body: JSON.stringify(reading),
+    };
   });
   return { gatewayId: 'gw', batchId, siteId: 'S', storedAt: new Date().toISOString(), readings };
 }

@@ -351,7 +351,7 @@ export class SqliteStore implements CloudStore {
     let duplicates = 0;
     let conflicts = 0;
     let held = 0;
-    for (const { reading: r, content, holdReason, flaggedConflict } of batch.readings) {
+    for (const { reading: r, content, holdReason, flaggedConflict, body } of batch.readings) {
       const tsMs = parseInstantMs(r.ts);
       // Past the unit's high-water mark no version can exist: skip the lookup (the common case,
       // a unit's readings arrive in order). At or below it, look.
@@ -389,7 +389,7 @@ export class SqliteStore implements CloudStore {
         r.ts,
         tsMs,
         content,
-        JSON.stringify(r),
+        body,
         r.engineHours,
         r.idleHours ?? null,
         r.odometerKm ?? null,
