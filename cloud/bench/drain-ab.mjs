@@ -20,7 +20,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchArgs, freePort, spawnCommand, spawnNode } from '@ironledger/testkit';
 import Database from 'better-sqlite3';
-import { EDGE_NODE_ARGS, edgeEnv } from '../../edge/bench/common.mjs';
+import { cpuSeconds, EDGE_NODE_ARGS, edgeEnv } from '../../edge/bench/common.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
@@ -61,12 +61,6 @@ async function delayingRelay(target) {
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   return { url: `http://127.0.0.1:${server.address().port}`, close: () => server.close() };
-}
-
-function cpuS(pid) {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
 }
 
 /** The backlog, once: `total` readings of `unitCount` units, one per unit per 10 s. */
@@ -200,8 +194,8 @@ async function run(v, backlogFile) {
     return {
       rate: (total - first.n) / s,
       seconds: s,
-      edgeCpuS: cpuS(edge.child.pid),
-      cloudCpuS: cpuS(cloud.proc.child.pid),
+      edgeCpuS: cpuSeconds(edge.child.pid),
+      cloudCpuS: cpuSeconds(cloud.proc.child.pid),
     };
   } finally {
     edge.child.kill('SIGTERM');

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import { freePort } from '@ironledger/testkit';
 import Database from 'better-sqlite3';
-import { fleet, metric, rssMb, rssSplitMb, startEdge, tmp } from '../../../edge/bench/common.mjs';
+import { cpuSeconds, fleet, metric, rssMb, rssSplitMb, startEdge, tmp } from '../../../edge/bench/common.mjs';
 import { GATEWAY_TOKEN, sleep, startCloud, unitIds } from '../lib.mjs';
 
 export const title = 'drain of a backlog shaped like real traffic; edge RSS';
@@ -58,8 +58,11 @@ export async function measure(ctx) {
     // last: the edge's gauge is refreshed once a second, too coarse for a clock.
     const stored = new Database(cloud.dbPath, { readonly: true, fileMustExist: true });
     const count = stored.prepare('SELECT coalesce(max(id), 0) FROM readings').pluck();
+    // CPU seconds of edge and cloud over the same span: what one reading costs each side.
+    const cpuOf = () => ({ edge: cpuSeconds(edge.pid), cloud: cpuSeconds(cloud.pid) });
     let first = null;
     let last = null;
+    let lastCpu = null;
     let drainRss = 0;
     let drainSplit = null;
     let cloudRss = 0;
@@ -68,8 +71,11 @@ export async function measure(ctx) {
     for (let tick = 0; ; tick++) {
       const n = Number(count.get());
       const now = performance.now();
-      if (n > 0 && first === null) first = { n, at: now };
-      if (n >= depth0 && last === null) last = now;
+      if (n > 0 && first === null) first = { n, at: now, cpu: cpuOf() };
+      if (n >= depth0 && last === null) {
+        last = now;
+        lastCpu = cpuOf();
+      }
       if (tick % 5 === 0 || last !== null) {
         const split = rssSplitMb(edge.pid);
         const text = await edge.metrics();
@@ -91,6 +97,7 @@ export async function measure(ctx) {
     }
     stored.close();
     // A backlog stored within one poll has no span of its own: then from the cloud's start.
+    const perReadingUs = (s) => ((s * 1e6) / (depth0 - first.n)).toFixed(1);
     const rate =
       last > first.at ? ((depth0 - first.n) * 1000) / (last - first.at) : (depth0 * 1000) / (last - t0);
     return [
@@ -100,7 +107,7 @@ export async function measure(ctx) {
         unit: 'readings/s',
         reference: 'target 50k/s (30 M in 10 min)',
         refValue: 50_000,
-        note: `30 M would take ${(30e6 / rate / 60).toFixed(1)} min`,
+        note: `30 M would take ${(30e6 / rate / 60).toFixed(1)} min; CPU per reading: edge ${perReadingUs(lastCpu.edge - first.cpu.edge)} µs, cloud ${perReadingUs(lastCpu.cloud - first.cpu.cloud)} µs`,
       },
       {
         figure: 'edge RSS idle',
