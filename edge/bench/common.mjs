@@ -57,13 +57,19 @@ export async function startEdge(dir, overrides = {}) {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: edgeEnv(),
   });
+  // Lines are read until `ready`; after it the edge's log is read and dropped, so that a long
+  // run costs this process nothing per line (the edge logs a line per batch it forwards).
   let out = '';
   const ready = await new Promise((resolve, reject) => {
-    child.stdout.setEncoding('utf8').on('data', (d) => {
+    const onData = (d) => {
       out += d;
       const line = out.split('\n').find((l) => l.includes('"event":"ready"'));
-      if (line) resolve(JSON.parse(line));
-    });
+      if (!line) return;
+      child.stdout.off('data', onData).resume();
+      out = '';
+      resolve(JSON.parse(line));
+    };
+    child.stdout.setEncoding('utf8').on('data', onData);
     child.once('exit', (c) => reject(new Error(`edge exited ${c}: ${out}`)));
   });
   return {
