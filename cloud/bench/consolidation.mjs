@@ -70,13 +70,8 @@ async function load(store, fromStep, toStep) {
   for (let i = fromStep; i < toStep; i++)
     for (const u of units) {
       const r = reading(u, i);
-      readings.push({
-        reading: r,
-        content: JSON.stringify(r),
-        holdReason: null,
-        flaggedConflict: false,
-        body: JSON.stringify(r),
-      });
+      const text = JSON.stringify(r);
+      readings.push({ reading: r, content: text, holdReason: null, flaggedConflict: false, body: text });
       if (readings.length === 1000) await flush();
     }
   await flush();

@@ -20,7 +20,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchArgs, freePort, spawnCommand, spawnNode } from '@ironledger/testkit';
 import Database from 'better-sqlite3';
-import { cpuSeconds, EDGE_NODE_ARGS, edgeEnv } from '../../edge/bench/common.mjs';
+import { cpuS, EDGE_NODE_ARGS, edgeEnv } from '../../edge/bench/common.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..', '..');
@@ -194,8 +194,8 @@ async function run(v, backlogFile) {
     return {
       rate: (total - first.n) / s,
       seconds: s,
-      edgeCpuS: cpuSeconds(edge.child.pid),
-      cloudCpuS: cpuSeconds(cloud.proc.child.pid),
+      edgeCpuS: cpuS(edge.child.pid),
+      cloudCpuS: cpuS(cloud.proc.child.pid),
     };
   } finally {
     edge.child.kill('SIGTERM');

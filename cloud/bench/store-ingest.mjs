@@ -47,13 +47,8 @@ function batches(tag) {
         engineOn: true,
         receivedAt: ts,
       };
-      readings.push({
-        reading,
-        content: JSON.stringify(reading),
-        holdReason: null,
-        flaggedConflict: false,
-        body: JSON.stringify(reading),
-      });
+      const text = JSON.stringify(reading);
+      readings.push({ reading, content: text, holdReason: null, flaggedConflict: false, body: text });
     }
     out.push({
       gatewayId: 'gw',

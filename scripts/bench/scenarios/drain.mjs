@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import { freePort } from '@ironledger/testkit';
 import Database from 'better-sqlite3';
-import { cpuSeconds, fleet, metric, rssMb, rssSplitMb, startEdge, tmp } from '../../../edge/bench/common.mjs';
+import { cpuS, fleet, metric, rssMb, rssSplitMb, startEdge, tmp } from '../../../edge/bench/common.mjs';
 import { GATEWAY_TOKEN, sleep, startCloud, unitIds } from '../lib.mjs';
 
 export const title = 'drain of a backlog shaped like real traffic; edge RSS';
@@ -59,7 +59,7 @@ export async function measure(ctx) {
     const stored = new Database(cloud.dbPath, { readonly: true, fileMustExist: true });
     const count = stored.prepare('SELECT coalesce(max(id), 0) FROM readings').pluck();
     // CPU seconds of edge and cloud over the same span: what one reading costs each side.
-    const cpuOf = () => ({ edge: cpuSeconds(edge.pid), cloud: cpuSeconds(cloud.pid) });
+    const cpuOf = () => ({ edge: cpuS(edge.pid), cloud: cpuS(cloud.pid) });
     let first = null;
     let last = null;
     let lastCpu = null;
@@ -97,7 +97,8 @@ export async function measure(ctx) {
     }
     stored.close();
     // A backlog stored within one poll has no span of its own: then from the cloud's start.
-    const perReadingUs = (s) => ((s * 1e6) / (depth0 - first.n)).toFixed(1);
+    // Per reading of the timed span; none when the whole backlog was stored within one poll.
+    const perReadingUs = (s) => (depth0 > first.n ? ((s * 1e6) / (depth0 - first.n)).toFixed(1) : '–');
     const rate =
       last > first.at ? ((depth0 - first.n) * 1000) / (last - first.at) : (depth0 * 1000) / (last - t0);
     return [
