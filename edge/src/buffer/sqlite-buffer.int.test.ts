@@ -1,7 +1,9 @@
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import type { ForwardedReading } from '@ironledger/contracts';
+import { holdSqliteWriteLock } from '@ironledger/testkit';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { bufferContract, fr } from './buffer.contract.js';
@@ -250,6 +252,32 @@ describe('sqlite buffer file', () => {
 });
 
 describe('two connections to one file (ingest on one thread, forwarding on another)', () => {
+  it("waits for the other connection's lock by the clock, though signals cut SQLite's sleeps short", async () => {
+    // SQLite's busy_timeout adds up the sleeps it asks for: with a signal every millisecond (a
+    // profiler's SIGPROF) each sleep ends early, and 5 s of them gave up after ~60 ms, refusing
+    // a whole group of publishes. The other connection holds the lock for 600 ms here.
+    const file = path.join(dir, 'busy.db');
+    const b = new SqliteBuffer({ path: file, gatewayId: 'gw-test' });
+    const ignore = () => {};
+    process.on('SIGURG', ignore);
+    try {
+      const holder = await holdSqliteWriteLock({
+        file,
+        betterSqlite3: createRequire(import.meta.url).resolve('better-sqlite3'),
+        holdMs: 600,
+        signalPid: process.pid,
+      });
+      expect(b.append([{ kind: 'reading', reading: fr('U1', 1) }])).toEqual(['stored']);
+      expect(performance.now() - holder.lockedAt).toBeGreaterThan(400);
+      expect(await holder.process.exited).toBe(0);
+      expect(holder.process.stdout()).toContain('released');
+      expect(b.stats().unbatchedReadings).toBe(1);
+    } finally {
+      process.off('SIGURG', ignore);
+      b.close();
+    }
+  });
+
   it('counts the backlog right on the ingest side while the forwarding side batches and acknowledges', () => {
     const file = path.join(dir, 'two-connections.db');
     const ingest = new SqliteBuffer({ path: file, gatewayId: 'gw-test' });

@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { ForwardedReading } from '@ironledger/contracts';
 import { readingContent } from '@ironledger/contracts/wire';
-import { IronLedgerError } from '@ironledger/errors';
+import { IronLedgerError, retryWhileSqliteBusy } from '@ironledger/errors';
 import Database from 'better-sqlite3';
 import { AppendGroup } from './append-group.js';
 import type {
@@ -55,6 +55,12 @@ export interface SqliteBufferOptions {
 }
 
 const MiB = 1024 * 1024;
+
+/**
+ * How long a write waits, by the clock, for the lock the other connection holds (the forwarder's
+ * thread, the CLI): SQLite's own wait, retried until this much time has passed.
+ */
+const BUSY_TIMEOUT_MS = 5000;
 
 export function contentHash(r: ForwardedReading): string {
   return createHash('sha256').update(readingContent(r)).digest('base64url').slice(0, 22);
@@ -115,7 +121,7 @@ export class SqliteBuffer implements ReadingBuffer {
     if (opts.path !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(opts.path)), { recursive: true });
     this.db = new Database(opts.path);
     try {
-      this.db.pragma('busy_timeout = 5000');
+      this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       // auto_vacuum takes effect only before the first table exists: set it on a new file.
       if ((this.db.pragma('page_count', { simple: true }) as number) === 0)
         this.db.pragma('auto_vacuum = INCREMENTAL');
@@ -278,6 +284,7 @@ export class SqliteBuffer implements ReadingBuffer {
     const run = this.db.transaction((g: AppendGroup) => {
       const out: AppendOutcome[] = [];
       stored = 0;
+      quarantined = 0;
       for (let i = 0; i < g.length; i++) {
         const it = g.item(i);
         let o: AppendOutcome;
@@ -300,7 +307,11 @@ export class SqliteBuffer implements ReadingBuffer {
     });
     let out: AppendOutcome[];
     try {
-      out = run.immediate(group);
+      out = retryWhileSqliteBusy(
+        () => run.immediate(group),
+        BUSY_TIMEOUT_MS,
+        () => this.forgetUncommittedUnits(),
+      );
     } catch (e) {
       this.forgetUncommittedUnits();
       throw e;
@@ -416,25 +427,24 @@ export class SqliteBuffer implements ReadingBuffer {
       opts.except === undefined ? this.st.oldestPending.get() : this.st.oldestPendingExcept.get(opts.except)
     ) as { batch_id: string; created_at: number; attempts: number } | undefined;
     if (pending) return this.loadBatch(pending.batch_id, pending.created_at, pending.attempts);
-    const made = this.db
-      .transaction(() => {
-        this.catchUp();
-        const outbox = this.st.unbatchedReadings.all(this.cursor, opts.maxReadings) as OutboxRow[];
-        const rows = outbox.map((row) => this.outboxRef(row));
-        if (rows.length < opts.maxReadings)
-          rows.push(...this.conflictRefs(this.st.unbatchedConflicts.all(opts.maxReadings - rows.length)));
-        if (rows.length === 0) return null;
-        const oldest = minReceived(rows);
-        const due = opts.force || rows.length >= opts.maxReadings || oldest + opts.maxAgeMs <= opts.nowMs;
-        if (!due) return null;
-        const batchId = this.newBatchId(opts.nowMs);
-        const range = idRange(rows);
-        this.st.insertBatch.run(batchId, rows.length, oldest, opts.nowMs, range.first, range.last);
-        if (range.last !== null) this.st.setCursor.run(String(range.last));
-        for (const r of rows) if (r.t === 'c') this.st.assignConflict.run(batchId, r.id);
-        return { batch: toBatch(batchId, rows, opts.nowMs, 0), cursor: range.last, readings: outbox.length };
-      })
-      .immediate();
+    const tx = this.db.transaction(() => {
+      this.catchUp();
+      const outbox = this.st.unbatchedReadings.all(this.cursor, opts.maxReadings) as OutboxRow[];
+      const rows = outbox.map((row) => this.outboxRef(row));
+      if (rows.length < opts.maxReadings)
+        rows.push(...this.conflictRefs(this.st.unbatchedConflicts.all(opts.maxReadings - rows.length)));
+      if (rows.length === 0) return null;
+      const oldest = minReceived(rows);
+      const due = opts.force || rows.length >= opts.maxReadings || oldest + opts.maxAgeMs <= opts.nowMs;
+      if (!due) return null;
+      const batchId = this.newBatchId(opts.nowMs);
+      const range = idRange(rows);
+      this.st.insertBatch.run(batchId, rows.length, oldest, opts.nowMs, range.first, range.last);
+      if (range.last !== null) this.st.setCursor.run(String(range.last));
+      for (const r of rows) if (r.t === 'c') this.st.assignConflict.run(batchId, r.id);
+      return { batch: toBatch(batchId, rows, opts.nowMs, 0), cursor: range.last, readings: outbox.length };
+    });
+    const made = retryWhileSqliteBusy(() => tx.immediate(), BUSY_TIMEOUT_MS);
     if (!made) return null;
     if (made.cursor !== null) this.cursor = made.cursor;
     this.unbatchedOutbox -= made.readings;

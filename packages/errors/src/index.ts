@@ -75,3 +75,29 @@ export function toIronLedgerError(e: unknown, fallback: ErrorCode = 'INTERNAL'):
   const message = e instanceof Error ? e.message : String(e);
   return new IronLedgerError(fallback, message, { cause: e });
 }
+
+/** SQLite's "another connection holds the lock" (SQLITE_BUSY and its extended codes). */
+export function isSqliteBusy(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null | undefined)?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
+}
+
+/**
+ * Runs `tx`, a synchronous SQLite transaction, again while it fails on a lock another connection
+ * holds, until `timeoutMs` have passed by the clock. SQLite's `busy_timeout` adds up the sleeps it
+ * asks for, not the time that passed: every signal the process receives (a profiler's SIGPROF, a
+ * `kill` of any kind) cuts the current sleep short, and a 5 s timeout has given up after 60 ms.
+ * `tx` must leave nothing behind when it throws (better-sqlite3 rolls its transaction back);
+ * `onRetry` undoes anything else before the next attempt.
+ */
+export function retryWhileSqliteBusy<T>(tx: () => T, timeoutMs: number, onRetry?: () => void): T {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    try {
+      return tx();
+    } catch (e) {
+      if (!isSqliteBusy(e) || performance.now() >= deadline) throw e;
+      onRetry?.();
+    }
+  }
+}

@@ -13,5 +13,6 @@ export * from './pipeline.js';
 export * from './ports.js';
 export * from './process.js';
 export * from './proxy.js';
+export * from './sqlite-lock.js';
 export * from './temp.js';
 export * from './wait.js';

@@ -4,8 +4,10 @@
  * Behaviour is pinned by the store contract suite; this pins the cost.
  */
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
+import { holdSqliteWriteLock } from '@ironledger/testkit';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import type { IngestBatch } from '../store.js';
@@ -110,6 +112,32 @@ describe('sqlite store ingest path', () => {
       // The refused batch left nothing behind: sending it again fixed is stored, not replayed.
       expect(await store.ingestBatch(batch('bad', 1, 3))).toMatchObject({ kind: 'stored', accepted: 3 });
     } finally {
+      await store.close();
+    }
+  });
+
+  it("waits for another replica's lock by the clock, though signals cut SQLite's sleeps short", async () => {
+    // Replicas sharing the file take turns on its write lock. SQLite's busy_timeout adds up the
+    // sleeps it asks for: with a signal every millisecond each ends early, and 5 s of them gave up
+    // after ~60 ms (a 500 for the gateway). The other replica holds the lock for 600 ms here.
+    const file = path.join(dir, 'busy.db');
+    const store = new SqliteStore(file);
+    const ignore = () => {};
+    process.on('SIGURG', ignore);
+    try {
+      const holder = await holdSqliteWriteLock({
+        file,
+        betterSqlite3: createRequire(import.meta.url).resolve('better-sqlite3'),
+        holdMs: 600,
+        signalPid: process.pid,
+      });
+      expect(await store.ingestBatch(batch('busy', 0, 5))).toMatchObject({ kind: 'stored', accepted: 5 });
+      expect(performance.now() - holder.lockedAt).toBeGreaterThan(400);
+      expect(await holder.process.exited).toBe(0);
+      expect(holder.process.stdout()).toContain('released');
+      expect(await store.countReadings()).toBe(5);
+    } finally {
+      process.off('SIGURG', ignore);
       await store.close();
     }
   });

@@ -25,7 +25,7 @@ import type {
   UsageRow,
 } from '@ironledger/contracts';
 import { parseInstantMs } from '@ironledger/contracts';
-import { IronLedgerError } from '@ironledger/errors';
+import { IronLedgerError, retryWhileSqliteBusy } from '@ironledger/errors';
 import Database from 'better-sqlite3';
 import type { UsageFigure } from '../../domain/types.js';
 import type {
@@ -167,6 +167,9 @@ function h(x: number): number {
 
 type IngestOutcome = { ok: IngestResult } | { err: unknown };
 
+/** How long a write waits, by the clock, for the file's lock held by another replica. */
+const BUSY_TIMEOUT_MS = 5000;
+
 /** A batch's own failure inside a group's transaction (the group is then stored again, batch by batch). */
 class BatchFailed extends Error {
   constructor(cause: unknown) {
@@ -186,7 +189,7 @@ export class SqliteStore implements CloudStore {
       this.db.pragma('journal_mode = WAL');
       // FULL: a commit is fsynced before it returns, so a 2xx survives a power cut.
       this.db.pragma('synchronous = FULL');
-      this.db.pragma('busy_timeout = 5000');
+      this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       // Checkpoint every 64 MiB of WAL rather than SQLite's 4 MiB: every batch rewrites the
       // index pages of its units, and a longer WAL writes each back to the file once for many
       // batches. 16 MiB paid 1.10 × in a drain, 64 MiB 1.12–1.33 × more as the file grows past
@@ -222,8 +225,13 @@ export class SqliteStore implements CloudStore {
     return st;
   }
 
+  /**
+   * One write transaction. Waiting for the lock of another replica sharing the file is SQLite's
+   * busy wait, retried until `BUSY_TIMEOUT_MS` have passed by the clock (a signal to the process
+   * cuts SQLite's own count short). A transaction that threw has been rolled back whole.
+   */
   private tx<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
+    return retryWhileSqliteBusy(() => this.db.transaction(fn).immediate(), BUSY_TIMEOUT_MS);
   }
 
   private insertAudit(e: AuditRecord, at: string): void {
