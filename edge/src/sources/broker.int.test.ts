@@ -6,12 +6,14 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
+import { waitFor } from '@ironledger/testkit';
 import Database from 'better-sqlite3';
 import mqtt from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Agent, startAgent } from '../agent.js';
 import { fr } from '../buffer/buffer.contract.js';
 import { hashSecret } from '../secrets.js';
+import { mayMatchReadings } from './broker.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'edge-broker-'));
 let agent: Agent | null = null;
@@ -77,6 +79,55 @@ describe('embedded broker', () => {
     await c.endAsync();
     const s = a.status();
     expect(s).toMatchObject({ queuedReadings: 1, quarantined: 2 });
+  });
+
+  it('open mode: a client subscribed to readings receives each one from its subscription on', async () => {
+    // Nobody subscribed, aedes' delivery of a reading is skipped; the first subscription that
+    // could match one turns it back on for good.
+    const a = await start(path.join(dir, 'open-sub.db'), { mode: 'open' });
+    const unit = await mqtt.connectAsync(`mqtt://127.0.0.1:${a.mqttPort}`);
+    const send = (i: number, retain = false) => {
+      const { receivedAt: _r, source: _s, ...body } = fr('ANY-2', i);
+      return unit.publishAsync('ironledger/v1/units/ANY-2/telemetry', JSON.stringify(body), {
+        qos: 1,
+        retain,
+      });
+    };
+    await send(0);
+    await send(1, true);
+    const seen: number[] = [];
+    const dash = await mqtt.connectAsync(`mqtt://127.0.0.1:${a.mqttPort}`);
+    dash.on('message', (_topic, payload) =>
+      seen.push((JSON.parse(payload.toString()) as { seq: number }).seq),
+    );
+    await dash.subscribeAsync('ironledger/v1/units/+/telemetry', { qos: 1 });
+    for (let i = 2; i < 5; i++) await send(i);
+    await waitFor(() => seen.length >= 4, { timeoutMs: 10_000, what: "the subscriber's readings" });
+    // The retained reading, then every reading sent after the subscription.
+    expect(seen).toEqual([1, 2, 3, 4]);
+    expect(a.status()).toMatchObject({ queuedReadings: 5 });
+    await unit.endAsync();
+    await dash.endAsync();
+  });
+
+  it('knows which subscription filters could match a reading', () => {
+    for (const f of [
+      '#',
+      '+/#',
+      'ironledger/#',
+      'ironledger/v1/units/+/telemetry',
+      'ironledger/v1/units/U1/+',
+    ])
+      expect(mayMatchReadings(f), f).toBe(true);
+    for (const f of ['ironledger/v1/units/U1/telemetry', 'ironledger/v1/units/U1/aemp'])
+      expect(mayMatchReadings(f), f).toBe(true);
+    for (const f of [
+      'ironledger/v1/units/U1/cmd',
+      'ironledger/v1/units/U1/status',
+      '$SYS/#',
+      'somewhere/else',
+    ])
+      expect(mayMatchReadings(f), f).toBe(false);
   });
 
   it('keeps no 65,536-entry cache of packet ids in the heap once units are acknowledged', async () => {
