@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import type { ForwardedReading } from '@ironledger/contracts';
-import { holdSqliteWriteLock } from '@ironledger/testkit';
+import { writeWhileLockHeld } from '@ironledger/testkit';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { bufferContract, fr } from './buffer.contract.js';
@@ -258,22 +258,15 @@ describe('two connections to one file (ingest on one thread, forwarding on anoth
     // a whole group of publishes. The other connection holds the lock for 600 ms here.
     const file = path.join(dir, 'busy.db');
     const b = new SqliteBuffer({ path: file, gatewayId: 'gw-test' });
-    const ignore = () => {};
-    process.on('SIGURG', ignore);
     try {
-      const holder = await holdSqliteWriteLock({
-        file,
-        betterSqlite3: createRequire(import.meta.url).resolve('better-sqlite3'),
-        holdMs: 600,
-        signalPid: process.pid,
-      });
-      expect(b.append([{ kind: 'reading', reading: fr('U1', 1) }])).toEqual(['stored']);
-      expect(performance.now() - holder.lockedAt).toBeGreaterThan(400);
-      expect(await holder.process.exited).toBe(0);
-      expect(holder.process.stdout()).toContain('released');
+      const betterSqlite3 = createRequire(import.meta.url).resolve('better-sqlite3');
+      const r = await writeWhileLockHeld({ file, betterSqlite3, holdMs: 600 }, () =>
+        b.append([{ kind: 'reading', reading: fr('U1', 1) }]),
+      );
+      expect(r).toMatchObject({ result: ['stored'], holderExit: 0 });
+      expect(r.waitedMs).toBeGreaterThan(400);
       expect(b.stats().unbatchedReadings).toBe(1);
     } finally {
-      process.off('SIGURG', ignore);
       b.close();
     }
   });

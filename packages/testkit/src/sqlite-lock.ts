@@ -54,3 +54,25 @@ export async function holdSqliteWriteLock(opts: {
   await p.waitForOutput(/locked/, 10_000);
   return { process: p, lockedAt: performance.now() };
 }
+
+/**
+ * Runs `write` while another process holds the file's write lock for `holdMs` and signals this
+ * process every millisecond (SIGURG, handled here meanwhile, as a profiler's SIGPROF would be).
+ * Resolves with what `write` returned, how long after the holder took the lock it returned, and
+ * the holder's exit code (0 once it committed and let go).
+ */
+export async function writeWhileLockHeld<T>(
+  opts: { file: string; betterSqlite3: string; holdMs: number },
+  write: () => T | Promise<T>,
+): Promise<{ result: T; waitedMs: number; holderExit: number | string }> {
+  const handled = () => {};
+  process.on('SIGURG', handled);
+  try {
+    const holder = await holdSqliteWriteLock({ ...opts, signalPid: process.pid, signal: 'SIGURG' });
+    const result = await write();
+    const waitedMs = performance.now() - holder.lockedAt;
+    return { result, waitedMs, holderExit: await holder.process.exited };
+  } finally {
+    process.off('SIGURG', handled);
+  }
+}

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { holdSqliteWriteLock } from '@ironledger/testkit';
+import { writeWhileLockHeld } from '@ironledger/testkit';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import type { IngestBatch } from '../store.js';
@@ -122,22 +122,15 @@ describe('sqlite store ingest path', () => {
     // after ~60 ms (a 500 for the gateway). The other replica holds the lock for 600 ms here.
     const file = path.join(dir, 'busy.db');
     const store = new SqliteStore(file);
-    const ignore = () => {};
-    process.on('SIGURG', ignore);
     try {
-      const holder = await holdSqliteWriteLock({
-        file,
-        betterSqlite3: createRequire(import.meta.url).resolve('better-sqlite3'),
-        holdMs: 600,
-        signalPid: process.pid,
-      });
-      expect(await store.ingestBatch(batch('busy', 0, 5))).toMatchObject({ kind: 'stored', accepted: 5 });
-      expect(performance.now() - holder.lockedAt).toBeGreaterThan(400);
-      expect(await holder.process.exited).toBe(0);
-      expect(holder.process.stdout()).toContain('released');
+      const betterSqlite3 = createRequire(import.meta.url).resolve('better-sqlite3');
+      const r = await writeWhileLockHeld({ file, betterSqlite3, holdMs: 600 }, () =>
+        store.ingestBatch(batch('busy', 0, 5)),
+      );
+      expect(r).toMatchObject({ result: { kind: 'stored', accepted: 5 }, holderExit: 0 });
+      expect(r.waitedMs).toBeGreaterThan(400);
       expect(await store.countReadings()).toBe(5);
     } finally {
-      process.off('SIGURG', ignore);
       await store.close();
     }
   });
