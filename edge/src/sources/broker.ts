@@ -21,7 +21,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
-import { parseUnitTopic, unitTopic } from '@ironledger/contracts';
+import { parseUnitTopic, TOPIC_PREFIX, unitTopic } from '@ironledger/contracts';
 import type { Logger } from '@ironledger/logger';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import type { EdgeConfig } from '../config.js';
@@ -149,7 +149,6 @@ export async function startBroker(deps: {
   // could match a reading's topic (open mode only: in units mode a unit may subscribe to its own
   // command topic alone); from then on every reading is delivered, as before.
   let readingsSubscribed = false;
-  const undelivered = new WeakSet<object>();
 
   const broker = await Aedes.createBroker({
     // Units that reconnect with a backlog pipeline PUBLISHes right behind CONNECT, before
@@ -213,8 +212,6 @@ export async function startBroker(deps: {
           deny(client, topic, 'disk budget reached: publish refused, keep it and retry', 'buffer_full'),
         );
       }
-      // A retained reading is stored by aedes for later subscribers: delivered as before.
-      if (t && (t.kind === 'telemetry' || t.kind === 'aemp') && !packet.retain) undelivered.add(packet);
       ingestor.submit(
         {
           topic,
@@ -245,11 +242,15 @@ export async function startBroker(deps: {
   });
   // aedes' own calls are publish(packet, client, done) (its typings show publish(packet, done)).
   type Done = (error?: Error | null) => void;
-  type Publish = (packet: object, client: Client | null | Done, done?: Done) => void;
+  type Publish = (
+    packet: { topic: string; retain?: boolean },
+    client: Client | null | Done,
+    done?: Done,
+  ) => void;
   const publish = (broker.publish as unknown as Publish).bind(broker);
   (broker as unknown as { publish: Publish }).publish = (packet, client, done) => {
-    if (!readingsSubscribed && undelivered.has(packet)) {
-      undelivered.delete(packet);
+    // A retained reading is stored by aedes for later subscribers: delivered as before.
+    if (!readingsSubscribed && !packet.retain && isReadingTopic(packet.topic)) {
       // Asynchronous, as aedes' own delivery ends.
       process.nextTick(typeof client === 'function' ? client : (done ?? noop), null);
       return;
@@ -333,16 +334,19 @@ export async function startBroker(deps: {
 
 const noop = () => {};
 
+/** A topic named like a unit's reading: `ironledger/v1/units/…/telemetry` or `…/aemp`. */
+function isReadingTopic(topic: string): boolean {
+  return topic.startsWith(READINGS_PREFIX) && (topic.endsWith('/telemetry') || topic.endsWith('/aemp'));
+}
+const READINGS_PREFIX = `${TOPIC_PREFIX}/`;
+
 /**
- * Whether a subscription filter could match the topic of a unit's reading (telemetry or aemp).
+ * Whether a subscription filter could match the topic of a unit's reading (`isReadingTopic`).
  * A filter starting with `$` matches only `$` topics [MQTT-4.7.2-1]; one without wildcards only
  * the topic it names; any other is taken to match.
  */
 export function mayMatchReadings(filter: string): boolean {
   if (filter.startsWith('$')) return false;
-  if (!filter.includes('+') && !filter.includes('#')) {
-    const t = parseUnitTopic(filter);
-    return t !== null && (t.kind === 'telemetry' || t.kind === 'aemp');
-  }
+  if (!filter.includes('+') && !filter.includes('#')) return isReadingTopic(filter);
   return true;
 }
