@@ -3,7 +3,8 @@
  * One connection, synchronous calls: a group of readings is one transaction, and the event
  * loop does nothing else while it commits, so no reading is acknowledged half-stored.
  * The forwarder's thread opens a second connection to the same file (WAL: its reads never
- * wait for the writer; writes take turns under `busy_timeout`); what one connection
+ * wait for the writer; writes take turns, a group append or a batch's creation waiting up to
+ * 5 s by the clock, `BUSY_TIMEOUT_MS`); what one connection
  * remembers (the batch cursor, the unbatched count) is read again when the other has
  * committed since.
  */

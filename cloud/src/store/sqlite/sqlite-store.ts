@@ -2,8 +2,9 @@
  * CloudStore on one SQLite file (better-sqlite3), WAL with synchronous=FULL: a method that
  * resolves has committed, and a committed transaction survives a power cut. Every mutating
  * method is one transaction (BEGIN IMMEDIATE: writers queue on the file lock, so processes
- * sharing the file serialize their writes; busy_timeout 5 s). better-sqlite3 is synchronous:
- * each method does its work before its promise is returned, so no other call interleaves
+ * sharing the file serialize their writes; a write waits up to 5 s by the clock, `tx`).
+ * better-sqlite3 is synchronous: each method does its work before its promise is returned, so
+ * no other call interleaves
  * with a transaction in this process. The exception is `ingestBatch`, which groups the
  * batches that arrive together into one commit (see there).
  */
