@@ -4,9 +4,8 @@
  * method is one transaction (BEGIN IMMEDIATE: writers queue on the file lock, so processes
  * sharing the file serialize their writes; a write waits up to 5 s by the clock, `tx`).
  * better-sqlite3 is synchronous: each method does its work before its promise is returned, so
- * no other call interleaves
- * with a transaction in this process. The exception is `ingestBatch`, which groups the
- * batches that arrive together into one commit (see there).
+ * no other call interleaves with a transaction in this process. The exception is
+ * `ingestBatch`, which groups the batches that arrive together into one commit (see there).
  */
 import fs from 'node:fs';
 import path from 'node:path';
