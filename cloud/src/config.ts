@@ -53,6 +53,8 @@ export const StoreConfigSchema = z
     poolMax: z.number().int().min(1).max(100).default(10),
     /** Apply pending schema migrations at start-up (else only `ironledger-cloud migrate` does). */
     migrateOnStart: z.boolean().default(true),
+    /** SQLite: batches are stored by a writer thread on its own connection (the second core). */
+    ingestThread: z.boolean().default(true),
     /** A PostgreSQL statement running longer than this is cancelled (ms; 0 = no limit). */
     statementTimeoutMs: z
       .number()
@@ -86,6 +88,7 @@ const STORE_DEFAULTS = {
   url: '',
   poolMax: 10,
   migrateOnStart: true,
+  ingestThread: true,
   statementTimeoutMs: 60 * 1000,
   consolidationLeaseMs: 2 * 60 * 1000,
   postingLeaseMs: 10 * 60 * 1000,

@@ -33,7 +33,7 @@ export async function openStore(config: StoreConfig, opts: OpenStoreOptions = {}
         `the store's schema is at version ${v.version}, this cloud needs ${v.latest}: run \`ironledger-cloud migrate\``,
       );
   }
-  return new SqliteStore(config.path);
+  return new SqliteStore(config.path, { ingestThread: config.ingestThread });
 }
 
 /**

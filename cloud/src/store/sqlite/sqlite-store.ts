@@ -70,6 +70,7 @@ import type {
   UsageFilter,
 } from '../store.js';
 import { odooSyncCursorKey } from '../store.js';
+import { IngestThread, ingestWorkerFile, type StoredBatch } from './ingest-thread.js';
 import { meterReadings } from './meter-readings.js';
 import { MIGRATIONS } from './migrations.js';
 
@@ -182,7 +183,14 @@ export class SqliteStore implements CloudStore {
   /** Statements of the ingest path (fixed SQL only), prepared once instead of once per batch. */
   private readonly statements = new Map<string, Database.Statement>();
 
-  constructor(file: string) {
+  /** Where batches are stored when `ingestThread` was asked for (a file, and the build has the thread). */
+  private readonly ingestThread: IngestThread | null = null;
+
+  /**
+   * `ingestThread`: batches are stored by a writer thread with its own connection
+   * (ingest-thread.ts), so the second core stores while this thread parses. A file only.
+   */
+  constructor(file: string, opts: { ingestThread?: boolean } = {}) {
     if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
     try {
       this.db = new Database(file);
@@ -197,6 +205,8 @@ export class SqliteStore implements CloudStore {
       this.db.pragma('wal_autocheckpoint = 16384');
       this.db.pragma('foreign_keys = ON');
       this.migrate();
+      const workerFile = opts.ingestThread && file !== ':memory:' ? ingestWorkerFile() : null;
+      if (workerFile) this.ingestThread = new IngestThread(workerFile, path.resolve(file));
     } catch (e) {
       throw new IronLedgerError('STORE_FAILED', `cannot open store ${file}: ${(e as Error).message}`, {
         cause: e,
@@ -249,6 +259,14 @@ export class SqliteStore implements CloudStore {
    * rolls back alone and is rejected alone (`storeGroup`).
    */
   ingestBatch(batch: IngestBatch): Promise<IngestResult> {
+    if (!this.ingestThread) return this.storeBatch(batch);
+    if (!this.db.open)
+      return Promise.reject(new IronLedgerError('STORE_FAILED', 'store is closed', { retryable: true }));
+    return this.ingestThread.ingest(batch);
+  }
+
+  /** Stores a batch on this connection, in the next group commit (what the ingest thread calls). */
+  storeBatch(batch: StoredBatch): Promise<IngestResult> {
     return new Promise((resolve, reject) => {
       this.ingestQueue.push({ batch, resolve, reject });
       if (this.ingestQueue.length === 1) setImmediate(() => this.flushIngests());
@@ -256,13 +274,22 @@ export class SqliteStore implements CloudStore {
   }
 
   private readonly ingestQueue: Array<{
-    batch: IngestBatch;
+    batch: StoredBatch;
     resolve: (r: IngestResult) => void;
     reject: (e: unknown) => void;
   }> = [];
 
+  /** Whether batches are stored by the ingest thread (asked for, a file, and the build has it). */
+  get storesInThread(): boolean {
+    return this.ingestThread !== null;
+  }
+
+  private readonly ownCommits = { commits: 0, batches: 0 };
+
   /** Ingest commits so far, and the batches they held (group commit at work: batches > commits). */
-  readonly ingestCommits = { commits: 0, batches: 0 };
+  get ingestCommits(): { commits: number; batches: number } {
+    return this.ingestThread ? this.ingestThread.commits : { ...this.ownCommits };
+  }
 
   private flushIngests(): void {
     const group = this.ingestQueue.splice(0, this.ingestQueue.length);
@@ -274,8 +301,8 @@ export class SqliteStore implements CloudStore {
       for (const item of group) item.reject(e);
       return;
     }
-    this.ingestCommits.commits++;
-    this.ingestCommits.batches += group.length;
+    this.ownCommits.commits++;
+    this.ownCommits.batches += group.length;
     group.forEach((item, i) => {
       const o = outcomes[i]!;
       if ('ok' in o) item.resolve(o.ok);
@@ -292,7 +319,7 @@ export class SqliteStore implements CloudStore {
    * this one synchronous call: nothing else reads or writes in between. An error of the
    * transaction itself (BEGIN, COMMIT) is thrown, for every batch of the group.
    */
-  private storeGroup(batches: IngestBatch[]): IngestOutcome[] {
+  private storeGroup(batches: StoredBatch[]): IngestOutcome[] {
     try {
       return this.tx(() =>
         batches.map((batch) => {
@@ -319,7 +346,7 @@ export class SqliteStore implements CloudStore {
     );
   }
 
-  private ingestInTx(batch: IngestBatch): IngestResult {
+  private ingestInTx(batch: StoredBatch): IngestResult {
     const prior = this.stmt('SELECT * FROM batches WHERE batch_id = ?').get(batch.batchId) as Row | undefined;
     if (prior) {
       if (prior.gateway_id !== batch.gatewayId)
@@ -444,7 +471,7 @@ export class SqliteStore implements CloudStore {
    * the end of an index. Read inside the batch's transaction, so it also covers the batches
    * stored before it in the same group.
    */
-  private highWaterMarks(batch: IngestBatch): Map<string, number> {
+  private highWaterMarks(batch: StoredBatch): Map<string, number> {
     const units = [...new Set(batch.readings.map((x) => x.reading.unitId))];
     const rows = this.stmt(
       `SELECT j.value AS unit_id,
@@ -1418,6 +1445,7 @@ export class SqliteStore implements CloudStore {
   }
 
   async close(): Promise<void> {
+    await this.ingestThread?.close();
     if (this.db.open) this.db.close();
   }
 
