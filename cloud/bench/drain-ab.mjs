@@ -9,7 +9,7 @@
 //          [--variants '[{"name":"base","edge":"<dir of main.js>","cloud":"<cloud dist>"},
 //                        {"name":"new","edgeCloud":{"maxInFlight":2},"cloudHttp":{"maxIngestsPerGateway":2}}]']
 // `edge`/`cloud` default to this checkout's builds; `edgeCloud` merges into the edge's `cloud`
-// config, `cloudHttp` into the cloud's `http` config. CLOUD_NODE_ARGS / EDGE_NODE_ARGS pass
+// config, `cloudHttp` into the cloud's `http` config, `cloudStore` into its `store` config. CLOUD_NODE_ARGS / EDGE_NODE_ARGS pass
 // node flags (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p"). `--rtt-ms` puts a relay between edge
 // and cloud that holds every chunk for half of it each way, as a site's uplink would.
 import { spawn } from 'node:child_process';
@@ -96,11 +96,11 @@ function fill(dir) {
   return file;
 }
 
-async function startCloud(dir, distDir, httpOver) {
+async function startCloud(dir, distDir, httpOver, storeOver) {
   const bin = path.join(distDir, 'main.js');
   const config = {
     http: { port: 0, host: '127.0.0.1', maxConcurrentIngests: 16, ...httpOver },
-    store: { path: path.join(dir, 'cloud.db') },
+    store: { path: path.join(dir, 'cloud.db'), ...storeOver },
     gateways: [{ gatewayId: 'gw-bench', tokenHash: hashToken(TOKEN), siteId: 'S' }],
     sites: [{ siteId: 'S', timeZone: 'UTC', defaultProjectId: 'P', geofences: [] }],
     projects: [{ projectId: 'P', name: 'Bench' }],
@@ -168,9 +168,12 @@ function storedCounter(dbFile) {
 async function run(v, backlogFile) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'drain-ab-'));
   fs.copyFileSync(backlogFile, path.join(dir, 'edge.db'));
-  const cloud = await startCloud(dir, v.cloud ? path.resolve(v.cloud) : path.join(root, 'cloud', 'dist'), {
-    ...v.cloudHttp,
-  });
+  const cloud = await startCloud(
+    dir,
+    v.cloud ? path.resolve(v.cloud) : path.join(root, 'cloud', 'dist'),
+    { ...v.cloudHttp },
+    { ...v.cloudStore },
+  );
   const mainJs = v.edge
     ? path.join(path.resolve(v.edge), 'main.js')
     : path.join(root, 'edge', 'dist', 'main.js');
