@@ -4,8 +4,10 @@
  * method is one transaction (BEGIN IMMEDIATE: writers queue on the file lock, so processes
  * sharing the file serialize their writes; a write waits up to 5 s by the clock, `tx`).
  * better-sqlite3 is synchronous: each method does its work before its promise is returned, so
- * no other call interleaves with a transaction in this process. The exception is
- * `ingestBatch`, which groups the batches that arrive together into one commit (see there).
+ * no other call interleaves with a transaction on this connection. The exception is
+ * `ingestBatch`, which groups the batches that arrive together into one commit (see there),
+ * made by the ingest thread's own connection when it runs (ingest-thread.ts): its transactions
+ * take turns with this connection's on the file's lock, as another replica's do.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -252,12 +254,7 @@ export class SqliteStore implements CloudStore {
 
   // ---- ingest --------------------------------------------------------------------------
 
-  /**
-   * Group commit: batches that arrive while the event loop is busy (another commit's fsync,
-   * parsing) are stored in one transaction, and every promise resolves only after that
-   * transaction has committed. One fsync then acknowledges several batches; a batch that fails
-   * rolls back alone and is rejected alone (`storeGroup`).
-   */
+  /** Stores a batch: by the ingest thread when it runs, else on this connection (`storeBatch`). */
   ingestBatch(batch: IngestBatch): Promise<IngestResult> {
     if (!this.ingestThread) return this.storeBatch(batch);
     if (!this.db.open)
@@ -265,7 +262,13 @@ export class SqliteStore implements CloudStore {
     return this.ingestThread.ingest(batch);
   }
 
-  /** Stores a batch on this connection, in the next group commit (what the ingest thread calls). */
+  /**
+   * Stores a batch on this connection (what the ingest thread calls). Group commit: batches that
+   * arrive while the event loop is busy (another commit's fsync, parsing) are stored in one
+   * transaction, and every promise resolves only after that transaction has committed. One fsync
+   * then acknowledges several batches; a batch that fails rolls back alone and is rejected alone
+   * (`storeGroup`).
+   */
   storeBatch(batch: StoredBatch): Promise<IngestResult> {
     return new Promise((resolve, reject) => {
       this.ingestQueue.push({ batch, resolve, reject });
